@@ -1,0 +1,21 @@
+# Small, non-root image of openoms-allegro.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /var/openoms-allegro --create-home openoms
+COPY --from=build /install /usr/local
+# STATE_URL's default (sqlite:///var/openoms-allegro/state.db) is relative to the working
+# directory, so run from / to keep the state on the volume below.
+WORKDIR /
+VOLUME ["/var/openoms-allegro"]
+USER openoms
+ENV PYTHONUNBUFFERED=1 HTTP_PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]
+ENTRYPOINT ["openoms-allegro"]
+CMD ["run"]

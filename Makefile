@@ -1,0 +1,38 @@
+# One Makefile for developers, CI and the README. Every target creates the virtualenv
+# itself, so a fresh machine with only python3 needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint fmt bench check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## simulator + embedded broker + the service, with a live view of published events
+	$(BIN)/openoms-allegro demo
+
+test: $(STAMP)  ## the whole default test suite (unit, contract, integration, e2e)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)  ## ruff, formatting, mypy --strict, import-linter
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)  ## performance figures (not part of the test run)
+	$(BIN)/python bench/run.py
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

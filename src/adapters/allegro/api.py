@@ -1,0 +1,141 @@
+"""Authorised calls to Allegro's REST API, with Allegro's failures turned into port errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from adapters.allegro.auth import TokenManager
+from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
+from adapters.allegro.headers import VENDOR_MEDIA_TYPE
+from adapters.allegro.transport import ENDPOINT_EXTENSION
+from adapters.allegro.wire import ErrorsHolderWire, OAuthErrorWire
+from application.ports.errors import AllegroAuthError, AllegroRejected, AllegroUnavailable
+
+logger = logging.getLogger(__name__)
+
+# JWT-looking runs (Allegro's tokens are JWTs); error descriptions may echo them.
+_JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+class AllegroApi:
+    def __init__(self, client: httpx.AsyncClient, tokens: TokenManager) -> None:
+        self._client = client
+        self._tokens = tokens
+
+    async def get_json(
+        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        """GET and decode JSON; `endpoint` is the path template used for metrics and logs."""
+        response = await self.request("GET", endpoint, path, params=params)
+        return decode_json(response, endpoint)
+
+    async def request(
+        self,
+        method: str,
+        endpoint: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> httpx.Response:
+        """A 2xx response (body read), or a port error: 401 gets one refresh and one retry."""
+        token = await self._tokens.access_token()
+        response = await self._send(method, endpoint, path, params, json_body, token)
+        if response.status_code == 401:
+            logger.info("allegro access token rejected, refreshing", extra={"endpoint": endpoint})
+            token = await self._tokens.refresh_rejected(token)
+            response = await self._send(method, endpoint, path, params, json_body, token)
+            if response.status_code == 401:
+                raise AllegroAuthError(
+                    f"Allegro {endpoint}: a freshly refreshed access token was rejected "
+                    f"({describe_error(response, redact=(token,))}); {LOGIN_HINT}"
+                )
+        raise_for_status(response, endpoint)
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        endpoint: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        token: str,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        content: bytes | None = None
+        if json_body is not None:
+            headers["Content-Type"] = VENDOR_MEDIA_TYPE
+            content = json.dumps(json_body, ensure_ascii=False).encode()
+        request = self._client.build_request(
+            method,
+            path,
+            params=params,
+            headers=headers,
+            content=content,
+            extensions={ENDPOINT_EXTENSION: endpoint},
+        )
+        try:
+            return await self._client.send(request)
+        except httpx.TimeoutException as exc:
+            raise AllegroUnavailable(f"Allegro {endpoint}: timed out") from exc
+        except httpx.RequestError as exc:
+            raise AllegroUnavailable(
+                f"Allegro {endpoint}: request failed ({type(exc).__name__})"
+            ) from exc
+
+
+def decode_json(response: httpx.Response, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise MalformedResponse(
+            f"Allegro {endpoint}: HTTP {response.status_code} body is not JSON "
+            f"(content-type {response.headers.get('content-type')!r})"
+        ) from exc
+
+
+def raise_for_status(response: httpx.Response, endpoint: str) -> None:
+    """Raise the port error for a non-2xx response, chained to httpx's HTTPStatusError."""
+    try:
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        status = response.status_code
+        where = f"Allegro {endpoint}: HTTP {status}"
+        if status == 429:
+            raise AllegroUnavailable(f"{where} (rate limited), retries exhausted") from exc
+        if status >= 500:
+            detail = describe_error(response)
+            raise AllegroUnavailable(f"{where} ({detail}), retries exhausted") from exc
+        raise AllegroRejected(f"{where} ({describe_error(response)})", status) from exc
+
+
+def describe_error(response: httpx.Response, redact: Collection[str] = ()) -> str:
+    """Allegro's `errors[0].code: message` (ErrorsHolder) or `error: description` (AuthError);
+    descriptions lose JWT-looking runs and the `redact` values (they may echo our token)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"body is not JSON, content-type {response.headers.get('content-type')!r}"
+    try:
+        holder = ErrorsHolderWire.model_validate(body)
+    except ValidationError:
+        holder = None
+    if holder is not None and holder.errors:
+        first = holder.errors[0]
+        return f"{first.code or 'unknown code'}: {first.message or first.user_message or ''}"
+    try:
+        oauth = OAuthErrorWire.model_validate(body)
+    except ValidationError:
+        return "no error details"
+    description = _JWT.sub("[token]", oauth.error_description or "")
+    for secret in redact:
+        description = description.replace(secret, "[token]")
+    return f"{oauth.error}: {description}" if description else oauth.error

@@ -1,0 +1,189 @@
+"""OAuth tokens of one seller account: loaded from the TokenStore, refreshed one at a time,
+and persisted before they are used (Allegro rotates the refresh token on every use)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import warnings
+from collections.abc import Awaitable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
+
+from adapters.allegro.config import AllegroClientConfig
+from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
+from adapters.allegro.headers import USER_AGENT
+from application.ports.clock import Clock
+from application.ports.errors import AllegroAuthError, AllegroUnavailable
+from application.ports.state import TokenPair, TokenStore
+
+# authlib 1.8+ prefers `httpx2` and warns when it falls back to `httpx`; we pin `httpx` on
+# purpose (respx patches it), so the fallback is expected. A test checks which one we get.
+# authlib.deprecate installs an "always" filter when imported, so it must be loaded before
+# the override below.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+    from authlib.integrations.httpx_client import OAuthError as OAuthError
+
+logger = logging.getLogger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=5)
+DEFAULT_EXPIRES_IN = 43199.0  # Allegro's access tokens live 12 h
+
+
+def build_oauth_client(
+    config: AllegroClientConfig, transport: httpx.AsyncBaseTransport
+) -> AsyncOAuth2Client:
+    return AsyncOAuth2Client(
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
+        transport=transport,
+        timeout=config.timeout_seconds,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,  # the transport below applies the environment's proxy settings
+    )
+
+
+async def token_request(call: Awaitable[Any], what: str) -> Mapping[str, Any]:
+    """Await an authlib token call, translating HTTP trouble; OAuthError passes through."""
+    try:
+        token = await call
+    except OAuthError:
+        raise
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status == 429 or status >= 500:
+            raise AllegroUnavailable(f"{what}: token endpoint answered HTTP {status}") from exc
+        raise AllegroAuthError(f"{what}: token endpoint answered HTTP {status}") from exc
+    except httpx.RequestError as exc:
+        raise AllegroUnavailable(
+            f"{what}: token endpoint unreachable ({type(exc).__name__})"
+        ) from exc
+    except ValueError as exc:
+        raise MalformedResponse(f"{what}: token endpoint answered without a JSON object") from exc
+    if not isinstance(token, Mapping):
+        raise MalformedResponse(f"{what}: token endpoint answered without a JSON object")
+    return token
+
+
+def token_pair(token: Mapping[str, Any], now: datetime, previous_refresh: str | None) -> TokenPair:
+    access = token.get("access_token")
+    refresh = token.get("refresh_token") or previous_refresh
+    if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
+        raise MalformedResponse("token endpoint answered without an access or refresh token")
+    scope = token.get("scope")
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=now + timedelta(seconds=_seconds(token.get("expires_in"))),
+        scope=scope if isinstance(scope, str) else None,
+    )
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_EXPIRES_IN
+    return seconds if math.isfinite(seconds) and seconds > 0 else DEFAULT_EXPIRES_IN
+
+
+def oauth_failure(exc: OAuthError, what: str) -> AllegroAuthError:
+    """Only the error code: Allegro's descriptions echo the token (`Invalid refresh token: …`)."""
+    code = str(exc.error)
+    if code == "invalid_grant":
+        return AllegroAuthError(
+            f"{what}: Allegro refused the refresh token (invalid_grant: expired, revoked or "
+            f"already rotated); {LOGIN_HINT}"
+        )
+    return AllegroAuthError(f"{what}: the token endpoint answered {code!r}; {LOGIN_HINT}")
+
+
+class TokenManager:
+    def __init__(
+        self,
+        oauth: AsyncOAuth2Client,
+        *,
+        token_url: str,
+        store: TokenStore,
+        account: str,
+        initial_refresh_token: str | None,
+        clock: Clock,
+    ) -> None:
+        self.oauth = oauth
+        self._token_url = token_url
+        self._store = store
+        self._account = account
+        self._initial_refresh_token = initial_refresh_token
+        self._clock = clock
+        self._pair: TokenPair | None = None
+        self._lock = asyncio.Lock()  # single flight: one refresh, everyone reuses its result
+
+    async def access_token(self) -> str:
+        """A usable access token, refreshing first when it is missing or about to expire."""
+        pair = self._pair
+        if pair is not None and self._usable(pair):
+            return pair.access_token
+        async with self._lock:
+            pair = await self._current()
+            if pair is not None and self._usable(pair):
+                return pair.access_token
+            return (await self._refresh(pair, rejected=None)).access_token
+
+    async def refresh_rejected(self, rejected: str) -> str:
+        """After a 401 for `rejected`: a newer token (someone else's refresh, or ours)."""
+        async with self._lock:
+            pair = await self._current()
+            if pair is not None and pair.access_token != rejected and self._usable(pair):
+                return pair.access_token
+            return (await self._refresh(pair, rejected=rejected)).access_token
+
+    async def expires_at(self) -> datetime | None:
+        pair = await self._current()
+        return pair.expires_at if pair is not None else None
+
+    async def _current(self) -> TokenPair | None:
+        if self._pair is None:
+            self._pair = await self._store.load(self._account)
+        return self._pair
+
+    def _usable(self, pair: TokenPair) -> bool:
+        return bool(pair.access_token) and pair.expires_at - self._clock.now() > REFRESH_MARGIN
+
+    async def _refresh(self, pair: TokenPair | None, rejected: str | None) -> TokenPair:
+        stored = await self._store.load(self._account)
+        if stored is not None and (pair is None or stored.refresh_token != pair.refresh_token):
+            # Another process (or `auth login`) stored newer tokens: take them over.
+            self._pair = pair = stored
+            if stored.access_token != rejected and self._usable(stored):
+                return stored
+        refresh_token = pair.refresh_token if pair is not None else self._initial_refresh_token
+        if not refresh_token:
+            raise AllegroAuthError(
+                f"no Allegro tokens stored for account {self._account!r}; {LOGIN_HINT}"
+            )
+        try:
+            token = await token_request(
+                self.oauth.refresh_token(self._token_url, refresh_token=refresh_token),
+                "token refresh",
+            )
+        except OAuthError as exc:
+            logger.error(
+                "allegro token refresh refused",
+                extra={"account": self._account, "oauth_error": str(exc.error)},
+            )
+            raise oauth_failure(exc, "token refresh") from None
+        new = token_pair(token, self._clock.now(), refresh_token)
+        await self._store.save(self._account, new)  # durable before anyone uses it
+        self._pair = new
+        logger.info(
+            "allegro tokens refreshed",
+            extra={"account": self._account, "expires_at": new.expires_at.isoformat()},
+        )
+        return new

@@ -1,0 +1,165 @@
+"""The composition of one Allegro client: transport stack, token manager, ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from types import TracebackType
+
+import httpx
+
+from adapters.allegro.api import AllegroApi
+from adapters.allegro.auth import TokenManager, build_oauth_client
+from adapters.allegro.config import AllegroClientConfig
+from adapters.allegro.headers import API_HEADERS
+from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
+from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal
+from adapters.allegro.observer import NullObserver, RequestObserver
+from adapters.allegro.rate_limit import TokenBucket
+from adapters.allegro.retry import BackoffPolicy
+from adapters.allegro.timing import Jitter, Monotonic, Sleep, Timing
+from adapters.allegro.transport import ClientTransport, ResilientTransport
+from application.ports.clock import Clock
+from application.ports.state import TokenStore
+
+
+class AllegroClient:
+    """Owns the REST client, the token manager (with authlib's client) and the bucket."""
+
+    journal: HttpxOrderEventJournal
+    forms: HttpxCheckoutFormReader
+
+    def __init__(
+        self,
+        *,
+        api_client: httpx.AsyncClient,
+        tokens: TokenManager,
+    ) -> None:
+        api = AllegroApi(api_client, tokens)
+        self.journal = HttpxOrderEventJournal(api)
+        self.forms = HttpxCheckoutFormReader(api)
+        self._api_client = api_client
+        self._tokens = tokens
+
+    async def token_expires_at(self) -> datetime | None:
+        """When the stored access token expires; None when no tokens are stored."""
+        return await self._tokens.expires_at()
+
+    async def aclose(self) -> None:
+        try:
+            await self._api_client.aclose()
+        finally:
+            await self._tokens.oauth.aclose()
+
+    async def __aenter__(self) -> AllegroClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def build_allegro_client(
+    config: AllegroClientConfig,
+    token_store: TokenStore,
+    *,
+    observer: RequestObserver | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    monotonic: Monotonic | None = None,
+    sleep: Sleep | None = None,
+    jitter: Jitter | None = None,
+) -> AllegroClient:
+    """`transport` replaces the network (tests); the caller keeps ownership of it."""
+    timing = make_timing(clock, monotonic, sleep, jitter)
+    _, resilient = transport_stack(
+        config, observer=observer or NullObserver(), transport=transport, timing=timing
+    )
+    api_client = httpx.AsyncClient(
+        base_url=config.api_url,
+        headers=API_HEADERS,
+        timeout=config.timeout_seconds,
+        transport=resilient(),
+        trust_env=False,  # the transport below applies the environment's proxy settings
+    )
+    tokens = TokenManager(
+        build_oauth_client(config, resilient()),
+        token_url=config.token_url,
+        store=token_store,
+        account=config.account,
+        initial_refresh_token=config.initial_refresh_token,
+        clock=timing.clock,
+    )
+    return AllegroClient(api_client=api_client, tokens=tokens)
+
+
+async def allegro_client_resource(
+    config: AllegroClientConfig,
+    token_store: TokenStore,
+    observer: RequestObserver | None = None,
+) -> AsyncIterator[AllegroClient]:
+    """Async generator for dependency-injector's `providers.Resource`: closes on shutdown."""
+    client = build_allegro_client(config, token_store, observer=observer)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def network_transport(config: AllegroClientConfig) -> httpx.AsyncBaseTransport:
+    """The real network, with proxies and CA settings from the environment."""
+    return ClientTransport(
+        httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False, trust_env=True)
+    )
+
+
+def transport_stack(
+    config: AllegroClientConfig,
+    *,
+    observer: RequestObserver,
+    transport: httpx.AsyncBaseTransport | None,
+    timing: Timing,
+) -> tuple[TokenBucket, Callable[[], ResilientTransport]]:
+    """One bucket, and a factory of transports that all draw from it."""
+    bucket = TokenBucket(
+        config.rate_limit_per_minute,
+        config.rate_limit_burst,
+        monotonic=timing.monotonic,
+        sleep=timing.sleep,
+        observer=observer,
+    )
+    backoff = BackoffPolicy(
+        config.max_attempts, config.backoff_initial, config.backoff_max, timing.jitter
+    )
+
+    def resilient() -> ResilientTransport:
+        return ResilientTransport(
+            transport or network_transport(config),
+            bucket=bucket,
+            backoff=backoff,
+            block_seconds=config.rate_limit_block_seconds,
+            observer=observer,
+            timing=timing,
+            owns_inner=transport is None,
+        )
+
+    return bucket, resilient
+
+
+def make_timing(
+    clock: Clock | None,
+    monotonic: Monotonic | None,
+    sleep: Sleep | None,
+    jitter: Jitter | None,
+) -> Timing:
+    default = Timing()
+    return Timing(
+        clock=clock or default.clock,
+        monotonic=monotonic or default.monotonic,
+        sleep=sleep or default.sleep,
+        jitter=jitter or default.jitter,
+    )

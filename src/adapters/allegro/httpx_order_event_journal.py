@@ -1,0 +1,47 @@
+"""`OrderEventJournal` over `GET /order/events` and `GET /order/event-stats`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from adapters.allegro.api import AllegroApi
+from adapters.allegro.errors import MalformedResponse
+from adapters.allegro.translate import journal_event, validation_reason
+from adapters.allegro.wire import OrderEventStatsWire, OrderEventsWire
+from application.ports.allegro import JournalEvent, OrderEventJournal
+
+EVENTS = "/order/events"
+EVENT_STATS = "/order/event-stats"
+MAX_EVENTS_LIMIT = 1000
+
+
+class HttpxOrderEventJournal(OrderEventJournal):
+    def __init__(self, api: AllegroApi) -> None:
+        self._api = api
+
+    async def fetch(self, after: str | None, limit: int) -> Sequence[JournalEvent]:
+        if not 1 <= limit <= MAX_EVENTS_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_EVENTS_LIMIT}, got {limit}")
+        params = {"limit": str(limit)}
+        if after is not None:
+            params["from"] = after
+        body = await self._api.get_json(EVENTS, EVENTS, params)
+        try:
+            page = OrderEventsWire.model_validate(body)
+        except ValidationError as exc:
+            raise MalformedResponse(
+                f"Allegro {EVENTS}: unexpected body ({validation_reason(exc)})"
+            ) from exc
+        return [journal_event(event) for event in page.events]
+
+    async def latest_event_id(self) -> str | None:
+        body = await self._api.get_json(EVENT_STATS, EVENT_STATS)
+        try:
+            stats = OrderEventStatsWire.model_validate(body)
+        except ValidationError as exc:
+            raise MalformedResponse(
+                f"Allegro {EVENT_STATS}: unexpected body ({validation_reason(exc)})"
+            ) from exc
+        return stats.latest_event.id if stats.latest_event is not None else None

@@ -1,0 +1,77 @@
+"""One token bucket per client id, shared by every request (API and token endpoint).
+
+Allegro blocks a client id for a minute once it exceeds its limit, so the bucket also
+holds a block: after a 429 every request of this client waits, not only the one that got it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from adapters.allegro.observer import NullObserver, RequestObserver
+from adapters.allegro.timing import Monotonic, Sleep
+
+logger = logging.getLogger(__name__)
+
+# Float refill arithmetic may leave a token a hair short of 1 after an exact wait.
+_EPSILON = 1e-9
+
+
+class TokenBucket:
+    def __init__(
+        self,
+        per_minute: int,
+        burst: int,
+        *,
+        monotonic: Monotonic,
+        sleep: Sleep,
+        observer: RequestObserver | None = None,
+    ) -> None:
+        if per_minute < 1 or burst < 1:
+            raise ValueError("a token bucket needs per_minute >= 1 and burst >= 1")
+        self._capacity = float(burst)
+        self._rate = per_minute / 60.0
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._observer = observer or NullObserver()
+        self._tokens = self._capacity
+        self._updated = monotonic()
+        self._blocked_until = float("-inf")
+        # FIFO: waiters take tokens in arrival order, and one sleeper at a time keeps the math
+        # simple (a token bucket serialises consumers anyway).
+        self._lock = asyncio.Lock()
+
+    def block_for(self, seconds: float) -> None:
+        """Hold every acquire until `seconds` from now (extends, never shortens, a block)."""
+        until = self._monotonic() + max(seconds, 0.0)
+        if until > self._blocked_until:
+            self._blocked_until = until
+            logger.warning(
+                "allegro rate limit: blocking all requests",
+                extra={"block_seconds": round(seconds, 3)},
+            )
+
+    async def acquire(self) -> float:
+        """Take one token, waiting as long as needed; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                self._refill(now)
+                delay = self._blocked_until - now
+                if delay <= 0:
+                    if self._tokens >= 1.0 - _EPSILON:
+                        self._tokens = max(self._tokens - 1.0, 0.0)
+                        break
+                    delay = (1.0 - self._tokens) / self._rate
+                await self._sleep(delay)
+                waited += delay
+        if waited > 0:
+            self._observer.rate_limit_wait(waited)
+        return waited
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(now - self._updated, 0.0)
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        self._updated = now

@@ -1,0 +1,110 @@
+"""The HTTP transport every request of one Allegro client goes through.
+
+It sits below both httpx clients (the REST API one and authlib's token client), so the
+token bucket, the 429 block, retries and metrics cover the token endpoint too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from adapters.allegro.observer import RequestObserver
+from adapters.allegro.rate_limit import TokenBucket
+from adapters.allegro.retry import (
+    RETRYABLE_ERRORS,
+    BackoffPolicy,
+    is_retryable_status,
+    retry_after_seconds,
+)
+from adapters.allegro.timing import Timing
+
+logger = logging.getLogger(__name__)
+
+# Request extension naming the endpoint's path template for metrics and logs
+# (e.g. "/order/checkout-forms/{id}"); requests without it are labelled by their path.
+ENDPOINT_EXTENSION = "openoms_allegro.endpoint"
+
+
+class ResilientTransport(httpx.AsyncBaseTransport):
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        bucket: TokenBucket,
+        backoff: BackoffPolicy,
+        block_seconds: float,
+        observer: RequestObserver,
+        timing: Timing,
+        owns_inner: bool = True,
+    ) -> None:
+        self._inner = inner
+        self._bucket = bucket
+        self._backoff = backoff
+        self._block_seconds = block_seconds
+        self._observer = observer
+        self._timing = timing
+        self._owns_inner = owns_inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        endpoint = str(request.extensions.pop(ENDPOINT_EXTENSION, None) or request.url.path)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._bucket.acquire()
+            started = self._timing.monotonic()
+            try:
+                response = await self._inner.handle_async_request(request)
+            except RETRYABLE_ERRORS as exc:
+                self._observe(endpoint, _error_kind(exc), started)
+                if attempt >= self._backoff.max_attempts:
+                    raise
+                await self._back_off(endpoint, attempt, _error_kind(exc))
+                continue
+            status = response.status_code
+            self._observe(endpoint, status, started)
+            if status == 429:
+                self._block(response)
+            if not is_retryable_status(status) or attempt >= self._backoff.max_attempts:
+                return response
+            await response.aclose()
+            if status != 429:  # a 429 waits in the bucket's block, with everyone else
+                await self._back_off(endpoint, attempt, status)
+
+    async def aclose(self) -> None:
+        if self._owns_inner:
+            await self._inner.aclose()
+
+    def _observe(self, endpoint: str, status: int | str, started: float) -> None:
+        self._observer.request(endpoint, status, self._timing.monotonic() - started)
+
+    def _block(self, response: httpx.Response) -> None:
+        seconds = retry_after_seconds(response.headers.get("Retry-After"), self._timing.clock.now())
+        self._bucket.block_for(self._block_seconds if seconds is None else seconds)
+
+    async def _back_off(self, endpoint: str, attempt: int, status: int | str) -> None:
+        delay = self._backoff.delay(attempt)
+        logger.warning(
+            "allegro request failed, retrying",
+            extra={"endpoint": endpoint, "status": status, "attempt": attempt, "delay": delay},
+        )
+        await self._timing.sleep(delay)
+
+
+class ClientTransport(httpx.AsyncBaseTransport):
+    """Adapts an httpx client to a transport, so that proxies and certificates from the
+    environment still apply while the outer clients route every request through us."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._client.send(request, stream=True)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _error_kind(exc: Exception) -> str:
+    return "timeout" if isinstance(exc, httpx.TimeoutException) else "network_error"

@@ -1,0 +1,147 @@
+"""EventPublisher on aiokafka: acks=all, and a batch returns only once every record is acked."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from adapters.kafka.config import KafkaConfig, producer_options
+from adapters.kafka.messages import KafkaRecord, encode_dead_letter, encode_event
+from application.ports.errors import PublishError
+from application.ports.publisher import DeadLetter, EventPublisher
+from domain.events import DomainEvent
+
+logger = logging.getLogger(__name__)
+
+# What a broker outage looks like from aiokafka: its own errors, timeouts, socket errors.
+_BROKER_ERRORS = (KafkaError, TimeoutError, OSError)
+
+
+class PublisherNotStarted(RuntimeError):
+    """The publisher was used before `start()` (or after `stop()`): a wiring bug."""
+
+
+class AiokafkaEventPublisher(EventPublisher):
+    def __init__(self, config: KafkaConfig) -> None:
+        self._config = config
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def config(self) -> KafkaConfig:
+        return self._config
+
+    async def start(self) -> None:
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(**producer_options(self._config))
+        try:
+            await producer.start()
+        except _BROKER_ERRORS as exc:
+            await producer.stop()
+            raise PublishError(
+                f"Kafka producer could not start ({self._config.bootstrap_servers}): {exc!r}"
+            ) from exc
+        self._producer = producer
+        logger.info(
+            "kafka producer started",
+            extra={
+                "bootstrap_servers": self._config.bootstrap_servers,
+                "topic_orders": self._config.topic_orders,
+                "topic_dlq": self._config.topic_dlq,
+                "idempotence": self._config.enable_idempotence,
+            },
+        )
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+            logger.info("kafka producer stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        producer = self._started()
+        records = [encode_event(event) for event in events]
+        await self._send_all(producer, self._config.topic_orders, records)
+        logger.debug(
+            "events acknowledged",
+            extra={
+                "topic": self._config.topic_orders,
+                "count": len(events),
+                "event_ids": [str(event.event_id) for event in events],
+            },
+        )
+
+    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        producer = self._started()
+        records = [encode_dead_letter(letter) for letter in letters]
+        await self._send_all(producer, self._config.topic_dlq, records)
+        logger.info(
+            "dead letters acknowledged",
+            extra={
+                "topic": self._config.topic_dlq,
+                "count": len(letters),
+                "checkout_form_ids": [letter.checkout_form_id for letter in letters],
+            },
+        )
+
+    async def healthy(self) -> bool:
+        """True when the producer is started and the cluster answers a metadata request."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            async with asyncio.timeout(self._config.request_timeout_ms / 1000):
+                await producer.client.fetch_all_metadata()
+        except _BROKER_ERRORS:
+            return False
+        return True
+
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise PublisherNotStarted(
+                "AiokafkaEventPublisher is not started: call `await publisher.start()` "
+                "(or use it as an async context manager) first"
+            )
+        return self._producer
+
+    async def _send_all(
+        self, producer: AIOKafkaProducer, topic: str, records: list[KafkaRecord]
+    ) -> None:
+        """Enqueue every record, then wait for every acknowledgement (or the first failure)."""
+        deliveries: list[asyncio.Future[Any]] = []
+        try:
+            for record in records:
+                deliveries.append(
+                    await producer.send(
+                        topic, value=record.value, key=record.key, headers=record.headers
+                    )
+                )
+            await asyncio.gather(*deliveries)
+        except _BROKER_ERRORS as exc:
+            await _settle(deliveries)
+            raise PublishError(
+                f"Kafka did not acknowledge {len(records)} record(s) on {topic}: {exc!r}"
+            ) from exc
+
+
+async def _settle(deliveries: list[asyncio.Future[Any]]) -> None:
+    """Wait for the deliveries still in flight so none of their errors goes unretrieved."""
+    await asyncio.gather(*deliveries, return_exceptions=True)

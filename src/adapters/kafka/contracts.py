@@ -1,0 +1,331 @@
+"""Generates `contracts/`: JSON Schemas from the message models, and an AsyncAPI 3.0 document.
+
+Run from the repository root after changing a message model, and commit the result:
+
+    python -m adapters.kafka.contracts          # rewrite the files
+    python -m adapters.kafka.contracts --check  # exit 1 when they are out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from adapters.kafka.examples import (
+    example_dead_letter,
+    example_order_imported,
+    example_order_status_changed,
+)
+from adapters.kafka.messages import (
+    CE_TYPE_ORDER_DEAD_LETTERED,
+    CE_TYPE_ORDER_IMPORTED,
+    CE_TYPE_ORDER_STATUS_CHANGED,
+    CONTENT_TYPE,
+    UTC_TIMESTAMP_PATTERN,
+    DeadLetterMessage,
+    KafkaRecord,
+    OrderImportedMessage,
+    OrderStatusChangedMessage,
+    encode_dead_letter,
+    encode_event,
+)
+
+JSON_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
+ORDER_IMPORTED_SCHEMA = "order-imported.v1.schema.json"
+ORDER_STATUS_CHANGED_SCHEMA = "order-status-changed.v1.schema.json"
+DEAD_LETTER_SCHEMA = "dead-letter.v1.schema.json"
+ASYNCAPI_FILE = "asyncapi.yaml"
+REGENERATE_COMMAND = "python -m adapters.kafka.contracts"
+
+SCHEMA_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
+    ORDER_IMPORTED_SCHEMA: ("OrderImported v1", OrderImportedMessage),
+    ORDER_STATUS_CHANGED_SCHEMA: ("OrderStatusChanged v1", OrderStatusChangedMessage),
+    DEAD_LETTER_SCHEMA: ("OrderDeadLettered v1", DeadLetterMessage),
+}
+
+
+def json_schema(file_name: str) -> dict[str, Any]:
+    """Draft-07 JSON Schema (the dialect AsyncAPI 3.0 payloads use) of one message model."""
+    title, model = SCHEMA_MODELS[file_name]
+    generated = model.model_json_schema(mode="serialization", ref_template="#/definitions/{model}")
+    schema: dict[str, Any] = {"$schema": JSON_SCHEMA_DRAFT, "$id": file_name, "title": title}
+    for key in ("description", "type", "required", "properties", "additionalProperties"):
+        schema[key] = generated[key]
+    if "$defs" in generated:
+        schema["definitions"] = generated["$defs"]
+    return schema
+
+
+def _headers_schema(ce_type: str, subject: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "CloudEvents 1.0 Kafka binary-mode headers (UTF-8 values).",
+        "required": [
+            "ce_specversion",
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_subject",
+            "ce_time",
+            "content-type",
+        ],
+        "properties": {
+            "ce_specversion": {"type": "string", "const": "1.0"},
+            "ce_id": {"type": "string", "description": "Unique, deterministic id of the message."},
+            "ce_source": {
+                "type": "string",
+                "pattern": "^allegro/.+$",
+                "description": "`allegro/<ALLEGRO_ACCOUNT>`.",
+            },
+            "ce_type": {"type": "string", "const": ce_type},
+            "ce_subject": {"type": "string", "description": subject},
+            "ce_time": {"type": "string", "format": "date-time", "pattern": UTC_TIMESTAMP_PATTERN},
+            "content-type": {"type": "string", "const": CONTENT_TYPE},
+        },
+    }
+
+
+def _kafka_key(description: str) -> dict[str, Any]:
+    key = {"type": "string", "description": description}
+    return {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
+
+
+def _example(name: str, summary: str, record: KafkaRecord) -> dict[str, Any]:
+    return {
+        "name": name,
+        "summary": summary,
+        "headers": {key: value.decode("utf-8") for key, value in record.headers},
+        "payload": json.loads(record.value),
+    }
+
+
+def _message(
+    *, name: str, title: str, summary: str, schema_file: str, headers: str, key: str, example: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": title,
+        "summary": summary,
+        "contentType": CONTENT_TYPE,
+        "headers": {"$ref": f"#/components/schemas/{headers}"},
+        "payload": {"$ref": f"./{schema_file}"},
+        "correlationId": {
+            "description": "The record key: the Allegro checkout form id.",
+            "location": "$message.header#/ce_subject",
+        },
+        "bindings": _kafka_key(key),
+        "examples": [example],
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    order_key = "Allegro checkout form id (UTF-8): all events of one order share a partition."
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "openoms-allegro order events",
+            "version": "1.0.0",
+            "description": (
+                "Allegro.pl orders imported into OpenOMS. Values are UTF-8 JSON; money is a "
+                "decimal string, times are RFC 3339 UTC. `event_id` (= `ce_id`) is "
+                "deterministic: consumers deduplicate on it. Topic names are configurable "
+                "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ); the addresses below are the defaults."
+            ),
+            "license": {"name": "Apache-2.0"},
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "channels": {
+            "orders": {
+                "address": "openoms.orders.v1",
+                "title": "Order events",
+                "description": "OrderImported and OrderStatusChanged, keyed by checkout form id.",
+                "messages": {
+                    "orderImported": {"$ref": "#/components/messages/OrderImported"},
+                    "orderStatusChanged": {"$ref": "#/components/messages/OrderStatusChanged"},
+                },
+            },
+            "deadLetters": {
+                "address": "openoms.orders.dlq.v1",
+                "title": "Dead letters",
+                "description": "Checkout forms quarantined after repeated mapping failures.",
+                "messages": {
+                    "orderDeadLettered": {"$ref": "#/components/messages/OrderDeadLettered"},
+                },
+            },
+        },
+        "operations": {
+            "publishOrderEvents": {
+                "action": "send",
+                "summary": "Published once Kafka acknowledges (acks=all), before the cursor moves.",
+                "channel": {"$ref": "#/channels/orders"},
+                "messages": [
+                    {"$ref": "#/channels/orders/messages/orderImported"},
+                    {"$ref": "#/channels/orders/messages/orderStatusChanged"},
+                ],
+            },
+            "publishDeadLetters": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/deadLetters"},
+                "messages": [{"$ref": "#/channels/deadLetters/messages/orderDeadLettered"}],
+            },
+        },
+        "components": {
+            "messages": {
+                "OrderImported": _message(
+                    name="OrderImported",
+                    title="Order imported",
+                    summary="An order reached the import trigger; published once per order.",
+                    schema_file=ORDER_IMPORTED_SCHEMA,
+                    headers="OrderImportedHeaders",
+                    key=order_key,
+                    example=_example(
+                        "paidParcelLockerOrder",
+                        "A paid order to a parcel locker",
+                        encode_event(example_order_imported()),
+                    ),
+                ),
+                "OrderStatusChanged": _message(
+                    name="OrderStatusChanged",
+                    title="Order status changed",
+                    summary="The derived status triple changed after import.",
+                    schema_file=ORDER_STATUS_CHANGED_SCHEMA,
+                    headers="OrderStatusChangedHeaders",
+                    key=order_key,
+                    example=_example(
+                        "shipped",
+                        "The seller marked the order as sent",
+                        encode_event(example_order_status_changed()),
+                    ),
+                ),
+                "OrderDeadLettered": _message(
+                    name="OrderDeadLettered",
+                    title="Order dead-lettered",
+                    summary="A checkout form that could not be mapped, with what replays it.",
+                    schema_file=DEAD_LETTER_SCHEMA,
+                    headers="OrderDeadLetteredHeaders",
+                    key="Allegro checkout form id (UTF-8).",
+                    example=_example(
+                        "unknownStatus",
+                        "An order status the mapping does not know",
+                        encode_dead_letter(example_dead_letter()),
+                    ),
+                ),
+            },
+            "schemas": {
+                "OrderImportedHeaders": _headers_schema(
+                    CE_TYPE_ORDER_IMPORTED, "Checkout form id (= `external_id`)."
+                ),
+                "OrderStatusChangedHeaders": _headers_schema(
+                    CE_TYPE_ORDER_STATUS_CHANGED, "Checkout form id (= `external_id`)."
+                ),
+                "OrderDeadLetteredHeaders": _headers_schema(
+                    CE_TYPE_ORDER_DEAD_LETTERED, "Checkout form id (= `checkout_form_id`)."
+                ),
+            },
+        },
+    }
+
+
+def render() -> dict[str, str]:
+    """Every contract file's name and exact text."""
+    files = {
+        name: json.dumps(json_schema(name), indent=2, ensure_ascii=False) + "\n"
+        for name in SCHEMA_MODELS
+    }
+    header = f"# Generated by `{REGENERATE_COMMAND}` from the message models. Do not edit.\n"
+    files[ASYNCAPI_FILE] = header + to_yaml(asyncapi_document())
+    return files
+
+
+def stale_files(directory: Path) -> list[str]:
+    """Names of the contract files missing from `directory` or differing from `render()`."""
+    stale = []
+    for name, text in render().items():
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(name)
+    return stale
+
+
+def write(directory: Path) -> list[str]:
+    """Rewrite the contract files that changed; returns their names."""
+    changed = stale_files(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in render().items():
+        if name in changed:
+            (directory / name).write_text(text, encoding="utf-8")
+    return changed
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_YAML_KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def to_yaml(value: Any) -> str:
+    """Block-style YAML for JSON-like data; every string is quoted, so nothing is reinterpreted."""
+    return "\n".join(_yaml_lines(value, "")) + "\n"
+
+
+def _is_leaf(value: Any) -> bool:
+    return not isinstance(value, dict | list) or not value
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _yaml_key(key: str) -> str:
+    if _PLAIN_KEY.match(key) and key.lower() not in _YAML_KEYWORDS:
+        return key
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _yaml_lines(value: Any, indent: str) -> list[str]:
+    if _is_leaf(value):
+        return [indent + _yaml_scalar(value)]
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _is_leaf(item):
+                lines.append(f"{indent}{_yaml_key(key)}: {_yaml_scalar(item)}")
+            else:
+                lines.append(f"{indent}{_yaml_key(key)}:")
+                lines.extend(_yaml_lines(item, indent + "  "))
+        return lines
+    for item in value:
+        nested = _yaml_lines(item, indent + "  ")
+        lines.append(f"{indent}- {nested[0].lstrip()}")
+        lines.extend(nested[1:])
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adapters.kafka.contracts", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when the files are stale")
+    parser.add_argument(
+        "--dir", type=Path, default=Path("contracts"), help="output directory (./contracts)"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files(args.dir)
+        for name in stale:
+            print(f"stale: {args.dir / name}", file=sys.stderr)
+        if stale:
+            print(f"run `{REGENERATE_COMMAND}` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for name in write(args.dir):
+        print(f"wrote {args.dir / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

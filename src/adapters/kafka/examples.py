@@ -1,0 +1,121 @@
+"""One fictional, fixed example of each message, for the AsyncAPI document and its tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from application.ports.publisher import DeadLetter
+from domain.events import OrderImported, OrderStatusChanged, event_id
+from domain.money import Money
+from domain.order import (
+    Buyer,
+    DeliveryMethod,
+    LineItem,
+    PickupPoint,
+    PostalAddress,
+    ShippingAddress,
+)
+from domain.statuses import OrderStatus, PaymentStatus
+
+ACCOUNT = "my-shop"
+CHECKOUT_FORM_ID = "29ab6d20-2e47-11ef-9b72-6d2b5a7f3c11"
+REVISION = "f3a1c9d2"
+
+
+def example_order_imported() -> OrderImported:
+    return OrderImported(
+        event_id=event_id(ACCOUNT, CHECKOUT_FORM_ID, REVISION, "OrderImported"),
+        occurred_at=datetime(2024, 6, 18, 10, 15, 2, tzinfo=UTC),
+        account=ACCOUNT,
+        marketplace="allegro-pl",
+        external_id=CHECKOUT_FORM_ID,
+        revision=REVISION,
+        customer_name="jan_kowalski",
+        customer_email="8x3k2q+2a1b3c4d5@allegromail.pl",
+        customer_phone="+48 500 600 700",
+        buyer=Buyer(
+            id="123456789",
+            login="jan_kowalski",
+            email="8x3k2q+2a1b3c4d5@allegromail.pl",
+            guest=False,
+            first_name="Jan",
+            last_name="Kowalski",
+        ),
+        shipping_address=ShippingAddress(
+            name="Jan Kowalski",
+            company=None,
+            street="ul. Przykładowa 12/3",
+            city="Poznań",
+            postal_code="60-001",
+            country_code="PL",
+            phone="+48 500 600 700",
+        ),
+        total_amount=Decimal("138.99"),
+        currency="PLN",
+        line_items=(
+            LineItem(
+                id="62ae57a7-0a1b-4c2d-9e3f-1a2b3c4d5e6f",
+                offer_id="14183562147",
+                offer_name="Kubek ceramiczny 350 ml",
+                sku="KUB-350-BIA",
+                quantity=2,
+                unit_price=Money(Decimal("59.50"), "PLN"),
+                original_unit_price=Money(Decimal("70"), "PLN"),
+                bought_at=datetime(2024, 6, 18, 10, 12, 44, tzinfo=UTC),
+            ),
+        ),
+        order_status=OrderStatus.NEW,
+        payment_status=PaymentStatus.PAID,
+        fulfillment_status="NEW",
+        invoice_requested=False,
+        invoice=None,
+        payment_method="ONLINE",
+        paid_at=datetime(2024, 6, 18, 10, 13, 30, tzinfo=UTC),
+        ordered_at=datetime(2024, 6, 18, 10, 12, 44, tzinfo=UTC),
+        delivery_method=DeliveryMethod(
+            id="b20ef9e1-faa2-4f25-9455-f2c2e3f6d2e7", name="Allegro Paczkomaty InPost"
+        ),
+        pickup_point=PickupPoint(
+            id="POZ08A",
+            name="Paczkomat POZ08A",
+            description="Przy sklepie",
+            address=PostalAddress(
+                street="ul. Główna 1", city="Poznań", postal_code="60-002", country_code="PL"
+            ),
+        ),
+        delivery_cost=Decimal("19.99"),
+        notes="Proszę o staranne zapakowanie.",
+    )
+
+
+def example_order_status_changed() -> OrderStatusChanged:
+    revision = "7c0e55b1"
+    return OrderStatusChanged(
+        event_id=event_id(
+            ACCOUNT, CHECKOUT_FORM_ID, revision, "OrderStatusChanged", "shipped", "paid", "SENT"
+        ),
+        occurred_at=datetime(2024, 6, 19, 8, 0, 0, tzinfo=UTC),
+        account=ACCOUNT,
+        marketplace="allegro-pl",
+        external_id=CHECKOUT_FORM_ID,
+        revision=revision,
+        previous_status=OrderStatus.NEW,
+        order_status=OrderStatus.SHIPPED,
+        payment_status=PaymentStatus.PAID,
+        fulfillment_status="SENT",
+        previous_fulfillment_status="NEW",
+        reason="FULFILLMENT_STATUS_CHANGED",
+    )
+
+
+def example_dead_letter() -> DeadLetter:
+    return DeadLetter(
+        account=ACCOUNT,
+        checkout_form_id=CHECKOUT_FORM_ID,
+        allegro_event_id="MTEzMjQzODU3NjkzNjA3NTE4MjYzMjQ4Mzg",
+        raw_payload='{"id": "29ab6d20-2e47-11ef-9b72-6d2b5a7f3c11", "status": "UNHEARD_OF"}',
+        error="unknown Allegro order status 'UNHEARD_OF'",
+        attempts=5,
+        failed_at=datetime(2024, 6, 18, 10, 20, 0, tzinfo=UTC),
+    )

@@ -1,0 +1,76 @@
+"""State adapters: the journal cursor, order records, failure counts and OAuth tokens.
+
+`STATE_URL` picks the backend (`parse_state_url`): a SQLite file for one replica, or
+PostgreSQL. The in-memory stores are fakes for tests. All of them pass the contract
+suites in `tests/contract`.
+"""
+
+from adapters.persistence.memory_state_store import MemoryStateStore, MemoryTokenStore
+from adapters.persistence.migrations import (
+    POSTGRES_MIGRATIONS,
+    SQLITE_MIGRATIONS,
+    Migration,
+)
+from adapters.persistence.postgres_database import PostgresDatabase
+from adapters.persistence.postgres_lease import (
+    Lease,
+    LeaseFence,
+    LeaseLost,
+    PostgresLease,
+    postgres_lease_resource,
+)
+from adapters.persistence.postgres_state_store import PostgresStateStore, postgres_state_resource
+from adapters.persistence.postgres_token_store import PostgresTokenStore, postgres_token_resource
+from adapters.persistence.resources import state_store_resource, token_store_resource
+from adapters.persistence.sqlite_database import SqliteDatabase
+from adapters.persistence.sqlite_state_store import SqliteStateStore, sqlite_state_resource
+from adapters.persistence.sqlite_token_store import SqliteTokenStore, sqlite_token_resource
+from adapters.persistence.token_cipher import (
+    TokenCipher,
+    TokenKeyError,
+    TokenKeyMismatch,
+    TokenKeyMissing,
+)
+from adapters.persistence.url import (
+    DEFAULT_SCHEMA,
+    PostgresLocation,
+    SqliteLocation,
+    StateLocation,
+    parse_state_url,
+    redact_url,
+)
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "POSTGRES_MIGRATIONS",
+    "SQLITE_MIGRATIONS",
+    "Lease",
+    "LeaseFence",
+    "LeaseLost",
+    "MemoryStateStore",
+    "MemoryTokenStore",
+    "Migration",
+    "PostgresDatabase",
+    "PostgresLease",
+    "PostgresLocation",
+    "PostgresStateStore",
+    "PostgresTokenStore",
+    "SqliteDatabase",
+    "SqliteLocation",
+    "SqliteStateStore",
+    "SqliteTokenStore",
+    "StateLocation",
+    "TokenCipher",
+    "TokenKeyError",
+    "TokenKeyMismatch",
+    "TokenKeyMissing",
+    "parse_state_url",
+    "postgres_lease_resource",
+    "postgres_state_resource",
+    "postgres_token_resource",
+    "redact_url",
+    "sqlite_state_resource",
+    "sqlite_token_resource",
+    "state_store_resource",
+    "token_store_resource",
+]

@@ -1,0 +1,96 @@
+"""In-memory stores: fakes for tests (whose state tests read directly) and for demos.
+
+They pass the same contract suites as the SQL stores, including refusing what the SQL
+schema's CHECK constraints refuse, and committing all or nothing.
+Set `fail_with` to make every call raise it, e.g. `StateStoreError("disk full")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from adapters.persistence.rows import require_aware
+from application.ports.errors import StateStoreError
+from application.ports.state import Cursor, StateStore, TokenPair, TokenStore
+from domain.policy import OrderRecord
+
+
+class MemoryStateStore(StateStore):
+    def __init__(self) -> None:
+        self.cursors: dict[str, Cursor] = {}
+        self.records: dict[str, dict[str, OrderRecord]] = {}  # account -> id -> record
+        self.failures: dict[str, dict[str, int]] = {}  # account -> id -> attempts
+        self.last_errors: dict[str, dict[str, str]] = {}
+        self.fail_with: Exception | None = None
+
+    async def load_cursor(self, account: str) -> Cursor | None:
+        self._maybe_fail()
+        return self.cursors.get(account)
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]:
+        self._maybe_fail()
+        known = self.records.get(account, {})
+        return {id_: known[id_] for id_ in checkout_form_ids if id_ in known}
+
+    async def commit(
+        self,
+        account: str,
+        cursor: Cursor,
+        records: Sequence[OrderRecord] = (),
+        cleared_failures: Collection[str] = (),
+    ) -> None:
+        self._maybe_fail()
+        _check_key("account", account)
+        if cursor.position == "":
+            raise StateStoreError("a cursor position must not be empty (use None)")
+        staged = list(records)  # may raise: nothing has changed yet
+        for record in staged:
+            _check_key("checkout form id", record.checkout_form_id)
+        cleared = list(cleared_failures)
+        self.cursors[account] = cursor
+        self.records.setdefault(account, {}).update(
+            (record.checkout_form_id, record) for record in staged
+        )
+        for checkout_form_id in cleared:
+            self.failures.get(account, {}).pop(checkout_form_id, None)
+            self.last_errors.get(account, {}).pop(checkout_form_id, None)
+
+    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
+        self._maybe_fail()
+        _check_key("account", account)
+        _check_key("checkout form id", checkout_form_id)
+        counts = self.failures.setdefault(account, {})
+        counts[checkout_form_id] = counts.get(checkout_form_id, 0) + 1
+        self.last_errors.setdefault(account, {})[checkout_form_id] = error
+        return counts[checkout_form_id]
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+
+class MemoryTokenStore(TokenStore):
+    """Keeps pairs in clear: there is no rest to encrypt at."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[str, TokenPair] = {}
+        self.fail_with: Exception | None = None
+
+    async def load(self, account: str) -> TokenPair | None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.pairs.get(account)
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        _check_key("account", account)
+        require_aware(pair.expires_at)
+        self.pairs[account] = pair
+
+
+def _check_key(what: str, value: str) -> None:
+    if not value:
+        raise StateStoreError(f"the {what} must not be empty")

@@ -1,0 +1,150 @@
+"""Schema of the state database, one list of versioned migrations per SQL dialect.
+
+Each store applies the pending migrations when it opens, in one transaction, and records
+the version reached in `schema_version`: opening twice is harmless, opening a database
+left by an older release brings it up to date, and one written by a newer release is
+refused rather than misread. Released migrations are never edited: add a new one.
+
+Every table is keyed by account, so one database can serve several seller accounts.
+The CHECK constraints mirror what the in-memory store refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.ports.errors import StateStoreError
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+SQLITE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "cursor, order records, failure counts, sealed OAuth tokens",
+        (
+            """
+            CREATE TABLE cursors (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                position    TEXT CHECK (position IS NULL OR position <> ''),
+                updated_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+            """
+            CREATE TABLE order_records (
+                account             TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id    TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                revision            TEXT,
+                order_status        TEXT NOT NULL,
+                payment_status      TEXT NOT NULL,
+                fulfillment_status  TEXT,
+                updated_at          TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+            """
+            CREATE TABLE failures (
+                account           TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id  TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                attempts          INTEGER NOT NULL CHECK (attempts > 0),
+                last_error        TEXT NOT NULL,
+                updated_at        TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+            """
+            CREATE TABLE oauth_tokens (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                sealed      TEXT NOT NULL,
+                expires_at  TEXT NOT NULL,
+                scope       TEXT,
+                updated_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+        ),
+    ),
+)
+
+POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "cursor, order records, failure counts, sealed OAuth tokens",
+        (
+            """
+            CREATE TABLE cursors (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                position    TEXT CHECK (position IS NULL OR position <> ''),
+                updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE order_records (
+                account             TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id    TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                revision            TEXT,
+                order_status        TEXT NOT NULL,
+                payment_status      TEXT NOT NULL,
+                fulfillment_status  TEXT,
+                updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+            """
+            CREATE TABLE failures (
+                account           TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id  TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                attempts          INTEGER NOT NULL CHECK (attempts > 0),
+                last_error        TEXT NOT NULL,
+                updated_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+            """
+            CREATE TABLE oauth_tokens (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                sealed      TEXT NOT NULL,
+                expires_at  TIMESTAMPTZ NOT NULL,
+                scope       TEXT,
+                updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+        ),
+    ),
+    Migration(
+        2,
+        "leader lease for several replicas",
+        (
+            # Rows are never deleted, so an account's fencing token only ever grows.
+            """
+            CREATE TABLE leases (
+                account        TEXT PRIMARY KEY CHECK (account <> ''),
+                holder         TEXT NOT NULL CHECK (holder <> ''),
+                fencing_token  BIGINT NOT NULL CHECK (fencing_token > 0),
+                expires_at     TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ),
+    ),
+)
+
+SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+
+
+def pending_migrations(migrations: Sequence[Migration], current: int) -> tuple[Migration, ...]:
+    """The migrations to apply to a database at version `current` (0: empty), in order."""
+    versions = [migration.version for migration in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
+    latest = len(versions)
+    if current > latest:
+        raise StateStoreError(
+            f"the state database is at schema version {current}, newer than this release "
+            f"understands ({latest}): upgrade openoms-allegro, or point STATE_URL elsewhere"
+        )
+    return tuple(migrations[current:])

@@ -1,0 +1,144 @@
+"""One psycopg connection shared by the operations of a store, serialised by a lock.
+
+The service runs one batch at a time, so a pool would buy nothing. A connection that
+breaks (server restart, network) fails the operation in flight with StateStoreError and
+is replaced on the next call. The store's tables live in their own schema (default
+`openoms_allegro`), selected through `search_path`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow
+
+from adapters.persistence.migrations import (
+    POSTGRES_MIGRATIONS,
+    SCHEMA_VERSION_TABLE,
+    Migration,
+    pending_migrations,
+)
+from adapters.persistence.url import PostgresLocation, redact_url
+from application.ports.errors import StateStoreError
+
+CONNECT_TIMEOUT_SECONDS = 10
+APPLICATION_NAME = "openoms-allegro"  # shown in pg_stat_activity
+
+Connection = psycopg.AsyncConnection[TupleRow]
+
+
+class PostgresDatabase:
+    def __init__(self, location: PostgresLocation, connection: Connection) -> None:
+        self.location = location
+        self._connection = connection
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, location: PostgresLocation, migrations: Sequence[Migration] = POSTGRES_MIGRATIONS
+    ) -> PostgresDatabase:
+        database = cls(location, await _connect(location))
+        try:
+            await database.migrate(migrations)
+        except BaseException:
+            await database.aclose()
+            raise
+        return database
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with suppress(psycopg.Error):
+            await self._connection.close()
+
+    @asynccontextmanager
+    async def transaction(self, operation: str) -> AsyncIterator[Connection]:
+        """Committed when the block ends, rolled back if it raises (cancellation included)."""
+        async with self._lock, self._wrapping_errors(operation):
+            connection = await self._usable_connection()
+            async with connection.transaction():
+                yield connection
+
+    async def fetch_all(
+        self, operation: str, query: str, parameters: Iterable[Any] = ()
+    ) -> list[TupleRow]:
+        async with self._lock, self._wrapping_errors(operation):
+            connection = await self._usable_connection()
+            cursor = await connection.execute(query, tuple(parameters))
+            return await cursor.fetchall()
+
+    async def migrate(self, migrations: Sequence[Migration]) -> int:
+        """Applies the pending migrations in one transaction; returns the version reached."""
+        schema = sql.Identifier(self.location.schema)
+        async with self.transaction("migrating the schema") as connection:
+            # Replicas starting together take turns; the lock ends with the transaction.
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"openoms_allegro.migrate.{self.location.schema}",),
+            )
+            await connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            await connection.execute(SCHEMA_VERSION_TABLE)
+            cursor = await connection.execute("SELECT max(version) FROM schema_version")
+            row = await cursor.fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            pending = pending_migrations(migrations, current)
+            for migration in pending:
+                for statement in migration.statements:
+                    await connection.execute(statement)
+            if not pending:
+                return current
+            await connection.execute("DELETE FROM schema_version")
+            await connection.execute(
+                "INSERT INTO schema_version (version) VALUES (%s)", (pending[-1].version,)
+            )
+            return pending[-1].version
+
+    async def _usable_connection(self) -> Connection:
+        connection = self._connection
+        if connection.closed or connection.broken:
+            self._connection = connection = await _connect(self.location)
+        elif connection.info.transaction_status != TransactionStatus.IDLE:
+            await connection.rollback()  # left over by an interrupted operation
+        return connection
+
+    @asynccontextmanager
+    async def _wrapping_errors(self, operation: str) -> AsyncIterator[None]:
+        if self._closed:  # and stays closed: no reconnecting after shutdown
+            raise StateStoreError(
+                f"PostgreSQL schema {self.location.schema}: {operation} failed: the store is closed"
+            )
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StateStoreError(
+                f"PostgreSQL schema {self.location.schema}: {operation} failed: {exc}"
+            ) from exc
+
+
+async def _connect(location: PostgresLocation) -> Connection:
+    try:
+        connection = await psycopg.AsyncConnection.connect(
+            location.dsn,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+        )
+    except psycopg.Error as exc:
+        raise StateStoreError(
+            f"cannot connect to PostgreSQL at {redact_url(location.dsn)}: {exc}"
+        ) from exc
+    try:
+        await connection.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(location.schema))
+        )
+        await connection.execute("SET TIME ZONE 'UTC'")
+    except psycopg.Error as exc:
+        await connection.close()
+        raise StateStoreError(f"cannot configure the PostgreSQL connection: {exc}") from exc
+    return connection

@@ -1,0 +1,112 @@
+"""The state store on PostgreSQL: for several replicas, or when state must live off-host."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+
+from adapters.persistence.lifecycle import OwnsDatabase
+from adapters.persistence.postgres_database import PostgresDatabase
+from adapters.persistence.postgres_lease import LeaseFence, check_fence
+from adapters.persistence.rows import MAX_ERROR_LENGTH, record_from_row, record_to_row
+from adapters.persistence.url import PostgresLocation
+from application.ports.state import Cursor, StateStore
+from domain.policy import OrderRecord
+
+_UPSERT_CURSOR = """
+    INSERT INTO cursors (account, position) VALUES (%s, %s)
+    ON CONFLICT (account) DO UPDATE
+    SET position = excluded.position, updated_at = now()
+"""
+_UPSERT_RECORD = """
+    INSERT INTO order_records
+        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET revision = excluded.revision,
+        order_status = excluded.order_status,
+        payment_status = excluded.payment_status,
+        fulfillment_status = excluded.fulfillment_status,
+        updated_at = now()
+"""
+_COUNT_FAILURE = """
+    INSERT INTO failures (account, checkout_form_id, attempts, last_error) VALUES (%s, %s, 1, %s)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET attempts = failures.attempts + 1,
+        last_error = excluded.last_error,
+        updated_at = now()
+    RETURNING attempts
+"""
+
+
+class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
+    """With a `fence`, a commit succeeds only while the fence's lease is current."""
+
+    def __init__(self, database: PostgresDatabase, fence: LeaseFence | None = None) -> None:
+        self._database = database
+        self._fence = fence
+
+    @classmethod
+    async def open(
+        cls, location: PostgresLocation, fence: LeaseFence | None = None
+    ) -> PostgresStateStore:
+        """Connects, creates the schema if needed and migrates it."""
+        return cls(await PostgresDatabase.open(location), fence)
+
+    async def load_cursor(self, account: str) -> Cursor | None:
+        rows = await self._database.fetch_all(
+            "loading the cursor", "SELECT position FROM cursors WHERE account = %s", (account,)
+        )
+        return Cursor(rows[0][0]) if rows else None
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]:
+        ids = list(dict.fromkeys(checkout_form_ids))
+        if not ids:
+            return {}
+        rows = await self._database.fetch_all(
+            "loading order records",
+            "SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status "
+            "FROM order_records WHERE account = %s AND checkout_form_id = ANY(%s)",
+            (account, ids),
+        )
+        records = (record_from_row(row) for row in rows)
+        return {record.checkout_form_id: record for record in records}
+
+    async def commit(
+        self,
+        account: str,
+        cursor: Cursor,
+        records: Sequence[OrderRecord] = (),
+        cleared_failures: Collection[str] = (),
+    ) -> None:
+        async with self._database.transaction("committing the cursor") as connection:
+            if self._fence is not None:
+                await check_fence(connection, account, self._fence)
+            await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
+            rows = [(account, *record_to_row(record)) for record in records]
+            if rows:
+                async with connection.cursor() as db_cursor:
+                    await db_cursor.executemany(_UPSERT_RECORD, rows)
+            if cleared_failures:
+                await connection.execute(
+                    "DELETE FROM failures WHERE account = %s AND checkout_form_id = ANY(%s)",
+                    (account, list(cleared_failures)),
+                )
+
+    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
+        async with self._database.transaction("counting a failure") as connection:
+            db_cursor = await connection.execute(
+                _COUNT_FAILURE, (account, checkout_form_id, error[:MAX_ERROR_LENGTH])
+            )
+            row = await db_cursor.fetchone()
+        assert row is not None  # RETURNING always yields the row it wrote
+        return int(row[0])
+
+
+async def postgres_state_resource(
+    location: PostgresLocation, fence: LeaseFence | None = None
+) -> AsyncGenerator[PostgresStateStore, None]:
+    """For `providers.Resource`: connects (and migrates) the store, closes it on shutdown."""
+    async with await PostgresStateStore.open(location, fence) as store:
+        yield store

@@ -1,0 +1,46 @@
+"""Order records and token timestamps <-> database columns, shared by the SQL stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from application.ports.errors import StateStoreError
+from domain.mapping import StatusTriple
+from domain.policy import OrderRecord
+from domain.statuses import OrderStatus, PaymentStatus
+
+RecordRow = tuple[str, str | None, str, str, str | None]
+
+MAX_ERROR_LENGTH = 4000  # a failure count keeps the head of its last error, not a novel
+
+
+def record_to_row(record: OrderRecord) -> RecordRow:
+    published = record.published
+    return (
+        record.checkout_form_id,
+        record.revision,
+        str(published.order_status),
+        str(published.payment_status),
+        published.fulfillment_status,
+    )
+
+
+def record_from_row(row: tuple[Any, ...]) -> OrderRecord:
+    checkout_form_id, revision, order_status, payment_status, fulfillment_status = row
+    try:
+        triple = StatusTriple(
+            OrderStatus(order_status), PaymentStatus(payment_status), fulfillment_status
+        )
+    except ValueError as exc:
+        raise StateStoreError(
+            f"order record {checkout_form_id!r} holds an unknown status: {exc}"
+        ) from exc
+    return OrderRecord(checkout_form_id, revision, triple)
+
+
+def require_aware(moment: datetime) -> datetime:
+    """Refuses naive datetimes, which would be read back differently by each backend."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"expires_at must be timezone-aware, got naive {moment.isoformat()}")
+    return moment.astimezone(UTC)

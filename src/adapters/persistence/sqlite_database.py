@@ -1,0 +1,141 @@
+"""One SQLite connection shared by the operations of a store, serialised by a lock.
+
+WAL mode lets readers (e.g. `openoms-allegro status`) run beside the service, and
+`synchronous=FULL` makes every committed transaction survive a power cut: a committed
+cursor or rotated refresh token is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from adapters.persistence.migrations import (
+    SCHEMA_VERSION_TABLE,
+    SQLITE_MIGRATIONS,
+    Migration,
+    pending_migrations,
+)
+from application.ports.errors import StateStoreError
+
+_BUSY_TIMEOUT_MS = 10_000  # the state and token stores each hold a connection to the file
+_WAL_RETRY_SECONDS = 0.01
+
+Row = tuple[Any, ...]
+
+
+class SqliteDatabase:
+    def __init__(self, connection: aiosqlite.Connection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: Path | None, migrations: Sequence[Migration] = SQLITE_MIGRATIONS
+    ) -> SqliteDatabase:
+        """`path` None: an in-memory database. Creates the file's directory if needed."""
+        name = ":memory:" if path is None else str(path)
+        if path is not None:
+            try:
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateStoreError(f"cannot create the directory of {name}: {exc}") from exc
+        try:
+            connection = await aiosqlite.connect(name, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"cannot open SQLite database {name}: {exc}") from exc
+        database = cls(connection, name)
+        try:
+            await database._configure(in_memory=path is None)
+            await database.migrate(migrations)
+        except BaseException:
+            await database.aclose()
+            raise
+        return database
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with suppress(sqlite3.Error):
+            await self._connection.close()
+
+    @asynccontextmanager
+    async def transaction(self, operation: str) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._lock, self._wrapping_errors(operation):
+            connection = self._connection
+            # IMMEDIATE takes the write lock up front, so a concurrent writer waits at BEGIN
+            # (busy_timeout) instead of failing halfway through.
+            await connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                await connection.execute("COMMIT")
+            except BaseException:
+                # Queued on aiosqlite's thread before any await: it runs even if cancelled.
+                with suppress(sqlite3.Error):
+                    await connection.execute("ROLLBACK")
+                raise
+
+    async def fetch_all(
+        self, operation: str, sql: str, parameters: Iterable[Any] = ()
+    ) -> list[Row]:
+        async with self._lock, self._wrapping_errors(operation):
+            rows = await self._connection.execute_fetchall(sql, tuple(parameters))
+        return [tuple(row) for row in rows]
+
+    async def migrate(self, migrations: Sequence[Migration]) -> int:
+        """Applies the pending migrations in one transaction; returns the version reached."""
+        async with self.transaction("migrating the schema") as connection:
+            await connection.execute(SCHEMA_VERSION_TABLE)
+            rows = await connection.execute_fetchall("SELECT max(version) FROM schema_version")
+            current = next(iter(rows))[0] or 0
+            pending = pending_migrations(migrations, current)
+            for migration in pending:
+                for statement in migration.statements:
+                    await connection.execute(statement)
+            if pending:
+                await connection.execute("DELETE FROM schema_version")
+                await connection.execute(
+                    "INSERT INTO schema_version (version) VALUES (?)", (pending[-1].version,)
+                )
+                return pending[-1].version
+            return int(current)
+
+    async def _configure(self, *, in_memory: bool) -> None:
+        async with self._wrapping_errors("configuring the connection"):
+            await self._connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            mode = await self._enable_wal()
+            if not in_memory and mode != "wal":
+                raise StateStoreError(f"{self._name}: SQLite refused WAL mode (got {mode!r})")
+            await self._connection.execute("PRAGMA synchronous = FULL")
+
+    async def _enable_wal(self) -> str:
+        """Switching a new file to WAL needs it to itself, and SQLite does not wait for
+        that (no busy handler), so connections opening a new file together take turns."""
+        deadline = asyncio.get_running_loop().time() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                rows = await self._connection.execute_fetchall("PRAGMA journal_mode = WAL")
+                return str(next(iter(rows))[0])
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(_WAL_RETRY_SECONDS)
+
+    @asynccontextmanager
+    async def _wrapping_errors(self, operation: str) -> AsyncIterator[None]:
+        if self._closed:
+            raise StateStoreError(f"SQLite {self._name}: {operation} failed: the store is closed")
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"SQLite {self._name}: {operation} failed: {exc}") from exc

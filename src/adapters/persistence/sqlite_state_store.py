@@ -1,0 +1,106 @@
+"""The state store on a SQLite file: for a single replica (the default `STATE_URL`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from pathlib import Path
+
+from adapters.persistence.lifecycle import OwnsDatabase
+from adapters.persistence.rows import MAX_ERROR_LENGTH, record_from_row, record_to_row
+from adapters.persistence.sqlite_database import SqliteDatabase
+from adapters.persistence.url import SqliteLocation, sqlite_path
+from application.ports.state import Cursor, StateStore
+from domain.policy import OrderRecord
+
+# The ids travel as one JSON array: no limit on how many, no SQL built from strings.
+_SELECT_RECORDS = """
+    SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status
+    FROM order_records
+    WHERE account = ? AND checkout_form_id IN (SELECT value FROM json_each(?))
+"""
+
+_UPSERT_CURSOR = """
+    INSERT INTO cursors (account, position) VALUES (?, ?)
+    ON CONFLICT (account) DO UPDATE
+    SET position = excluded.position, updated_at = CURRENT_TIMESTAMP
+"""
+_UPSERT_RECORD = """
+    INSERT INTO order_records
+        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET revision = excluded.revision,
+        order_status = excluded.order_status,
+        payment_status = excluded.payment_status,
+        fulfillment_status = excluded.fulfillment_status,
+        updated_at = CURRENT_TIMESTAMP
+"""
+_COUNT_FAILURE = """
+    INSERT INTO failures (account, checkout_form_id, attempts, last_error) VALUES (?, ?, 1, ?)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET attempts = failures.attempts + 1,
+        last_error = excluded.last_error,
+        updated_at = CURRENT_TIMESTAMP
+    RETURNING attempts
+"""
+
+
+class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+
+    @classmethod
+    async def open(cls, path: Path | None) -> SqliteStateStore:
+        """`path` None: in memory. Creates the directory and migrates the schema."""
+        return cls(await SqliteDatabase.open(path))
+
+    async def load_cursor(self, account: str) -> Cursor | None:
+        rows = await self._database.fetch_all(
+            "loading the cursor", "SELECT position FROM cursors WHERE account = ?", (account,)
+        )
+        return Cursor(rows[0][0]) if rows else None
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]:
+        rows = await self._database.fetch_all(
+            "loading order records",
+            _SELECT_RECORDS,
+            (account, json.dumps(list(checkout_form_ids))),
+        )
+        records = (record_from_row(row) for row in rows)
+        return {record.checkout_form_id: record for record in records}
+
+    async def commit(
+        self,
+        account: str,
+        cursor: Cursor,
+        records: Sequence[OrderRecord] = (),
+        cleared_failures: Collection[str] = (),
+    ) -> None:
+        async with self._database.transaction("committing the cursor") as connection:
+            await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
+            await connection.executemany(
+                _UPSERT_RECORD, [(account, *record_to_row(record)) for record in records]
+            )
+            await connection.executemany(
+                "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
+                [(account, checkout_form_id) for checkout_form_id in cleared_failures],
+            )
+
+    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
+        async with self._database.transaction("counting a failure") as connection:
+            rows = await connection.execute_fetchall(
+                _COUNT_FAILURE, (account, checkout_form_id, error[:MAX_ERROR_LENGTH])
+            )
+            (attempts,) = next(iter(rows))
+        return int(attempts)
+
+
+async def sqlite_state_resource(
+    location: SqliteLocation | Path | None,
+) -> AsyncGenerator[SqliteStateStore, None]:
+    """For `providers.Resource`: opens (and migrates) the store, closes it on shutdown."""
+    async with await SqliteStateStore.open(sqlite_path(location)) as store:
+        yield store

@@ -1,0 +1,31 @@
+"""The ASGI application: Starlette routes behind the simulated Allegro edge."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from adapters.simulator import admin, oauth, rest
+from adapters.simulator.errors import errors_holder, not_found
+from adapters.simulator.gateway import Gateway
+from adapters.simulator.responses import vendor
+from adapters.simulator.state import SimulatorState
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return vendor(not_found(request.url.path), 404)
+    return vendor(errors_holder("ERROR", f"HTTP {status}", path=request.url.path), status)
+
+
+def build_app(state: SimulatorState) -> ASGIApp:
+    app = Starlette(
+        routes=[*rest.ROUTES, *oauth.ROUTES, *admin.ROUTES],
+        exception_handlers={404: _http_error, 405: _http_error},
+    )
+    app.state.sim = state
+    return Gateway(app, state)

@@ -1,0 +1,90 @@
+"""Knobs of the simulated Allegro account: credentials, limits, lifetimes and faults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    client_id: str = "sim-client"
+    client_secret: str = "sim-secret"  # noqa: S105 - the simulator's own, not a real credential
+    seed: int = 42
+    rate_limit_per_minute: int = 9000
+    block_seconds: float = 60.0
+    access_token_ttl: int = 43199
+    refresh_grace_seconds: float = 60.0
+    event_retention_days: int = 60
+    refresh_token_ttl: float = 90 * 24 * 3600.0
+    device_interval_seconds: int = 5
+    device_code_ttl: int = 3600
+    seller_id: str = "44294360"
+    # The log is for tests and benchmarks; bounded so a soak run cannot eat the memory.
+    request_log_limit: int = 200_000
+
+    def __post_init__(self) -> None:
+        if not self.client_id or not self.client_secret:
+            raise ValueError("client_id and client_secret must be non-empty")
+        if self.rate_limit_per_minute < 1:
+            raise ValueError("rate_limit_per_minute must be at least 1")
+        if self.block_seconds < 0 or self.refresh_grace_seconds < 0:
+            raise ValueError("block_seconds and refresh_grace_seconds must be >= 0")
+        if self.access_token_ttl < 1 or self.event_retention_days < 1:
+            raise ValueError("access_token_ttl and event_retention_days must be positive")
+
+
+_RATES = ("error_rate", "rate_limit_rate", "delay_rate", "timeout_rate")
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    """What goes wrong, and how often. Mutable on purpose: tests flip it between requests.
+
+    Faults apply to REST requests only, never to OAuth or `/__sim/*`.
+    """
+
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    delay_seconds: float = 0.0
+    delay_rate: float = 0.0
+    timeout_rate: float = 0.0
+    hang_seconds: float = 30.0
+    next_errors: list[int] = field(default_factory=list)
+    retry_after_on_429: int | None = None
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply a partial JSON-ish update atomically: validate everything, then assign."""
+        unknown = set(changes) - set(self.to_dict())
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        merged = FaultPlan(**{**self.to_dict(), **changes})
+        merged.validate()
+        for name, value in merged.to_dict().items():
+            setattr(self, name, value)
+
+    def validate(self) -> None:
+        for name in _RATES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number")
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+        for name in ("delay_seconds", "hang_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number")
+        if not isinstance(self.next_errors, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599
+            for s in self.next_errors
+        ):
+            raise ValueError("next_errors must be a list of HTTP error statuses (400-599)")
+        retry = self.retry_after_on_429
+        if retry is not None and (
+            isinstance(retry, bool) or not isinstance(retry, int) or retry < 0
+        ):
+            raise ValueError("retry_after_on_429 must be a non-negative integer or null")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,110 @@
+"""Allegro's edge as ASGI middleware: trace ids, the request log, rate limits and faults.
+
+Pure ASGI (not BaseHTTPMiddleware) so a hanging fault can watch for the client hanging up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.simulator.errors import server_error
+from adapters.simulator.faults import Verdict
+from adapters.simulator.oauth import basic_credentials
+from adapters.simulator.responses import VENDOR_JSON, encode
+from adapters.simulator.state import SimulatorState
+
+ADMIN_PREFIX = "/__sim"
+_SECRET_PARAMS = frozenset(
+    {"refresh_token", "access_token", "code", "device_code", "client_secret", "code_verifier"}
+)
+
+
+def is_rest(path: str) -> bool:
+    """REST resources are everything but OAuth, the device-approval page and admin."""
+    return not (
+        path.startswith("/auth/")
+        or path.startswith(ADMIN_PREFIX)
+        or path.startswith("/skojarz-aplikacje")
+    )
+
+
+def redact(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, "***" if k in _SECRET_PARAMS else v) for k, v in pairs])
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, state: SimulatorState) -> None:
+        self._app = app
+        self._state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX):
+            await self._app(scope, receive, send)
+            return
+        trace_id = secrets.token_hex(16)
+        status_seen = [0]
+
+        async def traced_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_seen[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"trace-id", trace_id.encode())]
+            await send(message)
+
+        client = self._client_id(scope)
+        try:
+            verdict = self._state.gate(client) if is_rest(path) else Verdict()
+            if verdict.delay:
+                await asyncio.sleep(verdict.delay)
+            if verdict.hang:
+                await _hold(receive, verdict.hang)
+                await _answer(traced_send, 504, None)
+            elif verdict.status is not None:
+                await _answer(traced_send, verdict.status, self._state.faults.retry_after_on_429)
+            else:
+                await self._app(scope, receive, traced_send)
+        finally:
+            query = redact(scope.get("query_string", b"").decode("latin-1"))
+            self._state.record(scope["method"], path, query, status_seen[0], client)
+
+    def _client_id(self, scope: Scope) -> str | None:
+        """Who is calling: the bearer token's client, or the Basic-auth user on OAuth calls."""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                text = value.decode("latin-1")
+                scheme, _, credentials = text.partition(" ")
+                if scheme.lower() == "bearer":
+                    return self._state.client_for_token(credentials.strip())
+                if scheme.lower() == "basic":
+                    return basic_credentials(text)[0]
+        return None
+
+
+async def _hold(receive: Receive, seconds: float) -> None:
+    """Sit on the request like a stuck backend; stop early if the client gives up."""
+
+    async def until_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(until_disconnect(), timeout=seconds)
+
+
+async def _answer(send: Send, status: int, retry_after: int | None) -> None:
+    headers = [(b"content-type", VENDOR_JSON.encode())]
+    if status == 429 and retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    body = encode(server_error(status))
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,226 @@
+"""Realistic order lifecycles, one step at a time, interleaved like a real journal.
+
+Each lifecycle is a generator: every `next()` performs one buyer, Allegro or seller action
+and yields the id of the order it is about. Interleaving the steps of many lifecycles gives
+a journal where events of different orders mix, as they do in production.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapters.simulator.state import SimulatorState
+
+Lifecycle = Iterator[str]
+_FREEZE_AT = 10_000
+_MARKETPLACES = ("allegro-pl",) * 7 + ("allegro-cz", "allegro-sk", "allegro-hu")
+
+
+def _place(s: SimulatorState, rng: random.Random, **kwargs: object) -> str:
+    return s.place_order(marketplace=rng.choice(_MARKETPLACES), **kwargs)  # type: ignore[arg-type]
+
+
+def _paid(s: SimulatorState, rng: random.Random, **kwargs: object) -> Generator[str, None, str]:
+    oid = _place(s, rng, **kwargs)
+    yield oid
+    s.fill_in(oid)
+    yield oid
+    s.pay(oid)
+    yield oid
+    return oid
+
+
+def shipped(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng, payment="ONLINE")
+    for status in ("PROCESSING", "READY_FOR_SHIPMENT", "SENT"):
+        s.set_fulfillment(oid, status)
+        yield oid
+
+
+def picked_up(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng, pickup_point=True)
+    for status in ("PROCESSING", "SENT", "PICKED_UP"):
+        s.set_fulfillment(oid, status)
+        yield oid
+
+
+def cash_on_delivery(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng, payment="CASH_ON_DELIVERY")
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+
+
+def unpaid_auto_cancelled(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = _place(s, rng, payment="ONLINE")
+    yield oid
+    if rng.random() < 0.5:
+        s.fill_in(oid)
+        yield oid
+    s.auto_cancel(oid)
+    yield oid
+
+
+def cancelled_after_payment(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng)
+    s.buyer_cancel(oid)
+    yield oid
+
+
+def payment_event_after_cancel(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    """BUYER_CANCELLED first, then a late READY_FOR_PROCESSING with the paid revision."""
+    oid = yield from _paid(s, rng)
+    paid_revision = s.revision_of(oid)
+    s.buyer_cancel(oid)
+    yield oid
+    s.duplicate_event(oid, "READY_FOR_PROCESSING", revision=paid_revision)
+    yield oid
+
+
+def surcharge(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng, payment="ONLINE")
+    s.add_surcharge(oid)
+    yield oid
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+
+
+def duplicate_ready(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng)
+    s.duplicate_event(oid, "READY_FOR_PROCESSING")
+    yield oid
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+
+
+def filled_in_before_bought(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = _place(s, rng, emit=False)
+    bought_revision = s.revision_of(oid)
+    yield oid
+    s.fill_in(oid)
+    yield oid
+    s.duplicate_event(oid, "BOUGHT", revision=bought_revision)
+    yield oid
+    s.pay(oid)
+    yield oid
+
+
+def suspended(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng)
+    s.set_fulfillment(oid, "SUSPENDED")
+    yield oid
+
+
+def returned(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = yield from _paid(s, rng, payment="ONLINE")
+    s.set_fulfillment(oid, "SENT")
+    yield oid
+    s.returned(oid)
+    yield oid
+
+
+def merged(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    marketplace = rng.choice(_MARKETPLACES)
+    first = s.place_order(marketplace=marketplace, payment="ONLINE")
+    yield first
+    second = s.place_order(marketplace=marketplace, payment="ONLINE")
+    yield second
+    oid = s.merge([first, second])
+    yield oid
+    s.fill_in(oid)
+    yield oid
+    s.pay(oid)
+    yield oid
+
+
+def still_open(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    oid = _place(s, rng)
+    yield oid
+    if rng.random() < 0.5:
+        s.fill_in(oid)
+        yield oid
+
+
+LIFECYCLES: tuple[tuple[Callable[[SimulatorState, random.Random], Lifecycle], int], ...] = (
+    (shipped, 22),
+    (picked_up, 8),
+    (cash_on_delivery, 10),
+    (unpaid_auto_cancelled, 8),
+    (cancelled_after_payment, 5),
+    (payment_event_after_cancel, 3),
+    (surcharge, 5),
+    (duplicate_ready, 5),
+    (filled_in_before_bought, 5),
+    (suspended, 4),
+    (returned, 3),
+    (merged, 2),
+    (still_open, 10),
+)
+_FACTORIES = [factory for factory, _ in LIFECYCLES]
+_WEIGHTS = [weight for _, weight in LIFECYCLES]
+
+
+def random_lifecycle(state: SimulatorState, rng: random.Random) -> Lifecycle:
+    factory = rng.choices(_FACTORIES, weights=_WEIGHTS)[0]
+    return factory(state, rng)
+
+
+class Interleaver:
+    """Runs many lifecycles at once, advancing a random one per step."""
+
+    def __init__(self, state: SimulatorState, rng: random.Random) -> None:
+        self._state = state
+        self._rng = rng
+        self._active: list[tuple[int, Lifecycle]] = []
+        self.final_ids: list[str] = []
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    def start(self) -> None:
+        self.final_ids.append("")
+        index = len(self.final_ids) - 1
+        self._active.append((index, random_lifecycle(self._state, self._rng)))
+        self.step(len(self._active) - 1)  # the purchase happens now
+
+    def step(self, position: int | None = None) -> None:
+        if not self._active:
+            return
+        if position is None:
+            position = self._rng.randrange(len(self._active))
+        index, lifecycle = self._active[position]
+        try:
+            self.final_ids[index] = next(lifecycle)
+        except StopIteration:
+            self._active[position] = self._active[-1]
+            self._active.pop()
+
+
+def run_script(state: SimulatorState, n: int, seed: int, window: int = 32) -> list[str]:
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    runner = Interleaver(state, random.Random(seed))
+    started = 0
+    # Bulk generation allocates millions of acyclic dicts; the cyclic collector would spend
+    # a third of the time scanning them for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while started < n or runner.active:
+            while started < n and runner.active < window:
+                runner.start()
+                started += 1
+            runner.step()
+    finally:
+        if collecting:
+            gc.enable()
+    if n >= _FREEZE_AT:
+        # Orders live as long as the simulator and hold no reference cycles; moving them out
+        # of the collector's reach avoids multi-second full collections later (100k orders
+        # are ~2.5M tracked objects).
+        gc.freeze()
+    return runner.final_ids

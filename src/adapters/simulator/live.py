@@ -1,0 +1,45 @@
+"""Keeps events flowing for the demo: new purchases and progressing orders on every tick."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+from adapters.simulator.lifecycles import Interleaver
+from adapters.simulator.state import SimulatorState
+
+log = logging.getLogger(__name__)
+
+
+def start_live_activity(
+    state: SimulatorState,
+    interval_seconds: float,
+    stop_event: threading.Event,
+    *,
+    seed: int = 0,
+    new_orders_per_tick: tuple[int, int] = (0, 2),
+    steps_per_tick: int = 3,
+) -> threading.Thread:
+    """Run until `stop_event` is set; returns the (daemon) thread already started."""
+    if interval_seconds <= 0:
+        raise ValueError("interval_seconds must be positive")
+    rng = random.Random(seed)
+    runner = Interleaver(state, rng)
+
+    def tick() -> None:
+        for _ in range(rng.randint(*new_orders_per_tick)):
+            runner.start()
+        for _ in range(steps_per_tick):
+            runner.step()
+
+    def loop() -> None:
+        while not stop_event.wait(interval_seconds):
+            try:
+                tick()
+            except Exception:  # keep the demo alive; one bad step must not end the stream
+                log.exception("live activity step failed")
+
+    thread = threading.Thread(target=loop, name="allegro-simulator-live", daemon=True)
+    thread.start()
+    return thread

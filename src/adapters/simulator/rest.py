@@ -1,0 +1,173 @@
+"""The order REST resources: journal, event stats, checkout forms, fulfillment status."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.simulator import errors
+from adapters.simulator.forms import (
+    CHECKOUT_STATUSES,
+    FILTERABLE_EVENT_TYPES,
+    FULFILLMENT_STATUSES,
+    SETTABLE_FULFILLMENT,
+)
+from adapters.simulator.orderstore import ListQuery
+from adapters.simulator.params import ParamError, choice_param, datetime_param, int_param
+from adapters.simulator.responses import VENDOR_JSON, plain, vendor
+from adapters.simulator.state import OrderNotFound, RevisionConflict, SimulatorState
+from adapters.simulator.tokens import OAuthError
+
+Handler = Callable[[Request, SimulatorState], Awaitable[Response]]
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_WINDOW = 10_000  # offset + limit may not pass it
+_SORTS = {
+    "-lineItems.boughtAt": (False, True),
+    "lineItems.boughtAt": (False, False),
+    "-updatedAt": (True, True),
+    "updatedAt": (True, False),
+}
+_BEARER_CHALLENGE = {"www-authenticate": 'Bearer realm="allegro", error="invalid_token"'}
+
+
+def _accepts_vendor(accept: str | None) -> bool:
+    if not accept:
+        return False
+    return any(part.split(";")[0].strip().lower() == VENDOR_JSON for part in accept.split(","))
+
+
+def resource(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Accept header, then bearer token, then the handler; parameter errors become 4xx."""
+
+    async def endpoint(request: Request) -> Response:
+        state: SimulatorState = request.app.state.sim
+        if not _accepts_vendor(request.headers.get("accept")):
+            return plain(errors.NOT_ACCEPTABLE, 406)
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return vendor(errors.MISSING_TOKEN, 401, _BEARER_CHALLENGE)
+        try:
+            grant = state.authenticate(token.strip())
+        except OAuthError as exc:
+            return vendor(exc.body(), 401, _BEARER_CHALLENGE)
+        if not grant.is_user_token:
+            return vendor(errors.ACCESS_DENIED, 403)  # app tokens cannot read a seller's orders
+        try:
+            return await handler(request, state)
+        except ParamError as exc:
+            return vendor(exc.body, exc.status)
+
+    return endpoint
+
+
+async def order_events(request: Request, state: SimulatorState) -> Response:
+    query = request.query_params
+    limit = int_param(query, "limit", 100, 1, 1000)
+    types = query.getlist("type")
+    unknown = [t for t in types if t not in FILTERABLE_EVENT_TYPES]
+    if unknown:
+        raise ParamError(422, errors.validation_error(f"Unknown event type: {unknown[0]}", "type"))
+    raw_from = query.get("from")
+    # A non-numeric `from` is ignored rather than rejected, as the journals were seen to do.
+    after = int(raw_from) if raw_from and raw_from.isdigit() else None
+    return vendor({"events": state.events_page(after, set(types) or None, limit)})
+
+
+async def event_stats(request: Request, state: SimulatorState) -> Response:
+    latest = state.latest_event()
+    return vendor({"latestEvent": latest} if latest else {})
+
+
+def _checkout_form_id(request: Request) -> str:
+    order_id: str = request.path_params["id"]
+    if not _UUID.match(order_id):
+        raise ParamError(422, errors.validation_error(f"Invalid UUID: {order_id}", "id"))
+    return order_id
+
+
+def _not_found(order_id: str, path: str) -> Response:
+    body = errors.errors_holder(
+        "CheckoutFormNotFoundException",
+        f"Checkout form {order_id} not found.",
+        path=path,
+        user_message="The order could not be found.",
+    )
+    return vendor(body, 404)
+
+
+async def checkout_form(request: Request, state: SimulatorState) -> Response:
+    order_id = _checkout_form_id(request)
+    form = state.find_form(order_id)
+    if form is None:
+        return _not_found(order_id, request.url.path)
+    return vendor(form)
+
+
+async def checkout_forms(request: Request, state: SimulatorState) -> Response:
+    query = request.query_params
+    offset = int_param(query, "offset", 0, 0, _WINDOW)
+    limit = int_param(query, "limit", 100, 1, 100)
+    if offset + limit > _WINDOW:
+        raise ParamError(
+            422, errors.validation_error("offset + limit must not exceed 10000", "offset")
+        )
+    sort = choice_param(query, "sort", _SORTS) or "-lineItems.boughtAt"
+    by_updated, descending = _SORTS[sort]
+    forms, total = state.list_forms(
+        ListQuery(
+            offset=offset,
+            limit=limit,
+            status=choice_param(query, "status", CHECKOUT_STATUSES),
+            fulfillment=choice_param(query, "fulfillment.status", FULFILLMENT_STATUSES),
+            marketplace=query.get("marketplace.id"),
+            login=query.get("buyer.login"),
+            bought_gte=datetime_param(query, "lineItems.boughtAt.gte"),
+            bought_lte=datetime_param(query, "lineItems.boughtAt.lte"),
+            updated_gte=datetime_param(query, "updatedAt.gte"),
+            updated_lte=datetime_param(query, "updatedAt.lte"),
+            sort_by_updated=by_updated,
+            descending=descending,
+        )
+    )
+    return vendor({"checkoutForms": forms, "count": len(forms), "totalCount": total})
+
+
+async def put_fulfillment(request: Request, state: SimulatorState) -> Response:
+    order_id = _checkout_form_id(request)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != VENDOR_JSON:
+        return vendor(errors.UNSUPPORTED_MEDIA, 415)
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return vendor(errors.errors_holder("BAD_REQUEST", "Malformed JSON body"), 400)
+    status = body.get("status") if isinstance(body, dict) else None
+    if status not in SETTABLE_FULFILLMENT:
+        message = f"Fulfillment status {status!r} cannot be set"
+        return vendor(errors.validation_error(message, "status"), 422)
+    try:
+        state.set_fulfillment(
+            order_id,
+            str(status),
+            expected_revision=request.query_params.get("checkoutForm.revision"),
+        )
+    except OrderNotFound:
+        return _not_found(order_id, request.url.path)
+    except RevisionConflict:
+        body = errors.errors_holder("ConflictException", "Provided revision is outdated")
+        return vendor(body, 409)
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/order/events", resource(order_events), methods=["GET"]),
+    Route("/order/event-stats", resource(event_stats), methods=["GET"]),
+    Route("/order/checkout-forms", resource(checkout_forms), methods=["GET"]),
+    Route("/order/checkout-forms/{id}", resource(checkout_form), methods=["GET"]),
+    Route("/order/checkout-forms/{id}/fulfillment", resource(put_fulfillment), methods=["PUT"]),
+]

@@ -1,0 +1,148 @@
+"""Serving the simulator over real HTTP: in a background thread, or in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import uvicorn
+
+from adapters.simulator.app import build_app
+from adapters.simulator.config import SimulatorConfig
+from adapters.simulator.live import start_live_activity
+from adapters.simulator.state import SimulatorState
+
+log = logging.getLogger(__name__)
+
+
+def _config(state: SimulatorState) -> uvicorn.Config:
+    return uvicorn.Config(
+        build_app(state),
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # A hanging-fault request must not keep shutdown waiting for its full 30 s.
+        timeout_graceful_shutdown=1,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before starting, so port 0 resolves to a real port we can report at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class SimulatorServer:
+    """`with SimulatorServer(state) as server:` serves `state` at `server.url` until exit."""
+
+    def __init__(self, state: SimulatorState, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self._host = host
+        self._port = port
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """REST base, e.g. `http://127.0.0.1:53211`; OAuth lives at `url + "/auth/oauth"`."""
+        if self._sock is None:
+            raise RuntimeError("the server is not running")
+        port = self._sock.getsockname()[1]
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{port}"
+
+    @property
+    def oauth_url(self) -> str:
+        return self.url + "/auth/oauth"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._sock = _bind(self._host, self._port)
+        self._server = uvicorn.Server(_config(self.state))
+        sock, server = self._sock, self._server
+
+        def serve() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # reported to the starting thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=serve, name="allegro-simulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"simulator did not start: {self._error!r}")
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._sock is not None:
+            self._sock.close()
+        self._thread = None
+        self._server = None
+
+    def __enter__(self) -> SimulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _announce(url: str, state: SimulatorState) -> None:
+    # Simulator-only credentials: they exist in this process's memory and nowhere else.
+    print(f"Allegro simulator listening on {url}")
+    print(f"  ALLEGRO_API_URL={url}")
+    print(f"  ALLEGRO_AUTH_URL={url}/auth/oauth")
+    print(f"  ALLEGRO_CLIENT_ID={state.config.client_id}")
+    print(f"  ALLEGRO_REFRESH_TOKEN={state.initial_refresh_token}")
+    print(f"  more refresh tokens: POST {url}/__sim/tokens; admin: {url}/__sim/stats")
+
+
+def run_forever(
+    cfg: SimulatorConfig,
+    host: str,
+    port: int,
+    *,
+    orders: int,
+    live: bool,
+    live_interval_seconds: float = 2.0,
+    on_ready: Callable[[str, SimulatorState], None] | None = None,
+) -> None:
+    """`openoms-allegro sandbox serve`: seed `orders` orders, serve until SIGINT/SIGTERM."""
+    state = SimulatorState(cfg)
+    if orders:
+        state.script_mixed_lifecycles(orders, seed=cfg.seed)
+    sock = _bind(host, port)
+    server = uvicorn.Server(_config(state))
+    stop = threading.Event()
+    if live:
+        start_live_activity(state, live_interval_seconds, stop, seed=cfg.seed)
+    bound = sock.getsockname()
+    shown_host = f"[{host}]" if ":" in host else host
+    (on_ready or _announce)(f"http://{shown_host}:{bound[1]}", state)
+    log.info("simulator serving", extra={"port": bound[1], "orders": orders, "live": live})
+    try:
+        server.run(sockets=[sock])  # main thread: uvicorn handles the signals
+    finally:
+        stop.set()
+        sock.close()

@@ -1,0 +1,69 @@
+"""What the use cases need from Allegro: the order event journal and checkout forms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.order import OrderSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    """One `/order/events` entry: only a pointer; the checkout form is the truth."""
+
+    id: str
+    type: str  # kept as a string: Allegro adds event types
+    occurred_at: datetime
+    checkout_form_id: str | None
+    revision: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableCheckoutForm:
+    """A checkout form whose body could not be turned into a snapshot."""
+
+    checkout_form_id: str | None
+    raw: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutFormQuery:
+    """Filters of `GET /order/checkout-forms` (offset + limit must stay within 10 000)."""
+
+    offset: int = 0
+    limit: int = 100
+    status: str | None = None
+    fulfillment_status: str | None = None
+    bought_at_gte: datetime | None = None
+    bought_at_lte: datetime | None = None
+    updated_at_gte: datetime | None = None
+    updated_at_lte: datetime | None = None
+    sort: str = "-lineItems.boughtAt"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutFormPage:
+    items: tuple[OrderSnapshot | UnreadableCheckoutForm, ...]
+    total_count: int
+
+
+class OrderEventJournal(Protocol):
+    async def fetch(self, after: str | None, limit: int) -> Sequence[JournalEvent]:
+        """Events after `after` (exclusive; None = the oldest retained), ascending."""
+        ...
+
+    async def latest_event_id(self) -> str | None:
+        """The newest event id (`/order/event-stats`), or None when there is none."""
+        ...
+
+
+class CheckoutFormReader(Protocol):
+    async def get(self, checkout_form_id: str) -> OrderSnapshot:
+        """Raises CheckoutFormNotFound, MalformedCheckoutForm, or an outage error."""
+        ...
+
+    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage: ...

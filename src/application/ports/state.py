@@ -1,0 +1,55 @@
+"""Durable state: the journal cursor, per-order records, failure counts and OAuth tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domain.policy import OrderRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """The last journal event fully processed; None means "from the oldest retained"."""
+
+    position: str | None
+
+
+class StateStore(Protocol):
+    async def load_cursor(self, account: str) -> Cursor | None: ...
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]: ...
+
+    async def commit(
+        self,
+        account: str,
+        cursor: Cursor,
+        records: Sequence[OrderRecord] = (),
+        cleared_failures: Collection[str] = (),
+    ) -> None:
+        """Cursor, records and cleared failure counts in ONE transaction: all or nothing."""
+        ...
+
+    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
+        """Count one more failed attempt (durably) and return the total so far."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime
+    scope: str | None = None
+
+
+class TokenStore(Protocol):
+    async def load(self, account: str) -> TokenPair | None: ...
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        """Durable before it returns: a rotated refresh token must never be lost."""
+        ...

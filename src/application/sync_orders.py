@@ -1,0 +1,235 @@
+"""Use case: one poll of the order journal, from cursor to committed cursor.
+
+read cursor → fetch events → one checkout-form read per order → decide → publish and wait
+for acknowledgements → commit cursor + order records in one state transaction.
+Outages (Allegro, broker, state store) propagate and the cursor holds; a form that cannot
+be mapped is retried on the next poll and dead-lettered after `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from application.coalesce import FormEvents, coalesce
+from application.ports.allegro import CheckoutFormReader, OrderEventJournal
+from application.ports.clock import Clock
+from application.ports.errors import CheckoutFormNotFound, MalformedCheckoutForm
+from application.ports.publisher import DeadLetter, EventPublisher
+from application.ports.state import Cursor, StateStore
+from domain.errors import DomainError
+from domain.events import DomainEvent
+from domain.order import OrderSnapshot
+from domain.policy import ImportPolicy, OrderRecord
+
+log = logging.getLogger(__name__)
+
+START_LATEST = "latest"
+START_EARLIEST = "earliest"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    account: str
+    start_from: str = START_LATEST  # "latest", "earliest" or a journal event id
+    batch_size: int = 1000
+    max_attempts: int = 3
+    read_concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 1000:
+            raise ValueError("batch_size must be within 1..1000 (Allegro's limit)")
+        if self.max_attempts < 1 or self.read_concurrency < 1:
+            raise ValueError("max_attempts and read_concurrency must be positive")
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    events_read: int = 0
+    orders_read: int = 0
+    published: list[DomainEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    retry_pending: list[str] = field(default_factory=list)  # failing forms, not yet quarantined
+    cursor: Cursor | None = None
+    full: bool = False  # the journal returned a full page: more may be waiting
+
+    @property
+    def committed(self) -> bool:
+        return not self.retry_pending and self.events_read > 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    form: FormEvents
+    raw: str
+    error: str
+
+
+@dataclass(slots=True)
+class _Work:
+    events: list[DomainEvent] = field(default_factory=list)
+    records: list[OrderRecord] = field(default_factory=list)
+    succeeded: list[str] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
+class SyncOrders:
+    def __init__(
+        self,
+        journal: OrderEventJournal,
+        forms: CheckoutFormReader,
+        publisher: EventPublisher,
+        state: StateStore,
+        policy: ImportPolicy,
+        settings: SyncSettings,
+        clock: Clock,
+    ) -> None:
+        self._journal = journal
+        self._forms = forms
+        self._publisher = publisher
+        self._state = state
+        self._policy = policy
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def account(self) -> str:
+        return self._settings.account
+
+    async def cursor(self) -> Cursor:
+        """The stored cursor, or a new one placed by `start_from` and stored at once.
+
+        Storing it at once matters for `latest`: a restart must not re-read event-stats
+        and silently skip what happened in between.
+        """
+        cursor = await self._state.load_cursor(self.account)
+        if cursor is not None:
+            return cursor
+        start = self._settings.start_from
+        if start == START_LATEST:
+            cursor = Cursor(await self._journal.latest_event_id())
+        elif start == START_EARLIEST:
+            cursor = Cursor(None)
+        else:
+            cursor = Cursor(start)
+        await self._state.commit(self.account, cursor)
+        log.info("cursor initialised", extra={"account": self.account, "start_from": start})
+        return cursor
+
+    async def run_batch(self) -> BatchOutcome:
+        cursor = await self.cursor()
+        events = await self._journal.fetch(cursor.position, self._settings.batch_size)
+        outcome = BatchOutcome(events_read=len(events), cursor=cursor)
+        if not events:
+            return outcome
+        outcome.full = len(events) >= self._settings.batch_size
+        groups = coalesce(events)
+        records = await self._state.load_records(self.account, [g.checkout_form_id for g in groups])
+        work = await self._process(groups, records)
+        outcome.orders_read = len(groups)
+        outcome.gone = work.gone
+        dead_letters, pending = await self._account_failures(work.failures)
+        if pending:
+            outcome.retry_pending = pending
+            return outcome
+        if work.events:
+            await self._publisher.publish(work.events)
+        if dead_letters:
+            await self._publisher.publish_dead_letters(dead_letters)
+        new_cursor = Cursor(events[-1].id)
+        cleared = work.succeeded + [d.checkout_form_id for d in dead_letters]
+        await self._state.commit(self.account, new_cursor, work.records, cleared)
+        outcome.published = work.events
+        outcome.dead_letters = dead_letters
+        outcome.cursor = new_cursor
+        return outcome
+
+    async def drain(self, max_batches: int | None = None) -> list[BatchOutcome]:
+        """Run batches until the journal has nothing more right now (for `run --once`)."""
+        outcomes: list[BatchOutcome] = []
+        while max_batches is None or len(outcomes) < max_batches:
+            outcome = await self.run_batch()
+            outcomes.append(outcome)
+            if outcome.events_read == 0:
+                break
+            if not outcome.full and not outcome.retry_pending:
+                break
+        return outcomes
+
+    async def _process(self, groups: list[FormEvents], records: Mapping[str, OrderRecord]) -> _Work:
+        semaphore = asyncio.Semaphore(self._settings.read_concurrency)
+
+        async def read(group: FormEvents) -> OrderSnapshot | CheckoutFormNotFound | _Failure:
+            async with semaphore:
+                try:
+                    return await self._forms.get(group.checkout_form_id)
+                except CheckoutFormNotFound as gone:
+                    return gone
+                except MalformedCheckoutForm as exc:
+                    return _Failure(group, exc.unreadable.raw, exc.unreadable.reason)
+
+        results = await asyncio.gather(*(read(g) for g in groups))
+        work = _Work()
+        for group, result in zip(groups, results, strict=True):
+            if isinstance(result, CheckoutFormNotFound):
+                # Merged into a new order (which gets its own events) or past retention.
+                log.info("checkout form gone", extra={"checkout_form_id": group.checkout_form_id})
+                work.gone.append(group.checkout_form_id)
+            elif isinstance(result, _Failure):
+                work.failures.append(result)
+            else:
+                self._decide(group, result, records.get(group.checkout_form_id), work)
+        return work
+
+    def _decide(
+        self, group: FormEvents, order: OrderSnapshot, record: OrderRecord | None, work: _Work
+    ) -> None:
+        revelation = group.revelation(order.revision, self._policy.trigger)
+        try:
+            decision = self._policy.decide(order, record, revelation)
+        except DomainError as exc:
+            work.failures.append(_Failure(group, _describe(order), str(exc)))
+            return
+        work.events.extend(decision.events)
+        if decision.record is not None:
+            work.records.append(decision.record)
+        work.succeeded.append(order.id)
+
+    async def _account_failures(
+        self, failures: list[_Failure]
+    ) -> tuple[list[DeadLetter], list[str]]:
+        dead: list[DeadLetter] = []
+        pending: list[str] = []
+        for failure in failures:
+            form_id = failure.form.checkout_form_id
+            attempts = await self._state.record_failure(self.account, form_id, failure.error)
+            log.warning(
+                "checkout form cannot be mapped",
+                extra={"checkout_form_id": form_id, "attempts": attempts, "error": failure.error},
+            )
+            if attempts < self._settings.max_attempts:
+                pending.append(form_id)
+                continue
+            dead.append(
+                DeadLetter(
+                    account=self.account,
+                    checkout_form_id=form_id,
+                    allegro_event_id=failure.form.events[-1].id,
+                    raw_payload=failure.raw,
+                    error=failure.error,
+                    attempts=attempts,
+                    failed_at=self._clock.now(),
+                )
+            )
+        return dead, pending
+
+
+def _describe(order: OrderSnapshot) -> str:
+    """The parsed form, as JSON, for the dead-letter topic when the wire body was readable."""
+    return json.dumps(dataclasses.asdict(order), default=str, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""The OpenOMS view of an Allegro order: pure Python, standard library only."""

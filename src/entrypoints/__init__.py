@@ -1,0 +1,1 @@
+"""Entry points: settings, the composition root (containers), CLI and HTTP endpoints."""

@@ -1,0 +1,96 @@
+"""`openoms-allegro`: exit 0 on success, 2 on bad configuration, 1 on anything else.
+
+Expected failures print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from application.ports import PortError
+from entrypoints.logging_setup import configure_logging
+from entrypoints.settings import ConfigurationError, Settings, load_settings
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _execute(action: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    try:
+        return asyncio.run(action())
+    except ConfigurationError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except PortError as exc:
+        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_FAILURE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Import Allegro.pl orders into OpenOMS through Kafka."""
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Drain every event available now, then exit 0.")
+def run(once: bool) -> None:
+    """Poll the order journal, publish to Kafka, commit the cursor."""
+    from entrypoints.service import drain_once, serve
+
+    async def action() -> None:
+        settings = _settings()
+        if once:
+            summary = await drain_once(settings)
+            click.echo(json.dumps(asdict(summary)))
+        else:
+            await serve(settings)
+
+    _execute(action)
+
+
+@main.group()
+def sandbox() -> None:
+    """The built-in Allegro simulator."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--orders", default=20, show_default=True, help="Orders scripted at start.")
+@click.option("--live/--no-live", default=True, show_default=True, help="Keep orders flowing.")
+@click.option("--seed", default=42, show_default=True, type=int)
+def sandbox_serve(host: str, port: int, orders: int, live: bool, seed: int) -> None:
+    """Serve a faithful Allegro REST API simulator (orders, events, OAuth, faults)."""
+    from adapters.simulator import SimulatorConfig, run_forever
+
+    run_forever(SimulatorConfig(seed=seed), host, port, orders=orders, live=live)
+
+
+@main.command()
+@click.option("--orders", default=30, show_default=True, help="Orders scripted at start.")
+@click.option("--duration", default=0.0, type=float, help="Stop after N seconds (0: Ctrl-C).")
+def demo(orders: int, duration: float) -> None:
+    """Simulator + embedded broker + the service, with a live view of published events."""
+    from entrypoints.demo import run_demo
+
+    configure_logging("WARNING", "text")
+    _execute(lambda: run_demo(orders=orders, duration=duration))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,195 @@
+"""The one composition root: settings in, a wired service out.
+
+Containers are split by role (core, gateways, use cases). Every client with a lifecycle is a
+`providers.Resource` declared at its container's top level and resolved lazily, so only the
+state backend that `STATE_URL` selects is ever opened; `shutdown_resources()` closes what was
+opened. Use cases never import this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
+
+from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
+from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
+from adapters.persistence import (
+    PostgresLocation,
+    SqliteLocation,
+    TokenCipher,
+    parse_state_url,
+    postgres_state_resource,
+    postgres_token_resource,
+    sqlite_state_resource,
+    sqlite_token_resource,
+)
+from application.poll_loop import LoopStatus, PollLoop
+from application.ports import SystemClock
+from application.sync_orders import SyncOrders, SyncSettings
+from domain.mapping import StatusMapping
+from domain.policy import ImportPolicy
+from entrypoints.metrics import Metrics
+from entrypoints.settings import Settings
+
+
+def allegro_config(settings: Settings) -> AllegroClientConfig:
+    refresh = settings.allegro_refresh_token
+    return AllegroClientConfig(
+        api_url=settings.api_url,
+        auth_url=settings.auth_url,
+        client_id=settings.allegro_client_id,
+        client_secret=settings.allegro_client_secret.get_secret_value(),
+        account=settings.allegro_account,
+        initial_refresh_token=refresh.get_secret_value() if refresh else None,
+        rate_limit_per_minute=settings.allegro_rate_limit_per_minute,
+        rate_limit_burst=settings.allegro_rate_limit_burst,
+        timeout_seconds=settings.allegro_timeout_seconds,
+    )
+
+
+def kafka_config(settings: Settings) -> KafkaConfig:
+    password = settings.kafka_sasl_password
+    return KafkaConfig(
+        bootstrap_servers=settings.require_kafka(),
+        topic_orders=settings.kafka_topic_orders,
+        topic_dlq=settings.kafka_topic_dlq,
+        enable_idempotence=settings.kafka_enable_idempotence,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=password.get_secret_value() if password else None,
+        ssl_cafile=settings.kafka_ssl_cafile,
+        ssl_certfile=settings.kafka_ssl_certfile,
+        ssl_keyfile=settings.kafka_ssl_keyfile,
+    )
+
+
+def token_cipher(settings: Settings) -> TokenCipher | None:
+    key = settings.token_encryption_key
+    return TokenCipher.from_key(key.get_secret_value()) if key else None
+
+
+def state_backend(settings: Settings) -> str:
+    location = parse_state_url(settings.state_url)
+    return "postgres" if isinstance(location, PostgresLocation) else "sqlite"
+
+
+def sqlite_location(settings: Settings) -> SqliteLocation:
+    location = parse_state_url(settings.state_url)
+    assert isinstance(location, SqliteLocation)
+    return location
+
+
+def postgres_location(settings: Settings) -> PostgresLocation:
+    location = parse_state_url(settings.state_url)
+    assert isinstance(location, PostgresLocation)
+    return location
+
+
+async def kafka_publisher_resource(config: KafkaConfig) -> AsyncIterator[AiokafkaEventPublisher]:
+    publisher = AiokafkaEventPublisher(config)
+    await publisher.start()
+    try:
+        yield publisher
+    finally:
+        await publisher.stop()
+
+
+class Core(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    clock = providers.Singleton(SystemClock)
+    metrics = providers.Singleton(Metrics)
+    loop_status = providers.Singleton(LoopStatus)
+
+
+class Gateways(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+
+    backend = providers.Callable(state_backend, core.settings)
+    cipher = providers.Singleton(token_cipher, core.settings)
+
+    sqlite_state = providers.Resource(
+        sqlite_state_resource, providers.Callable(sqlite_location, core.settings)
+    )
+    postgres_state = providers.Resource(
+        postgres_state_resource, providers.Callable(postgres_location, core.settings)
+    )
+    sqlite_tokens = providers.Resource(
+        sqlite_token_resource, providers.Callable(sqlite_location, core.settings), cipher
+    )
+    postgres_tokens = providers.Resource(
+        postgres_token_resource, providers.Callable(postgres_location, core.settings), cipher
+    )
+    state_store = providers.Selector(backend, sqlite=sqlite_state, postgres=postgres_state)
+    token_store = providers.Selector(backend, sqlite=sqlite_tokens, postgres=postgres_tokens)
+
+    allegro = providers.Resource(
+        allegro_client_resource,
+        providers.Callable(allegro_config, core.settings),
+        token_store,
+        observer=core.metrics,
+    )
+    publisher = providers.Resource(
+        kafka_publisher_resource, providers.Callable(kafka_config, core.settings)
+    )
+
+
+def _policy(settings: Settings) -> ImportPolicy:
+    return ImportPolicy(
+        account=settings.allegro_account,
+        trigger=settings.allegro_import_trigger,
+        mapping=StatusMapping.with_overrides(settings.allegro_status_mapping),
+    )
+
+
+def _sync_settings(settings: Settings) -> SyncSettings:
+    return SyncSettings(
+        account=settings.allegro_account,
+        start_from=settings.allegro_start_from,
+        batch_size=settings.batch_size,
+        max_attempts=settings.dead_letter_after_attempts,
+    )
+
+
+def _journal(client: AllegroClient) -> object:
+    return client.journal
+
+
+def _forms(client: AllegroClient) -> object:
+    return client.forms
+
+
+class UseCases(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    gateways = providers.DependenciesContainer()
+
+    policy = providers.Singleton(_policy, core.settings)
+    sync_orders = providers.Factory(
+        SyncOrders,
+        journal=providers.Callable(_journal, gateways.allegro),
+        forms=providers.Callable(_forms, gateways.allegro),
+        publisher=gateways.publisher,
+        state=gateways.state_store,
+        policy=policy,
+        settings=providers.Callable(_sync_settings, core.settings),
+        clock=core.clock,
+    )
+    poll_loop = providers.Factory(
+        PollLoop,
+        sync=sync_orders,
+        clock=core.clock,
+        idle_seconds=providers.Callable(lambda s: s.poll_interval_seconds, core.settings),
+        status=core.loop_status,
+    )
+
+
+class Application(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings)
+    gateways = providers.Container(Gateways, core=core)
+    use_cases = providers.Container(UseCases, core=core, gateways=gateways)
+
+
+def build_container(settings: Settings) -> Application:
+    return Application(settings=settings)

@@ -1,0 +1,252 @@
+"""One behaviour suite for the EventPublisher port, run against every adapter.
+
+What was delivered is observed the way each adapter allows: the in-memory fake's state, or
+a consumer reading the Kafka topic from the beginning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pytest
+
+from adapters.inmemory import InMemoryEventPublisher
+from adapters.kafka.admin import ensure_topics
+from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher
+from adapters.kafka.config import KafkaConfig
+from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
+from application.ports.errors import PublishError
+from application.ports.publisher import EventPublisher
+from domain.events import DomainEvent
+from domain.statuses import OrderStatus
+from tests.support.builders import (
+    make_dead_letter,
+    make_order_imported,
+    make_order_status_changed,
+)
+from tests.support.kafka_reader import read_topic
+
+OUTAGE_REQUEST_TIMEOUT_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    event_id: str
+    event_type: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    checkout_form_id: str
+    allegro_event_id: str | None
+    attempts: int
+
+
+class Harness(Protocol):
+    publisher: EventPublisher
+
+    async def delivered(self) -> list[Delivered]:
+        """Every event delivered so far; per order, in delivery order."""
+        ...
+
+    async def quarantined(self) -> list[Quarantined]: ...
+
+    async def break_broker(self) -> None:
+        """From now on `publisher` talks to a broker that is down."""
+        ...
+
+
+class InMemoryHarness:
+    def __init__(self) -> None:
+        self.fake = InMemoryEventPublisher()
+        self.publisher: EventPublisher = self.fake
+
+    async def delivered(self) -> list[Delivered]:
+        return [
+            Delivered(str(e.event_id), e.event_type, e.external_id) for e in self.fake.published
+        ]
+
+    async def quarantined(self) -> list[Quarantined]:
+        return [
+            Quarantined(letter.checkout_form_id, letter.allegro_event_id, letter.attempts)
+            for letter in self.fake.dead_letters
+        ]
+
+    async def break_broker(self) -> None:
+        self.fake.fail_next(1)
+
+
+class KafkaHarness:
+    def __init__(
+        self, config: KafkaConfig, publisher: EventPublisher, stack: contextlib.AsyncExitStack
+    ) -> None:
+        self.config = config
+        self.publisher = publisher
+        self._stack = stack
+
+    async def delivered(self) -> list[Delivered]:
+        records = await read_topic(self.config.bootstrap_servers, self.config.topic_orders)
+        return [
+            Delivered(r.header("ce_id"), r.json()["event_type"], (r.key or b"").decode())
+            for r in records
+        ]
+
+    async def quarantined(self) -> list[Quarantined]:
+        records = await read_topic(self.config.bootstrap_servers, self.config.topic_dlq)
+        values = [record.json() for record in records]
+        return [
+            Quarantined(v["checkout_form_id"], v["allegro_event_id"], v["attempts"]) for v in values
+        ]
+
+    async def break_broker(self) -> None:
+        # A private broker, so the session's broker stays up for the other tests.
+        try:
+            broker = EmbeddedBroker().start()
+        except EmbeddedBrokerUnavailable as exc:
+            pytest.skip(f"no killable broker: {exc}")
+        self._stack.callback(broker.stop)
+        config = KafkaConfig(
+            bootstrap_servers=broker.bootstrap_servers,
+            topic_orders=self.config.topic_orders,
+            topic_dlq=self.config.topic_dlq,
+            enable_idempotence=False,
+            request_timeout_ms=OUTAGE_REQUEST_TIMEOUT_MS,
+        )
+        await ensure_topics(config)
+        self.publisher = await self._stack.enter_async_context(AiokafkaEventPublisher(config))
+        broker.kill()
+
+
+@pytest.fixture
+def memory_harness() -> InMemoryHarness:
+    return InMemoryHarness()
+
+
+@pytest.fixture
+async def kafka_harness(kafka_topics: KafkaConfig) -> AsyncIterator[KafkaHarness]:
+    async with contextlib.AsyncExitStack() as stack:
+        publisher = await stack.enter_async_context(AiokafkaEventPublisher(kafka_topics))
+        yield KafkaHarness(kafka_topics, publisher, stack)
+
+
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
+def harness(request: pytest.FixtureRequest) -> Harness:
+    adapter_harness: Harness = request.getfixturevalue(f"{request.param}_harness")
+    return adapter_harness
+
+
+def delivered_as(events: list[DomainEvent]) -> list[Delivered]:
+    return [Delivered(str(e.event_id), e.event_type, e.external_id) for e in events]
+
+
+def of_order(delivered: list[Delivered], order_id: str) -> list[Delivered]:
+    return [d for d in delivered if d.order_id == order_id]
+
+
+def by_id(delivered: list[Delivered]) -> list[Delivered]:
+    return sorted(delivered, key=lambda d: d.event_id)
+
+
+async def test_every_event_is_delivered_when_publish_returns(harness: Harness) -> None:
+    events: list[DomainEvent] = [
+        make_order_imported(external_id="order-a"),
+        make_order_imported(external_id="order-b"),
+        make_order_status_changed(external_id="order-c"),
+    ]
+
+    await harness.publisher.publish(events)
+
+    assert by_id(await harness.delivered()) == by_id(delivered_as(events))
+
+
+async def test_events_of_one_order_keep_their_publish_order(harness: Harness) -> None:
+    imported = make_order_imported(external_id="order-a")
+    processing = make_order_status_changed(
+        external_id="order-a", revision="r2", order_status=OrderStatus.PROCESSING
+    )
+    shipped = make_order_status_changed(external_id="order-a", revision="r3")
+    other = make_order_imported(external_id="order-b")
+
+    await harness.publisher.publish([imported, other, processing])
+    await harness.publisher.publish([shipped])
+
+    delivered = await harness.delivered()
+    assert of_order(delivered, "order-a") == delivered_as([imported, processing, shipped])
+    assert of_order(delivered, "order-b") == delivered_as([other])
+
+
+async def test_a_large_batch_is_delivered_completely(harness: Harness) -> None:
+    events: list[DomainEvent] = [
+        make_order_imported(external_id=f"order-{n:03d}") for n in range(250)
+    ]
+
+    await harness.publisher.publish(events)
+
+    assert by_id(await harness.delivered()) == by_id(delivered_as(events))
+
+
+async def test_an_empty_batch_delivers_nothing(harness: Harness) -> None:
+    await harness.publisher.publish([])
+    await harness.publisher.publish_dead_letters([])
+
+    assert await harness.delivered() == []
+    assert await harness.quarantined() == []
+
+
+async def test_publishing_again_delivers_again_with_the_same_event_id(harness: Harness) -> None:
+    event = make_order_imported()
+
+    await harness.publisher.publish([event])
+    await harness.publisher.publish([event])
+
+    assert await harness.delivered() == delivered_as([event, event])
+
+
+async def test_dead_letters_are_kept_apart_from_events(harness: Harness) -> None:
+    letters = [
+        make_dead_letter(checkout_form_id="order-x", attempts=3),
+        make_dead_letter(checkout_form_id="order-y", allegro_event_id=None),
+    ]
+
+    await harness.publisher.publish_dead_letters(letters)
+
+    assert await harness.delivered() == []
+    assert sorted(await harness.quarantined(), key=lambda q: q.checkout_form_id) == [
+        Quarantined("order-x", "1773479698020318", 3),
+        Quarantined("order-y", None, 5),
+    ]
+
+
+async def test_an_outage_is_a_publish_error(harness: Harness) -> None:
+    await harness.break_broker()
+
+    with pytest.raises(PublishError):
+        await harness.publisher.publish([make_order_imported()])
+
+
+async def test_an_outage_is_a_publish_error_for_dead_letters(harness: Harness) -> None:
+    await harness.break_broker()
+
+    with pytest.raises(PublishError):
+        await harness.publisher.publish_dead_letters([make_dead_letter()])
+
+
+# The in-memory fake's outage switch, which the application's tests rely on.
+
+
+async def test_fake_fails_the_next_n_calls_recording_nothing_then_recovers() -> None:
+    fake = InMemoryEventPublisher()
+    fake.fail_next(2)
+
+    with pytest.raises(PublishError):
+        await fake.publish([make_order_imported()])
+    with pytest.raises(PublishError):
+        await fake.publish_dead_letters([make_dead_letter()])
+    await fake.publish([make_order_status_changed()])
+
+    assert fake.published == [make_order_status_changed()]
+    assert fake.dead_letters == []

@@ -1,0 +1,240 @@
+"""One behaviour, every StateStore: in-memory, SQLite (a file), PostgreSQL (a schema)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import overload
+
+import pytest
+
+from application.ports.errors import StateStoreError
+from application.ports.state import Cursor, StateStore
+from domain.mapping import StatusTriple
+from domain.policy import OrderRecord
+from domain.statuses import OrderStatus, PaymentStatus
+from tests.integration.persistence.backends import DURABLE_KINDS, KINDS, Backend, open_backend
+
+ACCOUNT = "shop-a"
+OTHER_ACCOUNT = "shop-b"
+
+
+def make_record(
+    checkout_form_id: str = "cf-1",
+    revision: str | None = "rev-1",
+    order_status: OrderStatus = OrderStatus.NEW,
+    payment_status: PaymentStatus = PaymentStatus.PAID,
+    fulfillment_status: str | None = "NEW",
+) -> OrderRecord:
+    triple = StatusTriple(order_status, payment_status, fulfillment_status)
+    return OrderRecord(checkout_form_id, revision, triple)
+
+
+class ExplodingRecords(Sequence[OrderRecord]):
+    """Yields its records, then raises: a fault in the middle of a commit."""
+
+    def __init__(self, records: Sequence[OrderRecord], fault: BaseException) -> None:
+        self._records = list(records)
+        self._fault = fault
+
+    def __iter__(self) -> Iterator[OrderRecord]:
+        yield from self._records
+        raise self._fault
+
+    def __len__(self) -> int:
+        return len(self._records) + 1
+
+    @overload
+    def __getitem__(self, index: int) -> OrderRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OrderRecord]: ...
+    def __getitem__(self, index: int | slice) -> OrderRecord | Sequence[OrderRecord]:
+        return list(self)[index]
+
+
+@pytest.fixture(params=KINDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with open_backend(request.param, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(backend: Backend) -> StateStore:
+    return await backend.state_store()
+
+
+async def test_no_cursor_before_the_first_commit(store: StateStore) -> None:
+    assert await store.load_cursor(ACCOUNT) is None
+
+
+async def test_a_null_cursor_is_stored_and_differs_from_no_cursor(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor(None))
+
+    assert await store.load_cursor(ACCOUNT) == Cursor(None)
+
+
+async def test_commit_replaces_the_cursor(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor("100"))
+    await store.commit(ACCOUNT, Cursor("250"))
+
+    assert await store.load_cursor(ACCOUNT) == Cursor("250")
+
+
+async def test_load_records_returns_only_the_known_ids_asked_for(store: StateStore) -> None:
+    first, second = make_record("cf-1"), make_record("cf-2", revision=None)
+    await store.commit(ACCOUNT, Cursor("1"), [first, second, make_record("cf-3")])
+
+    loaded = await store.load_records(ACCOUNT, ["cf-1", "cf-2", "cf-unknown"])
+
+    assert dict(loaded) == {"cf-1": first, "cf-2": second}
+    assert dict(await store.load_records(ACCOUNT, [])) == {}
+
+
+async def test_records_are_upserted_by_checkout_form_id(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor("1"), [make_record("cf-1", revision="rev-1")])
+    shipped = make_record(
+        "cf-1", "rev-2", OrderStatus.SHIPPED, PaymentStatus.CASH_ON_DELIVERY, "SENT"
+    )
+
+    await store.commit(ACCOUNT, Cursor("2"), [shipped])
+
+    assert dict(await store.load_records(ACCOUNT, {"cf-1"})) == {"cf-1": shipped}
+
+
+async def test_every_status_round_trips(store: StateStore) -> None:
+    records = [
+        make_record(f"cf-{order}-{payment}", f"rev-{order}", order, payment, fulfillment)
+        for order in OrderStatus
+        for payment in PaymentStatus
+        for fulfillment in (None, "READY_FOR_PICKUP")
+    ]
+    await store.commit(ACCOUNT, Cursor("1"), records)
+
+    loaded = await store.load_records(ACCOUNT, [record.checkout_form_id for record in records])
+
+    assert dict(loaded) == {record.checkout_form_id: record for record in records}
+
+
+async def test_many_ids_load_in_one_call(store: StateStore) -> None:
+    records = [make_record(f"cf-{n}") for n in range(3000)]
+    await store.commit(ACCOUNT, Cursor("1"), records)
+
+    loaded = await store.load_records(ACCOUNT, [f"cf-{n}" for n in range(0, 6000, 2)])
+
+    assert set(loaded) == {f"cf-{n}" for n in range(0, 3000, 2)}
+
+
+async def test_accounts_do_not_see_each_other(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor("10"), [make_record("cf-1")])
+    await store.record_failure(ACCOUNT, "cf-9", "boom")
+
+    assert await store.load_cursor(OTHER_ACCOUNT) is None
+    assert dict(await store.load_records(OTHER_ACCOUNT, ["cf-1"])) == {}
+    assert await store.record_failure(OTHER_ACCOUNT, "cf-9", "boom") == 1
+
+
+async def test_record_failure_counts_each_order_separately(store: StateStore) -> None:
+    counts = [await store.record_failure(ACCOUNT, "cf-1", f"attempt {n}") for n in range(3)]
+
+    assert counts == [1, 2, 3]
+    assert await store.record_failure(ACCOUNT, "cf-2", "boom") == 1
+
+
+async def test_concurrent_failures_are_all_counted(store: StateStore) -> None:
+    counts = await asyncio.gather(*(store.record_failure(ACCOUNT, "cf-1", "x") for _ in range(20)))
+
+    assert sorted(counts) == list(range(1, 21))
+
+
+async def test_a_long_error_is_accepted(store: StateStore) -> None:
+    assert await store.record_failure(ACCOUNT, "cf-1", "traceback line\n" * 10_000) == 1
+
+
+async def test_commit_clears_only_the_failures_named(store: StateStore) -> None:
+    await store.record_failure(ACCOUNT, "cf-1", "boom")
+    await store.record_failure(ACCOUNT, "cf-2", "boom")
+    await store.record_failure(OTHER_ACCOUNT, "cf-1", "boom")
+
+    await store.commit(ACCOUNT, Cursor("5"), cleared_failures={"cf-1", "cf-never-failed"})
+
+    assert await store.record_failure(ACCOUNT, "cf-1", "boom") == 1
+    assert await store.record_failure(ACCOUNT, "cf-2", "boom") == 2
+    assert await store.record_failure(OTHER_ACCOUNT, "cf-1", "boom") == 2
+
+
+async def arrange_committed_state(store: StateStore) -> OrderRecord:
+    before = make_record("cf-1", revision="rev-1")
+    await store.commit(ACCOUNT, Cursor("100"), [before])
+    await store.record_failure(ACCOUNT, "cf-3", "boom")
+    return before
+
+
+async def assert_unchanged(store: StateStore, before: OrderRecord) -> None:
+    assert await store.load_cursor(ACCOUNT) == Cursor("100")
+    assert dict(await store.load_records(ACCOUNT, ["cf-1", "cf-2"])) == {"cf-1": before}
+    assert await store.record_failure(ACCOUNT, "cf-3", "boom") == 2  # not cleared
+
+
+async def test_a_commit_that_violates_a_constraint_changes_nothing(store: StateStore) -> None:
+    before = await arrange_committed_state(store)
+    records = [
+        make_record("cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED),
+        make_record("cf-2"),
+        make_record(""),  # refused by the store, after the two above were written
+    ]
+
+    with pytest.raises(StateStoreError):
+        await store.commit(ACCOUNT, Cursor("200"), records, cleared_failures=["cf-3"])
+
+    await assert_unchanged(store, before)
+
+
+@pytest.mark.parametrize(
+    "fault", [RuntimeError("injected"), asyncio.CancelledError()], ids=["error", "cancelled"]
+)
+async def test_a_fault_midway_through_a_commit_changes_nothing(
+    store: StateStore, fault: BaseException
+) -> None:
+    before = await arrange_committed_state(store)
+    changed = make_record("cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED)
+    records = ExplodingRecords([changed, make_record("cf-2")], fault)
+
+    with pytest.raises(type(fault)):
+        await store.commit(ACCOUNT, Cursor("200"), records, cleared_failures=["cf-3"])
+
+    await assert_unchanged(store, before)
+
+
+async def test_the_store_works_after_a_failed_commit(store: StateStore) -> None:
+    with pytest.raises(StateStoreError):
+        await store.commit(ACCOUNT, Cursor("1"), [make_record("")])
+
+    await store.commit(ACCOUNT, Cursor("2"), [make_record("cf-1")])
+
+    assert await store.load_cursor(ACCOUNT) == Cursor("2")
+
+
+async def test_an_empty_cursor_position_is_refused(store: StateStore) -> None:
+    with pytest.raises(StateStoreError):
+        await store.commit(ACCOUNT, Cursor(""))
+
+    assert await store.load_cursor(ACCOUNT) is None
+
+
+@pytest.mark.parametrize("kind", DURABLE_KINDS)
+async def test_everything_survives_reopening_the_store(kind: str, tmp_path: Path) -> None:
+    record = make_record("cf-1", fulfillment_status=None)
+    async with open_backend(kind, tmp_path) as backend:
+        first = await backend.state_store()
+        await first.commit(ACCOUNT, Cursor("42"), [record])
+        await first.commit(OTHER_ACCOUNT, Cursor(None))
+        await first.record_failure(ACCOUNT, "cf-2", "boom")
+        await backend.close_stores()
+
+        reopened = await backend.state_store()
+
+        assert await reopened.load_cursor(ACCOUNT) == Cursor("42")
+        assert await reopened.load_cursor(OTHER_ACCOUNT) == Cursor(None)
+        assert dict(await reopened.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": record}
+        assert await reopened.record_failure(ACCOUNT, "cf-2", "boom") == 2

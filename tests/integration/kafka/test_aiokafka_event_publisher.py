@@ -1,0 +1,167 @@
+"""AiokafkaEventPublisher against a real broker: the bytes on the wire and the lifecycle."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.kafka.admin import ensure_topics
+from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher, PublisherNotStarted
+from adapters.kafka.config import KafkaConfig
+from adapters.kafka.embedded import EmbeddedBroker
+from adapters.kafka.messages import encode_dead_letter, encode_event
+from application.ports.errors import PublishError
+from tests.support.builders import make_dead_letter, make_order_imported, make_order_status_changed
+from tests.support.kafka_reader import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def private_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, which it may kill."""
+    with EmbeddedBroker() as broker:
+        yield broker
+
+
+def unused_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+async def test_records_carry_the_contract_key_value_and_headers(kafka_topics: KafkaConfig) -> None:
+    imported = make_order_imported()
+    changed = make_order_status_changed()
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.publish([imported, changed])
+
+    records = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    expected = [encode_event(imported), encode_event(changed)]
+    assert [(r.key, r.value, list(r.headers)) for r in records] == [
+        (e.key, e.value, e.headers) for e in expected
+    ]
+    assert records[0].partition == records[1].partition
+
+
+async def test_dead_letters_go_to_the_dead_letter_topic(kafka_topics: KafkaConfig) -> None:
+    letter = make_dead_letter()
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.publish_dead_letters([letter])
+
+    records = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_dlq)
+    expected = encode_dead_letter(letter)
+    assert [(r.key, r.value, list(r.headers)) for r in records] == [
+        (expected.key, expected.value, expected.headers)
+    ]
+    assert await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders) == []
+
+
+async def test_a_replay_publishes_byte_identical_values(kafka_topics: KafkaConfig) -> None:
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.publish([make_order_imported()])
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.publish([make_order_imported()])
+
+    first, second = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    assert (first.key, first.value, first.headers) == (second.key, second.value, second.headers)
+
+
+async def test_publishing_after_stop_fails_loudly(kafka_topics: KafkaConfig) -> None:
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.publish([make_order_imported()])
+
+    with pytest.raises(PublisherNotStarted):
+        await publisher.publish([make_order_imported()])
+
+
+async def test_start_and_stop_are_idempotent(kafka_topics: KafkaConfig) -> None:
+    publisher = AiokafkaEventPublisher(kafka_topics)
+
+    await publisher.start()
+    await publisher.start()
+    await publisher.publish([make_order_imported()])
+    await publisher.stop()
+    await publisher.stop()
+
+    records = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    assert len(records) == 1
+
+
+async def test_starting_without_a_reachable_broker_is_a_publish_error() -> None:
+    publisher = AiokafkaEventPublisher(
+        KafkaConfig(bootstrap_servers=unused_address(), request_timeout_ms=1000)
+    )
+
+    with pytest.raises(PublishError, match="could not start"):
+        await publisher.start()
+
+    assert await publisher.healthy() is False
+
+
+async def test_healthy_follows_the_broker(private_broker: EmbeddedBroker) -> None:
+    config = KafkaConfig(
+        bootstrap_servers=private_broker.bootstrap_servers,
+        enable_idempotence=False,
+        request_timeout_ms=1000,
+    )
+    async with AiokafkaEventPublisher(config) as publisher:
+        assert await publisher.healthy() is True
+
+        private_broker.kill()
+
+        assert await publisher.healthy() is False
+
+
+async def test_a_broker_that_dies_mid_session_is_a_chained_publish_error(
+    private_broker: EmbeddedBroker,
+) -> None:
+    config = KafkaConfig(
+        bootstrap_servers=private_broker.bootstrap_servers,
+        topic_orders="orders",
+        topic_dlq="dlq",
+        enable_idempotence=False,
+        request_timeout_ms=1000,
+    )
+    await ensure_topics(config)
+    async with AiokafkaEventPublisher(config) as publisher:
+        await publisher.publish([make_order_imported()])
+        private_broker.kill()
+
+        with pytest.raises(PublishError, match="did not acknowledge") as caught:
+            await publisher.publish([make_order_imported(), make_order_status_changed()])
+
+    assert caught.value.__cause__ is not None
+
+
+async def test_idempotent_producer_publishes(
+    kafka_topics: KafkaConfig, kafka_supports_idempotence: bool
+) -> None:
+    if not kafka_supports_idempotence:
+        pytest.skip("this broker does not support idempotent producers (InitProducerId)")
+    config = dataclasses.replace(kafka_topics, enable_idempotence=True)
+
+    async with AiokafkaEventPublisher(config) as publisher:
+        await publisher.publish([make_order_imported()])
+
+    assert len(await read_topic(config.bootstrap_servers, config.topic_orders)) == 1
+
+
+async def test_a_broker_refusing_idempotence_is_a_publish_error_at_start(
+    kafka_topics: KafkaConfig, kafka_supports_idempotence: bool
+) -> None:
+    if kafka_supports_idempotence:
+        pytest.skip("this broker supports idempotent producers")
+    config = dataclasses.replace(kafka_topics, enable_idempotence=True)
+    publisher = AiokafkaEventPublisher(config)
+
+    with pytest.raises(PublishError) as caught:
+        await publisher.start()
+
+    assert caught.value.__cause__ is not None

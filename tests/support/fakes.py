@@ -1,0 +1,137 @@
+"""Ten-line fakes for the ports; tests check their state, never call assertions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from application.ports import (
+    CheckoutFormNotFound,
+    CheckoutFormPage,
+    CheckoutFormQuery,
+    CheckoutFormReader,
+    Clock,
+    Cursor,
+    DeadLetter,
+    EventPublisher,
+    JournalEvent,
+    MalformedCheckoutForm,
+    OrderEventJournal,
+    PublishError,
+    StateStore,
+    UnreadableCheckoutForm,
+)
+from domain.events import DomainEvent
+from domain.order import OrderSnapshot
+from domain.policy import OrderRecord
+
+T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+
+
+class FakeClock(Clock):
+    def __init__(self, now: datetime = T0) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class FakeAllegro(OrderEventJournal, CheckoutFormReader):
+    """Journal and checkout forms in one place, like Allegro itself."""
+
+    def __init__(self) -> None:
+        self.events: list[JournalEvent] = []
+        self.forms: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
+        self.reads: list[str] = []
+        self.fail_reads: Exception | None = None
+
+    def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
+        seq = len(self.events) + 1
+        event = JournalEvent(
+            id=str(1773479698020317 + seq),
+            type=event_type,
+            occurred_at=T0 + timedelta(seconds=seq),
+            checkout_form_id=order.id,
+            revision=order.revision,
+        )
+        self.events.append(event)
+        if store:
+            self.forms[order.id] = order
+        return event
+
+    async def fetch(self, after: str | None, limit: int) -> Sequence[JournalEvent]:
+        newer = [e for e in self.events if after is None or int(e.id) > int(after)]
+        return newer[:limit]
+
+    async def latest_event_id(self) -> str | None:
+        return self.events[-1].id if self.events else None
+
+    async def get(self, checkout_form_id: str) -> OrderSnapshot:
+        self.reads.append(checkout_form_id)
+        if self.fail_reads is not None:
+            raise self.fail_reads
+        form = self.forms.get(checkout_form_id)
+        if form is None:
+            raise CheckoutFormNotFound(checkout_form_id)
+        if isinstance(form, UnreadableCheckoutForm):
+            raise MalformedCheckoutForm(form)
+        return form
+
+    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
+        items = list(self.forms.values())[query.offset : query.offset + query.limit]
+        return CheckoutFormPage(tuple(items), len(self.forms))
+
+
+class FakePublisher(EventPublisher):
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.outage = False
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        if self.outage:
+            raise PublishError("broker unreachable")
+        self.published.extend(events)
+
+    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if self.outage:
+            raise PublishError("broker unreachable")
+        self.dead_letters.extend(letters)
+
+
+class FakeStateStore(StateStore):
+    def __init__(self) -> None:
+        self.cursors: dict[str, Cursor] = {}
+        self.records: dict[tuple[str, str], OrderRecord] = {}
+        self.failures: dict[tuple[str, str], int] = {}
+        self.commits = 0
+
+    async def load_cursor(self, account: str) -> Cursor | None:
+        return self.cursors.get(account)
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]:
+        found = {i: self.records.get((account, i)) for i in checkout_form_ids}
+        return {i: r for i, r in found.items() if r is not None}
+
+    async def commit(
+        self,
+        account: str,
+        cursor: Cursor,
+        records: Sequence[OrderRecord] = (),
+        cleared_failures: Collection[str] = (),
+    ) -> None:
+        self.cursors[account] = cursor
+        self.records.update({(account, r.checkout_form_id): r for r in records})
+        for form_id in cleared_failures:
+            self.failures.pop((account, form_id), None)
+        self.commits += 1
+
+    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
+        key = (account, checkout_form_id)
+        self.failures[key] = self.failures.get(key, 0) + 1
+        return self.failures[key]

@@ -1,0 +1,75 @@
+"""Run the real CLI as a separate process against the simulator and the test broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from adapters.kafka.config import KafkaConfig
+from adapters.simulator import SimulatorConfig
+
+TEST_KEY = base64.urlsafe_b64encode(b"openoms-allegro-test-key-32bytes").decode()
+
+
+def service_env(
+    api_url: str,
+    sim: SimulatorConfig,
+    refresh_token: str,
+    kafka: KafkaConfig,
+    state_db: Path,
+    **overrides: str,
+) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ALLEGRO_", "KAFKA_", "STATE_", "TOKEN_"))
+    }
+    env.update(
+        {
+            "ALLEGRO_API_URL": api_url,
+            "ALLEGRO_AUTH_URL": f"{api_url}/auth/oauth",
+            "ALLEGRO_CLIENT_ID": sim.client_id,
+            "ALLEGRO_CLIENT_SECRET": sim.client_secret,
+            "ALLEGRO_REFRESH_TOKEN": refresh_token,
+            "ALLEGRO_ACCOUNT": "e2e",
+            "ALLEGRO_START_FROM": "earliest",
+            "ALLEGRO_RATE_LIMIT_PER_MINUTE": "6000",
+            "ALLEGRO_RATE_LIMIT_BURST": "50",
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "KAFKA_ENABLE_IDEMPOTENCE": "true" if kafka.enable_idempotence else "false",
+            "KAFKA_TOPIC_ORDERS": kafka.topic_orders,
+            "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
+            "STATE_URL": f"sqlite:///{state_db}",
+            "TOKEN_ENCRYPTION_KEY": TEST_KEY,
+            "HTTP_PORT": "0",
+            "LOG_FORMAT": "json",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_once(env: dict[str, str]) -> dict[str, Any]:
+    """`openoms-allegro run --once`; returns its JSON summary, failing loudly otherwise."""
+    done = run_cli("run", "--once", env=env)
+    assert done.returncode == 0, f"run --once exited {done.returncode}: {done.stderr[-3000:]}"
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary

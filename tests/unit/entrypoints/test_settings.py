@@ -1,0 +1,74 @@
+import pytest
+
+from entrypoints.settings import ConfigurationError, load_settings
+
+REQUIRED = {"ALLEGRO_CLIENT_ID": "app", "ALLEGRO_CLIENT_SECRET": "s3cr3t-value"}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name in ("ALLEGRO_API_URL", "ALLEGRO_AUTH_URL", "ALLEGRO_ENVIRONMENT", "STATE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_defaults_follow_the_product_specification(env):
+    settings = load_settings()
+
+    assert settings.api_url == "https://api.allegro.pl"
+    assert settings.auth_url == "https://allegro.pl/auth/oauth"
+    assert settings.allegro_account == "default"
+    assert settings.allegro_start_from == "latest"
+    assert settings.allegro_import_trigger == "READY_FOR_PROCESSING"
+    assert (settings.allegro_rate_limit_per_minute, settings.allegro_rate_limit_burst) == (150, 5)
+    assert settings.poll_interval_seconds == 15
+    assert settings.kafka_enable_idempotence is True
+    assert settings.kafka_topic_orders == "openoms.orders.v1"
+    assert settings.kafka_topic_dlq == "openoms.orders.dlq.v1"
+    assert settings.state_url == "sqlite:///var/openoms-allegro/state.db"
+    assert settings.http_port == 8080
+
+
+def test_sandbox_environment_picks_both_urls(env):
+    env.setenv("ALLEGRO_ENVIRONMENT", "sandbox")
+
+    settings = load_settings()
+
+    assert settings.api_url == "https://api.allegro.pl.allegrosandbox.pl"
+    assert settings.auth_url == "https://allegro.pl.allegrosandbox.pl/auth/oauth"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ALLEGRO_CLIENT_ID", None, "ALLEGRO_CLIENT_ID is required"),
+        ("ALLEGRO_API_URL", "http://api.example.com", "ALLEGRO_API_URL must be an https://"),
+        ("ALLEGRO_RATE_LIMIT_PER_MINUTE", "lots", "ALLEGRO_RATE_LIMIT_PER_MINUTE"),
+        ("ALLEGRO_START_FROM", "yesterday", "ALLEGRO_START_FROM"),
+        ("ALLEGRO_IMPORT_TRIGGER", "PAID", "ALLEGRO_IMPORT_TRIGGER"),
+        ("ALLEGRO_ENVIRONMENT", "staging", "ALLEGRO_ENVIRONMENT"),
+    ],
+)
+def test_bad_configuration_names_the_variable(env, name, value, message):
+    if value is None:
+        env.delenv(name)
+    else:
+        env.setenv(name, value)
+
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings()
+
+
+def test_plain_http_is_accepted_for_loopback_only(env):
+    env.setenv("ALLEGRO_API_URL", "http://127.0.0.1:8000/")
+    env.setenv("ALLEGRO_AUTH_URL", "http://localhost:8000/auth/oauth")
+
+    settings = load_settings()
+
+    assert settings.api_url == "http://127.0.0.1:8000"
+
+
+def test_secrets_are_not_in_the_repr(env):
+    assert "s3cr3t-value" not in repr(load_settings())
