@@ -13,6 +13,7 @@ from datetime import datetime
 
 from application.ports.clock import Clock
 from application.ports.errors import PortError
+from application.reconcile import Reconciler
 from application.sync_orders import BatchOutcome, SyncOrders
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ class PollLoop:
         idle_seconds: float,
         backoff: Backoff | None = None,
         status: LoopStatus | None = None,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._sync = sync
+        self._reconciler = reconciler
         self._clock = clock
         self._idle = idle_seconds
         self._backoff = backoff or Backoff()
@@ -67,6 +70,9 @@ class PollLoop:
     async def step(self) -> float:
         """One batch; returns how long to wait before the next one."""
         try:
+            if self._reconciler is not None:
+                await self._reconciler.repair_stale_cursor()
+                await self._reconciler.light_sweep_if_due()
             outcome = await self._sync.run_batch()
         except PortError as exc:
             return self._failed(exc)

@@ -9,13 +9,12 @@ be mapped is retried on the next poll and dead-lettered after `max_attempts`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
+from application.dead_letters import describe
 from application.ports.allegro import CheckoutFormReader, OrderEventJournal
 from application.ports.clock import Clock
 from application.ports.errors import CheckoutFormNotFound, MalformedCheckoutForm
@@ -194,7 +193,7 @@ class SyncOrders:
         try:
             decision = self._policy.decide(order, record, revelation)
         except DomainError as exc:
-            work.failures.append(_Failure(group, _describe(order), str(exc)))
+            work.failures.append(_Failure(group, describe(order), str(exc)))
             return
         work.events.extend(decision.events)
         if decision.record is not None:
@@ -228,8 +227,3 @@ class SyncOrders:
                 )
             )
         return dead, pending
-
-
-def _describe(order: OrderSnapshot) -> str:
-    """The parsed form, as JSON, for the dead-letter topic when the wire body was readable."""
-    return json.dumps(dataclasses.asdict(order), default=str, sort_keys=True, ensure_ascii=False)

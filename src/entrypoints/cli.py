@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -59,6 +60,54 @@ def run(once: bool) -> None:
             click.echo(json.dumps(asdict(summary)))
         else:
             await serve(settings)
+
+    _execute(action)
+
+
+def _parse_date(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        message = f"{value!r} is not an ISO date (2026-03-14 or 2026-03-14T09:00)"
+        raise click.BadParameter(message, param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.command()
+@click.option("--since", required=True, help="Orders bought from this date (ISO, UTC).")
+@click.option("--until", default=None, help="... up to this date (default: now).")
+def backfill(since: str, until: str | None) -> None:
+    """Import existing orders through GET /order/checkout-forms, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from entrypoints.service import backfill as run_backfill
+
+    start = _parse_date(since, "--since")
+    end = _parse_date(until, "--until") if until else datetime.now(UTC)
+    if end <= start:
+        raise click.BadParameter("--until must be after --since")
+
+    async def action() -> None:
+        settings = _settings()
+        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress("[progress.description]{task.description}", *columns) as bar:
+            task = bar.add_task("checkout forms", total=None)
+
+            def progress(seen: int, expected: int) -> None:
+                bar.update(task, completed=seen, total=max(expected, seen))
+
+            outcome = await run_backfill(settings, start, end, progress)
+        click.echo(
+            json.dumps(
+                {
+                    "orders": outcome.seen,
+                    "published": len(outcome.published),
+                    "dead_lettered": len(outcome.dead_letters),
+                    "pending_failures": outcome.pending_failures,
+                    "requests": outcome.requests,
+                }
+            )
+        )
 
     _execute(action)
 

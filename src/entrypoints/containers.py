@@ -9,6 +9,7 @@ opened. Use cases never import this module.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 
@@ -26,9 +27,12 @@ from adapters.persistence import (
 )
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import SystemClock
+from application.reconcile import Reconciler, ReconcileSettings
+from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.mapping import StatusMapping
 from domain.policy import ImportPolicy
+from entrypoints.failpoints import wrap_publisher
 from entrypoints.metrics import Metrics
 from entrypoints.settings import Settings
 
@@ -130,8 +134,13 @@ class Gateways(containers.DeclarativeContainer):
         token_store,
         observer=core.metrics,
     )
-    publisher = providers.Resource(
+    kafka_publisher = providers.Resource(
         kafka_publisher_resource, providers.Callable(kafka_config, core.settings)
+    )
+    publisher = providers.Callable(
+        wrap_publisher,
+        kafka_publisher,
+        providers.Callable(lambda s: s.openoms_failpoints, core.settings),
     )
 
 
@@ -149,6 +158,15 @@ def _sync_settings(settings: Settings) -> SyncSettings:
         start_from=settings.allegro_start_from,
         batch_size=settings.batch_size,
         max_attempts=settings.dead_letter_after_attempts,
+    )
+
+
+def _reconcile_settings(settings: Settings) -> ReconcileSettings:
+    every = settings.reconcile_interval_seconds
+    return ReconcileSettings(
+        account=settings.allegro_account,
+        light_every=timedelta(seconds=every) if every > 0 else None,
+        light_lookback=timedelta(hours=settings.reconcile_lookback_hours),
     )
 
 
@@ -175,12 +193,30 @@ class UseCases(containers.DeclarativeContainer):
         settings=providers.Callable(_sync_settings, core.settings),
         clock=core.clock,
     )
+    sweep = providers.Factory(
+        SweepCheckoutForms,
+        forms=providers.Callable(_forms, gateways.allegro),
+        publisher=gateways.publisher,
+        state=gateways.state_store,
+        policy=policy,
+        clock=core.clock,
+        max_attempts=providers.Callable(lambda s: s.dead_letter_after_attempts, core.settings),
+    )
+    reconciler = providers.Factory(
+        Reconciler,
+        journal=providers.Callable(_journal, gateways.allegro),
+        state=gateways.state_store,
+        sweep=sweep,
+        settings=providers.Callable(_reconcile_settings, core.settings),
+        clock=core.clock,
+    )
     poll_loop = providers.Factory(
         PollLoop,
         sync=sync_orders,
         clock=core.clock,
         idle_seconds=providers.Callable(lambda s: s.poll_interval_seconds, core.settings),
         status=core.loop_status,
+        reconciler=reconciler,
     )
 
 

@@ -8,9 +8,12 @@ import logging
 import signal
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from application.poll_loop import PollLoop
+from application.reconcile import Reconciler
+from application.sweep import Progress, SweepCheckoutForms, SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 from entrypoints.containers import Application, build_container
 from entrypoints.http import HttpEndpoint, create_app
@@ -62,8 +65,26 @@ async def drain_once(settings: Settings) -> DrainSummary:
     check_run_settings(settings)
     container = build_container(settings)
     try:
+        reconciler: Reconciler = await resolve(container.use_cases.reconciler())
+        await reconciler.repair_stale_cursor()
         sync: SyncOrders = await resolve(container.use_cases.sync_orders())
         return DrainSummary.of(await sync.drain())
+    finally:
+        await resolve(container.shutdown_resources())
+
+
+async def backfill(
+    settings: Settings, since: datetime, until: datetime, progress: Progress
+) -> SweepOutcome:
+    """Import existing orders bought in [since, until]. The cursor is initialised first (if
+    new) so that `run` continues from the moment the backfill started, and never moved."""
+    check_run_settings(settings)
+    container = build_container(settings)
+    try:
+        sync: SyncOrders = await resolve(container.use_cases.sync_orders())
+        await sync.cursor()
+        sweep: SweepCheckoutForms = await resolve(container.use_cases.sweep())
+        return await sweep.run(since, until, progress)
     finally:
         await resolve(container.shutdown_resources())
 

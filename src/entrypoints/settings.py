@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     batch_size: int = Field(default=1000, ge=1, le=1000)
     dead_letter_after_attempts: int = Field(default=3, ge=1)
+    reconcile_interval_seconds: float = Field(default=3600.0, ge=0)  # 0 disables
+    reconcile_lookback_hours: float = Field(default=72.0, gt=0)
 
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -65,6 +67,7 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+    openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
 
     @field_validator("allegro_start_from")
     @classmethod

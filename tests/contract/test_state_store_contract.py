@@ -81,6 +81,21 @@ async def test_commit_replaces_the_cursor(store: StateStore) -> None:
     assert await store.load_cursor(ACCOUNT) == Cursor("250")
 
 
+async def test_a_commit_without_a_cursor_keeps_the_stored_one(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor("100"))
+
+    await store.commit(ACCOUNT, None, [make_record("cf-1")])
+
+    assert await store.load_cursor(ACCOUNT) == Cursor("100")
+    assert set(await store.load_records(ACCOUNT, ["cf-1"])) == {"cf-1"}
+
+
+async def test_a_commit_without_a_cursor_creates_none(store: StateStore) -> None:
+    await store.commit(ACCOUNT, None, [make_record("cf-1")])
+
+    assert await store.load_cursor(ACCOUNT) is None
+
+
 async def test_load_records_returns_only_the_known_ids_asked_for(store: StateStore) -> None:
     first, second = make_record("cf-1"), make_record("cf-2", revision=None)
     await store.commit(ACCOUNT, Cursor("1"), [first, second, make_record("cf-3")])

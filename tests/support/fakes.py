@@ -46,6 +46,7 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         self.events: list[JournalEvent] = []
         self.forms: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
         self.reads: list[str] = []
+        self.searches: list[CheckoutFormQuery] = []
         self.fail_reads: Exception | None = None
 
     def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
@@ -81,8 +82,35 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         return form
 
     async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
-        items = list(self.forms.values())[query.offset : query.offset + query.limit]
-        return CheckoutFormPage(tuple(items), len(self.forms))
+        self.searches.append(query)
+        if self.fail_reads is not None:
+            raise self.fail_reads
+        matching = sorted(
+            (f for f in self.forms.values() if _bought_within(f, query)),
+            key=lambda f: (
+                (_bought_at(f) or T0, f.checkout_form_id or "")
+                if isinstance(f, UnreadableCheckoutForm)
+                else (_bought_at(f) or T0, f.id)
+            ),
+        )
+        if query.offset + query.limit > 10_000:
+            raise AssertionError("offset + limit beyond Allegro's 10 000 window")
+        page = matching[query.offset : query.offset + query.limit]
+        return CheckoutFormPage(tuple(page), len(matching))
+
+
+def _bought_at(form: OrderSnapshot | UnreadableCheckoutForm) -> datetime | None:
+    return form.ordered_at if isinstance(form, OrderSnapshot) else None
+
+
+def _bought_within(form: OrderSnapshot | UnreadableCheckoutForm, query: CheckoutFormQuery) -> bool:
+    if isinstance(form, UnreadableCheckoutForm):
+        return True  # its dates are unknown; let every window list it
+    bought = _bought_at(form)
+    if bought is None:
+        return query.bought_at_gte is None and query.bought_at_lte is None
+    low, high = query.bought_at_gte, query.bought_at_lte
+    return (low is None or bought >= low) and (high is None or bought <= high)
 
 
 class FakePublisher(EventPublisher):
@@ -121,11 +149,12 @@ class FakeStateStore(StateStore):
     async def commit(
         self,
         account: str,
-        cursor: Cursor,
+        cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
     ) -> None:
-        self.cursors[account] = cursor
+        if cursor is not None:
+            self.cursors[account] = cursor
         self.records.update({(account, r.checkout_form_id): r for r in records})
         for form_id in cleared_failures:
             self.failures.pop((account, form_id), None)

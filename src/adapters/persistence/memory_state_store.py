@@ -37,19 +37,20 @@ class MemoryStateStore(StateStore):
     async def commit(
         self,
         account: str,
-        cursor: Cursor,
+        cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
     ) -> None:
         self._maybe_fail()
         _check_key("account", account)
-        if cursor.position == "":
+        if cursor is not None and cursor.position == "":
             raise StateStoreError("a cursor position must not be empty (use None)")
         staged = list(records)  # may raise: nothing has changed yet
         for record in staged:
             _check_key("checkout form id", record.checkout_form_id)
         cleared = list(cleared_failures)
-        self.cursors[account] = cursor
+        if cursor is not None:
+            self.cursors[account] = cursor
         self.records.setdefault(account, {}).update(
             (record.checkout_form_id, record) for record in staged
         )

@@ -76,14 +76,15 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
     async def commit(
         self,
         account: str,
-        cursor: Cursor,
+        cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
     ) -> None:
         async with self._database.transaction("committing the cursor") as connection:
             if self._fence is not None:
                 await check_fence(connection, account, self._fence)
-            await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
+            if cursor is not None:
+                await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
             rows = [(account, *record_to_row(record)) for record in records]
             if rows:
                 async with connection.cursor() as db_cursor:

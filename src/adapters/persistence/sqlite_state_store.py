@@ -75,12 +75,13 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
     async def commit(
         self,
         account: str,
-        cursor: Cursor,
+        cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
     ) -> None:
         async with self._database.transaction("committing the cursor") as connection:
-            await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
+            if cursor is not None:
+                await connection.execute(_UPSERT_CURSOR, (account, cursor.position))
             await connection.executemany(
                 _UPSERT_RECORD, [(account, *record_to_row(record)) for record in records]
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Callable, Iterator
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -17,6 +19,15 @@ from adapters.simulator.live import start_live_activity
 from adapters.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process would die by the
+    signal; `run_forever` handles the signals itself and returns, letting the CLI exit 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _config(state: SimulatorState) -> uvicorn.Config:
@@ -133,7 +144,7 @@ def run_forever(
     if orders:
         state.script_mixed_lifecycles(orders, seed=cfg.seed)
     sock = _bind(host, port)
-    server = uvicorn.Server(_config(state))
+    server = _QuietServer(_config(state))
     stop = threading.Event()
     if live:
         start_live_activity(state, live_interval_seconds, stop, seed=cfg.seed)
@@ -141,8 +152,15 @@ def run_forever(
     shown_host = f"[{host}]" if ":" in host else host
     (on_ready or _announce)(f"http://{shown_host}:{bound[1]}", state)
     log.info("simulator serving", extra={"port": bound[1], "orders": orders, "live": live})
+
+    def request_exit(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, request_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[sock])  # main thread: uvicorn handles the signals
+        server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop.set()
         sock.close()

@@ -27,11 +27,15 @@ class StateStore(Protocol):
     async def commit(
         self,
         account: str,
-        cursor: Cursor,
+        cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
     ) -> None:
-        """Cursor, records and cleared failure counts in ONE transaction: all or nothing."""
+        """Cursor, records and cleared failure counts in ONE transaction: all or nothing.
+
+        `cursor=None` leaves the stored cursor as it is (sweeps and backfills record orders
+        without moving the journal position another process may be advancing).
+        """
         ...
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:

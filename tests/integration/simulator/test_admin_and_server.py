@@ -64,9 +64,10 @@ def test_admin_can_approve_a_device_code(sim: Sim) -> None:
 def test_the_request_log_records_rest_and_oauth_calls_without_secrets(sim: Sim) -> None:
     sim.authorize()
     sim.http.delete("/__sim/requests")
+    other_session = sim.state.issue_refresh_token()  # leaves the test's own token valid
     sim.http.post(
         "/auth/oauth/token",
-        params={"grant_type": "refresh_token", "refresh_token": sim.state.initial_refresh_token},
+        params={"grant_type": "refresh_token", "refresh_token": other_session},
         auth=("sim-client", "sim-secret"),
     )
     sim.get("/order/events", limit=5)
@@ -78,7 +79,7 @@ def test_the_request_log_records_rest_and_oauth_calls_without_secrets(sim: Sim) 
         ("POST", "/auth/oauth/token", 200),
         ("GET", "/order/events", 200),
     ]
-    assert sim.state.initial_refresh_token not in str(log)
+    assert other_session not in str(log)
     assert "refresh_token=%2A%2A%2A" in log[0]["query"]
     assert log[1]["query"] == "limit=5"
     assert {e["client_id"] for e in log} == {"sim-client"}

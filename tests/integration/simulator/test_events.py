@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.simulator.conftest import Sim
+from tests.integration.simulator.conftest import Sim, SimFactory
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +157,8 @@ def test_expired_events_are_gone_and_from_an_old_id_starts_at_the_oldest(sim: Si
     assert from_an_expired_id == from_the_start
 
 
-def test_sixty_days_of_retention(sim: Sim) -> None:
+def test_sixty_days_of_retention(make_sim: SimFactory) -> None:
+    sim = make_sim(access_token_ttl=90 * 86400)
     _paid_orders(sim, 1)
     sim.clock.advance(59 * 86400)
     assert len(sim.get("/order/events").json()["events"]) == 2

@@ -1,0 +1,181 @@
+"""Use case: sweep `GET /order/checkout-forms` through the same idempotent decision path.
+
+Used for `backfill --since`, for repairing a cursor older than the journal's retention, and
+for the periodic light sweep that catches silent holes in the journal. Windows are sliced by
+`lineItems.boughtAt`, halving any window that matches more than the 10 000 orders offset
+paging can reach. Pages are sorted oldest first, so orders bought during the sweep append
+at the end instead of shifting the pages still to read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from application.dead_letters import describe
+from application.ports.allegro import (
+    CheckoutFormPage,
+    CheckoutFormQuery,
+    CheckoutFormReader,
+    UnreadableCheckoutForm,
+)
+from application.ports.clock import Clock
+from application.ports.publisher import DeadLetter, EventPublisher
+from application.ports.state import StateStore
+from domain.errors import DomainError
+from domain.events import RECONCILIATION, DomainEvent
+from domain.order import OrderSnapshot
+from domain.policy import ImportPolicy, OrderRecord, Revelation
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+OFFSET_WINDOW = 10_000  # Allegro: offset + limit must not exceed 10 000
+MIN_SLICE = timedelta(seconds=1)
+
+Progress = Callable[[int, int], None]  # (orders seen so far, orders expected so far)
+
+
+@dataclass(slots=True)
+class SweepOutcome:
+    seen: int = 0
+    published: list[DomainEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    pending_failures: int = 0
+    requests: int = 0
+
+
+@dataclass(slots=True)
+class _PageWork:
+    events: list[DomainEvent] = field(default_factory=list)
+    records: list[OrderRecord] = field(default_factory=list)
+    succeeded: list[str] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    pending: int = 0
+
+
+class SweepCheckoutForms:
+    def __init__(
+        self,
+        forms: CheckoutFormReader,
+        publisher: EventPublisher,
+        state: StateStore,
+        policy: ImportPolicy,
+        clock: Clock,
+        max_attempts: int = 3,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._forms = forms
+        self._publisher = publisher
+        self._state = state
+        self._policy = policy
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._page_size = page_size
+
+    async def run(
+        self, since: datetime, until: datetime, progress: Progress | None = None
+    ) -> SweepOutcome:
+        """Every order bought in [since, until] goes through the decision path once."""
+        outcome = SweepOutcome()
+        expected = 0
+        windows = [(since, until)]
+        while windows:
+            low, high = windows.pop()
+            first = await self._page(low, high, 0, outcome)
+            if first.total_count + self._page_size > OFFSET_WINDOW and high - low > MIN_SLICE:
+                middle = low + (high - low) / 2
+                windows += [(middle, high), (low, middle)]  # low half is popped first
+                continue
+            expected += first.total_count
+            await self._handle(first, outcome)
+            self._report(progress, outcome, expected)
+            offset = self._page_size
+            reachable = min(first.total_count, OFFSET_WINDOW - self._page_size)
+            while offset < reachable:
+                page = await self._page(low, high, offset, outcome)
+                await self._handle(page, outcome)
+                self._report(progress, outcome, expected)
+                if len(page.items) < self._page_size:
+                    break
+                offset += self._page_size
+        log.info(
+            "sweep finished",
+            extra={
+                "account": self._policy.account,
+                "orders": outcome.seen,
+                "published": len(outcome.published),
+                "requests": outcome.requests,
+            },
+        )
+        return outcome
+
+    async def _page(
+        self, low: datetime, high: datetime, offset: int, outcome: SweepOutcome
+    ) -> CheckoutFormPage:
+        outcome.requests += 1
+        return await self._forms.search(
+            CheckoutFormQuery(
+                offset=offset,
+                limit=self._page_size,
+                bought_at_gte=low,
+                bought_at_lte=high,
+                sort="lineItems.boughtAt",
+            )
+        )
+
+    async def _handle(self, page: CheckoutFormPage, outcome: SweepOutcome) -> None:
+        snapshots = [item for item in page.items if isinstance(item, OrderSnapshot)]
+        records = await self._state.load_records(self._policy.account, [s.id for s in snapshots])
+        work = _PageWork()
+        for item in page.items:
+            if isinstance(item, UnreadableCheckoutForm):
+                await self._failed(item.checkout_form_id, item.raw, item.reason, work)
+                continue
+            revelation = Revelation(RECONCILIATION, item.updated_at or self._clock.now())
+            try:
+                decision = self._policy.decide(item, records.get(item.id), revelation)
+            except DomainError as exc:
+                await self._failed(item.id, describe(item), str(exc), work)
+                continue
+            work.events.extend(decision.events)
+            if decision.record is not None:
+                work.records.append(decision.record)
+            work.succeeded.append(item.id)
+        if work.events:
+            await self._publisher.publish(work.events)
+        if work.dead:
+            await self._publisher.publish_dead_letters(work.dead)
+        cleared = work.succeeded + [d.checkout_form_id for d in work.dead]
+        await self._state.commit(self._policy.account, None, work.records, cleared)
+        outcome.seen += len(page.items)
+        outcome.published += work.events
+        outcome.dead_letters += work.dead
+        outcome.pending_failures += work.pending
+
+    async def _failed(self, form_id: str | None, raw: str, error: str, work: _PageWork) -> None:
+        if not form_id:
+            log.warning("unreadable checkout form without an id skipped", extra={"error": error})
+            return
+        attempts = await self._state.record_failure(self._policy.account, form_id, error)
+        if attempts < self._max_attempts:
+            work.pending += 1  # the next sweep tries again
+            return
+        work.dead.append(
+            DeadLetter(
+                account=self._policy.account,
+                checkout_form_id=form_id,
+                allegro_event_id=None,
+                raw_payload=raw,
+                error=error,
+                attempts=attempts,
+                failed_at=self._clock.now(),
+            )
+        )
+
+    @staticmethod
+    def _report(progress: Progress | None, outcome: SweepOutcome, expected: int) -> None:
+        if progress is not None:
+            progress(outcome.seen, expected)

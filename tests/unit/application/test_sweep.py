@@ -1,0 +1,166 @@
+from datetime import UTC, datetime, timedelta
+
+from application.ports import Cursor, UnreadableCheckoutForm
+from application.reconcile import Reconciler, ReconcileSettings, cursor_time
+from application.sweep import SweepCheckoutForms
+from domain.events import OrderImported, OrderStatusChanged
+from domain.policy import ImportPolicy
+from tests.support.builders import make_line_item, make_order_snapshot, make_payment
+from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+
+ACCOUNT = "shop-1"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def order(n: int, **overrides):
+    bought = START + timedelta(minutes=n)
+    return make_order_snapshot(
+        id=f"00000000-0000-11f1-8f11-{n:012d}",
+        line_items=(make_line_item(bought_at=bought),),
+        **overrides,
+    )
+
+
+def make_sweep(allegro, publisher, state, page_size=100, max_attempts=3) -> SweepCheckoutForms:
+    return SweepCheckoutForms(
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=ImportPolicy(account=ACCOUNT),
+        clock=FakeClock(),
+        max_attempts=max_attempts,
+        page_size=page_size,
+    )
+
+
+async def test_backfill_imports_paid_orders_of_the_window_once():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    unpaid = make_payment(finished_at=None, paid_amount=None)
+    for n in range(250):
+        allegro.forms[order(n).id] = (
+            order(n) if n % 5 else order(n, status="BOUGHT", payment=unpaid)
+        )
+    sweep = make_sweep(allegro, publisher, state)
+    progress: list[tuple[int, int]] = []
+
+    outcome = await sweep.run(
+        START, START + timedelta(days=1), lambda s, t: progress.append((s, t))
+    )
+    again = await sweep.run(START, START + timedelta(days=1))
+
+    assert outcome.seen == 250
+    assert len(publisher.published) == 200
+    assert {type(e) for e in publisher.published} == {OrderImported}
+    assert again.published == []
+    assert progress[-1] == (250, 250)
+    assert outcome.requests == 3
+
+
+async def test_windows_past_ten_thousand_are_halved():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    for n in range(10_050):
+        allegro.forms[order(n).id] = order(n)
+
+    outcome = await make_sweep(allegro, publisher, state).run(START, START + timedelta(days=8))
+
+    assert outcome.seen >= 10_050
+    assert len({e.external_id for e in publisher.published}) == 10_050
+    assert all(q.offset + q.limit <= 10_000 for q in allegro.searches)
+
+
+async def test_a_sweep_publishes_status_changes_with_the_reconciliation_reason():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro.forms[order(1).id] = order(1)
+    sweep = make_sweep(allegro, publisher, state)
+    await sweep.run(START, START + timedelta(days=1))
+    allegro.forms[order(1).id] = order(1, revision="99999999", fulfillment_status="SENT")
+
+    await sweep.run(START, START + timedelta(days=1))
+
+    changed = publisher.published[-1]
+    assert isinstance(changed, OrderStatusChanged)
+    assert (changed.order_status, changed.reason) == ("shipped", "RECONCILIATION")
+
+
+async def test_a_sweep_leaves_the_cursor_alone():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    state.cursors[ACCOUNT] = Cursor("1773479698020317")
+    allegro.forms[order(1).id] = order(1)
+
+    await make_sweep(allegro, publisher, state).run(START, START + timedelta(days=1))
+
+    assert state.cursors[ACCOUNT] == Cursor("1773479698020317")
+
+
+async def test_unreadable_forms_are_dead_lettered_after_the_attempts():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro.forms["bad"] = UnreadableCheckoutForm("bad", "{not json", "invalid JSON")
+    sweep = make_sweep(allegro, publisher, state, max_attempts=2)
+
+    first = await sweep.run(START, START + timedelta(days=1))
+    second = await sweep.run(START, START + timedelta(days=1))
+
+    assert (first.pending_failures, first.dead_letters) == (1, [])
+    [letter] = second.dead_letters
+    assert (letter.checkout_form_id, letter.raw_payload, letter.allegro_event_id) == (
+        "bad",
+        "{not json",
+        None,
+    )
+
+
+def test_cursor_time_reads_microsecond_event_ids():
+    assert cursor_time(Cursor("1773479722481317")) == datetime(
+        2026, 3, 14, 9, 15, 22, 481317, tzinfo=UTC
+    )
+    assert cursor_time(Cursor(None)) is None
+    assert cursor_time(Cursor("MTU3NjUy")) is None
+
+
+def make_reconciler(allegro, publisher, state, clock, **settings) -> Reconciler:
+    return Reconciler(
+        journal=allegro,
+        state=state,
+        sweep=make_sweep(allegro, publisher, state),
+        settings=ReconcileSettings(account=ACCOUNT, **settings),
+        clock=clock,
+    )
+
+
+async def test_a_cursor_older_than_retention_is_repaired_by_a_sweep_then_moved():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    stale = START - timedelta(days=1)
+    state.cursors[ACCOUNT] = Cursor(str(int(stale.timestamp() * 1_000_000)))
+    allegro.forms[order(1).id] = order(1)
+    newest = allegro.emit("READY_FOR_PROCESSING", order(2))
+    clock = FakeClock(START + timedelta(days=70))
+
+    outcome = await make_reconciler(allegro, publisher, state, clock).repair_stale_cursor()
+
+    assert outcome is not None
+    assert {e.external_id for e in publisher.published} == {order(1).id, order(2).id}
+    assert state.cursors[ACCOUNT] == Cursor(newest.id)
+
+
+async def test_a_fresh_cursor_is_left_alone():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    state.cursors[ACCOUNT] = Cursor(str(int(START.timestamp() * 1_000_000)))
+    clock = FakeClock(START + timedelta(days=10))
+
+    assert await make_reconciler(allegro, publisher, state, clock).repair_stale_cursor() is None
+    assert allegro.searches == []
+
+
+async def test_the_light_sweep_runs_once_per_period_after_the_first():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    clock = FakeClock(START)
+    reconciler = make_reconciler(
+        allegro, publisher, state, clock, light_every=timedelta(minutes=10)
+    )
+
+    runs = []
+    for _ in range(4):
+        runs.append(await reconciler.light_sweep_if_due() is not None)
+        clock.advance(6 * 60)
+
+    assert runs == [False, False, True, False]
