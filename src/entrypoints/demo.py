@@ -25,7 +25,7 @@ from entrypoints.containers import kafka_config
 from entrypoints.service import serve
 from entrypoints.settings import Settings, load_settings
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 async def run_demo(orders: int, duration: float) -> None:
@@ -44,10 +44,7 @@ async def run_demo(orders: int, duration: float) -> None:
         config = kafka_config(settings)
         await ensure_topics(config)
         _banner(simulator.url, broker.bootstrap_servers, config)
-        live = threading.Thread(
-            target=start_live_activity, args=(state, 1.5, stop_live), daemon=True
-        )
-        live.start()
+        start_live_activity(state, 1.5, stop_live)
         stop = asyncio.Event()
         viewer = asyncio.create_task(_view(config, stop))
         service = asyncio.create_task(serve(settings, stop))

@@ -19,7 +19,8 @@ def start_live_activity(
     *,
     seed: int = 0,
     new_orders_per_tick: tuple[int, int] = (0, 2),
-    steps_per_tick: int = 3,
+    steps_per_tick: int = 6,
+    max_active: int = 50,
 ) -> threading.Thread:
     """Run until `stop_event` is set; returns the (daemon) thread already started."""
     if interval_seconds <= 0:
@@ -28,8 +29,11 @@ def start_live_activity(
     runner = Interleaver(state, rng)
 
     def tick() -> None:
+        # A lifecycle takes ~5 steps: 6 steps a tick finish more orders than the ~1 a tick
+        # that start, and the cap keeps a long demo from piling up half-done orders.
         for _ in range(rng.randint(*new_orders_per_tick)):
-            runner.start()
+            if runner.active < max_active:
+                runner.start()
         for _ in range(steps_per_tick):
             runner.step()
 
