@@ -71,6 +71,7 @@ class PollLoop:
         """One batch; returns how long to wait before the next one."""
         try:
             if self._reconciler is not None:
+                await self._sync.cursor()  # placed first, so a stale start can be repaired
                 await self._reconciler.repair_stale_cursor()
                 await self._reconciler.light_sweep_if_due()
             outcome = await self._sync.run_batch()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import signal
@@ -65,10 +66,19 @@ async def drain_once(settings: Settings) -> DrainSummary:
     check_run_settings(settings)
     container = build_container(settings)
     try:
-        reconciler: Reconciler = await resolve(container.use_cases.reconciler())
-        await reconciler.repair_stale_cursor()
         sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-        return DrainSummary.of(await sync.drain())
+        await sync.cursor()  # placed first, so a stale start can be repaired
+        reconciler: Reconciler = await resolve(container.use_cases.reconciler())
+        repaired = await reconciler.repair_stale_cursor()
+        summary = DrainSummary.of(await sync.drain())
+        if repaired is not None:
+            summary = dataclasses.replace(
+                summary,
+                orders=summary.orders + repaired.seen,
+                published=summary.published + len(repaired.published),
+                dead_lettered=summary.dead_lettered + len(repaired.dead_letters),
+            )
+        return summary
     finally:
         await resolve(container.shutdown_resources())
 

@@ -1,0 +1,109 @@
+"""Journal holes and expired cursors are repaired by sweeping checkout forms."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from tests.support.kafka_reader import ConsumedRecord, read_topic
+from tests.support.service import run_cli, run_once, service_env
+
+pytestmark = pytest.mark.integration
+
+# Written out independently of src/domain/mapping.py, from the product specification.
+FULFILLMENT_TO_STATUS = {
+    None: "new",
+    "NEW": "new",
+    "PROCESSING": "processing",
+    "READY_FOR_SHIPMENT": "ready_to_ship",
+    "READY_FOR_PICKUP": "ready_to_ship",
+    "SENT": "shipped",
+    "PICKED_UP": "delivered",
+    "SUSPENDED": "on_hold",
+    "CANCELLED": "cancelled",
+    "RETURNED": "refunded",
+}
+
+
+def expected_status(form: dict[str, Any]) -> str:
+    if form["status"] == "CANCELLED":
+        return "cancelled"
+    return FULFILLMENT_TO_STATUS[(form.get("fulfillment") or {}).get("status")]
+
+
+def latest_status_per_order(records: list[ConsumedRecord]) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        message = record.json()
+        latest[message["external_id"]] = message["order_status"]
+    return latest
+
+
+@pytest.fixture
+def allegro():
+    state = SimulatorState(SimulatorConfig(seed=77))
+    state.script_mixed_lifecycles(60, seed=77)
+    with SimulatorServer(state) as server:
+        yield state, server
+
+
+def paid_orders(state: SimulatorState) -> set[str]:
+    return {o for o in state.order_ids() if state.ever_reached(o, "READY_FOR_PROCESSING")}
+
+
+async def test_a_hole_in_the_journal_is_repaired_by_a_sweep(allegro, kafka_topics, tmp_path):
+    state, server = allegro
+    journal = state.journal()
+    rng = random.Random(5)
+    victims = rng.sample(sorted(paid_orders(state)), 8)
+    dropped = [e["id"] for e in journal if e["order"]["checkoutForm"]["id"] in victims]
+    state.drop_journal_events(dropped)
+    env = service_env(
+        server.url, state.config, state.initial_refresh_token, kafka_topics, tmp_path / "s.db"
+    )
+
+    run_once(env)
+    before = latest_status_per_order(
+        await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    )
+    assert set(victims) - set(before), "the hole should hide some paid orders"
+
+    since = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    done = run_cli("backfill", "--since", since, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = latest_status_per_order(
+        await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    )
+
+    assert set(after) == paid_orders(state)
+    for order_id, status in after.items():
+        assert status == expected_status(state.checkout_form(order_id)), order_id
+
+
+async def test_a_cursor_older_than_retention_is_repaired(allegro, kafka_topics, tmp_path):
+    state, server = allegro
+    journal = state.journal()
+    state.expire_journal_before(journal[len(journal) // 2]["id"])
+    sixty_one_days_ago = datetime.now(UTC) - timedelta(days=61)
+    stale_cursor = str(int(sixty_one_days_ago.timestamp() * 1_000_000))
+    env = service_env(
+        server.url,
+        state.config,
+        state.initial_refresh_token,
+        kafka_topics,
+        tmp_path / "s.db",
+        ALLEGRO_START_FROM=stale_cursor,
+    )
+
+    run_once(env)
+    published = latest_status_per_order(
+        await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    )
+
+    assert set(published) == paid_orders(state)
+    for order_id, status in published.items():
+        assert status == expected_status(state.checkout_form(order_id)), order_id
