@@ -1,5 +1,9 @@
 """The long-running poll: batches back to back while the journal is busy, idle waits
-otherwise, exponential backoff on outages. Stops between batches when asked."""
+otherwise, exponential backoff on outages. Stops between batches when asked.
+
+Operators see it through `LoopStatus` (in memory), a `LoopObserver` (metrics) and the last
+poll error, which is also kept in the state store so that `status` can show it later.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from application.ports.clock import Clock
 from application.ports.errors import PortError
+from application.ports.state import StateStore
 from application.reconcile import Reconciler
+from application.sweep import SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,16 @@ class LoopStatus:
     batches: int = 0
     published: int = 0
     dead_lettered: int = 0
+
+
+class LoopObserver(Protocol):
+    """Metrics hook: told about every batch, every sweep and every failed poll."""
+
+    def batch_done(self, outcome: BatchOutcome) -> None: ...
+
+    def sweep_done(self, outcome: SweepOutcome) -> None: ...
+
+    def poll_failed(self, error: PortError) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +70,21 @@ class PollLoop:
         backoff: Backoff | None = None,
         status: LoopStatus | None = None,
         reconciler: Reconciler | None = None,
+        observer: LoopObserver | None = None,
+        error_log: StateStore | None = None,
+        stop_on: tuple[type[PortError], ...] = (),
     ) -> None:
+        """`stop_on`: port errors that end `run` (they propagate) instead of a backoff,
+        e.g. losing the leader lease. `error_log` keeps the last poll error durably."""
         self._sync = sync
         self._reconciler = reconciler
         self._clock = clock
         self._idle = idle_seconds
         self._backoff = backoff or Backoff()
         self.status = status or LoopStatus()
+        self._observer = observer
+        self._error_log = error_log
+        self._stop_on = stop_on
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -72,11 +97,13 @@ class PollLoop:
         try:
             if self._reconciler is not None:
                 await self._sync.cursor()  # placed first, so a stale start can be repaired
-                await self._reconciler.repair_stale_cursor()
-                await self._reconciler.light_sweep_if_due()
+                self._swept(await self._reconciler.repair_stale_cursor())
+                self._swept(await self._reconciler.light_sweep_if_due())
             outcome = await self._sync.run_batch()
         except PortError as exc:
-            return self._failed(exc)
+            if isinstance(exc, self._stop_on):
+                raise
+            return await self._failed(exc)
         self._succeeded(outcome)
         if outcome.full:
             return 0.0
@@ -84,11 +111,11 @@ class PollLoop:
             return self._backoff.delay(1)
         return self._idle
 
-    def _failed(self, exc: PortError) -> float:
+    async def _failed(self, exc: PortError) -> float:
         status = self.status
         status.consecutive_failures += 1
         status.last_error = f"{type(exc).__name__}: {exc}"
-        status.last_error_at = self._clock.now()
+        status.last_error_at = now = self._clock.now()
         delay = self._backoff.delay(status.consecutive_failures)
         log.warning(
             "poll failed, cursor held",
@@ -98,7 +125,22 @@ class PollLoop:
                 "retry_in_seconds": round(delay, 2),
             },
         )
+        if self._observer is not None:
+            self._observer.poll_failed(exc)
+        if self._error_log is not None:
+            try:
+                await self._error_log.record_poll_error(self._sync.account, status.last_error, now)
+            except PortError as unrecorded:  # the store may be what is failing
+                log.debug("poll error not recorded", extra={"error": str(unrecorded)})
         return delay
+
+    def _swept(self, outcome: SweepOutcome | None) -> None:
+        if outcome is None:
+            return
+        self.status.published += len(outcome.published)
+        self.status.dead_lettered += len(outcome.dead_letters)
+        if self._observer is not None:
+            self._observer.sweep_done(outcome)
 
     def _succeeded(self, outcome: BatchOutcome) -> None:
         status = self.status
@@ -107,6 +149,8 @@ class PollLoop:
         status.batches += 1
         status.published += len(outcome.published)
         status.dead_lettered += len(outcome.dead_letters)
+        if self._observer is not None:
+            self._observer.batch_done(outcome)
         if outcome.events_read:
             log.info(
                 "batch committed" if outcome.committed else "batch held for retry",

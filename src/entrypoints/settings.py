@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.persistence.url import parse_state_url
 from domain.policy import ImportTrigger
 
 ENVIRONMENTS = {
@@ -64,10 +65,20 @@ class Settings(BaseSettings):
 
     state_url: str = "sqlite:///var/openoms-allegro/state.db"
     token_encryption_key: SecretStr | None = None
+    # PostgreSQL only: several replicas, one leader per account (see entrypoints/leadership).
+    lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
+    lag_probe_seconds: float = Field(default=30.0, gt=0)
+    http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
     openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        parse_state_url(value)  # its ValueError names the problem, never the password
+        return value
 
     @field_validator("allegro_start_from")
     @classmethod

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import overload
 
 import pytest
 
 from application.ports.errors import StateStoreError
-from application.ports.state import Cursor, StateStore
+from application.ports.state import Cursor, ErrorReport, PollError, StateStore
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
@@ -18,6 +19,7 @@ from tests.integration.persistence.backends import DURABLE_KINDS, KINDS, Backend
 
 ACCOUNT = "shop-a"
 OTHER_ACCOUNT = "shop-b"
+AT = datetime(2026, 3, 14, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 def make_record(
@@ -245,6 +247,7 @@ async def test_everything_survives_reopening_the_store(kind: str, tmp_path: Path
         await first.commit(ACCOUNT, Cursor("42"), [record])
         await first.commit(OTHER_ACCOUNT, Cursor(None))
         await first.record_failure(ACCOUNT, "cf-2", "boom")
+        await first.record_poll_error(ACCOUNT, "AllegroUnavailable: timeout", AT)
         await backend.close_stores()
 
         reopened = await backend.state_store()
@@ -252,4 +255,80 @@ async def test_everything_survives_reopening_the_store(kind: str, tmp_path: Path
         assert await reopened.load_cursor(ACCOUNT) == Cursor("42")
         assert await reopened.load_cursor(OTHER_ACCOUNT) == Cursor(None)
         assert dict(await reopened.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": record}
+        assert (await reopened.load_errors(ACCOUNT)).last_poll_error == PollError(
+            "AllegroUnavailable: timeout", AT
+        )
         assert await reopened.record_failure(ACCOUNT, "cf-2", "boom") == 2
+
+
+async def test_no_errors_are_reported_for_a_new_account(store: StateStore) -> None:
+    assert await store.load_errors(ACCOUNT) == ErrorReport()
+
+
+async def test_the_last_poll_error_round_trips_and_replaces_the_previous(
+    store: StateStore,
+) -> None:
+    await store.record_poll_error(ACCOUNT, "AllegroUnavailable: HTTP 503", AT)
+    warsaw = timezone(timedelta(hours=1))
+    later = datetime(2026, 3, 14, 11, 0, tzinfo=warsaw)
+
+    await store.record_poll_error(ACCOUNT, "PublishError: broker down", later)
+
+    report = await store.load_errors(ACCOUNT)
+    assert report.last_poll_error == PollError("PublishError: broker down", later)
+    assert report.last_poll_error is not None
+    assert report.last_poll_error.occurred_at.utcoffset() == timedelta(0)
+    assert (await store.load_errors(OTHER_ACCOUNT)).last_poll_error is None
+
+
+async def test_a_poll_error_at_a_naive_time_is_refused(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await store.record_poll_error(ACCOUNT, "boom", datetime(2026, 3, 14, 9, 0))
+
+    assert (await store.load_errors(ACCOUNT)).last_poll_error is None
+
+
+async def test_a_long_poll_error_is_kept_as_its_head(store: StateStore) -> None:
+    await store.record_poll_error(ACCOUNT, "x" * 100_000, AT)
+
+    report = await store.load_errors(ACCOUNT)
+
+    assert report.last_poll_error is not None
+    assert 100 <= len(report.last_poll_error.message) < 100_000
+
+
+async def test_failing_orders_are_reported_with_attempts_and_last_error(
+    store: StateStore,
+) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    await store.record_failure(ACCOUNT, "cf-1", "first")
+    await store.record_failure(ACCOUNT, "cf-1", "second")
+    await store.record_failure(ACCOUNT, "cf-2", "other")
+    await store.record_failure(OTHER_ACCOUNT, "cf-9", "elsewhere")
+
+    report = await store.load_errors(ACCOUNT)
+
+    failing = {order.checkout_form_id: order for order in report.failing_orders}
+    assert set(failing) == {"cf-1", "cf-2"}
+    assert (failing["cf-1"].attempts, failing["cf-1"].last_error) == (2, "second")
+    assert (failing["cf-2"].attempts, failing["cf-2"].last_error) == (1, "other")
+    assert all(order.updated_at >= before for order in report.failing_orders)
+    assert all(order.updated_at.utcoffset() == timedelta(0) for order in report.failing_orders)
+
+
+async def test_cleared_failures_are_no_longer_reported(store: StateStore) -> None:
+    await store.record_failure(ACCOUNT, "cf-1", "boom")
+    await store.record_failure(ACCOUNT, "cf-2", "boom")
+
+    await store.commit(ACCOUNT, Cursor("5"), cleared_failures=["cf-1"])
+
+    report = await store.load_errors(ACCOUNT)
+    assert [order.checkout_form_id for order in report.failing_orders] == ["cf-2"]
+
+
+async def test_the_failing_orders_reported_are_limited(store: StateStore) -> None:
+    for n in range(5):
+        await store.record_failure(ACCOUNT, f"cf-{n}", "boom")
+
+    assert len((await store.load_errors(ACCOUNT, limit=3)).failing_orders) == 3
+    assert (await store.load_errors(ACCOUNT, limit=0)).failing_orders == ()

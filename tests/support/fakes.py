@@ -21,6 +21,7 @@ from application.ports import (
     StateStore,
     UnreadableCheckoutForm,
 )
+from application.ports.state import ErrorReport, FailingOrder, PollError
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import OrderRecord
@@ -135,6 +136,8 @@ class FakeStateStore(StateStore):
         self.cursors: dict[str, Cursor] = {}
         self.records: dict[tuple[str, str], OrderRecord] = {}
         self.failures: dict[tuple[str, str], int] = {}
+        self.errors: dict[tuple[str, str], str] = {}
+        self.poll_errors: dict[str, PollError] = {}
         self.commits = 0
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -163,4 +166,16 @@ class FakeStateStore(StateStore):
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         key = (account, checkout_form_id)
         self.failures[key] = self.failures.get(key, 0) + 1
+        self.errors[key] = error
         return self.failures[key]
+
+    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
+        self.poll_errors[account] = PollError(message, occurred_at)
+
+    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
+        failing = [
+            FailingOrder(form_id, attempts, self.errors.get((acc, form_id), ""), T0)
+            for (acc, form_id), attempts in self.failures.items()
+            if acc == account
+        ]
+        return ErrorReport(self.poll_errors.get(account), tuple(failing[:limit]))

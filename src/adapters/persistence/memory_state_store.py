@@ -8,10 +8,19 @@ Set `fail_with` to make every call raise it, e.g. `StateStoreError("disk full")`
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
 
-from adapters.persistence.rows import require_aware
+from adapters.persistence.rows import MAX_ERROR_LENGTH, check_limit, require_aware
 from application.ports.errors import StateStoreError
-from application.ports.state import Cursor, StateStore, TokenPair, TokenStore
+from application.ports.state import (
+    Cursor,
+    ErrorReport,
+    FailingOrder,
+    PollError,
+    StateStore,
+    TokenPair,
+    TokenStore,
+)
 from domain.policy import OrderRecord
 
 
@@ -21,6 +30,8 @@ class MemoryStateStore(StateStore):
         self.records: dict[str, dict[str, OrderRecord]] = {}  # account -> id -> record
         self.failures: dict[str, dict[str, int]] = {}  # account -> id -> attempts
         self.last_errors: dict[str, dict[str, str]] = {}
+        self.failed_at: dict[str, dict[str, datetime]] = {}
+        self.poll_errors: dict[str, PollError] = {}
         self.fail_with: Exception | None = None
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -57,6 +68,7 @@ class MemoryStateStore(StateStore):
         for checkout_form_id in cleared:
             self.failures.get(account, {}).pop(checkout_form_id, None)
             self.last_errors.get(account, {}).pop(checkout_form_id, None)
+            self.failed_at.get(account, {}).pop(checkout_form_id, None)
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         self._maybe_fail()
@@ -64,8 +76,30 @@ class MemoryStateStore(StateStore):
         _check_key("checkout form id", checkout_form_id)
         counts = self.failures.setdefault(account, {})
         counts[checkout_form_id] = counts.get(checkout_form_id, 0) + 1
-        self.last_errors.setdefault(account, {})[checkout_form_id] = error
+        self.last_errors.setdefault(account, {})[checkout_form_id] = error[:MAX_ERROR_LENGTH]
+        self.failed_at.setdefault(account, {})[checkout_form_id] = datetime.now(UTC)
         return counts[checkout_form_id]
+
+    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
+        self._maybe_fail()
+        _check_key("account", account)
+        moment = require_aware(occurred_at, "occurred_at")
+        self.poll_errors[account] = PollError(message[:MAX_ERROR_LENGTH], moment)
+
+    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
+        self._maybe_fail()
+        counts = self.failures.get(account, {})
+        failing = [
+            FailingOrder(
+                checkout_form_id=form_id,
+                attempts=attempts,
+                last_error=self.last_errors.get(account, {}).get(form_id, ""),
+                updated_at=self.failed_at.get(account, {}).get(form_id, datetime.now(UTC)),
+            )
+            for form_id, attempts in counts.items()
+        ]
+        failing.sort(key=lambda order: (-order.updated_at.timestamp(), order.checkout_form_id))
+        return ErrorReport(self.poll_errors.get(account), tuple(failing[: check_limit(limit)]))
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:

@@ -69,6 +69,19 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "the last poll error of each account, for `openoms-allegro status`",
+        (
+            """
+            CREATE TABLE poll_errors (
+                account      TEXT PRIMARY KEY CHECK (account <> ''),
+                message      TEXT NOT NULL,
+                occurred_at  TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -127,6 +140,19 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 holder         TEXT NOT NULL CHECK (holder <> ''),
                 fencing_token  BIGINT NOT NULL CHECK (fencing_token > 0),
                 expires_at     TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        3,
+        "the last poll error of each account, for `openoms-allegro status`",
+        (
+            """
+            CREATE TABLE poll_errors (
+                account      TEXT PRIMARY KEY CHECK (account <> ''),
+                message      TEXT NOT NULL,
+                occurred_at  TIMESTAMPTZ NOT NULL
             )
             """,
         ),

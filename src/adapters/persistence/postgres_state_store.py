@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 
 from adapters.persistence.lifecycle import OwnsDatabase
 from adapters.persistence.postgres_database import PostgresDatabase
 from adapters.persistence.postgres_lease import LeaseFence, check_fence
-from adapters.persistence.rows import MAX_ERROR_LENGTH, record_from_row, record_to_row
+from adapters.persistence.rows import (
+    MAX_ERROR_LENGTH,
+    check_limit,
+    record_from_row,
+    record_to_row,
+    require_aware,
+)
 from adapters.persistence.url import PostgresLocation
-from application.ports.state import Cursor, StateStore
+from application.ports.state import Cursor, ErrorReport, FailingOrder, PollError, StateStore
 from domain.policy import OrderRecord
 
 _UPSERT_CURSOR = """
@@ -35,6 +42,15 @@ _COUNT_FAILURE = """
         last_error = excluded.last_error,
         updated_at = now()
     RETURNING attempts
+"""
+_UPSERT_POLL_ERROR = """
+    INSERT INTO poll_errors (account, message, occurred_at) VALUES (%s, %s, %s)
+    ON CONFLICT (account) DO UPDATE
+    SET message = excluded.message, occurred_at = excluded.occurred_at
+"""
+_SELECT_FAILING = """
+    SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
+    WHERE account = %s ORDER BY updated_at DESC, checkout_form_id LIMIT %s
 """
 
 
@@ -103,6 +119,31 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
             row = await db_cursor.fetchone()
         assert row is not None  # RETURNING always yields the row it wrote
         return int(row[0])
+
+    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
+        """Not fenced: a replica that just lost the lease may still say why it stopped."""
+        moment = require_aware(occurred_at, "occurred_at")
+        async with self._database.transaction("recording the poll error") as connection:
+            await connection.execute(
+                _UPSERT_POLL_ERROR, (account, message[:MAX_ERROR_LENGTH], moment)
+            )
+
+    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
+        last = await self._database.fetch_all(
+            "loading the poll error",
+            "SELECT message, occurred_at FROM poll_errors WHERE account = %s",
+            (account,),
+        )
+        failing = await self._database.fetch_all(
+            "loading failing orders", _SELECT_FAILING, (account, check_limit(limit))
+        )
+        return ErrorReport(
+            PollError(last[0][0], last[0][1].astimezone(UTC)) if last else None,
+            tuple(
+                FailingOrder(form_id, int(attempts), error, updated_at.astimezone(UTC))
+                for form_id, attempts, error, updated_at in failing
+            ),
+        )
 
 
 async def postgres_state_resource(

@@ -39,8 +39,20 @@ def record_from_row(row: tuple[Any, ...]) -> OrderRecord:
     return OrderRecord(checkout_form_id, revision, triple)
 
 
-def require_aware(moment: datetime) -> datetime:
+def require_aware(moment: datetime, what: str = "expires_at") -> datetime:
     """Refuses naive datetimes, which would be read back differently by each backend."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"expires_at must be timezone-aware, got naive {moment.isoformat()}")
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
     return moment.astimezone(UTC)
+
+
+def utc_from_text(value: str) -> datetime:
+    """A SQLite timestamp (ISO 8601, or CURRENT_TIMESTAMP's naive UTC) as an aware datetime."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def check_limit(limit: int) -> int:
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    return limit

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from adapters.persistence.lifecycle import OwnsDatabase
-from adapters.persistence.rows import MAX_ERROR_LENGTH, record_from_row, record_to_row
+from adapters.persistence.rows import (
+    MAX_ERROR_LENGTH,
+    check_limit,
+    record_from_row,
+    record_to_row,
+    require_aware,
+    utc_from_text,
+)
 from adapters.persistence.sqlite_database import SqliteDatabase
 from adapters.persistence.url import SqliteLocation, sqlite_path
-from application.ports.state import Cursor, StateStore
+from application.ports.state import Cursor, ErrorReport, FailingOrder, PollError, StateStore
 from domain.policy import OrderRecord
 
 # The ids travel as one JSON array: no limit on how many, no SQL built from strings.
@@ -43,6 +51,15 @@ _COUNT_FAILURE = """
         last_error = excluded.last_error,
         updated_at = CURRENT_TIMESTAMP
     RETURNING attempts
+"""
+_UPSERT_POLL_ERROR = """
+    INSERT INTO poll_errors (account, message, occurred_at) VALUES (?, ?, ?)
+    ON CONFLICT (account) DO UPDATE
+    SET message = excluded.message, occurred_at = excluded.occurred_at
+"""
+_SELECT_FAILING = """
+    SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
+    WHERE account = ? ORDER BY updated_at DESC, checkout_form_id LIMIT ?
 """
 
 
@@ -97,6 +114,30 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
             )
             (attempts,) = next(iter(rows))
         return int(attempts)
+
+    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
+        moment = require_aware(occurred_at, "occurred_at").isoformat()
+        async with self._database.transaction("recording the poll error") as connection:
+            await connection.execute(
+                _UPSERT_POLL_ERROR, (account, message[:MAX_ERROR_LENGTH], moment)
+            )
+
+    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
+        last = await self._database.fetch_all(
+            "loading the poll error",
+            "SELECT message, occurred_at FROM poll_errors WHERE account = ?",
+            (account,),
+        )
+        failing = await self._database.fetch_all(
+            "loading failing orders", _SELECT_FAILING, (account, check_limit(limit))
+        )
+        return ErrorReport(
+            PollError(last[0][0], utc_from_text(last[0][1])) if last else None,
+            tuple(
+                FailingOrder(form_id, int(attempts), error, utc_from_text(updated_at))
+                for form_id, attempts, error, updated_at in failing
+            ),
+        )
 
 
 async def sqlite_state_resource(

@@ -17,6 +17,30 @@ class Cursor:
     position: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PollError:
+    """The last failure of a whole poll (an outage), kept so that `status` can show it."""
+
+    message: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FailingOrder:
+    """A checkout form that failed to map and is waiting for its next attempt."""
+
+    checkout_form_id: str
+    attempts: int
+    last_error: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    last_poll_error: PollError | None = None
+    failing_orders: tuple[FailingOrder, ...] = ()  # most recently failed first
+
+
 class StateStore(Protocol):
     async def load_cursor(self, account: str) -> Cursor | None: ...
 
@@ -40,6 +64,17 @@ class StateStore(Protocol):
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         """Count one more failed attempt (durably) and return the total so far."""
+        ...
+
+    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
+        """Keep `message` as the account's last poll error (it replaces the previous one).
+
+        `occurred_at` must be timezone-aware (ValueError otherwise).
+        """
+        ...
+
+    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
+        """The last poll error and up to `limit` checkout forms still failing."""
         ...
 
 

@@ -46,6 +46,7 @@ async def test_tables_live_in_the_configured_schema(location: PostgresLocation) 
         "leases",
         "oauth_tokens",
         "order_records",
+        "poll_errors",
         "schema_version",
     ]
 

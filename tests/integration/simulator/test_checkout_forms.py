@@ -277,6 +277,8 @@ def test_list_filters_match_a_brute_force_reference(populated: Sim) -> None:
         {"status": "READY_FOR_PROCESSING"},
         {"status": "READY_FOR_PROCESSING", "fulfillment.status": "SENT"},
         {"fulfillment.status": "NEW", "marketplace.id": "allegro-cz"},
+        {"status": "BOUGHT", "fulfillment.status": "NEW", "marketplace.id": "allegro-sk"},
+        {"status": "CANCELLED", "fulfillment.status": "NEW", "sort": "updatedAt"},
         {"lineItems.boughtAt.gte": cut, "sort": "lineItems.boughtAt"},
         {"updatedAt.lte": cut, "status": "CANCELLED", "sort": "-updatedAt"},
         {"updatedAt.gte": cut, "marketplace.id": "allegro-pl", "offset": 3, "limit": 5},
