@@ -2,12 +2,16 @@
 
 Allegro blocks a client id for a minute once it exceeds its limit, so the bucket also
 holds a block: after a 429 every request of this client waits, not only the one that got it.
+A bucket alone lets `per_minute + burst` requests into some 60-second window; a sliding
+window of the last `per_minute` send times closes that gap, so no 60-second window ever
+holds more than `per_minute` requests, burst included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 from adapters.allegro.observer import NullObserver, RequestObserver
 from adapters.allegro.timing import Monotonic, Sleep
@@ -16,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 # Float refill arithmetic may leave a token a hair short of 1 after an exact wait.
 _EPSILON = 1e-9
+WINDOW_SECONDS = 60.0
 
 
 class TokenBucket:
@@ -38,6 +43,7 @@ class TokenBucket:
         self._tokens = self._capacity
         self._updated = monotonic()
         self._blocked_until = float("-inf")
+        self._sent: deque[float] = deque(maxlen=per_minute)
         # FIFO: waiters take tokens in arrival order, and one sleeper at a time keeps the math
         # simple (a token bucket serialises consumers anyway).
         self._lock = asyncio.Lock()
@@ -59,10 +65,11 @@ class TokenBucket:
             while True:
                 now = self._monotonic()
                 self._refill(now)
-                delay = self._blocked_until - now
+                delay = max(self._blocked_until - now, self._window_delay(now))
                 if delay <= 0:
                     if self._tokens >= 1.0 - _EPSILON:
                         self._tokens = max(self._tokens - 1.0, 0.0)
+                        self._sent.append(now)
                         break
                     delay = (1.0 - self._tokens) / self._rate
                 await self._sleep(delay)
@@ -70,6 +77,12 @@ class TokenBucket:
         if waited > 0:
             self._observer.rate_limit_wait(waited)
         return waited
+
+    def _window_delay(self, now: float) -> float:
+        """How long until one more request fits in the trailing 60-second window."""
+        if len(self._sent) < (self._sent.maxlen or 0):
+            return 0.0
+        return self._sent[0] + WINDOW_SECONDS - now
 
     def _refill(self, now: float) -> None:
         elapsed = max(now - self._updated, 0.0)

@@ -106,3 +106,19 @@ def test_a_bucket_needs_a_positive_rate_and_burst(per_minute: int, burst: int) -
     time = FakeTime()
     with pytest.raises(ValueError, match="per_minute"):
         TokenBucket(per_minute, burst, monotonic=time.monotonic, sleep=time.sleep)
+
+
+async def test_no_sixty_second_window_holds_more_than_the_budget_burst_included() -> None:
+    time = FakeTime()
+    bucket, _ = make_bucket(time, per_minute=30, burst=10)
+    start = time.monotonic()
+
+    sent = []
+    for _ in range(100):
+        await bucket.acquire()
+        sent.append(time.monotonic() - start)
+
+    busiest = max(sum(1 for t in sent if s <= t < s + 60.0) for s in sent)
+    assert busiest == 30
+    # and the budget is used, not wasted: every minute lets its 30 requests through
+    assert [sum(1 for t in sent if m * 60 <= t < (m + 1) * 60) for m in range(3)] == [30] * 3
