@@ -1,4 +1,6 @@
-# Small, non-root image of openoms-allegro.
+# Small, non-root image of openoms-allegro: `docker build -t openoms-allegro .`
+# The same image runs the service (`run`, the default), `status`, `auth login`, `backfill`
+# and the Allegro simulator (`sandbox serve`); see docker-compose.yml.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -13,9 +15,10 @@ COPY --from=build /install /usr/local
 WORKDIR /
 VOLUME ["/var/openoms-allegro"]
 USER openoms
-ENV PYTHONUNBUFFERED=1 HTTP_PORT=8080
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HTTP_PORT=8080
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]
+# Liveness only (/healthz); orchestrators should use /readyz for readiness.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:%s/healthz' % os.environ.get('HTTP_PORT', '8080'); sys.exit(0 if urllib.request.urlopen(url, timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["openoms-allegro"]
 CMD ["run"]

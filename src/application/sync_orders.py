@@ -1,23 +1,24 @@
 """Use case: one poll of the order journal, from cursor to committed cursor.
 
-read cursor → fetch events → one checkout-form read per order → decide → publish and wait
-for acknowledgements → commit cursor + order records in one state transaction.
+read cursor → fetch events → read the checkout forms (list pages where they save requests,
+one read per order otherwise: see `form_loader`) → decide → publish and wait for
+acknowledgements → commit cursor + order records in one state transaction.
 Outages (Allegro, broker, state store) propagate and the cursor holds; a form that cannot
 be mapped is retried on the next poll and dead-lettered after `max_attempts`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
 from application.dead_letters import describe
-from application.ports.allegro import CheckoutFormReader, OrderEventJournal
+from application.form_loader import MIN_ORDERS, FormLoader
+from application.ports.allegro import CheckoutFormReader, OrderEventJournal, UnreadableCheckoutForm
 from application.ports.clock import Clock
-from application.ports.errors import CheckoutFormNotFound, MalformedCheckoutForm
+from application.ports.errors import CheckoutFormNotFound
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import Cursor, StateStore
 from domain.errors import DomainError
@@ -38,12 +39,14 @@ class SyncSettings:
     batch_size: int = 1000
     max_attempts: int = 3
     read_concurrency: int = 8
+    bulk_reads: bool = True  # read through list pages where that saves requests
+    bulk_min_orders: int = MIN_ORDERS  # fewer orders in a purchase-time window: single reads
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1000:
             raise ValueError("batch_size must be within 1..1000 (Allegro's limit)")
-        if self.max_attempts < 1 or self.read_concurrency < 1:
-            raise ValueError("max_attempts and read_concurrency must be positive")
+        if self.max_attempts < 1 or self.read_concurrency < 1 or self.bulk_min_orders < 1:
+            raise ValueError("max_attempts, read_concurrency and bulk_min_orders must be positive")
 
 
 @dataclass(slots=True)
@@ -90,7 +93,12 @@ class SyncOrders:
         clock: Clock,
     ) -> None:
         self._journal = journal
-        self._forms = forms
+        self._forms = FormLoader(
+            forms,
+            concurrency=settings.read_concurrency,
+            bulk=settings.bulk_reads,
+            min_orders=settings.bulk_min_orders,
+        )
         self._publisher = publisher
         self._state = state
         self._policy = policy
@@ -162,26 +170,15 @@ class SyncOrders:
         return outcomes
 
     async def _process(self, groups: list[FormEvents], records: Mapping[str, OrderRecord]) -> _Work:
-        semaphore = asyncio.Semaphore(self._settings.read_concurrency)
-
-        async def read(group: FormEvents) -> OrderSnapshot | CheckoutFormNotFound | _Failure:
-            async with semaphore:
-                try:
-                    return await self._forms.get(group.checkout_form_id)
-                except CheckoutFormNotFound as gone:
-                    return gone
-                except MalformedCheckoutForm as exc:
-                    return _Failure(group, exc.unreadable.raw, exc.unreadable.reason)
-
-        results = await asyncio.gather(*(read(g) for g in groups))
+        loaded = await self._forms.load(groups)
         work = _Work()
-        for group, result in zip(groups, results, strict=True):
+        for group, result in zip(groups, loaded.results, strict=True):
             if isinstance(result, CheckoutFormNotFound):
                 # Merged into a new order (which gets its own events) or past retention.
                 log.info("checkout form gone", extra={"checkout_form_id": group.checkout_form_id})
                 work.gone.append(group.checkout_form_id)
-            elif isinstance(result, _Failure):
-                work.failures.append(result)
+            elif isinstance(result, UnreadableCheckoutForm):
+                work.failures.append(_Failure(group, result.raw, result.reason))
             else:
                 self._decide(group, result, records.get(group.checkout_form_id), work)
         return work

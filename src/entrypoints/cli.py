@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,13 +19,16 @@ from application.ports import PortError
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from adapters.simulator import SimulatorState
+
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
 
 
 def _settings() -> Settings:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, account=settings.allegro_account)
     return settings
 
 
@@ -113,6 +116,61 @@ def backfill(since: str, until: str | None) -> None:
 
 
 @main.group()
+def auth() -> None:
+    """Authorise the seller account (OAuth device flow) and manage the token key."""
+
+
+@auth.command("login")
+def auth_login() -> None:
+    """Show a code and a URL, wait for the seller to confirm, store the tokens encrypted."""
+    from adapters.allegro import DeviceFlowError
+    from entrypoints.authorise import login
+
+    async def action() -> None:
+        settings = _settings()
+        try:
+            expires_at = await login(settings, click.echo)
+        except DeviceFlowError as exc:
+            click.echo(f"authorisation {exc.reason}: {exc}", err=True)
+            sys.exit(EXIT_FAILURE)
+        click.echo(
+            f"Authorised: tokens for account {settings.allegro_account!r} are stored encrypted "
+            f"(access token valid until {expires_at.isoformat(timespec='seconds')})."
+        )
+
+    _execute(action)
+
+
+@auth.command("generate-key")
+def auth_generate_key() -> None:
+    """Print a new TOKEN_ENCRYPTION_KEY (a Fernet key). Keep it secret, keep it safe."""
+    from adapters.persistence import TokenCipher
+
+    click.echo(TokenCipher.generate_key())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(as_json: bool) -> None:
+    """Cursor, lag behind event-stats, token expiry and the last error."""
+    from application.ports import SystemClock
+    from entrypoints.containers import build_container
+    from entrypoints.runtime import resolve
+    from entrypoints.status import gather_status, render_json
+
+    async def action() -> None:
+        settings = _settings()
+        container = build_container(settings)
+        try:
+            report = await gather_status(settings, container, SystemClock())
+        finally:
+            await resolve(container.shutdown_resources())
+        click.echo(render_json(report) if as_json else report.table())
+
+    _execute(action)
+
+
+@main.group()
 def sandbox() -> None:
     """The built-in Allegro simulator."""
 
@@ -123,11 +181,29 @@ def sandbox() -> None:
 @click.option("--orders", default=20, show_default=True, help="Orders scripted at start.")
 @click.option("--live/--no-live", default=True, show_default=True, help="Keep orders flowing.")
 @click.option("--seed", default=42, show_default=True, type=int)
-def sandbox_serve(host: str, port: int, orders: int, live: bool, seed: int) -> None:
+@click.option(
+    "--refresh-token",
+    default=None,
+    help="Also accept this refresh token (e.g. the one docker-compose gives the service).",
+)
+def sandbox_serve(
+    host: str, port: int, orders: int, live: bool, seed: int, refresh_token: str | None
+) -> None:
     """Serve a faithful Allegro REST API simulator (orders, events, OAuth, faults)."""
     from adapters.simulator import SimulatorConfig, run_forever
 
-    run_forever(SimulatorConfig(seed=seed), host, port, orders=orders, live=live)
+    def ready(url: str, state: SimulatorState) -> None:
+        token = state.initial_refresh_token
+        # Simulator-only credentials: they exist in this process's memory and nowhere else.
+        click.echo(f"Allegro simulator listening on {url}")
+        click.echo(f"  ALLEGRO_API_URL={url}")
+        click.echo(f"  ALLEGRO_AUTH_URL={url}/auth/oauth")
+        click.echo(f"  ALLEGRO_CLIENT_ID={state.config.client_id}")
+        click.echo(f"  ALLEGRO_REFRESH_TOKEN={token}")
+        click.echo(f"  more refresh tokens: POST {url}/__sim/tokens; admin: {url}/__sim/stats")
+
+    config = SimulatorConfig(seed=seed, initial_refresh_token=refresh_token)
+    run_forever(config, host, port, orders=orders, live=live, on_ready=ready)
 
 
 @main.command()

@@ -16,10 +16,13 @@ from dependency_injector import containers, providers
 from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
 from adapters.persistence import (
+    LeaseFence,
+    LeaseLost,
     PostgresLocation,
     SqliteLocation,
     TokenCipher,
     parse_state_url,
+    postgres_lease_resource,
     postgres_state_resource,
     postgres_token_resource,
     sqlite_state_resource,
@@ -33,6 +36,7 @@ from application.sync_orders import SyncOrders, SyncSettings
 from domain.mapping import StatusMapping
 from domain.policy import ImportPolicy
 from entrypoints.failpoints import wrap_publisher
+from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
 from entrypoints.settings import Settings
 
@@ -105,6 +109,9 @@ class Core(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
     loop_status = providers.Singleton(LoopStatus)
+    service_state = providers.Singleton(ServiceState)
+    # Set while this replica holds the account's lease; PostgreSQL commits check it.
+    fence = providers.Singleton(LeaseFence)
 
 
 class Gateways(containers.DeclarativeContainer):
@@ -117,7 +124,10 @@ class Gateways(containers.DeclarativeContainer):
         sqlite_state_resource, providers.Callable(sqlite_location, core.settings)
     )
     postgres_state = providers.Resource(
-        postgres_state_resource, providers.Callable(postgres_location, core.settings)
+        postgres_state_resource, providers.Callable(postgres_location, core.settings), core.fence
+    )
+    leases = providers.Resource(
+        postgres_lease_resource, providers.Callable(postgres_location, core.settings)
     )
     sqlite_tokens = providers.Resource(
         sqlite_token_resource, providers.Callable(sqlite_location, core.settings), cipher
@@ -217,6 +227,9 @@ class UseCases(containers.DeclarativeContainer):
         idle_seconds=providers.Callable(lambda s: s.poll_interval_seconds, core.settings),
         status=core.loop_status,
         reconciler=reconciler,
+        observer=core.metrics,
+        error_log=gateways.state_store,
+        stop_on=(LeaseLost,),  # back to standby: another replica now polls the account
     )
 
 

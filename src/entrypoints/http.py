@@ -1,4 +1,8 @@
-"""Liveness, readiness and metrics over HTTP (`HTTP_PORT`; 0 disables the listener)."""
+"""Liveness, readiness and metrics over HTTP (`HTTP_PORT`; 0 disables the listener).
+
+`/healthz`: the process answers (liveness). `/readyz`: 200 when every check passes, 503
+otherwise, with the checks and the replica's role in the body. `/metrics`: Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +16,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from application.ports.errors import PortError
+from entrypoints.health import Readiness
 from entrypoints.metrics import Metrics
 
-ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+ReadinessCheck = Callable[[], Awaitable[Readiness]]
+BeforeScrape = Callable[[], Awaitable[object]]
 
 
-def create_app(metrics: Metrics, readiness: ReadinessCheck) -> Starlette:
+def create_app(
+    metrics: Metrics, readiness: ReadinessCheck, before_scrape: BeforeScrape | None = None
+) -> Starlette:
+    """`before_scrape` refreshes what the gauges read (e.g. the stored token's expiry)."""
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        checks = await readiness()
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        report = await readiness()
+        return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
     async def metrics_endpoint(_: Request) -> Response:
+        if before_scrape is not None:
+            with contextlib.suppress(PortError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await before_scrape()
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return Starlette(

@@ -78,10 +78,28 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+class ContextFilter(logging.Filter):
+    """Adds fields every record of this process shares (the seller account), unless the
+    record carries its own."""
+
+    def __init__(self, **context: str) -> None:
+        super().__init__()
+        self._context = context
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self._context.items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", **context: str) -> None:
+    """`context`: fields added to every record, e.g. `account="shop-1"`."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    if context:
+        handler.addFilter(ContextFilter(**context))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import logging
 import signal
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from application.poll_loop import PollLoop
 from application.reconcile import Reconciler
 from application.sweep import Progress, SweepCheckoutForms, SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 from entrypoints.containers import Application, build_container
 from entrypoints.http import HttpEndpoint, create_app
+from entrypoints.leadership import Lead
+from entrypoints.runtime import Runtime, resolve
 from entrypoints.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
@@ -55,69 +55,84 @@ def check_run_settings(settings: Settings) -> None:
         )
 
 
-async def resolve(value: Awaitable[T] | T) -> T:
-    """dependency-injector returns a future when async resources are involved."""
-    if isinstance(value, Awaitable):
-        return await value
-    return value
-
-
 async def drain_once(settings: Settings) -> DrainSummary:
+    """`run --once`. With PostgreSQL it takes the lease for the drain, or fails at once."""
     check_run_settings(settings)
     container = build_container(settings)
     try:
-        sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-        await sync.cursor()  # placed first, so a stale start can be repaired
-        reconciler: Reconciler = await resolve(container.use_cases.reconciler())
-        repaired = await reconciler.repair_stale_cursor()
-        summary = DrainSummary.of(await sync.drain())
-        if repaired is not None:
-            summary = dataclasses.replace(
-                summary,
-                orders=summary.orders + repaired.seen,
-                published=summary.published + len(repaired.published),
-                dead_lettered=summary.dead_lettered + len(repaired.dead_letters),
-            )
-        return summary
+        return await _exclusively(container, settings, lambda _: _drain(container))
     finally:
         await resolve(container.shutdown_resources())
+
+
+async def _drain(container: Application) -> DrainSummary:
+    sync: SyncOrders = await resolve(container.use_cases.sync_orders())
+    await sync.cursor()  # placed first, so a stale start can be repaired
+    reconciler: Reconciler = await resolve(container.use_cases.reconciler())
+    repaired = await reconciler.repair_stale_cursor()
+    summary = DrainSummary.of(await sync.drain())
+    if repaired is not None:
+        summary = dataclasses.replace(
+            summary,
+            orders=summary.orders + repaired.seen,
+            published=summary.published + len(repaired.published),
+            dead_lettered=summary.dead_lettered + len(repaired.dead_letters),
+        )
+    return summary
 
 
 async def backfill(
     settings: Settings, since: datetime, until: datetime, progress: Progress
 ) -> SweepOutcome:
     """Import existing orders bought in [since, until]. The cursor is initialised first (if
-    new) so that `run` continues from the moment the backfill started, and never moved."""
+    new) so that `run` continues from the moment the backfill started, and never moved.
+    With PostgreSQL it takes the lease for the sweep, or fails at once."""
     check_run_settings(settings)
     container = build_container(settings)
-    try:
+
+    async def sweep(_: asyncio.Event) -> SweepOutcome:
         sync: SyncOrders = await resolve(container.use_cases.sync_orders())
         await sync.cursor()
-        sweep: SweepCheckoutForms = await resolve(container.use_cases.sweep())
-        return await sweep.run(since, until, progress)
+        sweeper: SweepCheckoutForms = await resolve(container.use_cases.sweep())
+        return await sweeper.run(since, until, progress)
+
+    try:
+        return await _exclusively(container, settings, sweep)
     finally:
         await resolve(container.shutdown_resources())
 
 
+async def _exclusively(container: Application, settings: Settings, work: Lead[T]) -> T:
+    """Runs a one-shot command as the account's only writer (PostgreSQL: under the lease)."""
+    runtime = Runtime(container, settings)
+    if not runtime.postgres:
+        return await work(asyncio.Event())
+    await resolve(container.gateways.state_store())  # opened (and migrated) before the lease
+    return await (await runtime.leadership()).exclusively(work)
+
+
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Poll until SIGTERM/SIGINT. The first signal stops between batches (a batch in flight
-    finishes, or commits nothing); a second one abandons the batch at once."""
+    finishes, or commits nothing); a second one abandons the batch at once.
+
+    With PostgreSQL, replicas wait on standby while another one holds the lease."""
     check_run_settings(settings)
     stop = stop or asyncio.Event()
     container = build_container(settings)
+    runtime = Runtime(container, settings)
     endpoint: HttpEndpoint | None = None
     try:
-        loop: PollLoop = await resolve(container.use_cases.poll_loop())
+        health = await runtime.open()
         if settings.http_port:
-            endpoint = HttpEndpoint(
-                create_app(container.core.metrics(), _readiness(container)),
-                "0.0.0.0",
-                settings.http_port,
-            )
+            app = create_app(runtime.metrics, health.readiness, health.refresh_token_expiry)
+            endpoint = HttpEndpoint(app, settings.http_host, settings.http_port)
             await endpoint.start()
-        task = asyncio.create_task(loop.run(stop))
+        task = asyncio.create_task(runtime.run(stop))
         _install_signals(stop, task)
-        log.info("service started", extra={"account": settings.allegro_account})
+        log.info(
+            "service started",
+            extra={"account": settings.allegro_account, "http_port": endpoint and endpoint.port},
+        )
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
@@ -141,13 +156,3 @@ def _install_signals(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal)
-
-
-def _readiness(container: Application) -> Any:
-    status = container.core.loop_status()
-
-    async def check() -> dict[str, bool]:
-        healthy_poll = status.consecutive_failures < 5
-        return {"polling": healthy_poll}
-
-    return check

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,14 +42,42 @@ _LEGACY_TAX_ID_TYPE = "OTHER"
 
 
 def journal_event(event: OrderEventWire) -> JournalEvent:
-    form = event.order.checkout_form if event.order else None
+    order = event.order
+    form = order.checkout_form if order else None
     return JournalEvent(
         id=event.id,
         type=event.type,
         occurred_at=event.occurred_at,
         checkout_form_id=form.id if form else None,
         revision=form.revision if form else None,
+        bought_at=latest_purchase(order.line_items) if order else None,
     )
+
+
+def latest_purchase(line_items: Any) -> datetime | None:
+    """The latest `lineItems[].boughtAt` of an event, or None when any of them is unreadable:
+    the time only says where to look for the form, and a wrong one would hide it."""
+    if not isinstance(line_items, list):
+        return None
+    latest: datetime | None = None
+    seen: set[str] = set()  # the items of one cart share one time: parse it once
+    for item in line_items:
+        raw = item.get("boughtAt") if isinstance(item, dict) else None
+        if raw is None or raw in seen:
+            continue
+        if not isinstance(raw, str):
+            return None
+        seen.add(raw)
+        try:
+            moment = _as_utc(datetime.fromisoformat(raw))
+        except ValueError:
+            return None
+        latest = moment if latest is None else max(latest, moment)
+    return latest
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def read_checkout_form(raw: str) -> OrderSnapshot | UnreadableCheckoutForm:

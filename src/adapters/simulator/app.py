@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from adapters.simulator import admin, oauth, rest
+from adapters.simulator.encoding import EncodingCache
 from adapters.simulator.errors import errors_holder, not_found
 from adapters.simulator.gateway import Gateway
 from adapters.simulator.responses import vendor
@@ -28,4 +29,5 @@ def build_app(state: SimulatorState) -> ASGIApp:
         exception_handlers={404: _http_error, 405: _http_error},
     )
     app.state.sim = state
+    app.state.encoding = EncodingCache()  # used by this app's server thread only
     return Gateway(app, state)

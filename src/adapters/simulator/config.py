@@ -21,6 +21,8 @@ class SimulatorConfig:
     device_interval_seconds: int = 5
     device_code_ttl: int = 3600
     seller_id: str = "44294360"
+    # A fixed first refresh token (docker-compose); None: a random one.
+    initial_refresh_token: str | None = field(default=None, repr=False)
     # The log is for tests and benchmarks; bounded so a soak run cannot eat the memory.
     request_log_limit: int = 200_000
 

@@ -20,6 +20,11 @@ def vendor(body: Any, status: int = 200, headers: Mapping[str, str] | None = Non
     return Response(encode(body), status_code=status, media_type=VENDOR_JSON, headers=headers)
 
 
+def vendor_bytes(content: bytes, status: int = 200) -> Response:
+    """An answer already encoded (see `encoding.EncodingCache`)."""
+    return Response(content, status_code=status, media_type=VENDOR_JSON)
+
+
 def plain(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """OAuth answers and, oddly, 406s come back as plain JSON."""
     return Response(encode(body), status_code=status, media_type=PLAIN_JSON, headers=headers)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.simulator import errors
+from adapters.simulator.encoding import EncodingCache
 from adapters.simulator.forms import (
     CHECKOUT_STATUSES,
     FILTERABLE_EVENT_TYPES,
@@ -19,7 +20,7 @@ from adapters.simulator.forms import (
 )
 from adapters.simulator.orderstore import ListQuery
 from adapters.simulator.params import ParamError, choice_param, datetime_param, int_param
-from adapters.simulator.responses import VENDOR_JSON, plain, vendor
+from adapters.simulator.responses import VENDOR_JSON, plain, vendor, vendor_bytes
 from adapters.simulator.state import OrderNotFound, RevisionConflict, SimulatorState
 from adapters.simulator.tokens import OAuthError
 
@@ -75,12 +76,18 @@ async def order_events(request: Request, state: SimulatorState) -> Response:
     raw_from = query.get("from")
     # A non-numeric `from` is ignored rather than rejected, as the journals were seen to do.
     after = int(raw_from) if raw_from and raw_from.isdigit() else None
-    return vendor({"events": state.events_page(after, set(types) or None, limit)})
+    events = state.events_page(after, set(types) or None, limit)
+    return vendor_bytes(_encoding(request).events_page(events))
 
 
 async def event_stats(request: Request, state: SimulatorState) -> Response:
     latest = state.latest_event()
     return vendor({"latestEvent": latest} if latest else {})
+
+
+def _encoding(request: Request) -> EncodingCache:
+    cache: EncodingCache = request.app.state.encoding
+    return cache
 
 
 def _checkout_form_id(request: Request) -> str:
@@ -105,7 +112,7 @@ async def checkout_form(request: Request, state: SimulatorState) -> Response:
     form = state.find_form(order_id)
     if form is None:
         return _not_found(order_id, request.url.path)
-    return vendor(form)
+    return vendor_bytes(_encoding(request).text(form).encode())
 
 
 async def checkout_forms(request: Request, state: SimulatorState) -> Response:
@@ -134,7 +141,7 @@ async def checkout_forms(request: Request, state: SimulatorState) -> Response:
             descending=descending,
         )
     )
-    return vendor({"checkoutForms": forms, "count": len(forms), "totalCount": total})
+    return vendor_bytes(_encoding(request).forms_page(forms, total))
 
 
 async def put_fulfillment(request: Request, state: SimulatorState) -> Response:

@@ -60,7 +60,9 @@ class SimulatorState:
             device_interval=float(cfg.device_interval_seconds),
             device_ttl=float(cfg.device_code_ttl),
         )
-        self.initial_refresh_token: str = self._auth.new_session(self.clock.wall())
+        self.initial_refresh_token: str = self._auth.new_session(
+            self.clock.wall(), cfg.initial_refresh_token
+        )
 
     # ----------------------------------------------------------------- buyer, Allegro, seller
 

@@ -102,10 +102,14 @@ class TokenAuthority:
             raise OAuthError(401, "invalid_client", "Bad client credentials")
         return client_id
 
-    def new_session(self, now: float) -> str:
-        """A refresh token as if the seller had just authorised the app."""
+    def new_session(self, now: float, token: str | None = None) -> str:
+        """A refresh token as if the seller had just authorised the app (`token`: a fixed one,
+        e.g. the value docker-compose hands to the service)."""
         session = Session(self.client_id, self.user_id)
-        return self._new_refresh(session, now)
+        if token is None:
+            return self._new_refresh(session, now)
+        self._refresh[token] = RefreshGrant(session, now + self.refresh_ttl)
+        return token
 
     def refresh(self, client_id: str, token: str | None, now: float) -> dict[str, Any]:
         if not token:

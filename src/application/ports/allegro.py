@@ -19,6 +19,9 @@ class JournalEvent:
     occurred_at: datetime
     checkout_form_id: str | None
     revision: str | None
+    # The order's purchase time as the event shows it (latest `lineItems[].boughtAt`): where
+    # to look for the form in `GET /order/checkout-forms`. None when the event has none.
+    bought_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@ import io
 import json
 import logging
 
-from entrypoints.logging_setup import JsonFormatter, TextFormatter
+from entrypoints.logging_setup import JsonFormatter, TextFormatter, configure_logging
 
 
 def emit(formatter: logging.Formatter, message: str, *args: object, **extra: object) -> str:
@@ -48,3 +48,20 @@ def test_values_that_look_secret_are_masked_in_messages_too():
     assert "jan.kowalski@example.com" not in line
     assert "xyz123" not in line
     assert "<email>" in line
+
+
+def test_every_record_carries_the_account_unless_it_names_its_own(monkeypatch):
+    stream = io.StringIO()
+    root = logging.getLogger()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # restored afterwards
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging("INFO", "json", account="shop-1")
+    logger = logging.getLogger("test.context")
+
+    logger.info("batch committed", extra={"checkout_form_id": "cf-1"})
+    logger.info("other account", extra={"account": "shop-2"})
+
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (first["account"], first["checkout_form_id"]) == ("shop-1", "cf-1")
+    assert second["account"] == "shop-2"

@@ -72,3 +72,36 @@ def test_plain_http_is_accepted_for_loopback_only(env):
 
 def test_secrets_are_not_in_the_repr(env):
     assert "s3cr3t-value" not in repr(load_settings())
+
+
+def test_operations_defaults(env):
+    settings = load_settings()
+
+    assert settings.lease_ttl_seconds == 30
+    assert settings.lag_probe_seconds == 30
+    assert settings.http_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LEASE_TTL_SECONDS", "0.5", "LEASE_TTL_SECONDS"),
+        ("LAG_PROBE_SECONDS", "0", "LAG_PROBE_SECONDS"),
+        ("STATE_URL", "mysql://db/openoms", "STATE_URL: unsupported state URL scheme"),
+        ("STATE_URL", "postgresql://db/x?schema=Bad-Name", "STATE_URL: invalid PostgreSQL"),
+    ],
+)
+def test_bad_operations_settings_name_the_variable(env, name, value, message):
+    env.setenv(name, value)
+
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings()
+
+
+def test_a_bad_state_url_never_shows_its_password(env):
+    env.setenv("STATE_URL", "postgresql://openoms:hunter2@db/x?schema=Bad-Name")
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+
+    assert "hunter2" not in str(raised.value)

@@ -1,0 +1,131 @@
+"""The service side of a benchmark: the real adapters, wired like `openoms-allegro run`.
+
+Allegro client (httpx, token bucket, OAuth against the simulator) → `SyncOrders` →
+aiokafka producer (acks=all) on the embedded broker → SQLite state store on a temp file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import SimInfo
+
+from adapters.allegro import AllegroClient, AllegroClientConfig, build_allegro_client
+from adapters.kafka import AiokafkaEventPublisher, KafkaConfig, ensure_topics
+from adapters.persistence import MemoryTokenStore, SqliteStateStore
+from application.ports import EventPublisher, SystemClock
+from application.ports.publisher import DeadLetter
+from application.sweep import SweepCheckoutForms
+from application.sync_orders import SyncOrders, SyncSettings
+from domain.events import DomainEvent, OrderImported
+from domain.policy import ImportPolicy
+
+ACCOUNT = "bench"
+UNLIMITED_BUCKET = (10**9, 10**6)  # per minute, burst: the client never waits
+
+
+@dataclass(slots=True)
+class ProbePublisher(EventPublisher):
+    """The real publisher, plus what a benchmark needs: counts and ack latencies."""
+
+    inner: EventPublisher
+    imported: int = 0
+    published: int = 0
+    dead_letters: int = 0
+    keep_latencies: bool = True
+    latencies: list[float] = field(default_factory=list)  # ack time - payment time, seconds
+    _acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        await self.inner.publish(events)
+        acked = time.time()
+        self._acked.set()
+        self.published += len(events)
+        for event in events:
+            if isinstance(event, OrderImported):
+                self.imported += 1
+                if self.keep_latencies:
+                    self.latencies.append(acked - event.occurred_at.timestamp())
+
+    async def wait_imported(self, count: int) -> None:
+        """Until `count` orders were imported (callers bound it with `asyncio.timeout`)."""
+        while self.imported < count:
+            self._acked.clear()
+            await self._acked.wait()
+
+    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        await self.inner.publish_dead_letters(letters)
+        self.dead_letters += len(letters)
+
+
+@dataclass(slots=True)
+class Pipeline:
+    client: AllegroClient
+    publisher: ProbePublisher
+    state: SqliteStateStore
+    policy: ImportPolicy
+
+    def sync(self, *, bulk: bool, batch_size: int = 1000) -> SyncOrders:
+        return SyncOrders(
+            journal=self.client.journal,
+            forms=self.client.forms,
+            publisher=self.publisher,
+            state=self.state,
+            policy=self.policy,
+            settings=SyncSettings(
+                account=ACCOUNT, start_from="earliest", batch_size=batch_size, bulk_reads=bulk
+            ),
+            clock=SystemClock(),
+        )
+
+    def sweep(self) -> SweepCheckoutForms:
+        return SweepCheckoutForms(
+            forms=self.client.forms,
+            publisher=self.publisher,
+            state=self.state,
+            policy=self.policy,
+            clock=SystemClock(),
+        )
+
+
+@asynccontextmanager
+async def pipeline(
+    sim: SimInfo,
+    refresh_token: str,
+    bootstrap_servers: str,
+    workdir: Path,
+    *,
+    per_minute: int = UNLIMITED_BUCKET[0],
+    burst: int = UNLIMITED_BUCKET[1],
+) -> AsyncIterator[Pipeline]:
+    """A fresh state file and a fresh topic: every run starts from an empty service."""
+    suffix = uuid.uuid4().hex[:8]
+    kafka = KafkaConfig(
+        bootstrap_servers=bootstrap_servers,
+        topic_orders=f"bench.orders.{suffix}",
+        topic_dlq=f"bench.orders.dlq.{suffix}",
+        enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
+    )
+    await ensure_topics(kafka)
+    config = AllegroClientConfig(
+        api_url=sim.url,
+        auth_url=f"{sim.url}/auth/oauth",
+        client_id=sim.client_id,
+        client_secret=sim.client_secret,
+        account=ACCOUNT,
+        initial_refresh_token=refresh_token,
+        rate_limit_per_minute=per_minute,
+        rate_limit_burst=burst,
+    )
+    async with (
+        build_allegro_client(config, MemoryTokenStore()) as client,
+        AiokafkaEventPublisher(kafka) as publisher,
+        await SqliteStateStore.open(workdir / f"state-{suffix}.db") as state,
+    ):
+        yield Pipeline(client, ProbePublisher(publisher), state, ImportPolicy(account=ACCOUNT))

@@ -1,0 +1,292 @@
+"""Reading the checkout forms a batch points at, in as few requests as Allegro allows.
+
+One `GET /order/checkout-forms/{id}` per order caps an import at the client's request
+budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-forms` holds
+100 full forms, so orders that cluster in purchase time are read through pages instead:
+
+- the batch's orders are clustered by their purchase time (from the journal events), split
+  where purchases lie more than `max_gap` apart, so a few old orders never stretch a window
+  over months; a cluster of fewer than `min_orders` orders is read one by one;
+- each cluster is paged as one `lineItems.boughtAt` window, oldest first, and paging stops
+  as soon as the pages left would cost more than reading the orders left one by one;
+- a listed form is used only when it is vouched for (see `vouched`);
+- consecutive batches of a busy journal page overlapping windows, so paid or cancelled forms
+  listed for one batch are remembered (the last `remember` of them) and used for a later
+  batch's orders they vouch for. Unpaid ones are not: buyers paying several purchases at
+  once merge them into a new form and the old ones vanish (404) without an event;
+- every order the pages did not cover or vouch for is read on its own, exactly as without
+  bulk reads: a form merged away is not listed and its single read answers 404; an unreadable
+  list item is read again on its own and takes the poison path (retry, then dead letter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from application.coalesce import FormEvents
+from application.ports.allegro import (
+    CheckoutFormPage,
+    CheckoutFormQuery,
+    CheckoutFormReader,
+    UnreadableCheckoutForm,
+)
+from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
+from domain.order import OrderSnapshot
+from domain.statuses import AllegroStatus
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+OFFSET_WINDOW = 10_000  # Allegro: offset + limit must not exceed 10 000
+MIN_ORDERS = 4  # a trickle of 1-3 orders is cheaper read one by one
+MAX_GAP = timedelta(hours=1)
+REMEMBER = 5_000  # listed forms kept for the next batches (~4 KB each)
+# `lineItems.boughtAt.lte` goes out with millisecond precision: reach the end of the last
+# millisecond so that a sub-millisecond purchase time is still inside the window.
+_LAST_MILLISECOND = timedelta(microseconds=999)
+
+# Paid or cancelled: such a form is never merged away, so a remembered copy cannot hide a 404.
+_SETTLED = frozenset({AllegroStatus.READY_FOR_PROCESSING, AllegroStatus.CANCELLED})
+
+Loaded = OrderSnapshot | CheckoutFormNotFound | UnreadableCheckoutForm
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedForms:
+    """One result per group, in the groups' order, and what reading them cost."""
+
+    results: list[Loaded]
+    list_requests: int
+    listed: int  # forms taken from this batch's list pages
+    remembered: int  # forms taken from earlier batches' list pages
+    single_reads: int
+
+
+def vouched(listed: OrderSnapshot, group: FormEvents) -> bool:
+    """Is the listed copy at least as new as the batch says the order is?
+
+    Either it carries the revision of the batch's latest event for the order, or it shows a
+    buyer-side change (`updatedAt`) made after every event of the batch for the order.
+    Seller-side changes move the revision but not `updatedAt` (API facts §9), so a copy
+    older than one of the batch's events can pass neither test: its `updatedAt` is at most
+    that of the version the event reported, which is not later than the event itself.
+    """
+    latest = group.events[-1].revision
+    if latest is not None and listed.revision == latest:
+        return True
+    updated = listed.updated_at
+    return updated is not None and all(updated > event.occurred_at for event in group.events)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    group: FormEvents
+    bought_at: datetime
+
+    @property
+    def id(self) -> str:
+        return self.group.checkout_form_id
+
+
+class FormLoader:
+    def __init__(
+        self,
+        forms: CheckoutFormReader,
+        *,
+        concurrency: int = 8,
+        bulk: bool = True,
+        min_orders: int = MIN_ORDERS,
+        max_gap: timedelta = MAX_GAP,
+        page_size: int = PAGE_SIZE,
+        remember: int = REMEMBER,
+    ) -> None:
+        if concurrency < 1 or min_orders < 1 or not 1 <= page_size <= PAGE_SIZE or remember < 0:
+            raise ValueError("concurrency, min_orders and page_size must be positive")
+        self._forms = forms
+        self._concurrency = concurrency
+        self._bulk = bulk
+        self._min_orders = min_orders
+        self._max_gap = max_gap
+        self._page_size = page_size
+        self._remember = remember
+        self._recent: OrderedDict[str, OrderSnapshot] = OrderedDict()  # oldest listing first
+
+    async def load(self, groups: Sequence[FormEvents]) -> LoadedForms:
+        """Raises outage errors (`AllegroUnavailable`, ...) as a single read would."""
+        read = _Reading(
+            self._forms,
+            asyncio.Semaphore(self._concurrency),
+            page_size=self._page_size,
+            wave=self._concurrency,
+            min_orders=self._min_orders,
+        )
+        recalled = self._recall(groups) if self._bulk else {}
+        todo = [g for g in groups if g.checkout_form_id not in recalled]
+        clusters = self._clusters(todo) if self._bulk else []
+        clustered = {w.id for cluster in clusters for w in cluster}
+        alone = [g.checkout_form_id for g in todo if g.checkout_form_id not in clustered]
+        # Orders that no window covers are read while the windows are paged.
+        alone_read, _ = await asyncio.gather(
+            asyncio.gather(*(read.single(form_id) for form_id in alone)),
+            asyncio.gather(*(read.window(cluster) for cluster in clusters)),
+        )
+        missed = [w.id for cluster in clusters for w in cluster if w.id not in read.found]
+        missed_read = await asyncio.gather(*(read.single(form_id) for form_id in missed))
+        self._keep(read.listed)
+        found: dict[str, Loaded] = {
+            **recalled,
+            **read.found,
+            **dict(zip(alone, alone_read, strict=True)),
+            **dict(zip(missed, missed_read, strict=True)),
+        }
+        outcome = LoadedForms(
+            results=[found[g.checkout_form_id] for g in groups],
+            list_requests=read.list_requests,
+            listed=len(read.found),
+            remembered=len(recalled),
+            single_reads=len(alone) + len(missed),
+        )
+        log.debug(
+            "checkout forms read",
+            extra={
+                "orders": len(groups),
+                "list_requests": outcome.list_requests,
+                "listed": outcome.listed,
+                "remembered": outcome.remembered,
+                "single_reads": outcome.single_reads,
+            },
+        )
+        return outcome
+
+    def _recall(self, groups: Sequence[FormEvents]) -> dict[str, OrderSnapshot]:
+        """Forms an earlier batch's pages listed, where they vouch for this batch's orders."""
+        recalled = {}
+        for group in groups:
+            known = self._recent.get(group.checkout_form_id)
+            if known is not None and vouched(known, group):
+                recalled[known.id] = known
+        return recalled
+
+    def _keep(self, listed: dict[str, OrderSnapshot]) -> None:
+        for form_id, form in listed.items():
+            if form.status in _SETTLED:
+                self._recent[form_id] = form
+                self._recent.move_to_end(form_id)
+        while len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
+
+    def _clusters(self, groups: Sequence[FormEvents]) -> list[list[_Wanted]]:
+        """Groups with a purchase time and a revision to check, clustered by purchase time."""
+        wanted = sorted(
+            (
+                _Wanted(group, bought)
+                for group in groups
+                if (bought := _bought_at(group)) is not None
+                and group.events[-1].revision is not None
+            ),
+            key=lambda w: w.bought_at,
+        )
+        clusters: list[list[_Wanted]] = []
+        for item in wanted:
+            if clusters and item.bought_at - clusters[-1][-1].bought_at <= self._max_gap:
+                clusters[-1].append(item)
+            else:
+                clusters.append([item])
+        return [cluster for cluster in clusters if len(cluster) >= self._min_orders]
+
+
+class _Reading:
+    """One `load`: the forms found on list pages, and how many list requests it took."""
+
+    def __init__(
+        self,
+        forms: CheckoutFormReader,
+        semaphore: asyncio.Semaphore,
+        *,
+        page_size: int,
+        wave: int,
+        min_orders: int,
+    ) -> None:
+        self._forms = forms
+        self._semaphore = semaphore
+        self._page_size = page_size
+        self._wave = wave
+        self._min_orders = min_orders
+        self.found: dict[str, OrderSnapshot] = {}  # vouched for an order of this batch
+        self.listed: dict[str, OrderSnapshot] = {}  # every readable form on the pages
+        self.list_requests = 0
+
+    async def single(self, checkout_form_id: str) -> Loaded:
+        async with self._semaphore:
+            try:
+                return await self._forms.get(checkout_form_id)
+            except CheckoutFormNotFound as gone:
+                return gone
+            except MalformedCheckoutForm as exc:
+                return exc.unreadable
+
+    async def window(self, cluster: list[_Wanted]) -> None:
+        """Page one purchase-time window; what it does not vouch for is left to single reads."""
+        pending = {w.id: w.group for w in cluster}
+        low, high = cluster[0].bought_at, cluster[-1].bought_at + _LAST_MILLISECOND
+        size = self._page_size
+        # The window lists at least the cluster's own orders: those pages are needed anyway.
+        offsets = list(range(0, min(len(cluster), OFFSET_WINDOW), size))
+        try:
+            pages = await self._pages(low, high, offsets, pending)
+            total = pages[0].total_count
+            reachable = min(total, OFFSET_WINDOW)
+            offsets = list(range(offsets[-1] + size, reachable, size))
+            # Stop once the pages left cost at least what reading the rest singly would.
+            while offsets and len(offsets) < len(pending):
+                wave, offsets = offsets[: self._wave], offsets[self._wave :]
+                await self._pages(low, high, wave, pending)
+        except AllegroRejected as exc:
+            log.warning("checkout form list refused, reading singly", extra={"error": str(exc)})
+            return
+        # Past Allegro's 10 000 offset window, what is left gets a narrower window of its own.
+        beyond = [w for w in cluster if w.id in pending]
+        cut_off = not offsets and total > reachable
+        if cut_off and self._min_orders <= len(beyond) < len(cluster):
+            await self.window(beyond)
+
+    async def _pages(
+        self, low: datetime, high: datetime, offsets: list[int], pending: dict[str, FormEvents]
+    ) -> list[CheckoutFormPage]:
+        pages = await asyncio.gather(*(self._page(low, high, offset) for offset in offsets))
+        for page in pages:
+            self._take(page, pending)
+        return pages
+
+    async def _page(self, low: datetime, high: datetime, offset: int) -> CheckoutFormPage:
+        async with self._semaphore:
+            self.list_requests += 1
+            return await self._forms.search(
+                CheckoutFormQuery(
+                    offset=offset,
+                    limit=self._page_size,
+                    bought_at_gte=low,
+                    bought_at_lte=high,
+                    sort="lineItems.boughtAt",  # oldest first: new purchases append at the end
+                )
+            )
+
+    def _take(self, page: CheckoutFormPage, pending: dict[str, FormEvents]) -> None:
+        for item in page.items:
+            if isinstance(item, UnreadableCheckoutForm):
+                continue  # read again on its own: the same poison path as any single read
+            self.listed[item.id] = item
+            group = pending.get(item.id)
+            if group is not None and vouched(item, group):
+                self.found[item.id] = item
+                del pending[item.id]
+
+
+def _bought_at(group: FormEvents) -> datetime | None:
+    known = [event.bought_at for event in group.events if event.bought_at is not None]
+    return max(known) if known else None

@@ -1,0 +1,139 @@
+"""The long-running service's parts: what lives as long as the process, and one term of
+polling (which, with PostgreSQL, lasts as long as this replica holds the lease).
+
+Process-wide: the state and token stores, the Kafka producer, the lease, health and
+metrics. Per term: the Allegro client (so only the poller ever refreshes a token), the
+poll loop and the lag probe; they are built when the term starts and closed when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from dependency_injector import providers
+
+from adapters.allegro import AllegroClient
+from adapters.kafka import AiokafkaEventPublisher
+from application.poll_loop import PollLoop
+from application.ports.errors import PortError
+from application.ports.state import StateStore, TokenStore
+from entrypoints.containers import Application, state_backend
+from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
+from entrypoints.lag import LagProbe
+from entrypoints.leadership import Leadership, default_holder
+from entrypoints.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STALE_AFTER_POLLS = 10
+STALE_AFTER_MINIMUM = timedelta(minutes=10)
+
+
+async def resolve(value: Awaitable[T] | T) -> T:
+    """dependency-injector returns a future when async resources are involved."""
+    if isinstance(value, Awaitable):
+        return await value
+    return value
+
+
+class Runtime:
+    def __init__(self, container: Application, settings: Settings) -> None:
+        self._container = container
+        self._settings = settings
+        self.account = settings.allegro_account
+        core = container.core
+        self.metrics = core.metrics()
+        self.service: ServiceState = core.service_state()
+        self.clock = core.clock()
+        self.health: HealthChecks | None = None
+        self.state_store: StateStore | None = None
+
+    @property
+    def postgres(self) -> bool:
+        return state_backend(self._settings) == "postgres"
+
+    async def open(self) -> HealthChecks:
+        """Opens the process-wide resources; fails fast if one of them cannot start."""
+        gateways = self._container.gateways
+        self.state_store = state_store = await resolve(gateways.state_store())
+        token_store: TokenStore = await resolve(gateways.token_store())
+        publisher: AiokafkaEventPublisher = await resolve(gateways.kafka_publisher())
+        loop_status = self._container.core.loop_status()
+        poll = self._settings.poll_interval_seconds
+        self.health = HealthChecks(
+            account=self.account,
+            service=self.service,
+            loop=loop_status,
+            state_store=state_store,
+            token_store=token_store,
+            broker=publisher.healthy,
+            clock=self.clock,
+            stale_after=max(timedelta(seconds=poll * STALE_AFTER_POLLS), STALE_AFTER_MINIMUM),
+        )
+        register_gauges(self.metrics, self.service, loop_status, self.clock, self.account)
+        return self.health
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Polls until `stop` (PostgreSQL: while this replica holds the lease)."""
+        if not self.postgres:
+            self._become(Role.SINGLE)
+            await self.term(stop)
+            return
+        await (await self.leadership()).run(stop, self.term)
+
+    async def leadership(self) -> Leadership:
+        return Leadership(
+            await resolve(self._container.gateways.leases()),
+            self._container.core.fence(),
+            account=self.account,
+            holder=default_holder(),
+            ttl=timedelta(seconds=self._settings.lease_ttl_seconds),
+            on_role=self._become,
+        )
+
+    async def term(self, stop: asyncio.Event) -> None:
+        """One term of polling: builds the Allegro client, polls, closes the client."""
+        try:
+            loop: PollLoop = await resolve(self._container.use_cases.poll_loop())
+            loop.status.consecutive_failures = 0  # a new term is judged on its own polls
+            client: AllegroClient = await resolve(self._container.gateways.allegro())
+            assert self.state_store is not None, "open() first"
+            probe = LagProbe(client.journal, self.state_store, self.account, self.clock)
+            measuring = asyncio.create_task(self._measure(probe, stop), name="lag-probe")
+            try:
+                await loop.run(stop)
+            finally:
+                measuring.cancel()
+                await asyncio.gather(measuring, return_exceptions=True)
+        finally:
+            allegro = self._container.gateways.allegro
+            assert isinstance(allegro, providers.Resource)
+            await resolve(allegro.shutdown())  # the next term builds a new client
+
+    async def _measure(self, probe: LagProbe, stop: asyncio.Event) -> None:
+        """Every `LAG_PROBE_SECONDS`, starting one period in: a restart costs no request."""
+        period = self._settings.lag_probe_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period)
+            if stop.is_set():
+                return
+            if self.health is not None:
+                with contextlib.suppress(PortError):
+                    await self.health.refresh_token_expiry()
+            try:
+                self.service.lag = await probe.measure()
+            except PortError as exc:
+                self.service.lag = None
+                log.debug("lag not measured", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+    def _become(self, role: Role) -> None:
+        if role != self.service.role:
+            log.info("role changed", extra={"account": self.account, "role": str(role)})
+        self.service.become(role, self.clock.now())

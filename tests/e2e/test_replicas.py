@@ -1,0 +1,187 @@
+"""Several replicas on PostgreSQL, one writer: two real `openoms-allegro run` processes.
+
+Only the replica that holds the lease polls and publishes; when it is SIGKILLed the other
+takes over within the lease's bound and nothing is lost; a replica that stalls past its
+lease (SIGSTOP) comes back as a standby without committing anything.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from adapters.kafka.config import KafkaConfig
+from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from tests.integration.operations.harness import (
+    free_port,
+    metrics,
+    operations_env,
+    postgres_state_url,
+    role,
+)
+from tests.support.kafka_reader import ConsumedRecord, read_topic
+from tests.support.process import ServiceProcess, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+IMPORTED = "openoms.order.imported.v1"
+TTL = 2.0
+# A standby retries every TTL/6, and the lease expires at most TTL after the last renewal.
+TAKEOVER_BOUND = TTL + TTL / 6 + 1.5  # + the probe's own polling and one acquire
+LEASE_LOST = "lease lost: back to standby (nothing more is committed by this replica)"
+PUBLISHED_IMPORTS = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
+
+
+@pytest.fixture
+def allegro() -> Iterator[SimulatorServer]:
+    state = SimulatorState(SimulatorConfig(seed=4242))
+    state.script_mixed_lifecycles(24, seed=4242)
+    with SimulatorServer(state) as server:
+        yield server
+
+
+@pytest.fixture
+async def state_url() -> AsyncIterator[str]:
+    async with postgres_state_url() as url:
+        yield url
+
+
+class Replica:
+    def __init__(self, name: str, env: dict[str, str], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.process = ServiceProcess(env, "run")
+
+    def role(self) -> str | None:
+        return role(self.port)
+
+
+@pytest.fixture
+def replicas(
+    allegro: SimulatorServer, kafka_topics: KafkaConfig, state_url: str
+) -> Iterator[list[Replica]]:
+    started = []
+    for name in ("a", "b"):
+        port = free_port()
+        env = operations_env(
+            allegro,
+            allegro.state.initial_refresh_token,
+            kafka_topics,
+            state_url,
+            port,
+            LEASE_TTL_SECONDS=str(TTL),
+        )
+        started.append(Replica(name, env, port))
+    try:
+        yield started
+    finally:
+        for replica in started:
+            if replica.process.running:
+                replica.process.kill()
+
+
+def leader_and_standby(replicas: list[Replica]) -> tuple[Replica, Replica]:
+    def settled() -> bool:
+        return sorted(str(r.role()) for r in replicas) == ["leader", "standby"]
+
+    wait_until(settled, within=30, what="one leader and one standby")
+    first, second = replicas
+    return (first, second) if first.role() == "leader" else (second, first)
+
+
+def expected_imports(state: SimulatorState) -> set[str]:
+    return {oid for oid in state.order_ids() if state.ever_reached(oid, "READY_FOR_PROCESSING")}
+
+
+def new_paid_orders(state: SimulatorState, count: int) -> set[str]:
+    orders = set()
+    for _ in range(count):
+        order_id = state.place_order(payment="ONLINE")
+        state.pay(order_id)
+        orders.add(order_id)
+    return orders
+
+
+async def topic_covers(kafka: KafkaConfig, orders: set[str]) -> list[ConsumedRecord]:
+    """Every record, once each order has an OrderImported (polls with a deadline)."""
+    deadline = time.monotonic() + 30
+    while True:
+        records = await read_topic(kafka.bootstrap_servers, kafka.topic_orders)
+        imported = {r.header("ce_subject") for r in records if r.header("ce_type") == IMPORTED}
+        if orders <= imported or time.monotonic() > deadline:
+            assert orders <= imported, f"never imported: {sorted(orders - imported)[:5]}"
+            return records
+
+
+def assert_replays_identical(records: list[ConsumedRecord]) -> None:
+    """A re-sent event carries the same id, key and bytes; an order gets one import id."""
+    by_id: dict[str, set[bytes | None]] = defaultdict(set)
+    import_ids: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        by_id[record.header("ce_id")].add(record.value)
+        if record.header("ce_type") == IMPORTED:
+            import_ids[record.header("ce_subject")].add(record.header("ce_id"))
+    assert all(len(values) == 1 for values in by_id.values())
+    assert all(len(ids) == 1 for ids in import_ids.values())
+
+
+async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
+    allegro: SimulatorServer, kafka_topics: KafkaConfig, replicas: list[Replica]
+) -> None:
+    state = allegro.state
+    leader, standby = leader_and_standby(replicas)
+    await topic_covers(kafka_topics, expected_imports(state))
+    leader.process.wait_for(
+        lambda: metrics(leader.port)[PUBLISHED_IMPORTS] == len(expected_imports(state)),
+        within=10,
+        what="the leader to count what it published",
+    )
+    standby_metrics = metrics(standby.port)
+
+    assert standby_metrics[PUBLISHED_IMPORTS] == 0
+    assert not [name for name in standby_metrics if name.startswith("allegro_requests_total")]
+    assert standby_metrics["openoms_allegro_leader"] == 0
+
+    late_orders = new_paid_orders(state, 5)
+    killed_at = time.monotonic()
+    leader.process.kill()
+    wait_until(lambda: standby.role() == "leader", within=TAKEOVER_BOUND * 3, what="takeover")
+    takeover = time.monotonic() - killed_at
+    records = await topic_covers(kafka_topics, expected_imports(state))
+
+    assert takeover < TAKEOVER_BOUND, f"takeover took {takeover:.2f}s"
+    assert late_orders <= expected_imports(state)
+    assert_replays_identical(records)
+    print(f"takeover after SIGKILL: {takeover:.2f}s (lease ttl {TTL}s)")
+    standby.process.terminate()
+    assert standby.process.wait_exit(within=20) == 0
+    assert standby.process.count("lease released") == 1
+
+
+async def test_a_leader_that_stalls_past_its_lease_comes_back_as_a_standby(
+    allegro: SimulatorServer, kafka_topics: KafkaConfig, replicas: list[Replica]
+) -> None:
+    state = allegro.state
+    stalled, successor = leader_and_standby(replicas)
+    await topic_covers(kafka_topics, expected_imports(state))
+
+    stalled.process.signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: successor.role() == "leader", within=TTL * 4, what="takeover")
+        new_paid_orders(state, 3)
+        await topic_covers(kafka_topics, expected_imports(state))
+    finally:
+        stalled.process.signal(signal.SIGCONT)
+    stalled.process.wait_for(
+        lambda: stalled.role() == "standby", within=TTL * 4, what="the stalled leader to step down"
+    )
+    new_paid_orders(state, 3)
+    records = await topic_covers(kafka_topics, expected_imports(state))
+
+    assert successor.role() == "leader"
+    assert stalled.process.count(LEASE_LOST) == 1
+    assert_replays_identical(records)

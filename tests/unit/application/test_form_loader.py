@@ -1,0 +1,361 @@
+"""Bulk reads: list pages where they save requests, single reads for everything else."""
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import pytest
+
+from application.coalesce import FormEvents
+from application.form_loader import FormLoader, vouched
+from application.ports import (
+    AllegroRejected,
+    AllegroUnavailable,
+    CheckoutFormPage,
+    CheckoutFormQuery,
+    Cursor,
+    JournalEvent,
+    UnreadableCheckoutForm,
+)
+from application.sync_orders import SyncOrders, SyncSettings
+from domain.events import OrderImported
+from domain.order import OrderSnapshot
+from domain.policy import ImportPolicy
+from tests.support.builders import make_line_item, make_order_snapshot
+from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+
+ACCOUNT = "shop-1"
+BOUGHT = T0 - timedelta(hours=2)  # the fake journal's events happen at T0 + n seconds
+
+
+class ListingAllegro(FakeAllegro):
+    """Events carry the purchase time; list pages may show other copies than single reads
+    (`listed`, like a lagging search index), or fail (`search_error`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
+        self.search_error: Exception | None = None
+
+    def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
+        event = dataclasses.replace(
+            super().emit(event_type, order, store=store), bought_at=order.ordered_at
+        )
+        self.events[-1] = event
+        return event
+
+    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
+        if self.search_error is not None:
+            self.searches.append(query)
+            raise self.search_error
+        fresh = self.forms
+        self.forms = {**fresh, **self.listed}
+        try:
+            return await super().search(query)
+        finally:
+            self.forms = fresh
+
+
+def order(n: int, bought: datetime = BOUGHT, **overrides: object) -> OrderSnapshot:
+    """Order n, bought at `bought`; its last buyer-side change is the purchase itself."""
+    fields: dict[str, object] = {
+        "id": f"00000000-0000-11f1-8f11-{n:012d}",
+        "revision": f"{n:08x}",
+        "line_items": (make_line_item(id=f"10000000-0000-11f1-8f11-{n:012d}", bought_at=bought),),
+        "updated_at": bought,
+        **overrides,
+    }
+    return make_order_snapshot(**fields)
+
+
+@pytest.fixture
+def allegro() -> ListingAllegro:
+    return ListingAllegro()
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def state() -> FakeStateStore:
+    return FakeStateStore()
+
+
+def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
+    return SyncOrders(
+        journal=allegro,
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=ImportPolicy(account=ACCOUNT),
+        settings=SyncSettings(account=ACCOUNT, start_from="earliest", **settings),
+        clock=FakeClock(),
+    )
+
+
+def imported_ids(publisher: FakePublisher) -> list[str]:
+    return sorted(e.external_id for e in publisher.published if isinstance(e, OrderImported))
+
+
+def ids(*numbers: int) -> list[str]:
+    return sorted(order(n).id for n in numbers)
+
+
+def paid_orders(allegro: ListingAllegro, numbers: range, spacing: timedelta) -> None:
+    for n in numbers:
+        allegro.emit("READY_FOR_PROCESSING", order(n, bought=BOUGHT + n * spacing))
+
+
+async def test_orders_bought_close_together_are_read_through_one_list_page(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(10), timedelta(minutes=1))
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert len(allegro.searches) == 1
+    assert allegro.reads == []
+    assert imported_ids(publisher) == ids(*range(10))
+
+
+async def test_the_list_window_spans_exactly_the_batchs_purchase_times(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    [query] = allegro.searches
+    assert query.bought_at_gte == BOUGHT
+    # to the end of the last millisecond: Allegro's filter takes milliseconds
+    assert query.bought_at_lte == BOUGHT + timedelta(minutes=4, microseconds=999)
+    assert (query.sort, query.offset, query.limit) == ("lineItems.boughtAt", 0, 100)
+
+
+async def test_a_trickle_of_orders_is_read_one_by_one(allegro, publisher, state):
+    paid_orders(allegro, range(3), timedelta(minutes=1))
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.searches == []
+    assert sorted(allegro.reads) == ids(0, 1, 2)
+
+
+async def test_bulk_reads_can_be_switched_off(allegro, publisher, state):
+    paid_orders(allegro, range(10), timedelta(minutes=1))
+
+    await make_sync(allegro, publisher, state, bulk_reads=False).run_batch()
+
+    assert allegro.searches == []
+    assert sorted(allegro.reads) == ids(*range(10))
+    assert imported_ids(publisher) == ids(*range(10))
+
+
+async def test_a_few_old_orders_do_not_stretch_the_window_over_months(allegro, publisher, state):
+    paid_orders(allegro, range(6), timedelta(minutes=1))
+    allegro.emit("FULFILLMENT_STATUS_CHANGED", order(90, bought=BOUGHT - timedelta(days=90)))
+    allegro.emit("FULFILLMENT_STATUS_CHANGED", order(91, bought=BOUGHT - timedelta(days=30)))
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    [query] = allegro.searches
+    assert query.bought_at_lte - query.bought_at_gte < timedelta(minutes=6)
+    assert sorted(allegro.reads) == ids(90, 91)
+    assert imported_ids(publisher) == ids(*range(6), 90, 91)
+
+
+async def test_a_stale_listed_copy_is_not_used(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    stale = order(2, revision="0ld0ld00", status="BOUGHT")  # older than the batch's event
+    allegro.listed[stale.id] = stale
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == [stale.id]
+    [event] = [e for e in publisher.published if e.external_id == stale.id]
+    assert event.revision == order(2).revision
+
+
+async def test_a_listed_copy_newer_than_the_batch_is_used(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    later = order(2, revision="5ec0ndaa", updated_at=T0 + timedelta(hours=1))  # buyer changed
+    allegro.forms[later.id] = later
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == []
+    [event] = [e for e in publisher.published if e.external_id == later.id]
+    assert event.revision == "5ec0ndaa"
+
+
+async def test_a_merged_form_is_not_listed_and_its_single_read_answers_404(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    gone = order(7, bought=BOUGHT + timedelta(minutes=2), status="BOUGHT")
+    last = allegro.emit("BOUGHT", gone, store=False)
+
+    outcome = await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == [gone.id]
+    assert outcome.gone == [gone.id]
+    assert state.cursors[ACCOUNT] == Cursor(last.id)
+
+
+async def test_an_unreadable_list_item_is_retried_then_dead_lettered(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    poison = order(3).id
+    allegro.forms[poison] = UnreadableCheckoutForm(poison, '{"id": "x"', "body is not JSON")
+    sync = make_sync(allegro, publisher, state, max_attempts=2)
+
+    outcomes = [await sync.run_batch() for _ in range(2)]
+
+    assert [o.retry_pending for o in outcomes] == [[poison], []]
+    assert allegro.reads == [poison, poison]
+    [letter] = publisher.dead_letters
+    assert (letter.checkout_form_id, letter.raw_payload) == (poison, '{"id": "x"')
+    assert imported_ids(publisher) == ids(0, 1, 2, 4)
+    assert state.cursors[ACCOUNT] == Cursor(allegro.events[-1].id)
+
+
+async def test_an_unreadable_list_item_whose_single_read_works_is_imported(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    allegro.listed[order(3).id] = UnreadableCheckoutForm(order(3).id, "{}", "truncated")
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == [order(3).id]
+    assert imported_ids(publisher) == ids(*range(5))
+
+
+async def test_paging_stops_where_single_reads_are_cheaper(allegro, publisher, state):
+    for n in range(100, 1100):  # a busy hour of other orders, not in this batch
+        allegro.forms[order(n).id] = order(n, bought=BOUGHT + timedelta(seconds=n))
+    paid_orders(allegro, range(5), timedelta(minutes=10))
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert len(allegro.searches) == 1
+    assert imported_ids(publisher) == ids(*range(5))
+    assert len(allegro.reads) == 4  # the first page held only the earliest one
+
+
+def other_orders(allegro: ListingAllegro, numbers: range, **overrides: object) -> None:
+    """Orders bought among orders 0-4 of `paid_orders` (one a minute from BOUGHT), whose
+    events come in a later batch."""
+    for n in numbers:
+        bought = BOUGHT + timedelta(seconds=10 + 45 * (n - numbers.start))
+        allegro.forms[order(n).id] = order(n, bought=bought, **overrides)
+
+
+def emit_stored(allegro: ListingAllegro, event_type: str, numbers: Iterable[int]) -> None:
+    for n in numbers:
+        allegro.emit(event_type, allegro.forms[order(n).id])
+
+
+async def test_forms_listed_for_one_batch_serve_the_next_one(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    other_orders(allegro, range(5, 10))
+    sync = make_sync(allegro, publisher, state)
+    await sync.run_batch()
+    emit_stored(allegro, "READY_FOR_PROCESSING", range(5, 10))
+
+    await sync.run_batch()
+
+    assert len(allegro.searches) == 1
+    assert allegro.reads == []
+    assert imported_ids(publisher) == ids(*range(10))
+
+
+async def test_unpaid_forms_are_not_remembered(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    other_orders(allegro, range(5, 10), status="BOUGHT")  # may still be merged away
+    sync = make_sync(allegro, publisher, state)
+    await sync.run_batch()
+    emit_stored(allegro, "BOUGHT", range(5, 10))
+
+    await sync.run_batch()
+
+    assert len(allegro.searches) == 2
+
+
+async def test_a_remembered_copy_older_than_the_batch_is_not_used(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    other_orders(allegro, range(5, 10))
+    sync = make_sync(allegro, publisher, state)
+    await sync.run_batch()
+    listed = allegro.forms[order(7).id]
+    assert isinstance(listed, OrderSnapshot)
+    # A seller-side change: new revision, same updatedAt.
+    shipped = dataclasses.replace(listed, revision="5e11e5e1", fulfillment_status="SENT")
+    allegro.emit("FULFILLMENT_STATUS_CHANGED", shipped)
+    emit_stored(allegro, "READY_FOR_PROCESSING", (5, 6, 8, 9))
+
+    await sync.run_batch()
+
+    [event] = [e for e in publisher.published if e.external_id == shipped.id]
+    assert (event.revision, event.fulfillment_status) == ("5e11e5e1", "SENT")
+    assert (len(allegro.searches), allegro.reads) == (1, [shipped.id])  # not recalled: read
+
+
+async def test_an_outage_on_a_list_page_holds_the_cursor(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    allegro.search_error = AllegroUnavailable("503 from Allegro")
+    sync = make_sync(allegro, publisher, state)
+
+    with pytest.raises(AllegroUnavailable):
+        await sync.run_batch()
+
+    assert publisher.published == []
+    assert state.cursors[ACCOUNT] == Cursor(None)
+
+
+async def test_a_refused_list_query_falls_back_to_single_reads(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    allegro.search_error = AllegroRejected("422 from Allegro", 422)
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert sorted(allegro.reads) == ids(*range(5))
+    assert imported_ids(publisher) == ids(*range(5))
+
+
+async def test_a_window_past_the_offset_limit_is_narrowed_for_the_rest(allegro):
+    every = [order(n, bought=BOUGHT + timedelta(seconds=n)) for n in range(10_050)]
+    allegro.forms = {o.id: o for o in every}
+    wanted = [*every[:10_000:100], *every[-10:]]
+    for o in wanted:
+        allegro.emit("READY_FOR_PROCESSING", o)
+    groups = [FormEvents(e.checkout_form_id or "", (e,)) for e in allegro.events]
+
+    loaded = await FormLoader(allegro).load(groups)
+
+    assert loaded.results == wanted
+    assert (loaded.list_requests, loaded.single_reads) == (101, 0)
+    assert allegro.searches[-1].bought_at_gte == every[-10].ordered_at
+
+
+def event_at(seconds: int, revision: str | None) -> JournalEvent:
+    return JournalEvent(
+        str(seconds), "READY_FOR_PROCESSING", T0 + timedelta(seconds=seconds), "x", revision
+    )
+
+
+@pytest.mark.parametrize(
+    ("revision", "updated_at", "expected"),
+    [
+        ("bbbbbbbb", None, True),  # the revision of the batch's latest event
+        ("aaaaaaaa", None, False),  # an earlier event's revision: maybe older than the batch
+        ("cccccccc", T0 + timedelta(seconds=3), True),  # a buyer change after every event
+        ("cccccccc", T0 + timedelta(seconds=2), False),  # ... not after the latest one
+        ("cccccccc", T0 + timedelta(seconds=1), False),
+    ],
+)
+def test_what_vouches_for_a_listed_copy(revision, updated_at, expected):
+    group = FormEvents("x", (event_at(1, "aaaaaaaa"), event_at(2, "bbbbbbbb")))
+
+    listed = make_order_snapshot(id="x", revision=revision, updated_at=updated_at)
+
+    assert vouched(listed, group) is expected
