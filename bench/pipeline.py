@@ -20,7 +20,7 @@ from adapters.allegro import AllegroClient, AllegroClientConfig, build_allegro_c
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig, ensure_topics
 from adapters.persistence import MemoryTokenStore, SqliteStateStore
 from application.ports import EventPublisher, SystemClock
-from application.ports.publisher import DeadLetter
+from application.ports.publisher import ORDERS, DeadLetter, OutboundMessage
 from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import DomainEvent, OrderImported
@@ -40,18 +40,37 @@ class ProbePublisher(EventPublisher):
     dead_letters: int = 0
     keep_latencies: bool = True
     latencies: list[float] = field(default_factory=list)  # ack time - payment time, seconds
+    _imports: dict[str, float] = field(default_factory=dict)  # encoded, not yet acked
     _acked: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.inner.publish(events)
-        acked = time.time()
-        self._acked.set()
-        self.published += len(events)
+    def encode(
+        self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
+    ) -> list[OutboundMessage]:
         for event in events:
             if isinstance(event, OrderImported):
+                self._imports[str(event.event_id)] = event.occurred_at.timestamp()
+        return self.inner.encode(events, dead_letters)
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        await self.inner.send(messages)
+        acked = time.time()
+        for message in messages:
+            if message.channel != ORDERS:
+                self.dead_letters += 1
+                continue
+            self.published += 1
+            paid_at = self._imports.pop(_header(message, "ce_id"), None)
+            if paid_at is not None:
                 self.imported += 1
                 if self.keep_latencies:
-                    self.latencies.append(acked - event.occurred_at.timestamp())
+                    self.latencies.append(acked - paid_at)
+        self._acked.set()
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        await self.send(self.encode(events))
+
+    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        await self.send(self.encode((), letters))
 
     async def wait_imported(self, count: int) -> None:
         """Until `count` orders were imported (callers bound it with `asyncio.timeout`)."""
@@ -59,9 +78,9 @@ class ProbePublisher(EventPublisher):
             self._acked.clear()
             await self._acked.wait()
 
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.inner.publish_dead_letters(letters)
-        self.dead_letters += len(letters)
+
+def _header(message: OutboundMessage, name: str) -> str:
+    return next((v.decode() for k, v in message.headers if k == name), "")
 
 
 @dataclass(slots=True)

@@ -163,7 +163,7 @@ class Budget:
     imported: int
     seconds: float
     requests: int
-    peak_minute: int  # most requests in any 60-second window
+    peak_minute: int  # most requests arriving at Allegro in any 60-second window
     rejected: int  # 429 answers
 
     @property
@@ -220,7 +220,7 @@ async def budget(broker: str, workdir: Path, seconds: float, backlog: int) -> li
                     pipe.publisher.imported,
                     elapsed,
                     len(log),
-                    peak_in_window([entry[0] for entry in log]),
+                    peak_in_window(sim.call("arrivals")),
                     sum(1 for entry in log if entry[2] == 429),
                 )
             )

@@ -19,6 +19,7 @@ from typing import Any
 from common import SimInfo, peak_rss_mb
 
 from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator.faults import Verdict
 from adapters.simulator.lifecycles import Interleaver
 
 UNLIMITED = 10**9  # requests per minute: "rate limit off"
@@ -102,8 +103,22 @@ class SimProcess:
 # ----------------------------------------------------------------------------- child side
 
 
+class _ArrivalsState(SimulatorState):
+    """Also records when each REST request arrives: Allegro's limit counts arrivals, while
+    the request log stamps completion."""
+
+    def __init__(self, cfg: SimulatorConfig, *, clock: OffsetClock) -> None:
+        super().__init__(cfg, clock=clock)
+        self.arrivals: list[float] = []
+
+    def gate(self, client_id: str | None) -> Verdict:
+        with self.locked():
+            self.arrivals.append(self.clock.monotonic())
+        return super().gate(client_id)
+
+
 class _Child:
-    def __init__(self, state: SimulatorState, clock: OffsetClock) -> None:
+    def __init__(self, state: _ArrivalsState, clock: OffsetClock) -> None:
         self.state = state
         self.clock = clock
         self._trickle_stop = threading.Event()
@@ -180,8 +195,15 @@ class _Child:
             if entry.path.startswith("/order/")
         ]
 
+    def arrivals(self) -> list[float]:
+        """When each REST request since the last clear arrived (simulator monotonic seconds)."""
+        with self.state.locked():
+            return list(self.state.arrivals)
+
     def clear_requests(self) -> None:
-        self.state.clear_request_log()
+        with self.state.locked():
+            self.state.clear_request_log()
+            self.state.arrivals.clear()
 
     def refresh_token(self) -> str:
         return self.state.issue_refresh_token()
@@ -223,7 +245,7 @@ def _seconds(iso: str) -> float:
 def _main(conn: Connection, rate_limit_per_minute: int, seed: int) -> None:
     clock = OffsetClock()
     config = SimulatorConfig(seed=seed, rate_limit_per_minute=rate_limit_per_minute)
-    state = SimulatorState(config, clock=clock)
+    state = _ArrivalsState(config, clock=clock)
     child = _Child(state, clock)
     with SimulatorServer(state) as server:
         conn.send((server.url, config.client_id, config.client_secret))

@@ -12,8 +12,9 @@ budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-for
 - a listed form is used only when it is vouched for (see `vouched`);
 - consecutive batches of a busy journal page overlapping windows, so paid or cancelled forms
   listed for one batch are remembered (the last `remember` of them) and used for a later
-  batch's orders they vouch for. Unpaid ones are not: buyers paying several purchases at
-  once merge them into a new form and the old ones vanish (404) without an event;
+  batch's order when every event of that batch for the order carries the remembered
+  revision (see `_recall`). Unpaid ones are not: buyers paying several purchases at once
+  merge them into a new form and the old ones vanish (404) without an event;
 - every order the pages did not cover or vouch for is read on its own, exactly as without
   bulk reads: a form merged away is not listed and its single read answers 404; an unreadable
   list item is read again on its own and takes the poison path (retry, then dead letter).
@@ -164,11 +165,14 @@ class FormLoader:
         return outcome
 
     def _recall(self, groups: Sequence[FormEvents]) -> dict[str, OrderSnapshot]:
-        """Forms an earlier batch's pages listed, where they vouch for this batch's orders."""
+        """Forms an earlier batch's pages listed, used only when EVERY event of this batch for
+        the order carries the remembered revision. `vouched` is not enough here: a late event
+        (a repeated READY_FOR_PROCESSING) carries an older revision, and a copy listed before
+        a cancellation would then pass for current and hide the cancellation for good."""
         recalled = {}
         for group in groups:
             known = self._recent.get(group.checkout_form_id)
-            if known is not None and vouched(known, group):
+            if known is not None and all(e.revision == known.revision for e in group.events):
                 recalled[known.id] = known
         return recalled
 

@@ -20,7 +20,7 @@ from application.ports.allegro import CheckoutFormReader, OrderEventJournal, Unr
 from application.ports.clock import Clock
 from application.ports.errors import CheckoutFormNotFound
 from application.ports.publisher import DeadLetter, EventPublisher
-from application.ports.state import Cursor, StateStore
+from application.ports.state import Cursor, StagedBatch, StateStore
 from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
@@ -59,6 +59,7 @@ class BatchOutcome:
     retry_pending: list[str] = field(default_factory=list)  # failing forms, not yet quarantined
     cursor: Cursor | None = None
     full: bool = False  # the journal returned a full page: more may be waiting
+    resent: int = 0  # messages of a batch staged before an interruption, sent again
 
     @property
     def committed(self) -> bool:
@@ -93,7 +94,7 @@ class SyncOrders:
         clock: Clock,
     ) -> None:
         self._journal = journal
-        self._forms = FormLoader(
+        self._loader = FormLoader(
             forms,
             concurrency=settings.read_concurrency,
             bulk=settings.bulk_reads,
@@ -130,6 +131,9 @@ class SyncOrders:
         return cursor
 
     async def run_batch(self) -> BatchOutcome:
+        staged = await self._state.load_staged(self.account)
+        if staged is not None:
+            return await self._resend(staged)
         cursor = await self.cursor()
         events = await self._journal.fetch(cursor.position, self._settings.batch_size)
         outcome = BatchOutcome(events_read=len(events), cursor=cursor)
@@ -145,17 +149,32 @@ class SyncOrders:
         if pending:
             outcome.retry_pending = pending
             return outcome
-        if work.events:
-            await self._publisher.publish(work.events)
-        if dead_letters:
-            await self._publisher.publish_dead_letters(dead_letters)
         new_cursor = Cursor(events[-1].id)
-        cleared = work.succeeded + [d.checkout_form_id for d in dead_letters]
+        cleared = (*work.succeeded, *(d.checkout_form_id for d in dead_letters))
+        messages = self._publisher.encode(work.events, dead_letters)
+        if messages:
+            # Staged first: a crash from here to the commit re-sends exactly these bytes.
+            batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
+            await self._state.stage(self.account, batch)
+            await self._publisher.send(messages)
         await self._state.commit(self.account, new_cursor, work.records, cleared)
         outcome.published = work.events
         outcome.dead_letters = dead_letters
         outcome.cursor = new_cursor
         return outcome
+
+    async def _resend(self, staged: StagedBatch) -> BatchOutcome:
+        """A batch staged before an interruption: send it again byte for byte, then commit it
+        (the decisions it carries were made once; making them again could differ)."""
+        log.warning(
+            "re-sending a batch staged before an interruption",
+            extra={"account": self.account, "messages": len(staged.messages)},
+        )
+        await self._publisher.send(staged.messages)
+        await self._state.commit(
+            self.account, staged.cursor, staged.records, staged.cleared_failures
+        )
+        return BatchOutcome(resent=len(staged.messages), cursor=staged.cursor, full=True)
 
     async def drain(self, max_batches: int | None = None) -> list[BatchOutcome]:
         """Run batches until the journal has nothing more right now (for `run --once`)."""
@@ -163,6 +182,8 @@ class SyncOrders:
         while max_batches is None or len(outcomes) < max_batches:
             outcome = await self.run_batch()
             outcomes.append(outcome)
+            if outcome.resent:
+                continue
             if outcome.events_read == 0:
                 break
             if not outcome.full and not outcome.retry_pending:
@@ -170,7 +191,7 @@ class SyncOrders:
         return outcomes
 
     async def _process(self, groups: list[FormEvents], records: Mapping[str, OrderRecord]) -> _Work:
-        loaded = await self._forms.load(groups)
+        loaded = await self._loader.load(groups)
         work = _Work()
         for group, result in zip(groups, loaded.results, strict=True):
             if isinstance(result, CheckoutFormNotFound):

@@ -19,7 +19,7 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             raise InvalidValue(f"money amount must be a finite Decimal, got {self.amount!r}")
-        if not _CURRENCY.match(self.currency):
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise InvalidValue(f"currency must be an ISO-4217 code, got {self.currency!r}")
 
     @classmethod

@@ -11,7 +11,8 @@ from typing import overload
 import pytest
 
 from application.ports.errors import StateStoreError
-from application.ports.state import Cursor, ErrorReport, PollError, StateStore
+from application.ports.publisher import DEAD_LETTERS, ORDERS, OutboundMessage
+from application.ports.state import Cursor, ErrorReport, PollError, StagedBatch, StateStore
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
@@ -180,10 +181,38 @@ async def test_commit_clears_only_the_failures_named(store: StateStore) -> None:
     assert await store.record_failure(OTHER_ACCOUNT, "cf-1", "boom") == 2
 
 
+EVERY_BYTE = bytes(range(256))
+STAGED_CURSOR = Cursor("300")
+
+
+def make_batch(cursor: Cursor | None = STAGED_CURSOR, tag: bytes = b"") -> StagedBatch:
+    return StagedBatch(
+        cursor=cursor,
+        records=(
+            make_record("cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED),
+            make_record("cf-2", revision=None, fulfillment_status=None),
+        ),
+        cleared_failures=("cf-3", "cf-4"),
+        messages=(
+            OutboundMessage(
+                ORDERS,
+                b"cf-1" + tag,
+                EVERY_BYTE + tag,
+                (("event-type", b"OrderShipped"), ("binary", EVERY_BYTE[::-1])),
+            ),
+            OutboundMessage(ORDERS, b"", b"", ()),
+            OutboundMessage(
+                DEAD_LETTERS, EVERY_BYTE, b'{"json": "\\u0000"}', (("", b""), ("zażółć", b"\x00"))
+            ),
+        ),
+    )
+
+
 async def arrange_committed_state(store: StateStore) -> OrderRecord:
     before = make_record("cf-1", revision="rev-1")
     await store.commit(ACCOUNT, Cursor("100"), [before])
     await store.record_failure(ACCOUNT, "cf-3", "boom")
+    await store.stage(ACCOUNT, make_batch())
     return before
 
 
@@ -191,6 +220,7 @@ async def assert_unchanged(store: StateStore, before: OrderRecord) -> None:
     assert await store.load_cursor(ACCOUNT) == Cursor("100")
     assert dict(await store.load_records(ACCOUNT, ["cf-1", "cf-2"])) == {"cf-1": before}
     assert await store.record_failure(ACCOUNT, "cf-3", "boom") == 2  # not cleared
+    assert await store.load_staged(ACCOUNT) == make_batch()  # still there to re-send
 
 
 async def test_a_commit_that_violates_a_constraint_changes_nothing(store: StateStore) -> None:
@@ -332,3 +362,117 @@ async def test_the_failing_orders_reported_are_limited(store: StateStore) -> Non
 
     assert len((await store.load_errors(ACCOUNT, limit=3)).failing_orders) == 3
     assert (await store.load_errors(ACCOUNT, limit=0)).failing_orders == ()
+
+
+async def test_nothing_is_staged_at_first(store: StateStore) -> None:
+    assert await store.load_staged(ACCOUNT) is None
+
+
+@pytest.mark.parametrize(
+    "cursor", [Cursor("300"), Cursor(None), None], ids=["cursor", "null-position", "no-cursor"]
+)
+async def test_a_staged_batch_round_trips_exactly(store: StateStore, cursor: Cursor | None) -> None:
+    batch = make_batch(cursor)
+
+    await store.stage(ACCOUNT, batch)
+
+    loaded = await store.load_staged(ACCOUNT)
+    assert loaded == batch
+    assert loaded is not None
+    assert loaded.messages[0].value == EVERY_BYTE
+    assert isinstance(loaded.records, tuple)
+    assert isinstance(loaded.messages[0].headers, tuple)
+
+
+async def test_an_empty_batch_round_trips(store: StateStore) -> None:
+    batch = StagedBatch(None, (), (), ())
+
+    await store.stage(ACCOUNT, batch)
+
+    assert await store.load_staged(ACCOUNT) == batch
+
+
+async def test_staging_again_replaces_the_staged_batch(store: StateStore) -> None:
+    await store.stage(ACCOUNT, make_batch(Cursor("300"), tag=b"first"))
+    second = make_batch(Cursor("400"), tag=b"second")
+
+    await store.stage(ACCOUNT, second)
+
+    assert await store.load_staged(ACCOUNT) == second
+
+
+async def test_a_commit_deletes_the_staged_batch_with_the_rest(store: StateStore) -> None:
+    batch = make_batch()
+    await store.stage(ACCOUNT, batch)
+
+    await store.commit(ACCOUNT, batch.cursor, batch.records, batch.cleared_failures)
+
+    assert await store.load_staged(ACCOUNT) is None
+    assert await store.load_cursor(ACCOUNT) == Cursor("300")
+    assert dict(await store.load_records(ACCOUNT, ["cf-1", "cf-2"])) == {
+        record.checkout_form_id: record for record in batch.records
+    }
+
+
+async def test_a_commit_without_a_cursor_leaves_the_staged_batch(store: StateStore) -> None:
+    # A sweep commits orders without a cursor; the journal's staged batch must survive it.
+    batch = make_batch(Cursor("100"))
+    await store.stage(ACCOUNT, batch)
+
+    await store.commit(ACCOUNT, None, [make_record("cf-9")])
+
+    assert await store.load_staged(ACCOUNT) == batch
+
+
+async def test_accounts_do_not_see_each_other_s_staged_batch(store: StateStore) -> None:
+    mine, theirs = make_batch(tag=b"mine"), make_batch(Cursor("7"), tag=b"theirs")
+    await store.stage(ACCOUNT, mine)
+
+    assert await store.load_staged(OTHER_ACCOUNT) is None
+
+    await store.stage(OTHER_ACCOUNT, theirs)
+    await store.commit(OTHER_ACCOUNT, Cursor("7"))
+
+    assert await store.load_staged(ACCOUNT) == mine
+    assert await store.load_staged(OTHER_ACCOUNT) is None
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        make_batch(Cursor("")),
+        StagedBatch(None, (make_record(""),), (), ()),
+    ],
+    ids=["empty-cursor-position", "empty-checkout-form-id"],
+)
+async def test_a_batch_that_could_not_commit_is_not_staged(
+    store: StateStore, batch: StagedBatch
+) -> None:
+    await store.stage(ACCOUNT, make_batch())
+
+    with pytest.raises(StateStoreError):
+        await store.stage(ACCOUNT, batch)
+
+    assert await store.load_staged(ACCOUNT) == make_batch()
+
+
+async def test_staging_for_an_empty_account_is_refused(store: StateStore) -> None:
+    with pytest.raises(StateStoreError):
+        await store.stage("", make_batch())
+
+
+@pytest.mark.parametrize("kind", DURABLE_KINDS)
+async def test_a_staged_batch_survives_reopening_the_store(kind: str, tmp_path: Path) -> None:
+    batch = make_batch()
+    async with open_backend(kind, tmp_path) as backend:
+        first = await backend.state_store()
+        await first.stage(ACCOUNT, batch)
+        await backend.close_stores()
+
+        reopened = await backend.state_store()
+
+        assert await reopened.load_staged(ACCOUNT) == batch
+        await reopened.commit(ACCOUNT, batch.cursor, batch.records, batch.cleared_failures)
+        await backend.close_stores()
+
+        assert await (await backend.state_store()).load_staged(ACCOUNT) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from adapters.inmemory import InMemoryEventPublisher
 from application.ports import (
     CheckoutFormNotFound,
     CheckoutFormPage,
@@ -12,17 +13,15 @@ from application.ports import (
     CheckoutFormReader,
     Clock,
     Cursor,
-    DeadLetter,
-    EventPublisher,
     JournalEvent,
     MalformedCheckoutForm,
     OrderEventJournal,
+    OutboundMessage,
     PublishError,
     StateStore,
     UnreadableCheckoutForm,
 )
-from application.ports.state import ErrorReport, FailingOrder, PollError
-from domain.events import DomainEvent
+from application.ports.state import ErrorReport, FailingOrder, PollError, StagedBatch
 from domain.order import OrderSnapshot
 from domain.policy import OrderRecord
 
@@ -114,21 +113,17 @@ def _bought_within(form: OrderSnapshot | UnreadableCheckoutForm, query: Checkout
     return (low is None or bought >= low) and (high is None or bought <= high)
 
 
-class FakePublisher(EventPublisher):
+class FakePublisher(InMemoryEventPublisher):
+    """The in-memory adapter (it passes the publisher contract suite), plus a switchable outage."""
+
     def __init__(self) -> None:
-        self.published: list[DomainEvent] = []
-        self.dead_letters: list[DeadLetter] = []
+        super().__init__()
         self.outage = False
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
         if self.outage:
             raise PublishError("broker unreachable")
-        self.published.extend(events)
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        if self.outage:
-            raise PublishError("broker unreachable")
-        self.dead_letters.extend(letters)
+        await super().send(messages)
 
 
 class FakeStateStore(StateStore):
@@ -138,6 +133,7 @@ class FakeStateStore(StateStore):
         self.failures: dict[tuple[str, str], int] = {}
         self.errors: dict[tuple[str, str], str] = {}
         self.poll_errors: dict[str, PollError] = {}
+        self.staged: dict[str, StagedBatch] = {}
         self.commits = 0
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -161,7 +157,15 @@ class FakeStateStore(StateStore):
         self.records.update({(account, r.checkout_form_id): r for r in records})
         for form_id in cleared_failures:
             self.failures.pop((account, form_id), None)
+        if cursor is not None:
+            self.staged.pop(account, None)
         self.commits += 1
+
+    async def stage(self, account: str, batch: StagedBatch) -> None:
+        self.staged[account] = batch
+
+    async def load_staged(self, account: str) -> StagedBatch | None:
+        return self.staged.get(account)
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         key = (account, checkout_form_id)

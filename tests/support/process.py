@@ -8,7 +8,9 @@ always with a deadline, and never on a sleep.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +22,24 @@ from typing import IO, Any
 
 POLL_SECONDS = 0.02
 KILLED = -signal.SIGKILL
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, the kernel SIGKILLs the service if the test process dies first."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return in_child
 
 
 class WaitTimeout(AssertionError):
@@ -55,8 +75,10 @@ class ServiceProcess:
             text=True,
             encoding="utf-8",
             errors="replace",
+            preexec_fn=_die_with_parent(),  # no orphan outlives a test run
         )
-        assert self.process.stdout is not None and self.process.stderr is not None
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
         self._readers = [
             self._reader(self.process.stdout, self._stdout),
             self._reader(self.process.stderr, self._stderr),
@@ -115,7 +137,13 @@ class ServiceProcess:
     # ------------------------------------------------------------------ waiting
 
     def wait_for(
-        self, condition: Callable[[], bool], *, within: float, what: str, alive: bool = True
+        self,
+        condition: Callable[[], bool],
+        *,
+        within: float,
+        what: str,
+        alive: bool = True,
+        poll: float = POLL_SECONDS,
     ) -> None:
         """Wait for `condition`; with `alive`, an exit before it holds fails at once."""
 
@@ -130,7 +158,7 @@ class ServiceProcess:
             return False
 
         try:
-            wait_until(check, within=within, what=what)
+            wait_until(check, within=within, what=what, poll=poll)
         except WaitTimeout as exc:
             raise WaitTimeout(f"{exc}\n--- service stderr ---\n{self.stderr_tail()}") from None
 

@@ -50,11 +50,11 @@ def journal_event(event: OrderEventWire) -> JournalEvent:
         occurred_at=event.occurred_at,
         checkout_form_id=form.id if form else None,
         revision=form.revision if form else None,
-        bought_at=latest_purchase(order.line_items) if order else None,
+        bought_at=_latest_purchase(order.line_items) if order else None,
     )
 
 
-def latest_purchase(line_items: Any) -> datetime | None:
+def _latest_purchase(line_items: Any) -> datetime | None:
     """The latest `lineItems[].boughtAt` of an event, or None when any of them is unreadable:
     the time only says where to look for the form, and a wrong one would hide it."""
     if not isinstance(line_items, list):

@@ -16,7 +16,10 @@ from pydantic.alias_generators import to_camel
 def _assume_utc(value: datetime) -> datetime:
     """Allegro's times are UTC: a value without an offset is read as UTC (not local time),
     and every value carries `datetime.UTC` itself (not pydantic's own tzinfo class)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:30+01:00: pydantic wants a ValueError
+        raise ValueError(f"date-time out of range: {value!r}") from exc
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]

@@ -5,27 +5,64 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from application.ports.errors import PublishError
-from application.ports.publisher import DeadLetter, EventPublisher
+from application.ports.publisher import (
+    DEAD_LETTERS,
+    ORDERS,
+    DeadLetter,
+    EventPublisher,
+    OutboundMessage,
+)
 from domain.events import DomainEvent
 
 
 class InMemoryEventPublisher(EventPublisher):
+    """Encodes a message as its id; `send` looks the object up again, so `published` holds
+    the domain objects themselves (and a re-sent staged message appears twice, as on Kafka)."""
+
     def __init__(self) -> None:
         self.published: list[DomainEvent] = []
         self.dead_letters: list[DeadLetter] = []
+        self.sent: list[OutboundMessage] = []
+        self._encoded: dict[bytes, DomainEvent | DeadLetter] = {}
         self._failures_left = 0
 
     def fail_next(self, n: int = 1) -> None:
         """Simulate a broker outage: the next `n` calls raise PublishError and record nothing."""
         self._failures_left = n
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
+    def encode(
+        self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
+    ) -> list[OutboundMessage]:
+        messages = []
+        for event in events:
+            messages.append(self._remember(ORDERS, event.external_id, str(event.event_id), event))
+        for letter in dead_letters:
+            ident = f"{letter.checkout_form_id}/{letter.allegro_event_id}/{letter.attempts}"
+            messages.append(self._remember(DEAD_LETTERS, letter.checkout_form_id, ident, letter))
+        return messages
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
         self._check_outage()
-        self.published.extend(events)
+        for message in messages:
+            self.sent.append(message)
+            item = self._encoded[message.value]
+            if isinstance(item, DeadLetter):
+                self.dead_letters.append(item)
+            else:
+                self.published.append(item)
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        await self.send(self.encode(events))
 
     async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        self._check_outage()
-        self.dead_letters.extend(letters)
+        await self.send(self.encode((), letters))
+
+    def _remember(
+        self, channel: str, key: str, ident: str, item: DomainEvent | DeadLetter
+    ) -> OutboundMessage:
+        value = ident.encode()
+        self._encoded[value] = item
+        return OutboundMessage(channel, key.encode(), value, ())
 
     def _check_outage(self) -> None:
         if self._failures_left > 0:

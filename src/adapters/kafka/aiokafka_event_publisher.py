@@ -14,7 +14,13 @@ from aiokafka.errors import KafkaError
 from adapters.kafka.config import KafkaConfig, producer_options
 from adapters.kafka.messages import KafkaRecord, encode_dead_letter, encode_event
 from application.ports.errors import PublishError
-from application.ports.publisher import DeadLetter, EventPublisher
+from application.ports.publisher import (
+    DEAD_LETTERS,
+    ORDERS,
+    DeadLetter,
+    EventPublisher,
+    OutboundMessage,
+)
 from domain.events import DomainEvent
 
 logger = logging.getLogger(__name__)
@@ -76,23 +82,30 @@ class AiokafkaEventPublisher(EventPublisher):
     ) -> None:
         await self.stop()
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
+    def encode(
+        self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
+    ) -> list[OutboundMessage]:
+        return [_outbound(ORDERS, encode_event(e)) for e in events] + [
+            _outbound(DEAD_LETTERS, encode_dead_letter(d)) for d in dead_letters
+        ]
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
-        records = [encode_event(event) for event in events]
-        await self._send_all(producer, self._config.topic_orders, records)
+        topics = {ORDERS: self._config.topic_orders, DEAD_LETTERS: self._config.topic_dlq}
+        await self._send_all(producer, [(topics[m.channel], m) for m in messages])
         logger.debug(
-            "events acknowledged",
+            "records acknowledged",
             extra={
-                "topic": self._config.topic_orders,
-                "count": len(events),
-                "event_ids": [str(event.event_id) for event in events],
+                "orders": sum(m.channel == ORDERS for m in messages),
+                "dead_letters": sum(m.channel == DEAD_LETTERS for m in messages),
             },
         )
 
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        await self.send(self.encode(events))
+
     async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        producer = self._started()
-        records = [encode_dead_letter(letter) for letter in letters]
-        await self._send_all(producer, self._config.topic_dlq, records)
+        await self.send(self.encode((), letters))
         logger.info(
             "dead letters acknowledged",
             extra={
@@ -123,23 +136,27 @@ class AiokafkaEventPublisher(EventPublisher):
         return self._producer
 
     async def _send_all(
-        self, producer: AIOKafkaProducer, topic: str, records: list[KafkaRecord]
+        self, producer: AIOKafkaProducer, records: list[tuple[str, OutboundMessage]]
     ) -> None:
         """Enqueue every record, then wait for every acknowledgement (or the first failure)."""
         deliveries: list[asyncio.Future[Any]] = []
         try:
-            for record in records:
+            for topic, record in records:
                 deliveries.append(
                     await producer.send(
-                        topic, value=record.value, key=record.key, headers=record.headers
+                        topic, value=record.value, key=record.key, headers=list(record.headers)
                     )
                 )
             await asyncio.gather(*deliveries)
         except _BROKER_ERRORS as exc:
             await _settle(deliveries)
             raise PublishError(
-                f"Kafka did not acknowledge {len(records)} record(s) on {topic}: {exc!r}"
+                f"Kafka did not acknowledge {len(records)} record(s): {exc!r}"
             ) from exc
+
+
+def _outbound(channel: str, record: KafkaRecord) -> OutboundMessage:
+    return OutboundMessage(channel, record.key, record.value, tuple(record.headers))
 
 
 async def _settle(deliveries: list[asyncio.Future[Any]]) -> None:

@@ -8,6 +8,7 @@ strings (never floats) and times as RFC 3339 UTC with a `Z`.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -371,15 +372,17 @@ def dead_letter_message(letter: DeadLetter) -> DeadLetterMessage:
 
 
 def dead_letter_id(letter: DeadLetter) -> uuid.UUID:
-    """Deterministic id of a dead letter, so a re-sent quarantine can be deduplicated."""
+    """Deterministic id of a dead letter, so a re-sent quarantine can be deduplicated: the
+    same input (account, form, Allegro event, payload) gives the same id whatever the
+    attempt count or the time it failed at."""
+    payload = hashlib.sha256(letter.raw_payload.encode()).hexdigest()
     name = "|".join(
         (
             letter.account,
             letter.checkout_form_id,
             letter.allegro_event_id or "",
             DEAD_LETTER_EVENT_TYPE,
-            str(letter.attempts),
-            utc_timestamp(letter.failed_at),
+            payload,
         )
     )
     return uuid.uuid5(EVENT_NAMESPACE, name)

@@ -11,12 +11,14 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.rows import MAX_ERROR_LENGTH, check_limit, require_aware
+from adapters.persistence.staged_batch import decode_staged, encode_staged
 from application.ports.errors import StateStoreError
 from application.ports.state import (
     Cursor,
     ErrorReport,
     FailingOrder,
     PollError,
+    StagedBatch,
     StateStore,
     TokenPair,
     TokenStore,
@@ -32,6 +34,7 @@ class MemoryStateStore(StateStore):
         self.last_errors: dict[str, dict[str, str]] = {}
         self.failed_at: dict[str, dict[str, datetime]] = {}
         self.poll_errors: dict[str, PollError] = {}
+        self.staged: dict[str, str] = {}  # account -> encoded batch, as the SQL stores keep it
         self.fail_with: Exception | None = None
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -69,6 +72,18 @@ class MemoryStateStore(StateStore):
             self.failures.get(account, {}).pop(checkout_form_id, None)
             self.last_errors.get(account, {}).pop(checkout_form_id, None)
             self.failed_at.get(account, {}).pop(checkout_form_id, None)
+        if cursor is not None:
+            self.staged.pop(account, None)
+
+    async def stage(self, account: str, batch: StagedBatch) -> None:
+        self._maybe_fail()
+        _check_key("account", account)
+        self.staged[account] = encode_staged(batch)
+
+    async def load_staged(self, account: str) -> StagedBatch | None:
+        self._maybe_fail()
+        payload = self.staged.get(account)
+        return None if payload is None else decode_staged(payload)
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         self._maybe_fail()

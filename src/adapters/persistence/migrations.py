@@ -82,6 +82,19 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "the transactional outbox: a batch staged before sending, deleted by its commit",
+        (
+            """
+            CREATE TABLE staged_batches (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                staged_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+        ),
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -153,6 +166,20 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 account      TEXT PRIMARY KEY CHECK (account <> ''),
                 message      TEXT NOT NULL,
                 occurred_at  TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        4,
+        "the transactional outbox: a batch staged before sending, deleted by its commit",
+        (
+            # TEXT, not JSONB: kept exactly as written (JSONB also refuses NUL characters).
+            """
+            CREATE TABLE staged_batches (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                staged_at  TIMESTAMPTZ NOT NULL DEFAULT now()
             )
             """,
         ),

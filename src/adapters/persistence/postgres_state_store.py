@@ -15,8 +15,16 @@ from adapters.persistence.rows import (
     record_to_row,
     require_aware,
 )
+from adapters.persistence.staged_batch import decode_staged, encode_staged
 from adapters.persistence.url import PostgresLocation
-from application.ports.state import Cursor, ErrorReport, FailingOrder, PollError, StateStore
+from application.ports.state import (
+    Cursor,
+    ErrorReport,
+    FailingOrder,
+    PollError,
+    StagedBatch,
+    StateStore,
+)
 from domain.policy import OrderRecord
 
 _UPSERT_CURSOR = """
@@ -48,6 +56,11 @@ _UPSERT_POLL_ERROR = """
     ON CONFLICT (account) DO UPDATE
     SET message = excluded.message, occurred_at = excluded.occurred_at
 """
+_UPSERT_STAGED = """
+    INSERT INTO staged_batches (account, payload) VALUES (%s, %s)
+    ON CONFLICT (account) DO UPDATE
+    SET payload = excluded.payload, staged_at = now()
+"""
 _SELECT_FAILING = """
     SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
     WHERE account = %s ORDER BY updated_at DESC, checkout_form_id LIMIT %s
@@ -55,7 +68,7 @@ _SELECT_FAILING = """
 
 
 class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
-    """With a `fence`, a commit succeeds only while the fence's lease is current."""
+    """With a `fence`, a commit or a stage succeeds only while the fence's lease is current."""
 
     def __init__(self, database: PostgresDatabase, fence: LeaseFence | None = None) -> None:
         self._database = database
@@ -110,6 +123,25 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                     "DELETE FROM failures WHERE account = %s AND checkout_form_id = ANY(%s)",
                     (account, list(cleared_failures)),
                 )
+            if cursor is not None:  # the journal's own commit; a sweep's leaves it alone
+                await connection.execute(
+                    "DELETE FROM staged_batches WHERE account = %s", (account,)
+                )
+
+    async def stage(self, account: str, batch: StagedBatch) -> None:
+        payload = encode_staged(batch)
+        async with self._database.transaction("staging a batch") as connection:
+            if self._fence is not None:
+                await check_fence(connection, account, self._fence)
+            await connection.execute(_UPSERT_STAGED, (account, payload))
+
+    async def load_staged(self, account: str) -> StagedBatch | None:
+        rows = await self._database.fetch_all(
+            "loading the staged batch",
+            "SELECT payload FROM staged_batches WHERE account = %s",
+            (account,),
+        )
+        return decode_staged(rows[0][0]) if rows else None
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         async with self._database.transaction("counting a failure") as connection:

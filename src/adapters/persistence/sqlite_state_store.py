@@ -17,8 +17,16 @@ from adapters.persistence.rows import (
     utc_from_text,
 )
 from adapters.persistence.sqlite_database import SqliteDatabase
+from adapters.persistence.staged_batch import decode_staged, encode_staged
 from adapters.persistence.url import SqliteLocation, sqlite_path
-from application.ports.state import Cursor, ErrorReport, FailingOrder, PollError, StateStore
+from application.ports.state import (
+    Cursor,
+    ErrorReport,
+    FailingOrder,
+    PollError,
+    StagedBatch,
+    StateStore,
+)
 from domain.policy import OrderRecord
 
 # The ids travel as one JSON array: no limit on how many, no SQL built from strings.
@@ -56,6 +64,11 @@ _UPSERT_POLL_ERROR = """
     INSERT INTO poll_errors (account, message, occurred_at) VALUES (?, ?, ?)
     ON CONFLICT (account) DO UPDATE
     SET message = excluded.message, occurred_at = excluded.occurred_at
+"""
+_UPSERT_STAGED = """
+    INSERT INTO staged_batches (account, payload) VALUES (?, ?)
+    ON CONFLICT (account) DO UPDATE
+    SET payload = excluded.payload, staged_at = CURRENT_TIMESTAMP
 """
 _SELECT_FAILING = """
     SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
@@ -106,6 +119,21 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
                 [(account, checkout_form_id) for checkout_form_id in cleared_failures],
             )
+            if cursor is not None:  # the journal's own commit; a sweep's leaves it alone
+                await connection.execute("DELETE FROM staged_batches WHERE account = ?", (account,))
+
+    async def stage(self, account: str, batch: StagedBatch) -> None:
+        payload = encode_staged(batch)
+        async with self._database.transaction("staging a batch") as connection:
+            await connection.execute(_UPSERT_STAGED, (account, payload))
+
+    async def load_staged(self, account: str) -> StagedBatch | None:
+        rows = await self._database.fetch_all(
+            "loading the staged batch",
+            "SELECT payload FROM staged_batches WHERE account = ?",
+            (account,),
+        )
+        return decode_staged(rows[0][0]) if rows else None
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         async with self._database.transaction("counting a failure") as connection:

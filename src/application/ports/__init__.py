@@ -20,10 +20,18 @@ from application.ports.errors import (
     PublishError,
     StateStoreError,
 )
-from application.ports.publisher import DeadLetter, EventPublisher
-from application.ports.state import Cursor, StateStore, TokenPair, TokenStore
+from application.ports.publisher import (
+    DEAD_LETTERS,
+    ORDERS,
+    DeadLetter,
+    EventPublisher,
+    OutboundMessage,
+)
+from application.ports.state import Cursor, StagedBatch, StateStore, TokenPair, TokenStore
 
 __all__ = [
+    "DEAD_LETTERS",
+    "ORDERS",
     "AllegroAuthError",
     "AllegroError",
     "AllegroRejected",
@@ -39,8 +47,10 @@ __all__ = [
     "JournalEvent",
     "MalformedCheckoutForm",
     "OrderEventJournal",
+    "OutboundMessage",
     "PortError",
     "PublishError",
+    "StagedBatch",
     "StateStore",
     "StateStoreError",
     "SystemClock",

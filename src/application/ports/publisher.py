@@ -23,11 +23,35 @@ class DeadLetter:
     failed_at: datetime
 
 
+ORDERS = "orders"
+DEAD_LETTERS = "dead_letters"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """An encoded record, opaque to the application: staged, then sent byte for byte."""
+
+    channel: str  # ORDERS or DEAD_LETTERS
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
 class EventPublisher(Protocol):
+    def encode(
+        self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
+    ) -> list[OutboundMessage]:
+        """The records that `send` will write: deterministic, so a replay is byte-identical."""
+        ...
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        """Returns once every record is acknowledged by the broker; else raises PublishError."""
+        ...
+
     async def publish(self, events: Sequence[DomainEvent]) -> None:
-        """Returns once every event is acknowledged by the broker; else raises PublishError."""
+        """`send(encode(events))`."""
         ...
 
     async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """Same guarantee, to the dead-letter topic."""
+        """`send(encode((), letters))`."""
         ...

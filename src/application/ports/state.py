@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from application.ports.publisher import OutboundMessage
 from domain.policy import OrderRecord
 
 
@@ -41,6 +42,16 @@ class ErrorReport:
     failing_orders: tuple[FailingOrder, ...] = ()  # most recently failed first
 
 
+@dataclass(frozen=True, slots=True)
+class StagedBatch:
+    """A batch encoded and about to be sent: what a restart must re-send, then commit."""
+
+    cursor: Cursor | None  # None: leave the cursor as it is
+    records: tuple[OrderRecord, ...]
+    cleared_failures: tuple[str, ...]
+    messages: tuple[OutboundMessage, ...]
+
+
 class StateStore(Protocol):
     async def load_cursor(self, account: str) -> Cursor | None: ...
 
@@ -58,9 +69,17 @@ class StateStore(Protocol):
         """Cursor, records and cleared failure counts in ONE transaction: all or nothing.
 
         `cursor=None` leaves the stored cursor as it is (sweeps and backfills record orders
-        without moving the journal position another process may be advancing).
+        without moving the journal position another process may be advancing). With a cursor,
+        the account's staged batch, if any, is deleted in the same transaction; without one
+        (a sweep's commit) it is left for the journal to re-send.
         """
         ...
+
+    async def stage(self, account: str, batch: StagedBatch) -> None:
+        """Durable before it returns; replaces any batch already staged for the account."""
+        ...
+
+    async def load_staged(self, account: str) -> StagedBatch | None: ...
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         """Count one more failed attempt (durably) and return the total so far."""

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.persistence import (
+    LeaseFence,
+    LeaseLost,
     PostgresDatabase,
+    PostgresLease,
     PostgresLocation,
     PostgresStateStore,
 )
 from application.ports.errors import StateStoreError
 from application.ports.state import Cursor
+from tests.contract.test_state_store_contract import make_batch
 from tests.integration.persistence.backends import (
     open_backend,
     pg_execute,
@@ -48,6 +53,7 @@ async def test_tables_live_in_the_configured_schema(location: PostgresLocation) 
         "order_records",
         "poll_errors",
         "schema_version",
+        "staged_batches",
     ]
 
 
@@ -98,3 +104,19 @@ async def test_the_connection_is_named_for_pg_stat_activity(location: PostgresLo
         await database.aclose()
 
     assert rows == [("openoms-allegro",)]
+
+
+async def test_staging_is_fenced_by_the_lease_like_a_commit(location: PostgresLocation) -> None:
+    fence = LeaseFence()
+    async with (
+        await PostgresLease.open(location) as leases,
+        await PostgresStateStore.open(location, fence) as store,
+    ):
+        with pytest.raises(LeaseLost, match="holds no lease"):
+            await store.stage("shop", make_batch())
+        assert await store.load_staged("shop") is None
+
+        fence.lease = await leases.acquire("shop", "replica-a", timedelta(seconds=30))
+        await store.stage("shop", make_batch())
+
+        assert await store.load_staged("shop") == make_batch()

@@ -300,6 +300,28 @@ async def test_a_remembered_copy_older_than_the_batch_is_not_used(allegro, publi
     assert (len(allegro.searches), allegro.reads) == (1, [shipped.id])  # not recalled: read
 
 
+async def test_a_late_event_cannot_make_a_remembered_copy_hide_a_cancellation(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    other_orders(allegro, range(5, 6))  # paid; listed and remembered by the first batch
+    sync = make_sync(allegro, publisher, state)
+    await sync.run_batch()
+    paid = allegro.forms[order(5).id]
+    assert isinstance(paid, OrderSnapshot)
+    cancelled = dataclasses.replace(
+        paid, status="CANCELLED", revision="cace11ed", updated_at=T0 + timedelta(seconds=6)
+    )
+    allegro.emit("BUYER_CANCELLED", cancelled)
+    allegro.emit("READY_FOR_PROCESSING", paid, store=False)  # late, with the paid revision
+
+    await sync.run_batch()
+
+    [event] = [e for e in publisher.published if e.external_id == paid.id]
+    assert isinstance(event, OrderImported)
+    assert (event.revision, event.order_status) == ("cace11ed", "cancelled")
+
+
 async def test_an_outage_on_a_list_page_holds_the_cursor(allegro, publisher, state):
     paid_orders(allegro, range(5), timedelta(minutes=1))
     allegro.search_error = AllegroUnavailable("503 from Allegro")

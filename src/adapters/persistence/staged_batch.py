@@ -1,0 +1,94 @@
+"""A staged batch <-> the text kept in `staged_batches.payload`, shared by every store.
+
+JSON, with bytes in base64 so that keys, values and headers round-trip exactly, and
+records in the same columns as `order_records`. `format` lets a later release tell this
+layout from its own. Encoding also refuses what `commit` would refuse (an empty cursor
+position, an empty checkout form id), so a batch that could never commit is never staged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from adapters.persistence.rows import record_from_row, record_to_row
+from application.ports.errors import StateStoreError
+from application.ports.publisher import OutboundMessage
+from application.ports.state import Cursor, StagedBatch
+
+FORMAT = 1
+
+
+def encode_staged(batch: StagedBatch) -> str:
+    cursor = batch.cursor
+    if cursor is not None and cursor.position == "":
+        raise StateStoreError("a cursor position must not be empty (use None)")
+    records = [record_to_row(record) for record in batch.records]
+    if any(not row[0] for row in records):
+        raise StateStoreError("the checkout form id must not be empty")
+    payload = {
+        "format": FORMAT,
+        "cursor": None if cursor is None else {"position": cursor.position},
+        "records": records,
+        "cleared_failures": list(batch.cleared_failures),
+        "messages": [
+            {
+                "channel": message.channel,
+                "key": _b64(message.key),
+                "value": _b64(message.value),
+                "headers": [[name, _b64(value)] for name, value in message.headers],
+            }
+            for message in batch.messages
+        ],
+    }
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
+
+
+def decode_staged(text: str) -> StagedBatch:
+    try:
+        payload = json.loads(text)
+        if payload["format"] != FORMAT:
+            raise StateStoreError(
+                f"the staged batch is in format {payload['format']!r}, this release reads "
+                f"{FORMAT}: upgrade openoms-allegro"
+            )
+        cursor = payload["cursor"]
+        return StagedBatch(
+            cursor=None if cursor is None else Cursor(_optional_str(cursor["position"])),
+            records=tuple(record_from_row(tuple(row)) for row in payload["records"]),
+            cleared_failures=tuple(_str(id_) for id_ in payload["cleared_failures"]),
+            messages=tuple(_message(message) for message in payload["messages"]),
+        )
+    except StateStoreError:
+        raise
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:  # JSONDecodeError too
+        raise StateStoreError(f"the staged batch is unreadable: {exc!r}") from exc
+
+
+def _message(message: dict[str, Any]) -> OutboundMessage:
+    return OutboundMessage(
+        channel=_str(message["channel"]),
+        key=_unb64(message["key"]),
+        value=_unb64(message["value"]),
+        headers=tuple((_str(name), _unb64(value)) for name, value in message["headers"]),
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: object) -> bytes:
+    return base64.b64decode(_str(text), validate=True)
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)

@@ -1,0 +1,216 @@
+"""What MUST be on the orders topic, computed from the simulator, and an audit of a topic.
+
+The simulator is the oracle: an order that ever reached READY_FOR_PROCESSING must have an
+OrderImported; the last event published for it must carry the status triple its final
+checkout form derives to; and every event id must carry the same bytes wherever it
+appears. What the service decided in between (which revision it happened to read) depends
+on timing, so it is not predicted, only checked for consistency.
+
+When every order was finished before the service first ran (a quiescent simulator), the
+outcome is exact: one OrderImported per order, at its final revision, and nothing else
+(`quiescent_event_ids`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from adapters.allegro.translate import read_checkout_form
+from adapters.simulator import SimulatorState
+from application.ports import UnreadableCheckoutForm
+from domain.events import OrderImported, event_id
+from domain.mapping import StatusMapping
+from domain.order import OrderSnapshot
+from domain.statuses import PaymentStatus
+from tests.support.kafka_reader import ConsumedRecord
+
+IMPORTED = "openoms.order.imported.v1"
+STATUS_CHANGED = "openoms.order.status_changed.v1"
+TRIGGER = "READY_FOR_PROCESSING"
+
+Triple = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The simulator's truth at the end of a run."""
+
+    account: str
+    imports: frozenset[str]
+    """Orders that must have an OrderImported (they reached the trigger)."""
+    final_forms: Mapping[str, OrderSnapshot]
+    """The final checkout form of every order in `imports`."""
+    revisions: Mapping[str, frozenset[str]]
+    """Every revision the journal ever showed, per order: nothing else may be published."""
+    mapping: StatusMapping = field(default_factory=StatusMapping)
+
+    def final_triple(self, order_id: str, import_payment: str | None) -> Triple:
+        """The triple the final form derives to. A cancelled order keeps the payment status
+        it was published with, so the import's payment status is the one to carry over."""
+        previous = PaymentStatus(import_payment) if import_payment else None
+        triple = self.mapping.derive(self.final_forms[order_id], previous)
+        return (str(triple.order_status), str(triple.payment_status), triple.fulfillment_status)
+
+
+def expected_events(state: SimulatorState, account: str) -> Expected:
+    imports = frozenset(oid for oid in state.order_ids() if state.ever_reached(oid, TRIGGER))
+    forms = {oid: _snapshot(state.checkout_form(oid)) for oid in imports}
+    revisions: dict[str, set[str]] = defaultdict(set)
+    for event in state.journal():
+        form = (event.get("order") or {}).get("checkoutForm") or {}
+        if form.get("id") and form.get("revision"):
+            revisions[form["id"]].add(form["revision"])
+    for oid in state.order_ids():
+        revisions[oid].add(state.revision_of(oid))
+    return Expected(
+        account=account,
+        imports=imports,
+        final_forms=forms,
+        revisions={oid: frozenset(revs) for oid, revs in revisions.items()},
+    )
+
+
+def quiescent_event_ids(state: SimulatorState, account: str) -> dict[str, str]:
+    """ce_id -> order id of the exact event set for a simulator that was finished before
+    the service first read it: one OrderImported per order, at its current revision."""
+    return {
+        str(event_id(account, oid, state.revision_of(oid), OrderImported.event_type)): oid
+        for oid in state.order_ids()
+        if state.ever_reached(oid, TRIGGER)
+    }
+
+
+def _snapshot(form: dict[str, Any]) -> OrderSnapshot:
+    snapshot = read_checkout_form(json.dumps(form))
+    assert not isinstance(snapshot, UnreadableCheckoutForm), snapshot.reason
+    return snapshot
+
+
+@dataclass(slots=True)
+class TopicAudit:
+    """Everything a test wants to know about a topic against `Expected`."""
+
+    records: int = 0
+    distinct_ids: int = 0
+    duplicates: int = 0
+    """Records whose ce_id appeared earlier on the topic (re-sent after a crash)."""
+    conflicting_ids: dict[str, list[str]] = field(default_factory=dict)
+    """ce_ids seen with different key, headers or value (a broken replay) -> what differs."""
+    missing_imports: set[str] = field(default_factory=set)
+    unexpected_imports: set[str] = field(default_factory=set)
+    wrong_final: dict[str, tuple[Triple | None, Triple]] = field(default_factory=dict)
+    """order -> (last published triple, expected triple)."""
+    changed_before_import: set[str] = field(default_factory=set)
+    unknown_revisions: dict[str, str] = field(default_factory=dict)
+    extra_imports: int = 0
+    """Orders with more than one distinct OrderImported id (re-decided after a crash)."""
+    repeated_triples: int = 0
+    """Distinct events that repeat their predecessor's triple (re-decided after a crash)."""
+
+    def problems(self) -> list[str]:
+        """The broken guarantees; empty when nothing was lost and no replay differed."""
+        found = []
+        if self.conflicting_ids:
+            sample = dict(list(self.conflicting_ids.items())[:5])
+            found.append(f"ce_ids re-sent with other bytes (and what differs): {sample}")
+        if self.missing_imports:
+            found.append(f"orders never imported: {sorted(self.missing_imports)[:5]}")
+        if self.unexpected_imports:
+            found.append(f"orders imported without reaching the trigger: {self.unexpected_imports}")
+        if self.wrong_final:
+            sample = dict(list(self.wrong_final.items())[:5])
+            found.append(f"last published triple differs from the final form: {sample}")
+        if self.changed_before_import:
+            found.append(f"status changes before the import: {self.changed_before_import}")
+        if self.unknown_revisions:
+            found.append(f"revisions the journal never showed: {self.unknown_revisions}")
+        return found
+
+    def summary(self) -> str:
+        return (
+            f"records={self.records} distinct_ids={self.distinct_ids} "
+            f"duplicates={self.duplicates} extra_imports={self.extra_imports} "
+            f"repeated_triples={self.repeated_triples}"
+        )
+
+
+def audit(records: Iterable[ConsumedRecord], expected: Expected) -> TopicAudit:
+    result = TopicAudit()
+    first_seen: dict[str, ConsumedRecord] = {}
+    per_order: dict[str, list[ConsumedRecord]] = defaultdict(list)
+    last_record: dict[str, ConsumedRecord] = {}
+    for record in records:
+        result.records += 1
+        ce_id = record.header("ce_id")
+        last_record[record.header("ce_subject")] = record
+        if ce_id in first_seen:
+            result.duplicates += 1
+            differs = _differences(first_seen[ce_id], record)
+            if differs and ce_id not in result.conflicting_ids:
+                result.conflicting_ids[ce_id] = differs
+            continue
+        first_seen[ce_id] = record
+        per_order[record.header("ce_subject")].append(record)
+    result.distinct_ids = len(first_seen)
+    imported = {oid for oid, recs in per_order.items() if _types(recs)[IMPORTED]}
+    result.missing_imports = set(expected.imports - imported)
+    result.unexpected_imports = imported - expected.imports
+    for oid, recs in per_order.items():
+        _audit_order(result, expected, oid, recs, last_record[oid])
+    return result
+
+
+def _differences(first: ConsumedRecord, again: ConsumedRecord) -> list[str]:
+    """Names of what differs between two records of one ce_id (empty: byte-identical)."""
+    differs = []
+    if first.key != again.key:
+        differs.append("key")
+    if first.headers != again.headers:
+        differs.append("headers")
+    if first.value != again.value:
+        before, after = first.json(), again.json()
+        differs += sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return differs
+
+
+def _types(records: list[ConsumedRecord]) -> Counter[str]:
+    return Counter(record.header("ce_type") for record in records)
+
+
+def _triple(message: Mapping[str, Any]) -> Triple:
+    return (message["order_status"], message["payment_status"], message["fulfillment_status"])
+
+
+def _audit_order(
+    result: TopicAudit,
+    expected: Expected,
+    oid: str,
+    records: list[ConsumedRecord],
+    last: ConsumedRecord,
+) -> None:
+    """`records`: the distinct events of one order, in topic order (one partition per key);
+    `last`: its last record, which a consumer that does not deduplicate ends with."""
+    messages = [record.json() for record in records]
+    if records[0].header("ce_type") != IMPORTED:
+        result.changed_before_import.add(oid)
+    if _types(records)[IMPORTED] > 1:
+        result.extra_imports += 1
+    known = expected.revisions.get(oid, frozenset())
+    for message in messages:
+        if message["revision"] not in known:
+            result.unknown_revisions[oid] = message["revision"]
+    triples = [_triple(message) for message in messages]
+    result.repeated_triples += sum(1 for a, b in pairwise(triples) if a == b)
+    if oid in expected.imports:
+        first = messages[0]
+        # Cancelled after the import: the payment status published before carries over.
+        import_payment = first["payment_status"] if first["order_status"] != "cancelled" else None
+        want = expected.final_triple(oid, import_payment)
+        for seen in (triples[-1], _triple(last.json())):
+            if seen != want:
+                result.wrong_final[oid] = (seen, want)
