@@ -168,6 +168,7 @@ def _sync_settings(settings: Settings) -> SyncSettings:
         start_from=settings.allegro_start_from,
         batch_size=settings.batch_size,
         max_attempts=settings.dead_letter_after_attempts,
+        bulk_reads=settings.allegro_bulk_reads,
     )
 
 

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     allegro_rate_limit_burst: int = Field(default=5, ge=1, le=1000)
     allegro_status_mapping: dict[str, str] = Field(default_factory=dict)
     allegro_timeout_seconds: float = Field(default=30.0, gt=0)
+    allegro_bulk_reads: bool = True  # read checkout forms through list pages where it pays
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     batch_size: int = Field(default=1000, ge=1, le=1000)
     dead_letter_after_attempts: int = Field(default=3, ge=1)
