@@ -9,6 +9,7 @@ at the end instead of shifting the pages still to read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from application.ports.allegro import (
     UnreadableCheckoutForm,
 )
 from application.ports.clock import Clock
+from application.ports.errors import CheckoutFormNotFound
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import StateStore
 from domain.errors import DomainError
@@ -138,7 +140,7 @@ class SweepCheckoutForms:
             try:
                 decision = self._policy.decide(item, records.get(item.id), revelation)
             except DomainError as exc:
-                await self._failed(item.id, describe(item), str(exc), work)
+                await self._failed(item.id, describe(item), str(exc), work, parsed=True)
                 continue
             work.events.extend(decision.events)
             if decision.record is not None:
@@ -155,7 +157,9 @@ class SweepCheckoutForms:
         outcome.dead_letters += work.dead
         outcome.pending_failures += work.pending
 
-    async def _failed(self, form_id: str | None, raw: str, error: str, work: _PageWork) -> None:
+    async def _failed(
+        self, form_id: str | None, raw: str, error: str, work: _PageWork, parsed: bool = False
+    ) -> None:
         if not form_id:
             log.warning("unreadable checkout form without an id skipped", extra={"error": error})
             return
@@ -163,6 +167,9 @@ class SweepCheckoutForms:
         if attempts < self._max_attempts:
             work.pending += 1  # the next sweep tries again
             return
+        if parsed:  # quarantine the body Allegro sent, not our reading of it
+            with contextlib.suppress(CheckoutFormNotFound):
+                raw = await self._forms.get_raw(form_id)
         work.dead.append(
             DeadLetter(
                 account=self._policy.account,

@@ -180,11 +180,6 @@ def test_the_cursor_moves_on_and_later_orders_are_imported(poison_run):
     assert sorted(ids) == sorted(run.expected_ids)  # and nothing twice
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unmappable (but readable) form is dead-lettered with the parsed domain "
-    "snapshot (sync_orders._decide -> dead_letters.describe), not the body Allegro sent",
-)
 def test_an_unmappable_form_is_quarantined_with_the_body_allegro_sent(poison_run):
     run = poison_run
     letter = run.letters[run.unmappable].json()

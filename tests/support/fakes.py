@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -80,6 +82,14 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         if isinstance(form, UnreadableCheckoutForm):
             raise MalformedCheckoutForm(form)
         return form
+
+    async def get_raw(self, checkout_form_id: str) -> str:
+        form = self.forms.get(checkout_form_id)
+        if form is None:
+            raise CheckoutFormNotFound(checkout_form_id)
+        if isinstance(form, UnreadableCheckoutForm):
+            return form.raw
+        return json.dumps(dataclasses.asdict(form), default=str, sort_keys=True)
 
     async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
         self.searches.append(query)

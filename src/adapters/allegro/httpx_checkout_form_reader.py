@@ -49,6 +49,16 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
             raise MalformedCheckoutForm(result)
         return result
 
+    async def get_raw(self, checkout_form_id: str) -> str:
+        path = f"{CHECKOUT_FORMS}/{quote(checkout_form_id, safe='')}"
+        try:
+            response = await self._api.request("GET", CHECKOUT_FORM, path)
+        except AllegroRejected as exc:
+            if exc.status_code == 404:
+                raise CheckoutFormNotFound(checkout_form_id) from exc
+            raise
+        return response.text
+
     async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
         body = await self._api.get_json(CHECKOUT_FORMS, CHECKOUT_FORMS, search_params(query))
         try:
