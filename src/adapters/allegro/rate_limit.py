@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 # Float refill arithmetic may leave a token a hair short of 1 after an exact wait.
 _EPSILON = 1e-9
-WINDOW_SECONDS = 60.0
+# Allegro counts arrivals, we count departures: a second of slack keeps two requests sent
+# 60 s apart from arriving 59.9 s apart after uneven network or server delays.
+WINDOW_SECONDS = 61.0
 
 
 class TokenBucket:

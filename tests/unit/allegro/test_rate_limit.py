@@ -120,5 +120,7 @@ async def test_no_sixty_second_window_holds_more_than_the_budget_burst_included(
 
     busiest = max(sum(1 for t in sent if s <= t < s + 60.0) for s in sent)
     assert busiest == 30
-    # and the budget is used, not wasted: every minute lets its 30 requests through
-    assert [sum(1 for t in sent if m * 60 <= t < (m + 1) * 60) for m in range(3)] == [30] * 3
+    # not even when arrivals bunch up by up to a second
+    assert max(sum(1 for t in sent if s <= t < s + 61.0 - 1e-6) for s in sent) == 30
+    # and the budget is used, not wasted: three minutes and a few seconds pass 90 requests
+    assert sum(1 for t in sent if t < 3 * 61.0) == 90
