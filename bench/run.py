@@ -191,7 +191,7 @@ def render(figures: dict[str, Any], sizes: Sizes) -> str:
         "",
     )
     row(
-        "most requests in any 60 s window / 429 answers",
+        "most requests arriving in any 60 s window / 429 answers",
         "budget",
         lambda r: f"{r['peak_minute']} / {r['rejected']}",
         f"<= {BUDGET_PER_MINUTE} / 0",
