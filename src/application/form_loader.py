@@ -31,6 +31,8 @@ from datetime import datetime, timedelta
 
 from application.coalesce import FormEvents
 from application.ports.allegro import (
+    LIST_OFFSET_WINDOW,
+    LIST_PAGE_SIZE,
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
@@ -42,8 +44,8 @@ from domain.statuses import AllegroStatus
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
-OFFSET_WINDOW = 10_000  # Allegro: offset + limit must not exceed 10 000
+PAGE_SIZE = LIST_PAGE_SIZE
+OFFSET_WINDOW = LIST_OFFSET_WINDOW
 MIN_ORDERS = 4  # a trickle of 1-3 orders is cheaper read one by one
 MAX_GAP = timedelta(hours=1)
 REMEMBER = 5_000  # listed forms kept for the next batches (~4 KB each)

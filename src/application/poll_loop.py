@@ -137,7 +137,7 @@ class PollLoop:
     def _swept(self, outcome: SweepOutcome | None) -> None:
         if outcome is None:
             return
-        self.status.published += len(outcome.published)
+        self.status.published += outcome.published
         self.status.dead_lettered += len(outcome.dead_letters)
         if self._observer is not None:
             self._observer.sweep_done(outcome)

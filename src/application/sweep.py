@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application.dead_letters import describe
 from application.ports.allegro import (
+    LIST_OFFSET_WINDOW,
+    LIST_PAGE_SIZE,
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
@@ -33,8 +36,8 @@ from domain.policy import ImportPolicy, OrderRecord, Revelation
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100
-OFFSET_WINDOW = 10_000  # Allegro: offset + limit must not exceed 10 000
+PAGE_SIZE = LIST_PAGE_SIZE
+OFFSET_WINDOW = LIST_OFFSET_WINDOW
 MIN_SLICE = timedelta(seconds=1)
 
 Progress = Callable[[int, int], None]  # (orders seen so far, orders expected so far)
@@ -42,11 +45,17 @@ Progress = Callable[[int, int], None]  # (orders seen so far, orders expected so
 
 @dataclass(slots=True)
 class SweepOutcome:
+    """Counts, not the events themselves: a 100 000-order backfill must run in flat memory."""
+
     seen: int = 0
-    published: list[DomainEvent] = field(default_factory=list)
+    published_by_type: Counter[str] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     pending_failures: int = 0
     requests: int = 0
+
+    @property
+    def published(self) -> int:
+        return sum(self.published_by_type.values())
 
 
 @dataclass(slots=True)
@@ -108,7 +117,7 @@ class SweepCheckoutForms:
             extra={
                 "account": self._policy.account,
                 "orders": outcome.seen,
-                "published": len(outcome.published),
+                "published": outcome.published,
                 "requests": outcome.requests,
             },
         )
@@ -153,7 +162,7 @@ class SweepCheckoutForms:
         cleared = work.succeeded + [d.checkout_form_id for d in work.dead]
         await self._state.commit(self._policy.account, None, work.records, cleared)
         outcome.seen += len(page.items)
-        outcome.published += work.events
+        outcome.published_by_type.update(event.event_type for event in work.events)
         outcome.dead_letters += work.dead
         outcome.pending_failures += work.pending
 

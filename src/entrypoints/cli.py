@@ -104,7 +104,7 @@ def backfill(since: str, until: str | None) -> None:
             json.dumps(
                 {
                     "orders": outcome.seen,
-                    "published": len(outcome.published),
+                    "published": outcome.published,
                     "dead_lettered": len(outcome.dead_letters),
                     "pending_failures": outcome.pending_failures,
                     "requests": outcome.requests,

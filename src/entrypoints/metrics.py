@@ -91,7 +91,10 @@ class Metrics(LoopObserver):
 
     def sweep_done(self, outcome: SweepOutcome) -> None:
         self.inc(ORDERS_PROCESSED, outcome.seen)
-        self._published(outcome.published, len(outcome.dead_letters))
+        for event_type, count in outcome.published_by_type.items():
+            self.inc(EVENTS_PUBLISHED, count, event_type=event_type)
+        if outcome.dead_letters:
+            self.inc(DEAD_LETTERS, len(outcome.dead_letters))
 
     def poll_failed(self, error: PortError) -> None:
         self.inc(POLL_FAILURES, error=type(error).__name__)

@@ -75,7 +75,7 @@ async def _drain(container: Application) -> DrainSummary:
         summary = dataclasses.replace(
             summary,
             orders=summary.orders + repaired.seen,
-            published=summary.published + len(repaired.published),
+            published=summary.published + repaired.published,
             dead_lettered=summary.dead_lettered + len(repaired.dead_letters),
         )
     return summary

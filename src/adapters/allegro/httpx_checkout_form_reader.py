@@ -35,14 +35,7 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         self._api = api
 
     async def get(self, checkout_form_id: str) -> OrderSnapshot:
-        path = f"{CHECKOUT_FORMS}/{quote(checkout_form_id, safe='')}"
-        try:
-            response = await self._api.request("GET", CHECKOUT_FORM, path)
-        except AllegroRejected as exc:
-            if exc.status_code == 404:
-                raise CheckoutFormNotFound(checkout_form_id) from exc
-            raise
-        result = read_checkout_form(response.text)
+        result = read_checkout_form(await self.get_raw(checkout_form_id))
         if isinstance(result, UnreadableCheckoutForm):
             if result.checkout_form_id is None:
                 result = UnreadableCheckoutForm(checkout_form_id, result.raw, result.reason)

@@ -33,6 +33,10 @@ class UnreadableCheckoutForm:
     reason: str
 
 
+LIST_PAGE_SIZE = 100  # `GET /order/checkout-forms`: at most 100 forms a page
+LIST_OFFSET_WINDOW = 10_000  # ... and offset + limit must not exceed 10 000
+
+
 @dataclass(frozen=True, slots=True)
 class CheckoutFormQuery:
     """Filters of `GET /order/checkout-forms` (offset + limit must stay within 10 000)."""

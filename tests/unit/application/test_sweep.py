@@ -49,9 +49,10 @@ async def test_backfill_imports_paid_orders_of_the_window_once():
     again = await sweep.run(START, START + timedelta(days=1))
 
     assert outcome.seen == 250
+    assert outcome.published_by_type == {"OrderImported": 200}
     assert len(publisher.published) == 200
     assert {type(e) for e in publisher.published} == {OrderImported}
-    assert again.published == []
+    assert again.published == 0
     assert progress[-1] == (250, 250)
     assert outcome.requests == 3
 
