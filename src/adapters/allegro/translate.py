@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,22 +87,23 @@ def read_checkout_form(raw: str) -> OrderSnapshot | UnreadableCheckoutForm:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return UnreadableCheckoutForm(None, raw, f"body is not JSON: {exc.msg}")
-    return _read(data, raw)
+    return _read(data, lambda: raw)
 
 
 def read_checkout_form_item(item: Any) -> OrderSnapshot | UnreadableCheckoutForm:
-    """One element of a list page (already decoded) -> snapshot, or why not."""
-    return _read(item, json.dumps(item, ensure_ascii=False))
+    """One element of a list page (already decoded) -> snapshot, or why not. The item's text
+    is only rebuilt for an item that fails (it goes to the dead-letter topic)."""
+    return _read(item, lambda: json.dumps(item, ensure_ascii=False))
 
 
-def _read(data: Any, raw: str) -> OrderSnapshot | UnreadableCheckoutForm:
+def _read(data: Any, raw: Callable[[], str]) -> OrderSnapshot | UnreadableCheckoutForm:
     form_id = _form_id(data)
     try:
         return order_snapshot(CheckoutFormWire.model_validate(data))
     except ValidationError as exc:
-        return UnreadableCheckoutForm(form_id, raw, validation_reason(exc))
+        return UnreadableCheckoutForm(form_id, raw(), validation_reason(exc))
     except InvalidValue as exc:
-        return UnreadableCheckoutForm(form_id, raw, f"invalid value: {exc}")
+        return UnreadableCheckoutForm(form_id, raw(), f"invalid value: {exc}")
 
 
 def validation_reason(exc: ValidationError) -> str:
