@@ -96,8 +96,9 @@ class PollLoop:
         """One batch; returns how long to wait before the next one."""
         try:
             if self._reconciler is not None:
-                await self._sync.cursor()  # placed first, so a stale start can be repaired
-                self._swept(await self._reconciler.repair_stale_cursor())
+                # placed first (if new), so that a stale start can be repaired
+                cursor = await self._sync.cursor()
+                self._swept(await self._reconciler.repair_stale_cursor(cursor))
                 self._swept(await self._reconciler.light_sweep_if_due())
             outcome = await self._sync.run_batch()
         except PortError as exc:

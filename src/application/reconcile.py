@@ -55,10 +55,8 @@ class Reconciler:
         self._clock = clock
         self._last_light: datetime | None = None
 
-    async def repair_stale_cursor(self) -> SweepOutcome | None:
-        cursor = await self._state.load_cursor(self._settings.account)
-        if cursor is None:
-            return None
+    async def repair_stale_cursor(self, cursor: Cursor) -> SweepOutcome | None:
+        """`cursor`: the one the journal would poll from next (`SyncOrders.cursor()`)."""
         since = cursor_time(cursor)
         now = self._clock.now()
         if since is None or now - since < self._settings.retention - self._settings.safety_margin:

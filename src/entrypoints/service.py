@@ -67,9 +67,9 @@ async def drain_once(settings: Settings) -> DrainSummary:
 
 async def _drain(container: Application) -> DrainSummary:
     sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-    await sync.cursor()  # placed first, so a stale start can be repaired
+    cursor = await sync.cursor()  # placed first (if new), so that a stale start can be repaired
     reconciler: Reconciler = await resolve(container.use_cases.reconciler())
-    repaired = await reconciler.repair_stale_cursor()
+    repaired = await reconciler.repair_stale_cursor(cursor)
     summary = DrainSummary.of(await sync.drain())
     if repaired is not None:
         summary = dataclasses.replace(

@@ -136,7 +136,8 @@ async def test_a_cursor_older_than_retention_is_repaired_by_a_sweep_then_moved()
     newest = allegro.emit("READY_FOR_PROCESSING", order(2))
     clock = FakeClock(START + timedelta(days=70))
 
-    outcome = await make_reconciler(allegro, publisher, state, clock).repair_stale_cursor()
+    reconciler = make_reconciler(allegro, publisher, state, clock)
+    outcome = await reconciler.repair_stale_cursor(state.cursors[ACCOUNT])
 
     assert outcome is not None
     assert {e.external_id for e in publisher.published} == {order(1).id, order(2).id}
@@ -148,7 +149,8 @@ async def test_a_fresh_cursor_is_left_alone():
     state.cursors[ACCOUNT] = Cursor(str(int(START.timestamp() * 1_000_000)))
     clock = FakeClock(START + timedelta(days=10))
 
-    assert await make_reconciler(allegro, publisher, state, clock).repair_stale_cursor() is None
+    reconciler = make_reconciler(allegro, publisher, state, clock)
+    assert await reconciler.repair_stale_cursor(state.cursors[ACCOUNT]) is None
     assert allegro.searches == []
 
 
