@@ -22,7 +22,7 @@ from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
 from tests.support.builders import make_line_item, make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher
 
 ACCOUNT = "shop-1"
 BOUGHT = T0 - timedelta(hours=2)  # the fake journal's events happen at T0 + n seconds
@@ -71,16 +71,6 @@ def order(n: int, bought: datetime = BOUGHT, **overrides: object) -> OrderSnapsh
 @pytest.fixture
 def allegro() -> ListingAllegro:
     return ListingAllegro()
-
-
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
-def state() -> FakeStateStore:
-    return FakeStateStore()
 
 
 def make_sync(allegro, publisher, state, **settings) -> SyncOrders:

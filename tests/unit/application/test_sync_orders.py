@@ -8,7 +8,7 @@ from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported, OrderStatusChanged
 from domain.policy import ImportPolicy
 from tests.support.builders import make_order_snapshot, make_payment
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock
 
 ACCOUNT = "shop-1"
 UNPAID = make_payment(finished_at=None, paid_amount=None)
@@ -17,16 +17,6 @@ UNPAID = make_payment(finished_at=None, paid_amount=None)
 @pytest.fixture
 def allegro() -> FakeAllegro:
     return FakeAllegro()
-
-
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-@pytest.fixture
-def state() -> FakeStateStore:
-    return FakeStateStore()
 
 
 def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
