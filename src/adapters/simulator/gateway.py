@@ -52,15 +52,23 @@ class Gateway:
             await self._app(scope, receive, send)
             return
         trace_id = secrets.token_hex(16)
-        status_seen = [0]
+        client = self._client_id(scope)
+        recorded = [False]
+
+        def record(status: int) -> None:
+            # Logged before the response goes out: a client that got its answer must find
+            # the request in the log (tests read it right after the call returns).
+            if not recorded[0]:
+                recorded[0] = True
+                query = redact(scope.get("query_string", b"").decode("latin-1"))
+                self._state.record(scope["method"], path, query, status, client)
 
         async def traced_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_seen[0] = message["status"]
+                record(message["status"])
                 message["headers"] = [*message.get("headers", []), (b"trace-id", trace_id.encode())]
             await send(message)
 
-        client = self._client_id(scope)
         try:
             verdict = self._state.gate(client) if is_rest(path) else Verdict()
             if verdict.delay:
@@ -73,8 +81,7 @@ class Gateway:
             else:
                 await self._app(scope, receive, traced_send)
         finally:
-            query = redact(scope.get("query_string", b"").decode("latin-1"))
-            self._state.record(scope["method"], path, query, status_seen[0], client)
+            record(0)  # no response was started (the client went away)
 
     def _client_id(self, scope: Scope) -> str | None:
         """Who is calling: the bearer token's client, or the Basic-auth user on OAuth calls."""
