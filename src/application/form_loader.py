@@ -14,7 +14,9 @@ budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-for
   listed for one batch are remembered (the last `remember` of them) and used for a later
   batch's order when every event of that batch for the order carries the remembered
   revision (see `_recall`). Unpaid ones are not: buyers paying several purchases at once
-  merge them into a new form and the old ones vanish (404) without an event;
+  merge them into a new form and the old ones vanish (404) without an event. This reuse is
+  OFF by default (`remember=0`): a late event carrying an older revision makes an outdated
+  copy pass that check, and the crash test caught the resulting status flip;
 - every order the pages did not cover or vouch for is read on its own, exactly as without
   bulk reads: a form merged away is not listed and its single read answers 404; an unreadable
   list item is read again on its own and takes the poison path (retry, then dead letter).
@@ -48,7 +50,7 @@ PAGE_SIZE = LIST_PAGE_SIZE
 OFFSET_WINDOW = LIST_OFFSET_WINDOW
 MIN_ORDERS = 4  # a trickle of 1-3 orders is cheaper read one by one
 MAX_GAP = timedelta(hours=1)
-REMEMBER = 5_000  # listed forms kept for the next batches (~4 KB each)
+REMEMBER = 0  # off: see `_recall` (a late event with an old revision defeats every check)
 # `lineItems.boughtAt.lte` goes out with millisecond precision: reach the end of the last
 # millisecond so that a sub-millisecond purchase time is still inside the window.
 _LAST_MILLISECOND = timedelta(microseconds=999)
