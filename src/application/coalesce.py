@@ -27,8 +27,20 @@ class FormEvents:
         return Revelation(
             reason=chosen.type,
             occurred_at=chosen.occurred_at,
-            saw_trigger_event=any(_is_trigger_event(e, trigger) for e in self.events),
+            saw_trigger_event=self.saw_trigger_event(trigger),
         )
+
+    def saw_trigger_event(self, trigger: ImportTrigger) -> bool:
+        """Does an event of this batch say the order reached the import trigger?"""
+        return any(_is_trigger_event(e, trigger) for e in self.events)
+
+    def before_payment(self) -> bool:
+        """Are all of this batch's events for the order from before payment (BOUGHT,
+        FILLED_IN)? Such a form may since have been merged into another and be gone."""
+        return all(e.type in _BEFORE_PAYMENT for e in self.events)
+
+
+_BEFORE_PAYMENT = frozenset({AllegroStatus.BOUGHT, AllegroStatus.FILLED_IN})
 
 
 def coalesce(events: Sequence[JournalEvent]) -> list[FormEvents]:

@@ -19,7 +19,12 @@ budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-for
   copy pass that check, and the crash test caught the resulting status flip;
 - every order the pages did not cover or vouch for is read on its own, exactly as without
   bulk reads: a form merged away is not listed and its single read answers 404; an unreadable
-  list item is read again on its own and takes the poison path (retry, then dead letter).
+  list item is read again on its own and takes the poison path (retry, then dead letter);
+- except an order the caller names in `absent_is_gone`: one never imported whose events in
+  the batch cannot trigger an import (BOUGHT, FILLED_IN). When every page of its window was
+  read and it was not on them, it is taken as not found (merged away) without a single
+  read. Nothing is lost even if the listing was wrong: such an order publishes nothing from
+  this batch, and its payment brings a READY_FOR_PROCESSING event of its own later.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,6 +75,7 @@ class LoadedForms:
     listed: int  # forms taken from this batch's list pages
     remembered: int  # forms taken from earlier batches' list pages
     single_reads: int
+    absent: int = 0  # not on a complete listing, taken as not found without a read
 
 
 def vouched(listed: OrderSnapshot, group: FormEvents) -> bool:
@@ -121,14 +127,18 @@ class FormLoader:
         self._remember = remember
         self._recent: OrderedDict[str, OrderSnapshot] = OrderedDict()  # oldest listing first
 
-    async def load(self, groups: Sequence[FormEvents]) -> LoadedForms:
-        """Raises outage errors (`AllegroUnavailable`, ...) as a single read would."""
+    async def load(
+        self, groups: Sequence[FormEvents], absent_is_gone: Collection[str] = ()
+    ) -> LoadedForms:
+        """Raises outage errors (`AllegroUnavailable`, ...) as a single read would.
+        `absent_is_gone`: ids for which missing from a complete listing counts as a 404."""
         read = _Reading(
             self._forms,
             asyncio.Semaphore(self._concurrency),
             page_size=self._page_size,
             wave=self._concurrency,
             min_orders=self._min_orders,
+            absent_is_gone=absent_is_gone,
         )
         recalled = self._recall(groups) if self._bulk else {}
         todo = [g for g in groups if g.checkout_form_id not in recalled]
@@ -140,12 +150,18 @@ class FormLoader:
             asyncio.gather(*(read.single(form_id) for form_id in alone)),
             asyncio.gather(*(read.window(cluster) for cluster in clusters)),
         )
-        missed = [w.id for cluster in clusters for w in cluster if w.id not in read.found]
+        missed = [
+            w.id
+            for cluster in clusters
+            for w in cluster
+            if w.id not in read.found and w.id not in read.absent
+        ]
         missed_read = await asyncio.gather(*(read.single(form_id) for form_id in missed))
         self._keep(read.listed)
         found: dict[str, Loaded] = {
             **recalled,
             **read.found,
+            **read.absent,
             **dict(zip(alone, alone_read, strict=True)),
             **dict(zip(missed, missed_read, strict=True)),
         }
@@ -155,6 +171,7 @@ class FormLoader:
             listed=len(read.found),
             remembered=len(recalled),
             single_reads=len(alone) + len(missed),
+            absent=len(read.absent),
         )
         log.debug(
             "checkout forms read",
@@ -164,6 +181,7 @@ class FormLoader:
                 "listed": outcome.listed,
                 "remembered": outcome.remembered,
                 "single_reads": outcome.single_reads,
+                "absent": outcome.absent,
             },
         )
         return outcome
@@ -219,14 +237,19 @@ class _Reading:
         page_size: int,
         wave: int,
         min_orders: int,
+        absent_is_gone: Collection[str] = (),
     ) -> None:
         self._forms = forms
+        self._absent_is_gone = absent_is_gone
         self._semaphore = semaphore
         self._page_size = page_size
         self._wave = wave
         self._min_orders = min_orders
         self.found: dict[str, OrderSnapshot] = {}  # vouched for an order of this batch
         self.listed: dict[str, OrderSnapshot] = {}  # every readable form on the pages
+        self.absent: dict[str, CheckoutFormNotFound] = {}  # see `absent_is_gone`
+        self._on_pages: set[str] = set()  # every id on the pages, readable or not
+        self._nameless = False  # an unreadable item without an id: absence proves nothing
         self.list_requests = 0
 
     async def single(self, checkout_form_id: str) -> Loaded:
@@ -260,6 +283,10 @@ class _Reading:
         # Past Allegro's 10 000 offset window, what is left gets a narrower window of its own.
         beyond = [w for w in cluster if w.id in pending]
         cut_off = not offsets and total > reachable
+        if not offsets and not cut_off:  # every form bought in the window has been listed
+            for wanted in beyond:
+                if wanted.id in self._absent_is_gone and not self._listed_somehow(wanted.id):
+                    self.absent[wanted.id] = CheckoutFormNotFound(wanted.id)
         if cut_off and self._min_orders <= len(beyond) < len(cluster):
             await self.window(beyond)
 
@@ -284,10 +311,19 @@ class _Reading:
                 )
             )
 
+    def _listed_somehow(self, checkout_form_id: str) -> bool:
+        return self._nameless or checkout_form_id in self._on_pages
+
     def _take(self, page: CheckoutFormPage, pending: dict[str, FormEvents]) -> None:
         for item in page.items:
             if isinstance(item, UnreadableCheckoutForm):
-                continue  # read again on its own: the same poison path as any single read
+                # read again on its own: the same poison path as any single read
+                if item.checkout_form_id is None:
+                    self._nameless = True
+                else:
+                    self._on_pages.add(item.checkout_form_id)
+                continue
+            self._on_pages.add(item.id)
             self.listed[item.id] = item
             group = pending.get(item.id)
             if group is not None and vouched(item, group):

@@ -24,7 +24,7 @@ from application.ports.state import Cursor, StagedBatch, StateStore
 from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
-from domain.policy import ImportPolicy, OrderRecord
+from domain.policy import ImportPolicy, ImportTrigger, OrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class SyncOrders:
         return outcomes
 
     async def _process(self, groups: list[FormEvents], records: Mapping[str, OrderRecord]) -> _Work:
-        loaded = await self._loader.load(groups)
+        loaded = await self._loader.load(groups, self._absent_is_gone(groups, records))
         work = _Work()
         for group, result in zip(groups, loaded.results, strict=True):
             if isinstance(result, CheckoutFormNotFound):
@@ -205,6 +205,19 @@ class SyncOrders:
             else:
                 self._decide(group, result, records.get(group.checkout_form_id), work)
         return work
+
+    def _absent_is_gone(
+        self, groups: list[FormEvents], records: Mapping[str, OrderRecord]
+    ) -> set[str]:
+        """Orders a complete listing may vouch gone (see `form_loader`): never imported, and
+        only BOUGHT / FILLED_IN events in this batch, while imports wait for payment."""
+        if self._policy.trigger is not ImportTrigger.READY_FOR_PROCESSING:
+            return set()
+        return {
+            g.checkout_form_id
+            for g in groups
+            if g.checkout_form_id not in records and g.before_payment()
+        }
 
     def _decide(
         self, group: FormEvents, order: OrderSnapshot, record: OrderRecord | None, work: _Work

@@ -6,19 +6,22 @@ import json
 import logging
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from adapters.allegro.auth import TokenManager
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
 from adapters.allegro.headers import VENDOR_MEDIA_TYPE
+from adapters.allegro.translate import validation_reason
 from adapters.allegro.transport import ENDPOINT_EXTENSION
 from adapters.allegro.wire import ErrorsHolderWire, OAuthErrorWire
 from application.ports.errors import AllegroAuthError, AllegroRejected, AllegroUnavailable
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # JWT-looking runs (Allegro's tokens are JWTs); error descriptions may echo them.
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
@@ -90,6 +93,19 @@ class AllegroApi:
             raise AllegroUnavailable(
                 f"Allegro {endpoint}: request failed ({type(exc).__name__})"
             ) from exc
+
+
+def validate_body(adapter: TypeAdapter[T], response: httpx.Response, endpoint: str) -> T:
+    """A body validated by pydantic-core straight from its bytes (no `json` decoding first);
+    one that is not JSON or not of the expected shape is a `MalformedResponse` saying which."""
+    try:
+        return adapter.validate_json(response.content)
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            decode_json(response, endpoint)  # says "not JSON" with the content type
+        raise MalformedResponse(
+            f"Allegro {endpoint}: unexpected body ({validation_reason(exc)})"
+        ) from exc
 
 
 def decode_json(response: httpx.Response, endpoint: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from types import TracebackType
@@ -111,10 +112,26 @@ async def allegro_client_resource(
 
 
 def network_transport(config: AllegroClientConfig) -> httpx.AsyncBaseTransport:
-    """The real network, with proxies and CA settings from the environment."""
-    return ClientTransport(
-        httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False, trust_env=True)
-    )
+    """The real network, with proxies and CA settings from the environment.
+
+    httpx's own transport reads the CA settings (`SSL_CERT_FILE`, `SSL_CERT_DIR`) itself.
+    Proxies (`HTTPS_PROXY`, `ALL_PROXY`, ... and `NO_PROXY`) are applied by an httpx client,
+    so only when the environment names one do requests go through that extra layer: it
+    costs about a tenth of the client's CPU per request.
+    """
+    if environment_proxies():
+        return ClientTransport(
+            httpx.AsyncClient(
+                timeout=config.timeout_seconds, follow_redirects=False, trust_env=True
+            )
+        )
+    return httpx.AsyncHTTPTransport(trust_env=True)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The HTTP proxies the environment names (as httpx reads them: http, https, all)."""
+    found = urllib.request.getproxies()
+    return {scheme: found[scheme] for scheme in ("http", "https", "all") if found.get(scheme)}
 
 
 def transport_stack(

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+import httpx
 
-from adapters.allegro.api import AllegroApi
-from adapters.allegro.errors import MalformedResponse
-from adapters.allegro.translate import (
-    read_checkout_form,
-    read_checkout_form_item,
-    validation_reason,
-)
-from adapters.allegro.wire import CheckoutFormsWire
+from adapters.allegro.api import AllegroApi, decode_json, validate_body
+from adapters.allegro.translate import read_checkout_form, read_checkout_form_items
+from adapters.allegro.wire import CHECKOUT_FORMS_PAGE
 from application.ports.allegro import (
     CheckoutFormPage,
     CheckoutFormQuery,
@@ -35,7 +31,7 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         self._api = api
 
     async def get(self, checkout_form_id: str) -> OrderSnapshot:
-        result = read_checkout_form(await self.get_raw(checkout_form_id))
+        result = read_checkout_form((await self._read(checkout_form_id)).content)
         if isinstance(result, UnreadableCheckoutForm):
             if result.checkout_form_id is None:
                 result = UnreadableCheckoutForm(checkout_form_id, result.raw, result.reason)
@@ -43,6 +39,9 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         return result
 
     async def get_raw(self, checkout_form_id: str) -> str:
+        return (await self._read(checkout_form_id)).text
+
+    async def _read(self, checkout_form_id: str) -> httpx.Response:
         path = f"{CHECKOUT_FORMS}/{quote(checkout_form_id, safe='')}"
         try:
             response = await self._api.request("GET", CHECKOUT_FORM, path)
@@ -50,18 +49,22 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
             if exc.status_code == 404:
                 raise CheckoutFormNotFound(checkout_form_id) from exc
             raise
-        return response.text
+        return response
 
     async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
-        body = await self._api.get_json(CHECKOUT_FORMS, CHECKOUT_FORMS, search_params(query))
-        try:
-            page = CheckoutFormsWire.model_validate(body)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                f"Allegro {CHECKOUT_FORMS}: unexpected body ({validation_reason(exc)})"
-            ) from exc
-        items = tuple(read_checkout_form_item(item) for item in page.checkout_forms)
-        return CheckoutFormPage(items=items, total_count=page.total_count)
+        response = await self._api.request(
+            "GET", CHECKOUT_FORMS, CHECKOUT_FORMS, params=search_params(query)
+        )
+        page = validate_body(CHECKOUT_FORMS_PAGE, response, CHECKOUT_FORMS)
+        decoded: list[list[Any]] = []
+
+        def items_as_sent() -> list[Any]:
+            if not decoded:
+                decoded.append(decode_json(response, CHECKOUT_FORMS)["checkoutForms"])
+            return decoded[0]
+
+        items = tuple(read_checkout_form_items(page, items_as_sent))
+        return CheckoutFormPage(items=items, total_count=page["totalCount"])
 
 
 def search_params(query: CheckoutFormQuery) -> dict[str, str]:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from adapters.allegro.api import AllegroApi
+from adapters.allegro.api import AllegroApi, validate_body
 from adapters.allegro.errors import MalformedResponse
 from adapters.allegro.translate import journal_event, validation_reason
-from adapters.allegro.wire import OrderEventStatsWire, OrderEventsWire
+from adapters.allegro.wire import EVENTS_PAGE, OrderEventStatsWire
 from application.ports.allegro import JournalEvent, OrderEventJournal
 
 EVENTS = "/order/events"
@@ -27,14 +27,9 @@ class HttpxOrderEventJournal(OrderEventJournal):
         params = {"limit": str(limit)}
         if after is not None:
             params["from"] = after
-        body = await self._api.get_json(EVENTS, EVENTS, params)
-        try:
-            page = OrderEventsWire.model_validate(body)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                f"Allegro {EVENTS}: unexpected body ({validation_reason(exc)})"
-            ) from exc
-        return [journal_event(event) for event in page.events]
+        response = await self._api.request("GET", EVENTS, EVENTS, params=params)
+        page = validate_body(EVENTS_PAGE, response, EVENTS)
+        return [journal_event(event) for event in page["events"]]
 
     async def latest_event_id(self) -> str | None:
         body = await self._api.get_json(EVENT_STATS, EVENT_STATS)

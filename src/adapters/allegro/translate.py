@@ -10,13 +10,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from adapters.allegro.wire import (
+    CHECKOUT_FORM,
     AddressWire,
     BuyerWire,
+    CheckoutFormsWire,
     CheckoutFormWire,
     DeliveryMethodWire,
     DeliveryWire,
     InvoiceWire,
     LineItemWire,
+    ListedForm,
     MoneyWire,
     OrderEventWire,
     PaymentWire,
@@ -43,15 +46,15 @@ _LEGACY_TAX_ID_TYPE = "OTHER"
 
 
 def journal_event(event: OrderEventWire) -> JournalEvent:
-    order = event.order
-    form = order.checkout_form if order else None
+    order = event.get("order")
+    form = order.get("checkoutForm") if order else None
     return JournalEvent(
-        id=event.id,
-        type=event.type,
-        occurred_at=event.occurred_at,
-        checkout_form_id=form.id if form else None,
-        revision=form.revision if form else None,
-        bought_at=_latest_purchase(order.line_items) if order else None,
+        id=event["id"],
+        type=event["type"],
+        occurred_at=event["occurredAt"],
+        checkout_form_id=form["id"] if form else None,
+        revision=form.get("revision") if form else None,
+        bought_at=_latest_purchase(order.get("lineItems")) if order else None,
     )
 
 
@@ -81,29 +84,60 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def read_checkout_form(raw: str) -> OrderSnapshot | UnreadableCheckoutForm:
-    """A checkout form body as text -> snapshot, or the reason it cannot be read."""
+def read_checkout_form(raw: str | bytes) -> OrderSnapshot | UnreadableCheckoutForm:
+    """A checkout form body -> snapshot, or the reason it cannot be read. The body is
+    validated straight from its bytes; only a body that fails is decoded again to say why."""
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return UnreadableCheckoutForm(None, raw, f"body is not JSON: {exc.msg}")
-    return _read(data, lambda: raw)
+        form = CHECKOUT_FORM.validate_json(raw)
+    except ValidationError:
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return UnreadableCheckoutForm(None, text, f"body is not JSON: {exc.msg}")
+        return _read(data, lambda: text)
+    return _snapshot(form, lambda: raw.decode() if isinstance(raw, bytes) else raw)
 
 
 def read_checkout_form_item(item: Any) -> OrderSnapshot | UnreadableCheckoutForm:
-    """One element of a list page (already decoded) -> snapshot, or why not. The item's text
-    is only rebuilt for an item that fails (it goes to the dead-letter topic)."""
+    """One element of a list page, as decoded -> snapshot, or why not. The item's text is
+    only rebuilt for an item that fails (it goes to the dead-letter topic)."""
     return _read(item, lambda: json.dumps(item, ensure_ascii=False))
 
 
+def read_checkout_form_items(
+    page: CheckoutFormsWire, decoded: Callable[[], list[Any]]
+) -> list[OrderSnapshot | UnreadableCheckoutForm]:
+    """The items of a validated list page. An item that is not a checkout form came through
+    as it was sent; one that validated but breaks a domain rule is taken again from
+    `decoded()` (the page's items decoded as sent), so its raw text is Allegro's own."""
+    results: list[OrderSnapshot | UnreadableCheckoutForm] = []
+    for index, item in enumerate(page["checkoutForms"]):
+        if isinstance(item, ListedForm):
+            try:
+                results.append(order_snapshot(item.form))
+                continue
+            except InvalidValue:
+                item = decoded()[index]
+        results.append(read_checkout_form_item(item))
+    return results
+
+
 def _read(data: Any, raw: Callable[[], str]) -> OrderSnapshot | UnreadableCheckoutForm:
-    form_id = _form_id(data)
     try:
-        return order_snapshot(CheckoutFormWire.model_validate(data))
+        form = CHECKOUT_FORM.validate_python(data)
     except ValidationError as exc:
-        return UnreadableCheckoutForm(form_id, raw(), validation_reason(exc))
+        return UnreadableCheckoutForm(_form_id(data), raw(), validation_reason(exc))
+    return _snapshot(form, raw)
+
+
+def _snapshot(
+    form: CheckoutFormWire, raw: Callable[[], str]
+) -> OrderSnapshot | UnreadableCheckoutForm:
+    try:
+        return order_snapshot(form)
     except InvalidValue as exc:
-        return UnreadableCheckoutForm(form_id, raw(), f"invalid value: {exc}")
+        return UnreadableCheckoutForm(form["id"], raw(), f"invalid value: {exc}")
 
 
 def validation_reason(exc: ValidationError) -> str:
@@ -126,25 +160,30 @@ def _form_id(data: Any) -> str | None:
 
 def order_snapshot(form: CheckoutFormWire) -> OrderSnapshot:
     """Raises `InvalidValue` when a value breaks a domain invariant (e.g. a bad amount)."""
+    fulfillment = form.get("fulfillment")
+    marketplace = form.get("marketplace")
+    payment = form.get("payment")
+    delivery = form.get("delivery")
+    invoice = form.get("invoice")
     return OrderSnapshot(
-        id=form.id,
-        revision=form.revision,
-        status=form.status,
-        fulfillment_status=form.fulfillment.status if form.fulfillment else None,
-        marketplace=form.marketplace.id if form.marketplace else None,
-        buyer=_buyer(form.buyer),
-        payment=_payment(form.payment) if form.payment else None,
-        delivery=_delivery(form.delivery) if form.delivery else None,
-        invoice=_invoice(form.invoice) if form.invoice else None,
-        line_items=tuple(_line_item(item) for item in form.line_items),
-        total_to_pay=money(form.summary.total_to_pay),
-        message_to_seller=form.message_to_seller,
-        updated_at=form.updated_at,
+        id=form["id"],
+        revision=form.get("revision"),
+        status=form["status"],
+        fulfillment_status=fulfillment.get("status") if fulfillment else None,
+        marketplace=marketplace.get("id") if marketplace else None,
+        buyer=_buyer(form["buyer"]),
+        payment=_payment(payment) if payment else None,
+        delivery=_delivery(delivery) if delivery else None,
+        invoice=_invoice(invoice) if invoice else None,
+        line_items=tuple(_line_item(item) for item in form["lineItems"]),
+        total_to_pay=money(form["summary"]["totalToPay"]),
+        message_to_seller=form.get("messageToSeller"),
+        updated_at=form.get("updatedAt"),
     )
 
 
 def money(wire: MoneyWire) -> Money:
-    return Money.parse(wire.amount, wire.currency)
+    return Money.parse(wire["amount"], wire["currency"])
 
 
 def _optional_money(wire: MoneyWire | None) -> Money | None:
@@ -153,87 +192,94 @@ def _optional_money(wire: MoneyWire | None) -> Money | None:
 
 def _buyer(buyer: BuyerWire) -> Buyer:
     return Buyer(
-        id=buyer.id,
-        login=buyer.login,
-        email=buyer.email,
-        guest=bool(buyer.guest),
-        first_name=buyer.first_name,
-        last_name=buyer.last_name,
-        company_name=buyer.company_name,
-        phone=buyer.phone_number,
+        id=buyer["id"],
+        login=buyer["login"],
+        email=buyer["email"],
+        guest=bool(buyer.get("guest")),
+        first_name=buyer.get("firstName"),
+        last_name=buyer.get("lastName"),
+        company_name=buyer.get("companyName"),
+        phone=buyer.get("phoneNumber"),
     )
 
 
 def _payment(payment: PaymentWire) -> Payment:
     return Payment(
-        id=payment.id,
-        type=payment.type,
-        provider=payment.provider,
-        finished_at=payment.finished_at,
-        paid_amount=_optional_money(payment.paid_amount),
+        id=payment.get("id"),
+        type=payment.get("type"),
+        provider=payment.get("provider"),
+        finished_at=payment.get("finishedAt"),
+        paid_amount=_optional_money(payment.get("paidAmount")),
     )
 
 
 def _delivery(delivery: DeliveryWire) -> Delivery:
-    address = delivery.address
-    point = delivery.pickup_point
+    address = delivery.get("address")
+    point = delivery.get("pickupPoint")
     return Delivery(
         address=ShippingAddress(
-            name=_full_name(address.first_name, address.last_name),
-            company=address.company_name,
-            street=address.street,
-            city=address.city,
-            postal_code=address.zip_code,
-            country_code=address.country_code,
-            phone=address.phone_number,
+            name=_full_name(address.get("firstName"), address.get("lastName")),
+            company=address.get("companyName"),
+            street=address.get("street"),
+            city=address.get("city"),
+            postal_code=address.get("zipCode"),
+            country_code=address.get("countryCode"),
+            phone=address.get("phoneNumber"),
         )
         if address
         else None,
-        method=_method(delivery.method),
+        method=_method(delivery.get("method")),
         pickup_point=PickupPoint(
-            id=point.id,
-            name=point.name,
-            description=point.description,
-            address=_postal(point.address),
+            id=point.get("id"),
+            name=point.get("name"),
+            description=point.get("description"),
+            address=_postal(point.get("address")),
         )
         if point
         else None,
-        cost=_optional_money(delivery.cost),
+        cost=_optional_money(delivery.get("cost")),
     )
 
 
 def _method(method: DeliveryMethodWire | None) -> DeliveryMethod | None:
-    return DeliveryMethod(method.id, method.name) if method else None
+    return DeliveryMethod(method.get("id"), method.get("name")) if method else None
 
 
 def _invoice(invoice: InvoiceWire) -> Invoice:
-    address = invoice.address
-    company = address.company if address else None
-    person = address.natural_person if address else None
-    tax_ids = tuple(TaxId(item.type, item.value) for item in (company.ids or ())) if company else ()
-    if company and not tax_ids and company.tax_id:
-        tax_ids = (TaxId(_LEGACY_TAX_ID_TYPE, company.tax_id),)
+    address = invoice.get("address")
+    company = address.get("company") if address else None
+    person = address.get("naturalPerson") if address else None
+    tax_ids = (
+        tuple(TaxId(item["type"], item["value"]) for item in (company.get("ids") or ()))
+        if company
+        else ()
+    )
+    legacy = company.get("taxId") if company else None
+    if company and not tax_ids and legacy:
+        tax_ids = (TaxId(_LEGACY_TAX_ID_TYPE, legacy),)
     return Invoice(
-        required=bool(invoice.required),
-        company_name=company.name if company else None,
+        required=bool(invoice.get("required")),
+        company_name=company.get("name") if company else None,
         tax_ids=tax_ids,
-        vat_payer_status=company.vat_payer_status if company else None,
-        natural_person_first_name=person.first_name if person else None,
-        natural_person_last_name=person.last_name if person else None,
+        vat_payer_status=company.get("vatPayerStatus") if company else None,
+        natural_person_first_name=person.get("firstName") if person else None,
+        natural_person_last_name=person.get("lastName") if person else None,
         address=_postal(address),
     )
 
 
 def _line_item(item: LineItemWire) -> LineItem:
+    offer = item["offer"]
+    external = offer.get("external")
     return LineItem(
-        id=item.id,
-        offer_id=item.offer.id,
-        offer_name=item.offer.name,
-        sku=item.offer.external.id if item.offer.external else None,
-        quantity=item.quantity,
-        unit_price=money(item.price),
-        original_unit_price=_optional_money(item.original_price),
-        bought_at=item.bought_at,
+        id=item["id"],
+        offer_id=offer["id"],
+        offer_name=offer.get("name"),
+        sku=external.get("id") if external else None,
+        quantity=item["quantity"],
+        unit_price=money(item["price"]),
+        original_unit_price=_optional_money(item.get("originalPrice")),
+        bought_at=item.get("boughtAt"),
     )
 
 
@@ -241,10 +287,10 @@ def _postal(address: AddressWire | None) -> PostalAddress | None:
     if address is None:
         return None
     return PostalAddress(
-        street=address.street,
-        city=address.city,
-        postal_code=address.zip_code,
-        country_code=address.country_code,
+        street=address.get("street"),
+        city=address.get("city"),
+        postal_code=address.get("zipCode"),
+        country_code=address.get("countryCode"),
     )
 
 

@@ -3,6 +3,7 @@ reads look for the form. An unreadable one costs a single read, never the journa
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from adapters.allegro import AllegroClientConfig, build_allegro_client
 from adapters.allegro.translate import journal_event
-from adapters.allegro.wire import OrderEventWire
+from adapters.allegro.wire import EVENTS_PAGE, OrderEventWire
 from adapters.persistence import MemoryTokenStore
 from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
 
@@ -18,14 +19,13 @@ pytestmark = pytest.mark.integration
 
 
 def event_with(line_items: Any) -> OrderEventWire:
-    return OrderEventWire.model_validate(
-        {
-            "id": "1773479722481317",
-            "type": "READY_FOR_PROCESSING",
-            "occurredAt": "2026-03-14T09:15:22.481Z",
-            "order": {"lineItems": line_items, "checkoutForm": {"id": "f", "revision": "r"}},
-        }
-    )
+    event = {
+        "id": "1773479722481317",
+        "type": "READY_FOR_PROCESSING",
+        "occurredAt": "2026-03-14T09:15:22.481Z",
+        "order": {"lineItems": line_items, "checkoutForm": {"id": "f", "revision": "r"}},
+    }
+    return EVENTS_PAGE.validate_json(json.dumps({"events": [event]}))["events"][0]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from adapters.allegro.translate import read_checkout_form, read_checkout_form_item
+from adapters.allegro.translate import (
+    read_checkout_form,
+    read_checkout_form_item,
+    read_checkout_form_items,
+)
+from adapters.allegro.wire import CHECKOUT_FORMS_PAGE
 from application.ports.allegro import UnreadableCheckoutForm
 from domain.money import Money
 from domain.order import OrderSnapshot, PostalAddress, ShippingAddress, TaxId
@@ -382,3 +387,57 @@ def test_unknown_fields_are_ignored() -> None:
     form["buyer"]["somethingNew"] = {"deep": [1, 2]}
 
     assert snapshot(form).id == FORM_ID
+
+
+def test_a_list_page_is_read_item_by_item_and_failures_keep_the_text_allegro_sent() -> None:
+    good = make_checkout_form(id="good")
+    bad_amount = make_checkout_form(
+        id="bad-amount",
+        summary={"totalToPay": {"amount": "a lot", "currency": "PLN"}},
+        somethingNew={"kept": True},
+    )
+    items = [good, {"id": "broken"}, bad_amount, ["what"]]
+    body = json.dumps({"checkoutForms": items, "totalCount": 4}).encode()
+    decodes: list[int] = []
+
+    def decoded() -> list[Any]:
+        decodes.append(1)
+        return list(json.loads(body)["checkoutForms"])
+
+    page = CHECKOUT_FORMS_PAGE.validate_json(body)
+    results = read_checkout_form_items(page, decoded)
+
+    assert isinstance(results[0], OrderSnapshot)
+    assert results[0].id == "good"
+    broken, amount, not_an_object = results[1:]
+    assert isinstance(broken, UnreadableCheckoutForm)
+    assert json.loads(broken.raw) == {"id": "broken"}
+    assert isinstance(amount, UnreadableCheckoutForm)
+    assert amount.checkout_form_id == "bad-amount"
+    assert "not a decimal" in amount.reason
+    assert json.loads(amount.raw) == bad_amount  # with the key this service does not read
+    assert isinstance(not_an_object, UnreadableCheckoutForm)
+    assert not_an_object.checkout_form_id is None
+    assert decodes  # the page was decoded again only because of the item that broke a rule
+
+
+def test_a_list_page_of_good_forms_is_never_decoded_twice() -> None:
+    body = json.dumps({"checkoutForms": [make_checkout_form()], "totalCount": 1}).encode()
+
+    def decoded() -> list[Any]:
+        raise AssertionError("decoded again")
+
+    results = read_checkout_form_items(CHECKOUT_FORMS_PAGE.validate_json(body), decoded)
+
+    assert [type(r) for r in results] == [OrderSnapshot]
+
+
+def test_a_body_given_as_bytes_reads_like_text() -> None:
+    form = make_checkout_form()
+
+    from_bytes = read_checkout_form(json.dumps(form).encode())
+    broken = read_checkout_form(b"\xff<html>")
+
+    assert from_bytes == snapshot(form)
+    assert isinstance(broken, UnreadableCheckoutForm)
+    assert "not JSON" in broken.reason

@@ -20,7 +20,7 @@ from application.ports import (
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
-from domain.policy import ImportPolicy
+from domain.policy import ImportPolicy, ImportTrigger
 from tests.support.builders import make_line_item, make_order_snapshot
 from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher
 
@@ -178,18 +178,80 @@ async def test_a_listed_copy_newer_than_the_batch_is_used(allegro, publisher, st
     assert event.revision == "5ec0ndaa"
 
 
-async def test_a_merged_form_is_not_listed_and_its_single_read_answers_404(
+async def test_a_merged_form_missing_from_a_complete_listing_is_gone_without_a_read(
     allegro, publisher, state
 ):
     paid_orders(allegro, range(5), timedelta(minutes=1))
     gone = order(7, bought=BOUGHT + timedelta(minutes=2), status="BOUGHT")
-    last = allegro.emit("BOUGHT", gone, store=False)
+    allegro.emit("BOUGHT", gone, store=False)
+    last = allegro.emit("FILLED_IN", gone, store=False)
+
+    outcome = await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == []
+    assert outcome.gone == [gone.id]
+    assert imported_ids(publisher) == ids(*range(5))
+    assert state.cursors[ACCOUNT] == Cursor(last.id)
+
+
+async def test_an_unlisted_order_with_a_payment_event_is_still_read_on_its_own(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    gone = order(7, bought=BOUGHT + timedelta(minutes=2))
+    allegro.emit("READY_FOR_PROCESSING", gone, store=False)
 
     outcome = await make_sync(allegro, publisher, state).run_batch()
 
     assert allegro.reads == [gone.id]
     assert outcome.gone == [gone.id]
-    assert state.cursors[ACCOUNT] == Cursor(last.id)
+
+
+async def test_an_unlisted_order_imported_before_is_still_read_on_its_own(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    sync = make_sync(allegro, publisher, state)
+    await sync.run_batch()
+    paid_orders(allegro, range(5, 10), timedelta(minutes=1))
+    odd = allegro.forms.pop(order(2).id)  # an odd BOUGHT event for an imported order
+    allegro.emit("BOUGHT", odd, store=False)
+
+    await sync.run_batch()
+
+    assert allegro.reads == [odd.id]
+
+
+async def test_importing_at_purchase_reads_every_unlisted_order(allegro, publisher, state):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    gone = order(7, bought=BOUGHT + timedelta(minutes=2), status="BOUGHT")
+    allegro.emit("BOUGHT", gone, store=False)
+    sync = SyncOrders(
+        journal=allegro,
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=ImportPolicy(account=ACCOUNT, trigger=ImportTrigger.BOUGHT),
+        settings=SyncSettings(account=ACCOUNT, start_from="earliest"),
+        clock=FakeClock(),
+    )
+
+    await sync.run_batch()
+
+    assert allegro.reads == [gone.id]
+
+
+async def test_an_unlisted_order_is_read_when_paging_stopped_early(allegro, publisher, state):
+    for n in range(100, 1100):  # a busy hour of other orders, not in this batch
+        allegro.forms[order(n).id] = order(n, bought=BOUGHT + timedelta(seconds=n))
+    paid_orders(allegro, range(4), timedelta(minutes=10))
+    gone = order(7, bought=BOUGHT + timedelta(minutes=35), status="BOUGHT")
+    allegro.emit("BOUGHT", gone, store=False)
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert len(allegro.searches) == 1  # the rest of the window was never listed
+    assert gone.id in allegro.reads
 
 
 async def test_an_unreadable_list_item_is_retried_then_dead_lettered(allegro, publisher, state):
@@ -375,3 +437,18 @@ def test_what_vouches_for_a_listed_copy(revision, updated_at, expected):
     listed = make_order_snapshot(id="x", revision=revision, updated_at=updated_at)
 
     assert vouched(listed, group) is expected
+
+
+@pytest.mark.parametrize("named", [True, False])
+async def test_an_unreadable_list_item_is_never_taken_for_an_absent_form(
+    allegro, publisher, state, named
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    unpaid = order(7, bought=BOUGHT + timedelta(minutes=2), status="BOUGHT")
+    allegro.emit("BOUGHT", unpaid)
+    allegro.listed[unpaid.id] = UnreadableCheckoutForm(unpaid.id if named else None, "{", "no")
+
+    outcome = await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == [unpaid.id]
+    assert outcome.gone == []
