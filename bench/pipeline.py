@@ -25,9 +25,11 @@ from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import DomainEvent, OrderImported
 from domain.policy import ImportPolicy
+from entrypoints.settings import Settings
 
 ACCOUNT = "bench"
 UNLIMITED_BUCKET = (10**9, 10**6)  # per minute, burst: the client never waits
+BATCH_PAGES = Settings.model_fields["batch_pages"].default  # as the service runs
 
 
 @dataclass(slots=True)
@@ -90,7 +92,7 @@ class Pipeline:
     state: SqliteStateStore
     policy: ImportPolicy
 
-    def sync(self, *, bulk: bool, batch_size: int = 1000) -> SyncOrders:
+    def sync(self, *, bulk: bool, batch_size: int = 1000, pages: int = BATCH_PAGES) -> SyncOrders:
         return SyncOrders(
             journal=self.client.journal,
             forms=self.client.forms,
@@ -98,7 +100,11 @@ class Pipeline:
             state=self.state,
             policy=self.policy,
             settings=SyncSettings(
-                account=ACCOUNT, start_from="earliest", batch_size=batch_size, bulk_reads=bulk
+                account=ACCOUNT,
+                start_from="earliest",
+                batch_size=batch_size,
+                pages_per_batch=pages,
+                bulk_reads=bulk,
             ),
             clock=SystemClock(),
         )

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import pipeline
+from pipeline import BATCH_PAGES, pipeline
 from simproc import SimProcess
 
 from application.poll_loop import PollLoop
@@ -202,7 +202,7 @@ async def budget(broker: str, workdir: Path, seconds: float, backlog: int) -> li
                 per_minute=BUDGET_PER_MINUTE,
                 burst=BUDGET_BURST,
             ) as pipe:
-                sync = pipe.sync(bulk=bulk, batch_size=batch_size)
+                sync = pipe.sync(bulk=bulk, batch_size=batch_size, pages=BATCH_PAGES if bulk else 1)
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(seconds):

@@ -139,6 +139,7 @@ class FormLoader:
             wave=self._concurrency,
             min_orders=self._min_orders,
             absent_is_gone=absent_is_gone,
+            translate_all=self._remember > 0,  # remembering wants every listed form
         )
         recalled = self._recall(groups) if self._bulk else {}
         todo = [g for g in groups if g.checkout_form_id not in recalled]
@@ -238,15 +239,17 @@ class _Reading:
         wave: int,
         min_orders: int,
         absent_is_gone: Collection[str] = (),
+        translate_all: bool = False,
     ) -> None:
         self._forms = forms
         self._absent_is_gone = absent_is_gone
+        self._translate_all = translate_all
         self._semaphore = semaphore
         self._page_size = page_size
         self._wave = wave
         self._min_orders = min_orders
         self.found: dict[str, OrderSnapshot] = {}  # vouched for an order of this batch
-        self.listed: dict[str, OrderSnapshot] = {}  # every readable form on the pages
+        self.listed: dict[str, OrderSnapshot] = {}  # readable forms on the pages (see `_page`)
         self.absent: dict[str, CheckoutFormNotFound] = {}  # see `absent_is_gone`
         self._on_pages: set[str] = set()  # every id on the pages, readable or not
         self._nameless = False  # an unreadable item without an id: absence proves nothing
@@ -293,12 +296,15 @@ class _Reading:
     async def _pages(
         self, low: datetime, high: datetime, offsets: list[int], pending: dict[str, FormEvents]
     ) -> list[CheckoutFormPage]:
-        pages = await asyncio.gather(*(self._page(low, high, offset) for offset in offsets))
+        wanted = None if self._translate_all else frozenset(pending)
+        pages = await asyncio.gather(*(self._page(low, high, offset, wanted) for offset in offsets))
         for page in pages:
             self._take(page, pending)
         return pages
 
-    async def _page(self, low: datetime, high: datetime, offset: int) -> CheckoutFormPage:
+    async def _page(
+        self, low: datetime, high: datetime, offset: int, wanted: frozenset[str] | None
+    ) -> CheckoutFormPage:
         async with self._semaphore:
             self.list_requests += 1
             return await self._forms.search(
@@ -308,6 +314,7 @@ class _Reading:
                     bought_at_gte=low,
                     bought_at_lte=high,
                     sort="lineItems.boughtAt",  # oldest first: new purchases append at the end
+                    only_ids=wanted,  # the window's other forms are not translated
                 )
             )
 

@@ -9,16 +9,22 @@ be mapped is retried on the next poll and dead-lettered after `max_attempts`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
 from application.dead_letters import describe
 from application.form_loader import MIN_ORDERS, FormLoader
-from application.ports.allegro import CheckoutFormReader, OrderEventJournal, UnreadableCheckoutForm
+from application.ports.allegro import (
+    CheckoutFormReader,
+    JournalEvent,
+    OrderEventJournal,
+    UnreadableCheckoutForm,
+)
 from application.ports.clock import Clock
-from application.ports.errors import CheckoutFormNotFound
+from application.ports.errors import AllegroError, CheckoutFormNotFound
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import Cursor, StagedBatch, StateStore
 from domain.errors import DomainError
@@ -36,7 +42,8 @@ START_EARLIEST = "earliest"
 class SyncSettings:
     account: str
     start_from: str = START_LATEST  # "latest", "earliest" or a journal event id
-    batch_size: int = 1000
+    batch_size: int = 1000  # events per journal page
+    pages_per_batch: int = 1  # journal pages one batch may take while a backlog lasts
     max_attempts: int = 3
     read_concurrency: int = 8
     bulk_reads: bool = True  # read through list pages where that saves requests
@@ -45,6 +52,8 @@ class SyncSettings:
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1000:
             raise ValueError("batch_size must be within 1..1000 (Allegro's limit)")
+        if self.pages_per_batch < 1:
+            raise ValueError("pages_per_batch must be positive")
         if self.max_attempts < 1 or self.read_concurrency < 1 or self.bulk_min_orders < 1:
             raise ValueError("max_attempts, read_concurrency and bulk_min_orders must be positive")
 
@@ -107,6 +116,7 @@ class SyncOrders:
         self._policy = policy
         self._settings = settings
         self._clock = clock
+        self._ahead: tuple[str, asyncio.Task[Sequence[JournalEvent]]] | None = None
 
     @property
     def account(self) -> str:
@@ -137,11 +147,13 @@ class SyncOrders:
         if staged is not None:
             return await self._resend(staged)
         cursor = await self.cursor()
-        events = await self._journal.fetch(cursor.position, self._settings.batch_size)
+        events, full = await self._fetch_batch(cursor.position)
         outcome = BatchOutcome(events_read=len(events), cursor=cursor)
         if not events:
             return outcome
-        outcome.full = len(events) >= self._settings.batch_size
+        outcome.full = full
+        if full:
+            self._read_ahead(events[-1].id)
         groups = coalesce(events)
         records = await self._state.load_records(self.account, [g.checkout_form_id for g in groups])
         work = await self._process(groups, records)
@@ -164,6 +176,44 @@ class SyncOrders:
         outcome.dead_letters = dead_letters
         outcome.cursor = new_cursor
         return outcome
+
+    async def _fetch_batch(self, position: str | None) -> tuple[list[JournalEvent], bool]:
+        """Up to `pages_per_batch` journal pages while they come back full (a backlog), and
+        whether the last one was full. One batch reads an order once, however many of its
+        events the pages hold: bigger batches during a backlog read each order fewer times."""
+        events = list(await self._fetch(position))
+        full = len(events) >= self._settings.batch_size
+        pages = 1
+        while full and pages < self._settings.pages_per_batch:
+            page = await self._fetch(events[-1].id)
+            events.extend(page)
+            full = len(page) >= self._settings.batch_size
+            pages += 1
+        return events, full
+
+    async def _fetch(self, position: str | None) -> Sequence[JournalEvent]:
+        """The journal page after `position`: the one read ahead when it is that page."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, task = ahead
+            if after == position:
+                try:
+                    return await task
+                except AllegroError as exc:  # read it again now, as if never read ahead
+                    log.info("journal read-ahead failed", extra={"error": str(exc)})
+            else:
+                task.cancel()
+        return await self._journal.fetch(position, self._settings.batch_size)
+
+    def _read_ahead(self, after: str) -> None:
+        """A full page means more is waiting: read the next page while this one is
+        processed. It is only a head start: `_fetch` uses it only if the cursor ends up at
+        `after`, and its result or error is never lost (it is read again otherwise)."""
+        if self._ahead is not None:
+            self._ahead[1].cancel()
+        task = asyncio.create_task(self._journal.fetch(after, self._settings.batch_size))
+        task.add_done_callback(_quiet)
+        self._ahead = (after, task)
 
     async def _resend(self, staged: StagedBatch) -> BatchOutcome:
         """A batch staged before an interruption: send it again byte for byte, then commit it
@@ -270,3 +320,10 @@ class SyncOrders:
             return await self._forms.get_raw(failure.form.checkout_form_id)
         except CheckoutFormNotFound:
             return failure.raw
+
+
+def _quiet(task: asyncio.Task[Sequence[JournalEvent]]) -> None:
+    """A read-ahead nobody awaits (the cursor went elsewhere, or the service stopped) must
+    not log "exception was never retrieved": whoever needs that page reads it again."""
+    if not task.cancelled():
+        task.exception()

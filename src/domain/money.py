@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 from domain.errors import InvalidValue
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_KNOWN_CURRENCIES: set[str] = set()  # codes that passed the check: a set lookup after that
+_KNOWN_LIMIT = 512  # ISO 4217 has fewer than 200 codes; past this, check every time
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +21,14 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             raise InvalidValue(f"money amount must be a finite Decimal, got {self.amount!r}")
-        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
+        if not isinstance(self.currency, str):
             raise InvalidValue(f"currency must be an ISO-4217 code, got {self.currency!r}")
+        if self.currency in _KNOWN_CURRENCIES:
+            return
+        if not _CURRENCY.fullmatch(self.currency):
+            raise InvalidValue(f"currency must be an ISO-4217 code, got {self.currency!r}")
+        if len(_KNOWN_CURRENCIES) < _KNOWN_LIMIT:
+            _KNOWN_CURRENCIES.add(self.currency)
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:

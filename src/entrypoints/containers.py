@@ -167,6 +167,7 @@ def _sync_settings(settings: Settings) -> SyncSettings:
         account=settings.allegro_account,
         start_from=settings.allegro_start_from,
         batch_size=settings.batch_size,
+        pages_per_batch=settings.batch_pages,
         max_attempts=settings.dead_letter_after_attempts,
         bulk_reads=settings.allegro_bulk_reads,
     )

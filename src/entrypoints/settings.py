@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     allegro_bulk_reads: bool = True  # read checkout forms through list pages where it pays
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     batch_size: int = Field(default=1000, ge=1, le=1000)
+    batch_pages: int = Field(default=4, ge=1, le=20)  # journal pages per batch in a backlog
     dead_letter_after_attempts: int = Field(default=3, ge=1)
     reconcile_interval_seconds: float = Field(default=3600.0, ge=0)  # 0 disables
     reconcile_lookback_hours: float = Field(default=72.0, gt=0)

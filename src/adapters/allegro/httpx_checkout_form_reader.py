@@ -63,7 +63,7 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
                 decoded.append(decode_json(response, CHECKOUT_FORMS)["checkoutForms"])
             return decoded[0]
 
-        items = tuple(read_checkout_form_items(page, items_as_sent))
+        items = tuple(read_checkout_form_items(page, items_as_sent, query.only_ids))
         return CheckoutFormPage(items=items, total_count=page["totalCount"])
 
 

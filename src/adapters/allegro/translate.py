@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,13 +106,20 @@ def read_checkout_form_item(item: Any) -> OrderSnapshot | UnreadableCheckoutForm
 
 
 def read_checkout_form_items(
-    page: CheckoutFormsWire, decoded: Callable[[], list[Any]]
+    page: CheckoutFormsWire,
+    decoded: Callable[[], list[Any]],
+    only_ids: Collection[str] | None = None,
 ) -> list[OrderSnapshot | UnreadableCheckoutForm]:
-    """The items of a validated list page. An item that is not a checkout form came through
-    as it was sent; one that validated but breaks a domain rule is taken again from
-    `decoded()` (the page's items decoded as sent), so its raw text is Allegro's own."""
+    """The items of a validated list page (with `only_ids`, only those forms and any item
+    without a readable id). An item that is not a checkout form came through as it was
+    sent; one that validated but breaks a domain rule is taken again from `decoded()` (the
+    page's items decoded as sent), so its raw text is Allegro's own."""
     results: list[OrderSnapshot | UnreadableCheckoutForm] = []
     for index, item in enumerate(page["checkoutForms"]):
+        if only_ids is not None:
+            form_id = item.form["id"] if isinstance(item, ListedForm) else _form_id(item)
+            if form_id is not None and form_id not in only_ids:
+                continue
         if isinstance(item, ListedForm):
             try:
                 results.append(order_snapshot(item.form))

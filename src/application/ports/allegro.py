@@ -50,6 +50,9 @@ class CheckoutFormQuery:
     updated_at_gte: datetime | None = None
     updated_at_lte: datetime | None = None
     sort: str = "-lineItems.boughtAt"
+    # Not a filter Allegro knows: when set, the page's items need only hold these forms
+    # (the reader may leave the others out, unread); `total_count` still counts them all.
+    only_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -441,3 +441,17 @@ def test_a_body_given_as_bytes_reads_like_text() -> None:
     assert from_bytes == snapshot(form)
     assert isinstance(broken, UnreadableCheckoutForm)
     assert "not JSON" in broken.reason
+
+
+def test_a_list_page_can_leave_out_the_forms_nobody_asked_for() -> None:
+    items = [make_checkout_form(id="a"), make_checkout_form(id="b"), {"id": "c"}, ["no id"]]
+    body = json.dumps({"checkoutForms": items, "totalCount": 4}).encode()
+    page = CHECKOUT_FORMS_PAGE.validate_json(body)
+
+    results = read_checkout_form_items(page, lambda: items, only_ids={"b", "c"})
+
+    assert [r.id if isinstance(r, OrderSnapshot) else r.checkout_form_id for r in results] == [
+        "b",
+        "c",
+        None,  # an item without an id might be any of them: it stays
+    ]

@@ -116,6 +116,7 @@ async def test_the_list_window_spans_exactly_the_batchs_purchase_times(allegro, 
     await make_sync(allegro, publisher, state).run_batch()
 
     [query] = allegro.searches
+    assert query.only_ids == frozenset(ids(*range(5)))  # the window's other forms: untranslated
     assert query.bought_at_gte == BOUGHT
     # to the end of the last millisecond: Allegro's filter takes milliseconds
     assert query.bought_at_lte == BOUGHT + timedelta(minutes=4, microseconds=999)

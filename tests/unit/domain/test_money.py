@@ -1,0 +1,33 @@
+"""Money: exact decimals and ISO 4217 codes, checked on every construction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import InvalidValue
+from domain.money import Money
+
+
+@pytest.mark.parametrize("currency", ["PLN", "CZK", "EUR", "HUF"])
+def test_a_valid_code_is_accepted_every_time(currency: str) -> None:
+    first = Money.parse("70.00", currency)
+    again = Money.parse("1", currency)  # the second time takes the known-codes shortcut
+
+    assert (first.amount, again.amount) == (Decimal("70.00"), Decimal("1"))
+    assert first.currency == again.currency == currency
+
+
+@pytest.mark.parametrize("currency", ["pln", "PLN\n", "ZŁ", "PLNX", "", 985, None, ["PLN"]])
+def test_an_invalid_code_is_refused_even_after_valid_ones(currency: object) -> None:
+    Money.parse("1", "PLN")
+
+    with pytest.raises(InvalidValue, match="ISO-4217"):
+        Money(Decimal("1"), currency)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", ["a lot", "NaN", "Infinity", "", None])
+def test_an_amount_that_is_not_a_finite_decimal_is_refused(amount: object) -> None:
+    with pytest.raises(InvalidValue):
+        Money.parse(amount, "PLN")  # type: ignore[arg-type]
