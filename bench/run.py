@@ -186,7 +186,8 @@ def render(figures: dict[str, Any], sizes: Sizes) -> str:
         "budget",
         lambda r: (
             f"{r['orders_per_second']:.1f} ({r['imported']} orders, batches of "
-            f"{r['batch_size']}{', backlog exhausted' if r['imported'] >= r['backlog'] else ''})"
+            f"{r.get('pages', 1)} x {r['batch_size']} events"
+            f"{', backlog exhausted' if r['imported'] >= r['backlog'] else ''})"
         ),
         "",
     )

@@ -158,7 +158,8 @@ async def trickle(
 @dataclass(frozen=True, slots=True)
 class Budget:
     strategy: str
-    batch_size: int
+    batch_size: int  # events per journal page
+    pages: int  # journal pages per batch at most
     backlog: int
     imported: int
     seconds: float
@@ -189,6 +190,7 @@ async def budget(broker: str, workdir: Path, seconds: float, backlog: int) -> li
     results = []
     for name, bulk in STRATEGIES:
         batch_size = 1000 if bulk else 100
+        pages = BATCH_PAGES if bulk else 1
         backlog = backlog if bulk else min(backlog, 2_000)  # it imports ~2 orders/s
         with SimProcess(rate_limit_per_minute=BUDGET_PER_MINUTE) as sim:
             assert sim.info is not None
@@ -202,7 +204,7 @@ async def budget(broker: str, workdir: Path, seconds: float, backlog: int) -> li
                 per_minute=BUDGET_PER_MINUTE,
                 burst=BUDGET_BURST,
             ) as pipe:
-                sync = pipe.sync(bulk=bulk, batch_size=batch_size, pages=BATCH_PAGES if bulk else 1)
+                sync = pipe.sync(bulk=bulk, batch_size=batch_size, pages=pages)
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(seconds):
@@ -216,6 +218,7 @@ async def budget(broker: str, workdir: Path, seconds: float, backlog: int) -> li
                 Budget(
                     name,
                     batch_size,
+                    pages,
                     backlog,
                     pipe.publisher.imported,
                     elapsed,
