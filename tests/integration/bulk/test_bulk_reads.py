@@ -47,6 +47,7 @@ async def import_all(
     *,
     bulk: bool,
     batch_size: int = 1000,
+    pages: int = 1,
 ) -> int:
     """Drain the journal from its start; returns the number of events published."""
     async with build_allegro_client(client_config(server, state), MemoryTokenStore()) as client:
@@ -57,7 +58,11 @@ async def import_all(
             state=MemoryStateStore(),
             policy=ImportPolicy(account=ACCOUNT),
             settings=SyncSettings(
-                account=ACCOUNT, start_from="earliest", batch_size=batch_size, bulk_reads=bulk
+                account=ACCOUNT,
+                start_from="earliest",
+                batch_size=batch_size,
+                pages_per_batch=pages,
+                bulk_reads=bulk,
             ),
             clock=SystemClock(),
         )
@@ -85,19 +90,27 @@ def mixed() -> Iterator[tuple[SimulatorState, SimulatorServer]]:
 
 
 async def published_records(
-    kafka: KafkaConfig, server: SimulatorServer, state: SimulatorState, *, bulk: bool
+    kafka: KafkaConfig,
+    server: SimulatorServer,
+    state: SimulatorState,
+    *,
+    bulk: bool,
+    pages: int = 1,
 ) -> tuple[set[tuple[str, bytes | None]], Counter[str]]:
     await ensure_topics(kafka)
     state.clear_request_log()
     async with AiokafkaEventPublisher(kafka) as publisher:
         # Small batches: many orders' events straddle two batches, as in a backlog.
-        published = await import_all(server, state, publisher, bulk=bulk, batch_size=80)
+        published = await import_all(
+            server, state, publisher, bulk=bulk, batch_size=80, pages=pages
+        )
     records = await read_topic(kafka.bootstrap_servers, kafka.topic_orders, min_records=published)
     assert len(records) == published
     return {(r.header("ce_id"), r.value) for r in records}, form_requests(state)
 
 
-async def test_bulk_and_single_reads_publish_the_same_bytes(mixed, kafka_topics):
+@pytest.mark.parametrize("pages", [1, 3])  # journal pages per batch (BATCH_PAGES)
+async def test_bulk_and_single_reads_publish_the_same_bytes(mixed, kafka_topics, pages):
     state, server = mixed
     single_topics = dataclasses.replace(
         kafka_topics,
@@ -105,8 +118,12 @@ async def test_bulk_and_single_reads_publish_the_same_bytes(mixed, kafka_topics)
         topic_dlq=f"{kafka_topics.topic_dlq}.single",
     )
 
-    bulk, bulk_requests = await published_records(kafka_topics, server, state, bulk=True)
-    single, single_requests = await published_records(single_topics, server, state, bulk=False)
+    bulk, bulk_requests = await published_records(
+        kafka_topics, server, state, bulk=True, pages=pages
+    )
+    single, single_requests = await published_records(
+        single_topics, server, state, bulk=False, pages=pages
+    )
 
     assert bulk == single
     assert len(bulk) > 200

@@ -80,6 +80,15 @@ def test_operations_defaults(env):
     assert settings.lease_ttl_seconds == 30
     assert settings.lag_probe_seconds == 30
     assert settings.http_host == "0.0.0.0"
+    assert (settings.batch_size, settings.batch_pages) == (1000, 4)
+
+
+def test_batch_pages_reach_the_sync_settings(env):
+    from entrypoints.containers import _sync_settings
+
+    env.setenv("BATCH_PAGES", "7")
+
+    assert _sync_settings(load_settings()).pages_per_batch == 7
 
 
 @pytest.mark.parametrize(
@@ -87,6 +96,8 @@ def test_operations_defaults(env):
     [
         ("LEASE_TTL_SECONDS", "0.5", "LEASE_TTL_SECONDS"),
         ("LAG_PROBE_SECONDS", "0", "LAG_PROBE_SECONDS"),
+        ("BATCH_PAGES", "0", "BATCH_PAGES"),
+        ("BATCH_PAGES", "21", "BATCH_PAGES"),
         ("STATE_URL", "mysql://db/openoms", "STATE_URL: unsupported state URL scheme"),
         ("STATE_URL", "postgresql://db/x?schema=Bad-Name", "STATE_URL: invalid PostgreSQL"),
     ],
