@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
@@ -116,7 +116,7 @@ class SyncOrders:
         self._policy = policy
         self._settings = settings
         self._clock = clock
-        self._ahead: tuple[str, asyncio.Task[Sequence[JournalEvent]]] | None = None
+        self._ahead: tuple[str, asyncio.Task[tuple[list[JournalEvent], bool]]] | None = None
 
     @property
     def account(self) -> str:
@@ -178,40 +178,42 @@ class SyncOrders:
         return outcome
 
     async def _fetch_batch(self, position: str | None) -> tuple[list[JournalEvent], bool]:
-        """Up to `pages_per_batch` journal pages while they come back full (a backlog), and
-        whether the last one was full. One batch reads an order once, however many of its
-        events the pages hold: bigger batches during a backlog read each order fewer times."""
-        events = list(await self._fetch(position))
-        full = len(events) >= self._settings.batch_size
-        pages = 1
-        while full and pages < self._settings.pages_per_batch:
-            page = await self._fetch(events[-1].id)
-            events.extend(page)
-            full = len(page) >= self._settings.batch_size
-            pages += 1
-        return events, full
-
-    async def _fetch(self, position: str | None) -> Sequence[JournalEvent]:
-        """The journal page after `position`: the one read ahead when it is that page."""
+        """The batch's journal pages after `position` (see `_read_pages`): the ones read
+        ahead when they start there, else read now."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             after, task = ahead
             if after == position:
                 try:
                     return await task
-                except AllegroError as exc:  # read it again now, as if never read ahead
+                except AllegroError as exc:  # read them again now, as if never read ahead
                     log.info("journal read-ahead failed", extra={"error": str(exc)})
             else:
                 task.cancel()
-        return await self._journal.fetch(position, self._settings.batch_size)
+        return await self._read_pages(position)
+
+    async def _read_pages(self, position: str | None) -> tuple[list[JournalEvent], bool]:
+        """Up to `pages_per_batch` journal pages while they come back full (a backlog), and
+        whether the last one was full. One batch reads an order once, however many of its
+        events the pages hold: bigger batches during a backlog read each order fewer times."""
+        size = self._settings.batch_size
+        events = list(await self._journal.fetch(position, size))
+        full = len(events) >= size
+        pages = 1
+        while full and pages < self._settings.pages_per_batch:
+            page = await self._journal.fetch(events[-1].id, size)
+            events.extend(page)
+            full = len(page) >= size
+            pages += 1
+        return events, full
 
     def _read_ahead(self, after: str) -> None:
-        """A full page means more is waiting: read the next page while this one is
-        processed. It is only a head start: `_fetch` uses it only if the cursor ends up at
-        `after`, and its result or error is never lost (it is read again otherwise)."""
+        """A full batch means more is waiting: read the next batch's pages while this one is
+        processed. It is only a head start: `_fetch_batch` uses them only if the cursor ends
+        up at `after`, and their result or error is never lost (read again otherwise)."""
         if self._ahead is not None:
             self._ahead[1].cancel()
-        task = asyncio.create_task(self._journal.fetch(after, self._settings.batch_size))
+        task = asyncio.create_task(self._read_pages(after))
         task.add_done_callback(_quiet)
         self._ahead = (after, task)
 
@@ -322,7 +324,7 @@ class SyncOrders:
             return failure.raw
 
 
-def _quiet(task: asyncio.Task[Sequence[JournalEvent]]) -> None:
+def _quiet(task: asyncio.Task[tuple[list[JournalEvent], bool]]) -> None:
     """A read-ahead nobody awaits (the cursor went elsewhere, or the service stopped) must
     not log "exception was never retrieved": whoever needs that page reads it again."""
     if not task.cancelled():

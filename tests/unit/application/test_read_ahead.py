@@ -171,3 +171,20 @@ async def test_a_batch_stops_at_the_first_page_that_is_not_full(allegro, publish
 def test_pages_per_batch_must_be_positive():
     with pytest.raises(ValueError, match="pages_per_batch"):
         SyncSettings(account=ACCOUNT, pages_per_batch=0)
+
+
+async def test_the_next_batchs_pages_are_all_read_ahead(allegro, publisher, state):
+    events = paid(allegro, 9)
+    sync = make_sync(allegro, publisher, state, pages_per_batch=2)
+    outcomes = []
+
+    outcomes.append(await sync.run_batch())
+    await asyncio.sleep(0.01)  # while "processing": the read-ahead takes both pages
+    fetched_while_idle = list(allegro.fetches)
+    outcomes += [await sync.run_batch(), await sync.run_batch()]
+
+    e1, e3, e5, e7 = (events[i].id for i in (1, 3, 5, 7))
+    assert fetched_while_idle == [None, e1, e3, e5]
+    assert allegro.fetches == [None, e1, e3, e5, e7]  # no page was asked for twice
+    assert [o.events_read for o in outcomes] == [4, 4, 1]
+    assert imported(publisher) == [f"cf-{n}" for n in range(9)]
