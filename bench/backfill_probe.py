@@ -16,6 +16,8 @@ from typing import Any
 from common import SimInfo, peak_rss_mb
 from pipeline import pipeline
 
+from entrypoints.gc_tuning import tune_gc
+
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     info = SimInfo(spec["url"], spec["client_id"], spec["client_secret"])
@@ -38,4 +40,5 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    tune_gc()  # as `openoms-allegro backfill` does
     print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))

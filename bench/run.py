@@ -33,6 +33,7 @@ from scenarios import (
 )
 
 from adapters.kafka import EmbeddedBroker
+from entrypoints.gc_tuning import tune_gc
 
 PARTS = ("throughput", "burst", "trickle", "budget", "backfill")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,6 +63,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     sizes = QUICK if args.quick else FULL
     parts = args.only or list(PARTS)
+    tune_gc()  # as `openoms-allegro run` does
     figures = asyncio.run(_run(sizes, parts))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"

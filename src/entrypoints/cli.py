@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from application.ports import PortError
+from entrypoints.gc_tuning import tune_gc
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
@@ -32,7 +33,10 @@ def _settings() -> Settings:
     return settings
 
 
-def _execute(action: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+def _execute(action: Callable[[], Coroutine[Any, Any, Any]], *, long_running: bool = False) -> Any:
+    """Runs `action`; a long-running import first tunes the garbage collector (gc_tuning)."""
+    if long_running:
+        tune_gc()
     try:
         return asyncio.run(action())
     except ConfigurationError as exc:
@@ -64,7 +68,7 @@ def run(once: bool) -> None:
         else:
             await serve(settings)
 
-    _execute(action)
+    _execute(action, long_running=True)
 
 
 def _parse_date(value: str, option: str) -> datetime:
@@ -112,7 +116,7 @@ def backfill(since: str, until: str | None) -> None:
             )
         )
 
-    _execute(action)
+    _execute(action, long_running=True)
 
 
 @main.group()

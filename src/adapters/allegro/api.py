@@ -86,13 +86,21 @@ class AllegroApi:
             extensions={ENDPOINT_EXTENSION: endpoint},
         )
         try:
-            return await self._client.send(request)
+            return _unbound(await self._client.send(request))
         except httpx.TimeoutException as exc:
             raise AllegroUnavailable(f"Allegro {endpoint}: timed out") from exc
         except httpx.RequestError as exc:
             raise AllegroUnavailable(
                 f"Allegro {endpoint}: request failed ({type(exc).__name__})"
             ) from exc
+
+
+def _unbound(response: httpx.Response) -> httpx.Response:
+    """The response with its (already read) body as a plain stream. httpx binds every
+    response to its stream, a reference cycle: the body (260 KB for a list page) would then
+    wait for the cyclic garbage collector instead of going as soon as it is parsed."""
+    response.stream = httpx.ByteStream(response.content)
+    return response
 
 
 def validate_body(adapter: TypeAdapter[T], response: httpx.Response, endpoint: str) -> T:

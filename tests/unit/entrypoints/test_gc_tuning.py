@@ -1,0 +1,51 @@
+"""The collector is tuned for a long-running import: start-up frozen, rarer collections."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints import cli
+from entrypoints.gc_tuning import THRESHOLDS, tune_gc
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_tuning_freezes_what_start_up_built_and_raises_the_thresholds(restored_gc) -> None:
+    gc.unfreeze()
+    built_at_start_up = object.__new__(type("Wiring", (), {}))
+
+    tune_gc()
+
+    assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    assert not any(o is built_at_start_up for o in gc.get_objects())  # out of sight
+
+
+def test_a_cycle_made_after_tuning_is_still_collected(restored_gc) -> None:
+    tune_gc()
+    cycle: list[object] = []
+    cycle.append(cycle)
+    del cycle
+
+    assert gc.collect() >= 1
+
+
+@pytest.mark.parametrize(("command", "tuned"), [("run", True), ("status", False)])
+def test_long_running_commands_tune_the_collector(monkeypatch, command, tuned) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "tune_gc", lambda: calls.append("tuned"))
+    monkeypatch.setattr(cli.asyncio, "run", lambda coro: coro.close())
+
+    CliRunner().invoke(cli.main, [command])
+
+    assert calls == (["tuned"] if tuned else [])
