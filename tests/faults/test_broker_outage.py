@@ -101,6 +101,15 @@ def test_the_service_rides_out_a_broker_outage(own_broker, tmp_path):
 
             before = ids_for()
             service.wait_for(lambda: on_topic(before), within=30, what="the first orders")
+            # ...and committed: a batch acknowledged before the outage may commit after it.
+            latest = (state.latest_event() or {}).get("id")
+            service.wait_for(
+                lambda: any(
+                    r["message"] == COMMITTED and r.get("cursor") == latest for r in service.logs()
+                ),
+                within=30,
+                what="the first orders committed",
+            )
 
             service.signal(signal.SIGSTOP)  # whatever it has in flight stays unacknowledged
             in_flight = place_paid(state, 5)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.allegro.translate import read_checkout_form
@@ -350,6 +350,18 @@ def journal_event(seq: int, form_id: str, revision: str | None) -> JournalEvent:
 
 @settings(max_examples=60, deadline=timedelta(milliseconds=2000))
 @given(forms=st.lists(damaged_forms(), min_size=1, max_size=8), max_attempts=st.integers(1, 3))
+@example(  # found in CI: a numeric id is read as its text, and published under it
+    forms=[
+        {
+            "id": 7,
+            "status": "READY_FOR_PROCESSING",
+            "buyer": {"id": "0", "email": "", "login": ""},
+            "lineItems": [],
+            "summary": {"totalToPay": {"amount": "1E-2", "currency": "PLN"}},
+        }
+    ],
+    max_attempts=1,
+)
 def test_the_poll_loop_never_raises_for_bad_data_and_passes_every_form(forms, max_attempts):
     allegro, publisher, state = FakeAllegro(), EncodingPublisher(), FakeStateStore()
     for seq, form in enumerate(forms, start=1):
@@ -383,7 +395,8 @@ def test_the_poll_loop_never_raises_for_bad_data_and_passes_every_form(forms, ma
     assert loop.status.consecutive_failures == 0
     published = {event.external_id for event in publisher.published}
     quarantined = {letter.checkout_form_id for letter in publisher.dead_letters}
-    assert published == {fid for fid, form in allegro.forms.items() if outcome(form) == "events"}
+    # Published under the id the form itself carries (a number there is read as its text).
+    assert published == {form.id for form in allegro.forms.values() if outcome(form) == "events"}
     assert quarantined == {fid for fid, form in allegro.forms.items() if outcome(form) == "bad"}
     for letter in publisher.dead_letters:
         assert letter.attempts == max_attempts
