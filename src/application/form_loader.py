@@ -10,13 +10,10 @@ budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-for
 - each cluster is paged as one `lineItems.boughtAt` window, oldest first, and paging stops
   as soon as the pages left would cost more than reading the orders left one by one;
 - a listed form is used only when it is vouched for (see `vouched`);
-- consecutive batches of a busy journal page overlapping windows, so paid or cancelled forms
-  listed for one batch are remembered (the last `remember` of them) and used for a later
-  batch's order when every event of that batch for the order carries the remembered
-  revision (see `_recall`). Unpaid ones are not: buyers paying several purchases at once
-  merge them into a new form and the old ones vanish (404) without an event. This reuse is
-  OFF by default (`remember=0`): a late event carrying an older revision makes an outdated
-  copy pass that check, and the crash test caught the resulting status flip;
+- a copy listed for one batch is not reused by the next, even when the next batch's events
+  carry its revision: a late event with an older revision makes an outdated copy pass any
+  such check (the crash test caught the resulting status flip), so overlapping windows of
+  consecutive batches are listed again;
 - every order the pages did not cover or vouch for is read on its own, exactly as without
   bulk reads: a form merged away is not listed and its single read answers 404; an unreadable
   list item is read again on its own and takes the poison path (retry, then dead letter);
@@ -31,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,21 +43,14 @@ from application.ports.allegro import (
 )
 from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
 from domain.order import OrderSnapshot
-from domain.statuses import AllegroStatus
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = LIST_PAGE_SIZE
-OFFSET_WINDOW = LIST_OFFSET_WINDOW
 MIN_ORDERS = 4  # a trickle of 1-3 orders is cheaper read one by one
 MAX_GAP = timedelta(hours=1)
-REMEMBER = 0  # off: see `_recall` (a late event with an old revision defeats every check)
 # `lineItems.boughtAt.lte` goes out with millisecond precision: reach the end of the last
 # millisecond so that a sub-millisecond purchase time is still inside the window.
 _LAST_MILLISECOND = timedelta(microseconds=999)
-
-# Paid or cancelled: such a form is never merged away, so a remembered copy cannot hide a 404.
-_SETTLED = frozenset({AllegroStatus.READY_FOR_PROCESSING, AllegroStatus.CANCELLED})
 
 Loaded = OrderSnapshot | CheckoutFormNotFound | UnreadableCheckoutForm
 
@@ -73,7 +62,6 @@ class LoadedForms:
     results: list[Loaded]
     list_requests: int
     listed: int  # forms taken from this batch's list pages
-    remembered: int  # forms taken from earlier batches' list pages
     single_reads: int
     absent: int = 0  # not on a complete listing, taken as not found without a read
 
@@ -113,10 +101,9 @@ class FormLoader:
         bulk: bool = True,
         min_orders: int = MIN_ORDERS,
         max_gap: timedelta = MAX_GAP,
-        page_size: int = PAGE_SIZE,
-        remember: int = REMEMBER,
+        page_size: int = LIST_PAGE_SIZE,
     ) -> None:
-        if concurrency < 1 or min_orders < 1 or not 1 <= page_size <= PAGE_SIZE or remember < 0:
+        if concurrency < 1 or min_orders < 1 or not 1 <= page_size <= LIST_PAGE_SIZE:
             raise ValueError("concurrency, min_orders and page_size must be positive")
         self._forms = forms
         self._concurrency = concurrency
@@ -124,8 +111,6 @@ class FormLoader:
         self._min_orders = min_orders
         self._max_gap = max_gap
         self._page_size = page_size
-        self._remember = remember
-        self._recent: OrderedDict[str, OrderSnapshot] = OrderedDict()  # oldest listing first
 
     async def load(
         self, groups: Sequence[FormEvents], absent_is_gone: Collection[str] = ()
@@ -139,13 +124,10 @@ class FormLoader:
             wave=self._concurrency,
             min_orders=self._min_orders,
             absent_is_gone=absent_is_gone,
-            translate_all=self._remember > 0,  # remembering wants every listed form
         )
-        recalled = self._recall(groups) if self._bulk else {}
-        todo = [g for g in groups if g.checkout_form_id not in recalled]
-        clusters = self._clusters(todo) if self._bulk else []
+        clusters = self._clusters(groups) if self._bulk else []
         clustered = {w.id for cluster in clusters for w in cluster}
-        alone = [g.checkout_form_id for g in todo if g.checkout_form_id not in clustered]
+        alone = [g.checkout_form_id for g in groups if g.checkout_form_id not in clustered]
         # Orders that no window covers are read while the windows are paged.
         alone_read, _ = await asyncio.gather(
             asyncio.gather(*(read.single(form_id) for form_id in alone)),
@@ -158,9 +140,7 @@ class FormLoader:
             if w.id not in read.found and w.id not in read.absent
         ]
         missed_read = await asyncio.gather(*(read.single(form_id) for form_id in missed))
-        self._keep(read.listed)
         found: dict[str, Loaded] = {
-            **recalled,
             **read.found,
             **read.absent,
             **dict(zip(alone, alone_read, strict=True)),
@@ -170,7 +150,6 @@ class FormLoader:
             results=[found[g.checkout_form_id] for g in groups],
             list_requests=read.list_requests,
             listed=len(read.found),
-            remembered=len(recalled),
             single_reads=len(alone) + len(missed),
             absent=len(read.absent),
         )
@@ -180,32 +159,11 @@ class FormLoader:
                 "orders": len(groups),
                 "list_requests": outcome.list_requests,
                 "listed": outcome.listed,
-                "remembered": outcome.remembered,
                 "single_reads": outcome.single_reads,
                 "absent": outcome.absent,
             },
         )
         return outcome
-
-    def _recall(self, groups: Sequence[FormEvents]) -> dict[str, OrderSnapshot]:
-        """Forms an earlier batch's pages listed, used only when EVERY event of this batch for
-        the order carries the remembered revision. `vouched` is not enough here: a late event
-        (a repeated READY_FOR_PROCESSING) carries an older revision, and a copy listed before
-        a cancellation would then pass for current and hide the cancellation for good."""
-        recalled = {}
-        for group in groups:
-            known = self._recent.get(group.checkout_form_id)
-            if known is not None and all(e.revision == known.revision for e in group.events):
-                recalled[known.id] = known
-        return recalled
-
-    def _keep(self, listed: dict[str, OrderSnapshot]) -> None:
-        for form_id, form in listed.items():
-            if form.status in _SETTLED:
-                self._recent[form_id] = form
-                self._recent.move_to_end(form_id)
-        while len(self._recent) > self._remember:
-            self._recent.popitem(last=False)
 
     def _clusters(self, groups: Sequence[FormEvents]) -> list[list[_Wanted]]:
         """Groups with a purchase time and a revision to check, clustered by purchase time."""
@@ -239,17 +197,14 @@ class _Reading:
         wave: int,
         min_orders: int,
         absent_is_gone: Collection[str] = (),
-        translate_all: bool = False,
     ) -> None:
         self._forms = forms
         self._absent_is_gone = absent_is_gone
-        self._translate_all = translate_all
         self._semaphore = semaphore
         self._page_size = page_size
         self._wave = wave
         self._min_orders = min_orders
         self.found: dict[str, OrderSnapshot] = {}  # vouched for an order of this batch
-        self.listed: dict[str, OrderSnapshot] = {}  # readable forms on the pages (see `_page`)
         self.absent: dict[str, CheckoutFormNotFound] = {}  # see `absent_is_gone`
         self._on_pages: set[str] = set()  # every id on the pages, readable or not
         self._nameless = False  # an unreadable item without an id: absence proves nothing
@@ -270,11 +225,11 @@ class _Reading:
         low, high = cluster[0].bought_at, cluster[-1].bought_at + _LAST_MILLISECOND
         size = self._page_size
         # The window lists at least the cluster's own orders: those pages are needed anyway.
-        offsets = list(range(0, min(len(cluster), OFFSET_WINDOW), size))
+        offsets = list(range(0, min(len(cluster), LIST_OFFSET_WINDOW), size))
         try:
             pages = await self._pages(low, high, offsets, pending)
             total = pages[0].total_count
-            reachable = min(total, OFFSET_WINDOW)
+            reachable = min(total, LIST_OFFSET_WINDOW)
             offsets = list(range(offsets[-1] + size, reachable, size))
             # Stop once the pages left cost at least what reading the rest singly would.
             while offsets and len(offsets) < len(pending):
@@ -296,14 +251,14 @@ class _Reading:
     async def _pages(
         self, low: datetime, high: datetime, offsets: list[int], pending: dict[str, FormEvents]
     ) -> list[CheckoutFormPage]:
-        wanted = None if self._translate_all else frozenset(pending)
+        wanted = frozenset(pending)
         pages = await asyncio.gather(*(self._page(low, high, offset, wanted) for offset in offsets))
         for page in pages:
             self._take(page, pending)
         return pages
 
     async def _page(
-        self, low: datetime, high: datetime, offset: int, wanted: frozenset[str] | None
+        self, low: datetime, high: datetime, offset: int, wanted: frozenset[str]
     ) -> CheckoutFormPage:
         async with self._semaphore:
             self.list_requests += 1
@@ -331,7 +286,6 @@ class _Reading:
                     self._on_pages.add(item.checkout_form_id)
                 continue
             self._on_pages.add(item.id)
-            self.listed[item.id] = item
             group = pending.get(item.id)
             if group is not None and vouched(item, group):
                 self.found[item.id] = item

@@ -36,8 +36,6 @@ from domain.policy import ImportPolicy, OrderRecord, Revelation
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = LIST_PAGE_SIZE
-OFFSET_WINDOW = LIST_OFFSET_WINDOW
 MIN_SLICE = timedelta(seconds=1)
 
 Progress = Callable[[int, int], None]  # (orders seen so far, orders expected so far)
@@ -76,7 +74,7 @@ class SweepCheckoutForms:
         policy: ImportPolicy,
         clock: Clock,
         max_attempts: int = 3,
-        page_size: int = PAGE_SIZE,
+        page_size: int = LIST_PAGE_SIZE,
     ) -> None:
         self._forms = forms
         self._publisher = publisher
@@ -96,7 +94,7 @@ class SweepCheckoutForms:
         while windows:
             low, high = windows.pop()
             first = await self._page(low, high, 0, outcome)
-            if first.total_count + self._page_size > OFFSET_WINDOW and high - low > MIN_SLICE:
+            if first.total_count + self._page_size > LIST_OFFSET_WINDOW and high - low > MIN_SLICE:
                 middle = low + (high - low) / 2
                 windows += [(middle, high), (low, middle)]  # low half is popped first
                 continue
@@ -104,7 +102,7 @@ class SweepCheckoutForms:
             await self._handle(first, outcome)
             self._report(progress, outcome, expected)
             offset = self._page_size
-            reachable = min(first.total_count, OFFSET_WINDOW - self._page_size)
+            reachable = min(first.total_count, LIST_OFFSET_WINDOW - self._page_size)
             while offset < reachable:
                 page = await self._page(low, high, offset, outcome)
                 await self._handle(page, outcome)
