@@ -32,13 +32,6 @@ class AllegroApi:
         self._client = client
         self._tokens = tokens
 
-    async def get_json(
-        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
-    ) -> Any:
-        """GET and decode JSON; `endpoint` is the path template used for metrics and logs."""
-        response = await self.request("GET", endpoint, path, params=params)
-        return decode_json(response, endpoint)
-
     async def request(
         self,
         method: str,

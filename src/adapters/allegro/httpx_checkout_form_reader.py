@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -56,13 +56,10 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
             "GET", CHECKOUT_FORMS, CHECKOUT_FORMS, params=search_params(query)
         )
         page = validate_body(CHECKOUT_FORMS_PAGE, response, CHECKOUT_FORMS)
-        decoded: list[list[Any]] = []
-
-        def items_as_sent() -> list[Any]:
-            if not decoded:
-                decoded.append(decode_json(response, CHECKOUT_FORMS)["checkoutForms"])
-            return decoded[0]
-
+        # Decoded again only if an item breaks a domain rule: its dead letter keeps Allegro's text.
+        items_as_sent = functools.cache(
+            lambda: decode_json(response, CHECKOUT_FORMS)["checkoutForms"]
+        )
         items = tuple(read_checkout_form_items(page, items_as_sent, query.only_ids))
         return CheckoutFormPage(items=items, total_count=page["totalCount"])
 

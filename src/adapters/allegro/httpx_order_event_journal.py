@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from adapters.allegro.api import AllegroApi, validate_body
-from adapters.allegro.errors import MalformedResponse
-from adapters.allegro.translate import journal_event, validation_reason
-from adapters.allegro.wire import EVENTS_PAGE, OrderEventStatsWire
+from adapters.allegro.translate import journal_event
+from adapters.allegro.wire import EVENT_STATS_BODY, EVENTS_PAGE
 from application.ports.allegro import JournalEvent, OrderEventJournal
 
 EVENTS = "/order/events"
@@ -32,11 +29,6 @@ class HttpxOrderEventJournal(OrderEventJournal):
         return [journal_event(event) for event in page["events"]]
 
     async def latest_event_id(self) -> str | None:
-        body = await self._api.get_json(EVENT_STATS, EVENT_STATS)
-        try:
-            stats = OrderEventStatsWire.model_validate(body)
-        except ValidationError as exc:
-            raise MalformedResponse(
-                f"Allegro {EVENT_STATS}: unexpected body ({validation_reason(exc)})"
-            ) from exc
+        response = await self._api.request("GET", EVENT_STATS, EVENT_STATS)
+        stats = validate_body(EVENT_STATS_BODY, response, EVENT_STATS)
         return stats.latest_event.id if stats.latest_event is not None else None

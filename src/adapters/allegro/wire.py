@@ -275,6 +275,7 @@ class CheckoutFormsWire(TypedDict):
 
 
 EVENTS_PAGE: TypeAdapter[OrderEventsWire] = TypeAdapter(OrderEventsWire)
+EVENT_STATS_BODY: TypeAdapter[OrderEventStatsWire] = TypeAdapter(OrderEventStatsWire)
 CHECKOUT_FORM: TypeAdapter[CheckoutFormWire] = TypeAdapter(CheckoutFormWire)
 CHECKOUT_FORMS_PAGE: TypeAdapter[CheckoutFormsWire] = TypeAdapter(CheckoutFormsWire)
 
