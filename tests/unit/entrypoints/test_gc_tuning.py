@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -31,13 +32,20 @@ def test_tuning_freezes_what_start_up_built_and_raises_the_thresholds(restored_g
     assert not any(o is built_at_start_up for o in gc.get_objects())  # out of sight
 
 
-def test_a_cycle_made_after_tuning_is_still_collected(restored_gc) -> None:
-    tune_gc()
-    cycle: list[object] = []
-    cycle.append(cycle)
-    del cycle
+def test_a_cycle_made_after_tuning_is_still_collected_automatically(restored_gc) -> None:
+    class Node:
+        pass
 
-    assert gc.collect() >= 1
+    tune_gc()
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    gone = weakref.ref(node)
+    del node
+    kept = [[] for _ in range(THRESHOLDS[0] * 2)]  # enough allocations for a young collection
+
+    assert gc.isenabled()
+    assert gone() is None
+    assert len(kept) == THRESHOLDS[0] * 2
 
 
 @pytest.mark.parametrize(("command", "tuned"), [("run", True), ("status", False)])
