@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.inmemory import InMemoryEventPublisher
 from application.ports import (
@@ -23,9 +24,11 @@ from application.ports import (
     StateStore,
     UnreadableCheckoutForm,
 )
+from application.ports.publisher import EventPublisher
 from application.ports.state import ErrorReport, FailingOrder, PollError, StagedBatch
+from application.sync_orders import SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
-from domain.policy import OrderRecord
+from domain.policy import ImportPolicy, OrderRecord
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -199,3 +202,27 @@ class FakeStateStore(StateStore):
             if acc == account
         ]
         return ErrorReport(self.poll_errors.get(account), tuple(failing[:limit]))
+
+
+SYNC_ACCOUNT = "shop-1"
+
+
+def make_sync(
+    allegro: FakeAllegro,
+    publisher: EventPublisher,
+    state: StateStore,
+    *,
+    policy: ImportPolicy | None = None,
+    **settings: Any,
+) -> SyncOrders:
+    """`SyncOrders` over the fakes, from the journal's start; `settings` override the rest."""
+    options: dict[str, Any] = {"account": SYNC_ACCOUNT, "start_from": "earliest", **settings}
+    return SyncOrders(
+        journal=allegro,
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=policy or ImportPolicy(account=SYNC_ACCOUNT),
+        settings=SyncSettings(**options),
+        clock=FakeClock(),
+    )

@@ -17,12 +17,11 @@ from application.ports import (
     JournalEvent,
     UnreadableCheckoutForm,
 )
-from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger
 from tests.support.builders import make_line_item, make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher
+from tests.support.fakes import T0, FakeAllegro, FakePublisher, make_sync
 
 ACCOUNT = "shop-1"
 BOUGHT = T0 - timedelta(hours=2)  # the fake journal's events happen at T0 + n seconds
@@ -71,18 +70,6 @@ def order(n: int, bought: datetime = BOUGHT, **overrides: object) -> OrderSnapsh
 @pytest.fixture
 def allegro() -> ListingAllegro:
     return ListingAllegro()
-
-
-def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
-    return SyncOrders(
-        journal=allegro,
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        settings=SyncSettings(account=ACCOUNT, start_from="earliest", **settings),
-        clock=FakeClock(),
-    )
 
 
 def imported_ids(publisher: FakePublisher) -> list[str]:
@@ -227,15 +214,8 @@ async def test_importing_at_purchase_reads_every_unlisted_order(allegro, publish
     paid_orders(allegro, range(5), timedelta(minutes=1))
     gone = order(7, bought=BOUGHT + timedelta(minutes=2), status="BOUGHT")
     allegro.emit("BOUGHT", gone, store=False)
-    sync = SyncOrders(
-        journal=allegro,
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT, trigger=ImportTrigger.BOUGHT),
-        settings=SyncSettings(account=ACCOUNT, start_from="earliest"),
-        clock=FakeClock(),
-    )
+    policy = ImportPolicy(account=ACCOUNT, trigger=ImportTrigger.BOUGHT)
+    sync = make_sync(allegro, publisher, state, policy=policy)
 
     await sync.run_batch()
 

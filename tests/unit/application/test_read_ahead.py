@@ -13,9 +13,9 @@ import pytest
 from application.ports import AllegroUnavailable, Cursor, JournalEvent, UnreadableCheckoutForm
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
-from domain.policy import ImportPolicy
+from tests.support import fakes
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock
+from tests.support.fakes import FakeAllegro
 
 ACCOUNT = "shop-1"
 
@@ -42,16 +42,7 @@ def allegro() -> CountingJournal:
 
 
 def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
-    options = {"account": ACCOUNT, "start_from": "earliest", "batch_size": 2, **settings}
-    return SyncOrders(
-        journal=allegro,
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        settings=SyncSettings(**options),
-        clock=FakeClock(),
-    )
+    return fakes.make_sync(allegro, publisher, state, **{"batch_size": 2, **settings})
 
 
 def paid(allegro: CountingJournal, count: int) -> list[JournalEvent]:

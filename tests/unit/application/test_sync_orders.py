@@ -4,11 +4,9 @@ import json
 import pytest
 
 from application.ports import AllegroUnavailable, Cursor, UnreadableCheckoutForm
-from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported, OrderStatusChanged
-from domain.policy import ImportPolicy
 from tests.support.builders import make_order_snapshot, make_payment
-from tests.support.fakes import FakeAllegro, FakeClock
+from tests.support.fakes import FakeAllegro, make_sync
 
 ACCOUNT = "shop-1"
 UNPAID = make_payment(finished_at=None, paid_amount=None)
@@ -17,19 +15,6 @@ UNPAID = make_payment(finished_at=None, paid_amount=None)
 @pytest.fixture
 def allegro() -> FakeAllegro:
     return FakeAllegro()
-
-
-def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
-    options = {"account": ACCOUNT, "start_from": "earliest", **settings}
-    return SyncOrders(
-        journal=allegro,
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        settings=SyncSettings(**options),
-        clock=FakeClock(),
-    )
 
 
 def order(n: int, **overrides):
