@@ -8,9 +8,7 @@ always with a deadline, and never on a sleep.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,26 +18,10 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import IO, Any
 
+from adapters.kafka.embedded import die_with_parent
+
 POLL_SECONDS = 0.02
 KILLED = -signal.SIGKILL
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, the kernel SIGKILLs the service if the test process dies first."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def in_child() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return in_child
 
 
 class WaitTimeout(AssertionError):
@@ -75,7 +57,7 @@ class ServiceProcess:
             text=True,
             encoding="utf-8",
             errors="replace",
-            preexec_fn=_die_with_parent(),  # no orphan outlives a test run
+            preexec_fn=die_with_parent(),  # no orphan outlives a test run
         )
         assert self.process.stdout is not None
         assert self.process.stderr is not None

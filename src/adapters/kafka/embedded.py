@@ -75,8 +75,9 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, have the kernel kill the broker if this process dies (even by SIGKILL)."""
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn`: on Linux, the kernel SIGKILLs the child if this process dies (even
+    by SIGKILL). The tests start their service processes with it too."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -164,7 +165,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         atexit.register(self._kill_at_exit)
         self._wait_until_ready(port)
