@@ -39,6 +39,7 @@ from application.ports.allegro import (
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
+    JournalEvent,
     UnreadableCheckoutForm,
 )
 from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
@@ -69,17 +70,37 @@ class LoadedForms:
 def vouched(listed: OrderSnapshot, group: FormEvents) -> bool:
     """Is the listed copy at least as new as the batch says the order is?
 
-    Either it carries the revision of the batch's latest event for the order, or it shows a
-    buyer-side change (`updatedAt`) made after every event of the batch for the order.
+    Either it carries the newest revision the batch shows (see `_newest_shown`), or it shows
+    a buyer-side change (`updatedAt`) made after every event of the batch for the order.
     Seller-side changes move the revision but not `updatedAt` (API facts §9), so a copy
     older than one of the batch's events can pass neither test: its `updatedAt` is at most
     that of the version the event reported, which is not later than the event itself.
     """
-    latest = group.events[-1].revision
-    if latest is not None and listed.revision == latest:
+    if _newest_shown(listed.revision, group.events):
         return True
     updated = listed.updated_at
     return updated is not None and all(updated > event.occurred_at for event in group.events)
+
+
+def _newest_shown(revision: str | None, events: Sequence[JournalEvent]) -> bool:
+    """Is `revision` the newest revision among the events? Revisions are opaque, so another
+    revision counts as older only when it was first reported before `revision` was in the
+    journal and not later in time; so must be an event without a revision.
+    Events after it may repeat older revisions: Allegro delivers a payment's
+    READY_FOR_PROCESSING late, after the cancellation, still carrying the paid revision."""
+    first: dict[str, tuple[int, datetime]] = {}
+    for index, event in enumerate(events):
+        if event.revision is not None:
+            first.setdefault(event.revision, (index, event.occurred_at))
+    if revision is None or revision not in first:
+        return False
+    born, at = first[revision]
+
+    def older(index: int, event: JournalEvent) -> bool:
+        seen, when = (index, event.occurred_at) if event.revision is None else first[event.revision]
+        return seen < born and when <= at
+
+    return all(event.revision == revision or older(i, event) for i, event in enumerate(events))
 
 
 @dataclass(frozen=True, slots=True)

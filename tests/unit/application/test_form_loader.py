@@ -420,6 +420,86 @@ def test_what_vouches_for_a_listed_copy(revision, updated_at, expected):
     assert vouched(listed, group) is expected
 
 
+def at(
+    seconds: int, revision: str | None, event_type: str = "READY_FOR_PROCESSING"
+) -> JournalEvent:
+    return JournalEvent(str(seconds), event_type, T0 + timedelta(seconds=seconds), "x", revision)
+
+
+PAID, CANCELLED = "aaaaaaaa", "cccccccc"
+LATE_PAYMENT_EVENT = (  # as Allegro sends it: the payment's event after the cancellation
+    at(1, "bbbbbbbb", "BOUGHT"),
+    at(2, PAID),
+    at(3, CANCELLED, "BUYER_CANCELLED"),
+    at(4, PAID),
+)
+
+
+@pytest.mark.parametrize(
+    ("events", "revision", "expected"),
+    [
+        # the newest revision, though a late event repeats an older one after it
+        (LATE_PAYMENT_EVENT, CANCELLED, True),
+        # the late event's own revision: older than the cancellation the batch also shows
+        (LATE_PAYMENT_EVENT, PAID, False),
+        # a revision repeated by the batch's latest event
+        ((at(1, PAID), at(2, PAID)), PAID, True),
+        # reported later in the journal but earlier in time: which is newer is unknown
+        ((at(2, "bbbbbbbb"), at(1, PAID)), PAID, False),
+        ((at(2, "bbbbbbbb"), at(1, PAID)), "bbbbbbbb", False),
+        # reported at the same moment: the journal's order decides
+        ((at(1, "bbbbbbbb"), at(1, PAID)), PAID, True),
+        # an event without a revision counts only when it came before, in order and in time
+        ((at(1, None), at(2, PAID)), PAID, True),
+        ((at(2, PAID), at(3, None)), PAID, False),
+        ((at(3, None), at(2, PAID)), PAID, False),
+    ],
+)
+def test_a_listed_copy_with_the_newest_revision_the_batch_shows_is_vouched_for(
+    events, revision, expected
+):
+    listed = make_order_snapshot(id="x", revision=revision, updated_at=None)
+
+    assert vouched(listed, FormEvents("x", events)) is expected
+
+
+async def test_a_late_payment_event_in_the_batch_does_not_cost_a_single_read(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    paid = allegro.forms[order(2).id]
+    assert isinstance(paid, OrderSnapshot)
+    # A seller-side-like revision change only: `updatedAt` does not vouch for the copy.
+    cancelled = dataclasses.replace(paid, status="CANCELLED", revision="cace11ed")
+    allegro.emit("BUYER_CANCELLED", cancelled)
+    allegro.emit("READY_FOR_PROCESSING", paid, store=False)  # late, with the paid revision
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == []
+    [event] = [e for e in publisher.published if e.external_id == paid.id]
+    assert isinstance(event, OrderImported)
+    assert (event.revision, event.order_status) == ("cace11ed", "cancelled")
+
+
+async def test_a_lagging_listing_of_the_late_events_revision_is_read_again(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    paid = allegro.forms[order(2).id]
+    assert isinstance(paid, OrderSnapshot)
+    cancelled = dataclasses.replace(paid, status="CANCELLED", revision="cace11ed")
+    allegro.emit("BUYER_CANCELLED", cancelled)
+    allegro.emit("READY_FOR_PROCESSING", paid, store=False)
+    allegro.listed[paid.id] = paid  # the listing still shows the paid copy
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert allegro.reads == [paid.id]
+    [event] = [e for e in publisher.published if e.external_id == paid.id]
+    assert (event.revision, event.order_status) == ("cace11ed", "cancelled")
+
+
 @pytest.mark.parametrize("named", [True, False])
 async def test_an_unreadable_list_item_is_never_taken_for_an_absent_form(
     allegro, publisher, state, named
