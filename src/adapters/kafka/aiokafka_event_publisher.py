@@ -10,6 +10,8 @@ from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from adapters.kafka.config import KafkaConfig, producer_options
 from adapters.kafka.messages import KafkaRecord, encode_dead_letter, encode_event
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 # What a broker outage looks like from aiokafka: its own errors, timeouts, socket errors.
 _BROKER_ERRORS = (KafkaError, TimeoutError, OSError)
+_DEFAULT_PARTITIONER = DefaultPartitioner()
 
 
 class PublisherNotStarted(RuntimeError):
@@ -138,21 +141,51 @@ class AiokafkaEventPublisher(EventPublisher):
     async def _send_all(
         self, producer: AIOKafkaProducer, records: list[tuple[str, OutboundMessage]]
     ) -> None:
-        """Enqueue every record, then wait for every acknowledgement (or the first failure)."""
+        """Enqueue every record, then wait for every acknowledgement (or the first failure).
+
+        Records go in aiokafka batches filled here, one partition at a time, rather than one
+        `send` each (a future, a partitioner call and an accumulator pass per record): each
+        record lands on the partition `send` would pick (`partition_of`), in its order."""
         deliveries: list[asyncio.Future[Any]] = []
         try:
+            by_partition: dict[tuple[str, int], list[OutboundMessage]] = {}
+            partitions: dict[str, list[int]] = {}
             for topic, record in records:
-                deliveries.append(
-                    await producer.send(
-                        topic, value=record.value, key=record.key, headers=list(record.headers)
-                    )
-                )
+                if topic not in partitions:
+                    partitions[topic] = sorted(await producer.partitions_for(topic))
+                target = (topic, partition_of(record.key, partitions[topic]))
+                by_partition.setdefault(target, []).append(record)
+            for (topic, partition), batch_records in by_partition.items():
+                batch = producer.create_batch()
+                for record in batch_records:
+                    if not _append(batch, record):  # full: send it, start the next one
+                        deliveries.append(
+                            await producer.send_batch(batch, topic, partition=partition)
+                        )
+                        batch = producer.create_batch()
+                        _append(batch, record)  # an empty batch takes any one record
+                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             await asyncio.gather(*deliveries)
         except _BROKER_ERRORS as exc:
             await _settle(deliveries)
             raise PublishError(
                 f"Kafka did not acknowledge {len(records)} record(s): {exc!r}"
             ) from exc
+
+
+def partition_of(key: bytes, partitions: list[int]) -> int:
+    """The partition aiokafka's (and the Java client's) default partitioner gives a keyed
+    record: murmur2 of the key over the topic's sorted partitions."""
+    if len(partitions) == 1:
+        return partitions[0]
+    return int(_DEFAULT_PARTITIONER(key, partitions, partitions))
+
+
+def _append(batch: BatchBuilder, record: OutboundMessage) -> bool:
+    metadata = batch.append(
+        key=record.key, value=record.value, timestamp=None, headers=list(record.headers)
+    )
+    return metadata is not None
 
 
 def _outbound(channel: str, record: KafkaRecord) -> OutboundMessage:

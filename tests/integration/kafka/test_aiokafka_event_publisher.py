@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import socket
 from collections.abc import Iterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from adapters.kafka.admin import ensure_topics
-from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher, PublisherNotStarted
+from adapters.kafka.aiokafka_event_publisher import (
+    AiokafkaEventPublisher,
+    PublisherNotStarted,
+    partition_of,
+)
 from adapters.kafka.config import KafkaConfig
 from adapters.kafka.embedded import EmbeddedBroker
 from adapters.kafka.messages import encode_dead_letter, encode_event
 from application.ports.errors import PublishError
+from application.ports.publisher import ORDERS, OutboundMessage
 from tests.support.builders import make_dead_letter, make_order_imported, make_order_status_changed
 from tests.support.kafka_reader import read_topic
 
@@ -165,3 +174,55 @@ async def test_a_broker_refusing_idempotence_is_a_publish_error_at_start(
         await publisher.start()
 
     assert caught.value.__cause__ is not None
+
+
+def keyed(n: int, *, key: str | None = None, size: int = 100) -> OutboundMessage:
+    value = json.dumps({"n": n, "pad": "x" * size}).encode()
+    return OutboundMessage(ORDERS, (key or f"order-{n}").encode(), value, (("ce_id", b"%d" % n),))
+
+
+async def test_each_record_lands_on_the_partition_aiokafkas_send_would_pick(
+    kafka_topics: KafkaConfig,
+) -> None:
+    messages = [keyed(n) for n in range(60)]
+    plain_topic = f"{kafka_topics.topic_orders}.plain"
+    await ensure_topics(dataclasses.replace(kafka_topics, topic_orders=plain_topic))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_topics.bootstrap_servers)
+    await producer.start()
+    try:  # the reference: one `send` per record, aiokafka's default partitioner
+        await asyncio.gather(
+            *[await producer.send(plain_topic, m.value, key=m.key) for m in messages]
+        )
+    finally:
+        await producer.stop()
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.send(messages)
+
+    servers = kafka_topics.bootstrap_servers
+    ours = await read_topic(servers, kafka_topics.topic_orders, min_records=60)
+    plain = await read_topic(servers, plain_topic, min_records=60)
+    assert {r.key: r.partition for r in ours} == {r.key: r.partition for r in plain}
+    assert len({r.partition for r in ours}) == 3  # the keys spread over every partition
+
+
+async def test_records_of_one_key_keep_their_order_across_many_batches(
+    kafka_topics: KafkaConfig,
+) -> None:
+    # 2 KB values: a 16 KB aiokafka batch holds a handful, so this takes dozens of batches.
+    messages = [keyed(n, key=f"order-{n % 4}", size=2000) for n in range(300)]
+    big = keyed(300, key="order-0", size=64_000)  # bigger than a whole batch
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        await publisher.send([*messages, big])
+
+    records = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    sent = [*messages, big]
+    for key in {m.key for m in sent}:
+        assert [r.value for r in records if r.key == key] == [m.value for m in sent if m.key == key]
+    assert len(records) == 301
+
+
+def test_a_topic_of_one_partition_needs_no_hash() -> None:
+    assert partition_of(b"any key", [0]) == 0
+    assert partition_of(b"any key", [0, 1, 2]) == (murmur2(b"any key") & 0x7FFFFFFF) % 3
