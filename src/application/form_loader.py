@@ -64,7 +64,7 @@ class LoadedForms:
     list_requests: int
     listed: int  # forms taken from this batch's list pages
     single_reads: int
-    absent: int = 0  # not on a complete listing, taken as not found without a read
+    absent: frozenset[str] = frozenset()  # not on a complete listing: not found, unread
 
 
 def vouched(listed: OrderSnapshot, group: FormEvents) -> bool:
@@ -172,7 +172,7 @@ class FormLoader:
             list_requests=read.list_requests,
             listed=len(read.found),
             single_reads=len(alone) + len(missed),
-            absent=len(read.absent),
+            absent=frozenset(read.absent),
         )
         log.debug(
             "checkout forms read",
@@ -181,7 +181,7 @@ class FormLoader:
                 "list_requests": outcome.list_requests,
                 "listed": outcome.listed,
                 "single_reads": outcome.single_reads,
-                "absent": outcome.absent,
+                "absent": len(outcome.absent),
             },
         )
         return outcome

@@ -138,6 +138,7 @@ class PollLoop:
     def _swept(self, outcome: SweepOutcome | None) -> None:
         if outcome is None:
             return
+        self._sync.forget_read_ahead()  # the sweep may have written the records it decides on
         self.status.published += outcome.published
         self.status.dead_lettered += len(outcome.dead_letters)
         if self._observer is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
 from application.dead_letters import describe
-from application.form_loader import MIN_ORDERS, FormLoader
+from application.form_loader import MIN_ORDERS, FormLoader, Loaded, LoadedForms
 from application.ports.allegro import (
     CheckoutFormReader,
     JournalEvent,
@@ -92,6 +92,22 @@ class _Work:
     gone: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A batch's journal pages, and its checkout forms when they were read ahead."""
+
+    events: list[JournalEvent]
+    full: bool
+    forms: LoadedForms | None = None
+
+
+@dataclass(slots=True)
+class _Ahead:
+    after: str  # the event id the pages were read after: used only if the cursor lands there
+    task: asyncio.Task[_Fetched]
+    go: asyncio.Event  # set once the current batch's own forms are read
+
+
 class SyncOrders:
     def __init__(
         self,
@@ -116,7 +132,7 @@ class SyncOrders:
         self._policy = policy
         self._settings = settings
         self._clock = clock
-        self._ahead: tuple[str, asyncio.Task[tuple[list[JournalEvent], bool]]] | None = None
+        self._ahead: _Ahead | None = None
 
     @property
     def account(self) -> str:
@@ -147,16 +163,17 @@ class SyncOrders:
         if staged is not None:
             return await self._resend(staged)
         cursor = await self.cursor()
-        events, full = await self._fetch_batch(cursor.position)
+        fetched = await self._fetch_batch(cursor.position)
+        events = fetched.events
         outcome = BatchOutcome(events_read=len(events), cursor=cursor)
         if not events:
             return outcome
-        outcome.full = full
-        if full:
+        outcome.full = fetched.full
+        if fetched.full:
             self._read_ahead(events[-1].id)
         groups = coalesce(events)
         records = await self._state.load_records(self.account, [g.checkout_form_id for g in groups])
-        work = await self._process(groups, records)
+        work = await self._process(groups, records, fetched.forms)
         outcome.orders_read = len(groups)
         outcome.gone = work.gone
         dead_letters, pending = await self._account_failures(work.failures)
@@ -177,20 +194,20 @@ class SyncOrders:
         outcome.cursor = new_cursor
         return outcome
 
-    async def _fetch_batch(self, position: str | None) -> tuple[list[JournalEvent], bool]:
+    async def _fetch_batch(self, position: str | None) -> _Fetched:
         """The batch's journal pages after `position` (see `_read_pages`): the ones read
-        ahead when they start there, else read now."""
+        ahead, with their forms, when they start there; else read now."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
-            after, task = ahead
-            if after == position:
+            ahead.go.set()
+            if ahead.after == position:
                 try:
-                    return await task
+                    return await ahead.task
                 except AllegroError as exc:  # read them again now, as if never read ahead
                     log.info("journal read-ahead failed", extra={"error": str(exc)})
             else:
-                task.cancel()
-        return await self._read_pages(position)
+                ahead.task.cancel()
+        return _Fetched(*await self._read_pages(position))
 
     async def _read_pages(self, position: str | None) -> tuple[list[JournalEvent], bool]:
         """Up to `pages_per_batch` journal pages while they come back full (a backlog), and
@@ -209,13 +226,39 @@ class SyncOrders:
 
     def _read_ahead(self, after: str) -> None:
         """A full batch means more is waiting: read the next batch's pages while this one is
-        processed. It is only a head start: `_fetch_batch` uses them only if the cursor ends
-        up at `after`, and their result or error is never lost (read again otherwise)."""
-        if self._ahead is not None:
-            self._ahead[1].cancel()
-        task = asyncio.create_task(self._read_pages(after))
+        processed, and its checkout forms once this batch's own are read (while this one is
+        published and committed). It is only a head start: `_fetch_batch` uses it only if
+        the cursor ends up at `after`, and its result or error is never lost (read again
+        otherwise)."""
+        self.forget_read_ahead()
+        go = asyncio.Event()
+        task = asyncio.create_task(self._read_batch_ahead(after, go))
         task.add_done_callback(_quiet)
-        self._ahead = (after, task)
+        self._ahead = _Ahead(after, task, go)
+
+    def forget_read_ahead(self) -> None:
+        """Drop what was read ahead. For whoever writes order records between two batches
+        (a reconciliation sweep): its forms were read after the read-ahead's, and deciding
+        the next batch on the older copies could step an order's status back."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.go.set()
+            ahead.task.cancel()
+
+    async def _read_batch_ahead(self, after: str, go: asyncio.Event) -> _Fetched:
+        events, full = await self._read_pages(after)
+        await go.wait()
+        if not events:
+            return _Fetched(events, full)
+        groups = coalesce(events)
+        try:
+            # Not knowing yet which orders this batch imports, any unpaid one may be taken
+            # as gone; `_process` reads again those that turn out to be imported.
+            forms = await self._loader.load(groups, self._absent_is_gone(groups, {}))
+        except AllegroError as exc:  # read when the batch runs, as if never read ahead
+            log.info("checkout form read-ahead failed", extra={"error": str(exc)})
+            return _Fetched(events, full)
+        return _Fetched(events, full, forms)
 
     async def _resend(self, staged: StagedBatch) -> BatchOutcome:
         """A batch staged before an interruption: send it again byte for byte, then commit it
@@ -244,10 +287,17 @@ class SyncOrders:
                 break
         return outcomes
 
-    async def _process(self, groups: list[FormEvents], records: Mapping[str, OrderRecord]) -> _Work:
-        loaded = await self._loader.load(groups, self._absent_is_gone(groups, records))
+    async def _process(
+        self,
+        groups: list[FormEvents],
+        records: Mapping[str, OrderRecord],
+        ahead: LoadedForms | None = None,
+    ) -> _Work:
+        loaded = await self._load(groups, records, ahead)
+        if self._ahead is not None:
+            self._ahead.go.set()  # the next batch's forms may be read now
         work = _Work()
-        for group, result in zip(groups, loaded.results, strict=True):
+        for group, result in zip(groups, loaded, strict=True):
             if isinstance(result, CheckoutFormNotFound):
                 # Merged into a new order (which gets its own events) or past retention.
                 log.info("checkout form gone", extra={"checkout_form_id": group.checkout_form_id})
@@ -257,6 +307,25 @@ class SyncOrders:
             else:
                 self._decide(group, result, records.get(group.checkout_form_id), work)
         return work
+
+    async def _load(
+        self,
+        groups: list[FormEvents],
+        records: Mapping[str, OrderRecord],
+        ahead: LoadedForms | None,
+    ) -> list[Loaded]:
+        """The groups' forms: read now, or read ahead. Read ahead, an order was taken as gone
+        on the strength of an absence without knowing whether it had been imported: such an
+        order, imported after all, is read again now."""
+        gone_if_absent = self._absent_is_gone(groups, records)
+        if ahead is None:
+            return (await self._loader.load(groups, gone_if_absent)).results
+        again = [g for g in groups if g.checkout_form_id in ahead.absent - gone_if_absent]
+        results = dict(zip((g.checkout_form_id for g in groups), ahead.results, strict=True))
+        if again:
+            reread = await self._loader.load(again, gone_if_absent)
+            results.update(zip((g.checkout_form_id for g in again), reread.results, strict=True))
+        return [results[g.checkout_form_id] for g in groups]
 
     def _absent_is_gone(
         self, groups: list[FormEvents], records: Mapping[str, OrderRecord]
@@ -324,7 +393,7 @@ class SyncOrders:
             return failure.raw
 
 
-def _quiet(task: asyncio.Task[tuple[list[JournalEvent], bool]]) -> None:
+def _quiet(task: asyncio.Task[_Fetched]) -> None:
     """A read-ahead nobody awaits (the cursor went elsewhere, or the service stopped) must
     not log "exception was never retrieved": whoever needs that page reads it again."""
     if not task.cancelled():

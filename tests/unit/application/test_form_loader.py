@@ -34,6 +34,7 @@ class ListingAllegro(FakeAllegro):
     def __init__(self) -> None:
         super().__init__()
         self.listed: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
+        self.hidden: set[str] = set()  # never on a list page, yet readable on its own
         self.search_error: Exception | None = None
 
     def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
@@ -48,7 +49,7 @@ class ListingAllegro(FakeAllegro):
             self.searches.append(query)
             raise self.search_error
         fresh = self.forms
-        self.forms = {**fresh, **self.listed}
+        self.forms = {k: v for k, v in {**fresh, **self.listed}.items() if k not in self.hidden}
         try:
             return await super().search(query)
         finally:
@@ -513,3 +514,24 @@ async def test_an_unreadable_list_item_is_never_taken_for_an_absent_form(
 
     assert allegro.reads == [unpaid.id]
     assert outcome.gone == []
+
+
+async def test_an_order_read_ahead_as_gone_but_imported_meanwhile_is_read_again(
+    allegro, publisher, state
+):
+    paid_orders(allegro, range(5), timedelta(minutes=1))  # the first batch imports them
+    imported_order = allegro.forms[order(0).id]
+    assert isinstance(imported_order, OrderSnapshot)
+    allegro.emit("FILLED_IN", imported_order)  # the second batch: nothing for the payment yet
+    other_orders(allegro, range(5, 9), status="BOUGHT")
+    emit_stored(allegro, "BOUGHT", range(5, 9))
+    allegro.hidden = {imported_order.id}  # a listing that misses it
+    sync = make_sync(allegro, publisher, state, batch_size=5)
+
+    outcomes = await sync.drain()
+
+    # Read ahead while the first batch was published, its absence counted as "gone"; by the
+    # time the second batch ran it had been imported, so it was read again.
+    assert [o.events_read for o in outcomes] == [5, 5, 0]
+    assert allegro.reads.count(imported_order.id) == 2  # first batch (hidden), then again
+    assert outcomes[1].gone == []

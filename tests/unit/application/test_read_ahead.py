@@ -5,17 +5,23 @@ where it was read from, and never lost."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 
+from application.poll_loop import PollLoop
 from application.ports import AllegroUnavailable, Cursor, JournalEvent, UnreadableCheckoutForm
+from application.reconcile import Reconciler, ReconcileSettings
+from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
+from domain.policy import ImportPolicy
 from tests.support import fakes
-from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro
+from tests.support.builders import make_line_item, make_order_snapshot
+from tests.support.fakes import T0, FakeAllegro, FakeClock
 
 ACCOUNT = "shop-1"
 
@@ -103,6 +109,7 @@ async def test_a_batch_that_does_not_commit_throws_the_read_ahead_away(allegro, 
     first = await sync.run_batch()  # cf-1 fails once: the cursor stays
     second = await sync.run_batch()  # the same page again; cf-1 is dead-lettered, it commits
     third = await sync.run_batch()  # the page read ahead by the second batch
+    await settle()  # the third batch's own read-ahead
 
     assert first.retry_pending == [poison]
     assert second.committed
@@ -186,3 +193,107 @@ async def test_the_next_batchs_pages_are_all_read_ahead(allegro, publisher, stat
     assert allegro.fetches == [None, e1, e3, e5, e7]  # no page was asked for twice
     assert [o.events_read for o in outcomes] == [4, 4, 1]
     assert imported(publisher) == [f"cf-{n}" for n in range(9)]
+
+
+async def test_the_next_batchs_forms_are_read_while_this_batch_is_published(
+    allegro, publisher, state
+):
+    paid(allegro, 4)
+    read_before_publish: list[list[str]] = []
+    inner_send = publisher.send
+
+    async def send(messages):
+        await settle()  # the read-ahead gets its turns
+        read_before_publish.append(list(allegro.reads))
+        await inner_send(messages)
+
+    publisher.send = send
+
+    await make_sync(allegro, publisher, state).drain()
+
+    # this batch's own forms first, then the next batch's, each read once in all
+    assert read_before_publish[0] == ["cf-0", "cf-1", "cf-2", "cf-3"]
+    assert allegro.reads == ["cf-0", "cf-1", "cf-2", "cf-3"]
+    assert imported(publisher) == ["cf-0", "cf-1", "cf-2", "cf-3"]
+
+
+async def test_the_next_batchs_forms_wait_for_this_batchs_own(allegro, publisher, state):
+    paid(allegro, 4)
+    sync = make_sync(allegro, publisher, state)
+    inner_get = allegro.get
+
+    async def get(checkout_form_id):
+        if checkout_form_id in ("cf-0", "cf-1"):
+            await asyncio.sleep(0)  # slow enough for the read-ahead to get ahead if it could
+            await settle()
+        return await inner_get(checkout_form_id)
+
+    allegro.get = get
+    await sync.run_batch()
+
+    assert allegro.reads[:2] == ["cf-0", "cf-1"]
+
+
+async def test_forms_whose_read_ahead_failed_are_read_again(allegro, publisher, state):
+    paid(allegro, 4)
+    inner_send = publisher.send
+
+    async def send(messages):  # Allegro is down while the first batch is published
+        allegro.fail_reads = AllegroUnavailable("503 from Allegro")
+        await settle()
+        allegro.fail_reads = None
+        await inner_send(messages)
+
+    publisher.send = send
+
+    outcomes = await make_sync(allegro, publisher, state).drain()
+
+    assert [o.events_read for o in outcomes] == [2, 2, 0]
+    assert allegro.reads.count("cf-2") + allegro.reads.count("cf-3") >= 3  # failed, then again
+    assert imported(publisher) == ["cf-0", "cf-1", "cf-2", "cf-3"]
+
+
+async def test_a_sweep_between_two_batches_makes_the_next_one_read_its_forms_again(
+    allegro, publisher, state
+):
+    # A sweep run between two batches decides on forms read after the read-ahead's: the
+    # next batch must not decide on its older copies (it would step a status back).
+    bought = T0 - timedelta(hours=1)
+    orders = [
+        make_order_snapshot(id=f"cf-{n}", line_items=(make_line_item(bought_at=bought),))
+        for n in range(4)
+    ]
+    for snapshot in orders:
+        allegro.emit("READY_FOR_PROCESSING", snapshot)
+    clock = FakeClock(T0)
+    sync = make_sync(allegro, publisher, state)
+    sweep = SweepCheckoutForms(
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=ImportPolicy(account=ACCOUNT),
+        clock=clock,
+    )
+    reconciler = Reconciler(
+        journal=allegro,
+        state=state,
+        sweep=sweep,
+        settings=ReconcileSettings(account=ACCOUNT, light_every=timedelta(minutes=10)),
+        clock=clock,
+    )
+    loop = PollLoop(sync, clock, idle_seconds=0.0, reconciler=reconciler)
+
+    await loop.step()  # the first batch; the second one's forms are read ahead
+    await settle()
+    assert allegro.reads == ["cf-0", "cf-1", "cf-2", "cf-3"]
+    cancelled = dataclasses.replace(orders[2], status="CANCELLED", revision="cace11ed")
+    allegro.forms["cf-2"] = cancelled  # the buyer cancels; the light sweep falls due
+    clock.advance(11 * 60)
+
+    await loop.step()  # the sweep imports cf-2 as cancelled, then the second batch runs
+
+    states = [
+        (e.external_id, e.order_status) for e in publisher.published if e.external_id == "cf-2"
+    ]
+    assert states == [("cf-2", "cancelled")]
+    assert allegro.reads.count("cf-2") == 2
