@@ -11,6 +11,8 @@ from domain.errors import InvalidValue
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _KNOWN_CURRENCIES: set[str] = set()  # codes that passed the check: a set lookup after that
 _KNOWN_LIMIT = 512  # ISO 4217 has fewer than 200 codes; past this, check every time
+_PARSED: dict[tuple[str, str], Money] = {}  # see `Money.parse`
+_PARSED_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +34,27 @@ class Money:
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:
-        """Parse Allegro's decimal string; `"70"` and `"70.00"` are both valid."""
+        """Parse Allegro's decimal string; `"70"` and `"70.00"` are both valid.
+
+        A shop's prices repeat (an order holds about seven amounts): the same text gives
+        the same (immutable) value, parsed once while it is among the last few thousand."""
+        key = (amount, currency)
+        try:
+            return _PARSED[key]
+        except KeyError:
+            pass
+        except TypeError as exc:  # not text: unhashable
+            raise InvalidValue(f"money amount is not a decimal: {amount!r}") from exc
         try:
             value = Decimal(amount)
         except (InvalidOperation, TypeError, ValueError) as exc:
             raise InvalidValue(f"money amount is not a decimal: {amount!r}") from exc
-        return cls(value, currency)
+        money = cls(value, currency)
+        if cls is Money and isinstance(amount, str) and isinstance(currency, str):
+            if len(_PARSED) >= _PARSED_LIMIT:
+                _PARSED.clear()
+            _PARSED[key] = money
+        return money
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"

@@ -182,7 +182,7 @@ def order_snapshot(form: CheckoutFormWire) -> OrderSnapshot:
         payment=_payment(payment) if payment else None,
         delivery=_delivery(delivery) if delivery else None,
         invoice=_invoice(invoice) if invoice else None,
-        line_items=tuple(_line_item(item) for item in form["lineItems"]),
+        line_items=tuple([_line_item(item) for item in form["lineItems"]]),
         total_to_pay=money(form["summary"]["totalToPay"]),
         message_to_seller=form.get("messageToSeller"),
         updated_at=form.get("updatedAt"),
@@ -302,4 +302,7 @@ def _postal(address: AddressWire | None) -> PostalAddress | None:
 
 
 def _full_name(first: str | None, last: str | None) -> str | None:
-    return " ".join(part for part in (first, last) if part) or None
+    """Both parts that are there (not empty), space-separated; None when neither is."""
+    if first and last:
+        return f"{first} {last}"
+    return first or last or None

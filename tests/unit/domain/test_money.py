@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain import money
 from domain.errors import InvalidValue
 from domain.money import Money
 
@@ -31,3 +32,26 @@ def test_an_invalid_code_is_refused_even_after_valid_ones(currency: object) -> N
 def test_an_amount_that_is_not_a_finite_decimal_is_refused(amount: object) -> None:
     with pytest.raises(InvalidValue):
         Money.parse(amount, "PLN")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", ["a lot", "NaN", ["70"], {"amount": "70"}])
+def test_a_bad_amount_is_refused_every_time_it_comes(amount: object) -> None:
+    for _ in range(2):  # parsed amounts are remembered: a refused one must not be
+        with pytest.raises(InvalidValue):
+            Money.parse(amount, "PLN")  # type: ignore[arg-type]
+    assert Money.parse("70", "PLN").amount == Decimal("70")
+
+
+def test_the_same_text_gives_the_same_value_and_different_texts_stay_apart() -> None:
+    assert Money.parse("70.00", "PLN") == Money.parse("70.00", "PLN")
+    assert str(Money.parse("70", "PLN")) == "70 PLN"
+    assert str(Money.parse("70.00", "PLN")) == "70.00 PLN"  # the scale is kept
+    assert Money.parse("70.00", "EUR").currency == "EUR"
+
+
+def test_remembered_amounts_are_bounded() -> None:
+    for n in range(money._PARSED_LIMIT + 10):
+        Money.parse(f"{n}.99", "PLN")
+
+    assert len(money._PARSED) <= money._PARSED_LIMIT
+    assert Money.parse("3.99", "PLN").amount == Decimal("3.99")
