@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 
@@ -10,6 +11,20 @@ class SimInfo:
     url: str
     client_id: str
     client_secret: str
+
+
+def reference_seconds(repeat: int = 3) -> float:
+    """CPU seconds of a fixed pure-Python loop (10 million additions), best of `repeat`: how
+    fast this machine runs Python right now. Shared machines vary by 2x between sessions and
+    within one, so figures are comparable only between runs with similar values."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        total = 0
+        for n in range(10_000_000):
+            total += n
+        best = min(best, time.process_time() - started)
+    return best
 
 
 def peak_rss_mb() -> float:
