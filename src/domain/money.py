@@ -40,11 +40,11 @@ class Money:
         the same (immutable) value, parsed once while it is among the last few thousand."""
         key = (amount, currency)
         try:
-            return _PARSED[key]
-        except KeyError:
-            pass
-        except TypeError as exc:  # not text: unhashable
-            raise InvalidValue(f"money amount is not a decimal: {amount!r}") from exc
+            known = _PARSED.get(key)
+        except TypeError:  # unhashable, so not text: refused below
+            known = None
+        if known is not None:
+            return known
         try:
             value = Decimal(amount)
         except (InvalidOperation, TypeError, ValueError) as exc:

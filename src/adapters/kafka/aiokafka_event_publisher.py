@@ -158,14 +158,20 @@ class AiokafkaEventPublisher(EventPublisher):
             for (topic, partition), batch_records in by_partition.items():
                 batch = producer.create_batch()
                 for record in batch_records:
-                    if not _append(batch, record):  # full: send it, start the next one
+                    while not _append(batch, record):  # full: send it, start the next one
+                        if batch.record_count() == 0:  # aiokafka lets one record overfill
+                            raise PublishError(
+                                f"a record of {len(record.value)} bytes fits no Kafka batch"
+                            )
                         deliveries.append(
                             await producer.send_batch(batch, topic, partition=partition)
                         )
                         batch = producer.create_batch()
-                        _append(batch, record)  # an empty batch takes any one record
                 deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             await asyncio.gather(*deliveries)
+        except PublishError:
+            await _settle(deliveries)
+            raise
         except _BROKER_ERRORS as exc:
             await _settle(deliveries)
             raise PublishError(

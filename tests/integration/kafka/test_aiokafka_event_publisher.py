@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.aiokafka_event_publisher import (
@@ -226,3 +227,13 @@ async def test_records_of_one_key_keep_their_order_across_many_batches(
 def test_a_topic_of_one_partition_needs_no_hash() -> None:
     assert partition_of(b"any key", [0]) == 0
     assert partition_of(b"any key", [0, 1, 2]) == (murmur2(b"any key") & 0x7FFFFFFF) % 3
+
+
+async def test_a_record_no_batch_takes_is_a_publish_error_not_a_silent_drop(
+    kafka_topics: KafkaConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BatchBuilder, "append", lambda self, **kwargs: None)
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        with pytest.raises(PublishError, match="fits no Kafka batch"):
+            await publisher.send([keyed(1)])

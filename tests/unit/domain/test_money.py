@@ -55,3 +55,8 @@ def test_remembered_amounts_are_bounded() -> None:
 
     assert len(money._PARSED) <= money._PARSED_LIMIT
     assert Money.parse("3.99", "PLN").amount == Decimal("3.99")
+
+
+def test_an_unhashable_currency_is_refused_as_a_currency() -> None:
+    with pytest.raises(InvalidValue, match="ISO-4217"):
+        Money.parse("1", ["PLN"])  # type: ignore[arg-type]
