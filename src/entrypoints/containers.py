@@ -63,6 +63,9 @@ def kafka_config(settings: Settings) -> KafkaConfig:
         topic_orders=settings.kafka_topic_orders,
         topic_dlq=settings.kafka_topic_dlq,
         enable_idempotence=settings.kafka_enable_idempotence,
+        compression_type=(
+            None if settings.kafka_compression_type == "none" else settings.kafka_compression_type
+        ),
         security_protocol=settings.kafka_security_protocol,
         sasl_mechanism=settings.kafka_sasl_mechanism,
         sasl_username=settings.kafka_sasl_username,

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     kafka_enable_idempotence: bool = True
     kafka_topic_orders: str = "openoms.orders.v1"
     kafka_topic_dlq: str = "openoms.orders.dlq.v1"
+    kafka_compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] = "gzip"
 
     state_url: str = "sqlite:///var/openoms-allegro/state.db"
     token_encryption_key: SecretStr | None = None

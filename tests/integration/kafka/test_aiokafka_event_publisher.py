@@ -237,3 +237,17 @@ async def test_a_record_no_batch_takes_is_a_publish_error_not_a_silent_drop(
     async with AiokafkaEventPublisher(kafka_topics) as publisher:
         with pytest.raises(PublishError, match="fits no Kafka batch"):
             await publisher.send([keyed(1)])
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4", "snappy", None])
+async def test_every_compression_codec_reaches_a_consumer_intact(
+    kafka_topics: KafkaConfig, codec: str | None
+) -> None:
+    config = dataclasses.replace(kafka_topics, compression_type=codec)
+    messages = [keyed(n, size=500) for n in range(20)]
+
+    async with AiokafkaEventPublisher(config) as publisher:
+        await publisher.send(messages)
+
+    records = await read_topic(config.bootstrap_servers, config.topic_orders, min_records=20)
+    assert sorted(r.value for r in records) == sorted(m.value for m in messages)

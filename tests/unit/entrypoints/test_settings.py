@@ -116,3 +116,24 @@ def test_a_bad_state_url_never_shows_its_password(env):
         load_settings()
 
     assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, "gzip"), ("zstd", "zstd"), ("lz4", "lz4"), ("snappy", "snappy"), ("none", None)],
+)
+def test_kafka_compression_reaches_the_producer_config(env, value, expected):
+    from entrypoints.containers import kafka_config
+
+    env.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if value is not None:
+        env.setenv("KAFKA_COMPRESSION_TYPE", value)
+
+    assert kafka_config(load_settings()).compression_type == expected
+
+
+def test_an_unknown_kafka_compression_names_the_variable(env):
+    env.setenv("KAFKA_COMPRESSION_TYPE", "brotli")
+
+    with pytest.raises(ConfigurationError, match="KAFKA_COMPRESSION_TYPE"):
+        load_settings()
