@@ -14,7 +14,9 @@ import random
 import time
 import uuid
 
-from adapters.kafka import AiokafkaEventPublisher, EmbeddedBroker, KafkaConfig, ensure_topics
+from pipeline import fresh_topics
+
+from adapters.kafka import AiokafkaEventPublisher, EmbeddedBroker
 from application.ports.publisher import ORDERS, OutboundMessage
 
 CODECS = ("gzip", "zstd", "lz4", "snappy", "none")
@@ -57,15 +59,9 @@ def records(count: int, seed: int = 1) -> list[OutboundMessage]:
 
 
 async def cpu_per_record(servers: str, codec: str, messages: list[OutboundMessage]) -> float:
-    suffix = uuid.uuid4().hex[:8]
-    config = KafkaConfig(
-        bootstrap_servers=servers,
-        topic_orders=f"bench.codecs.{suffix}",
-        topic_dlq=f"bench.codecs.dlq.{suffix}",
-        enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
-        compression_type=None if codec == "none" else codec,
+    config = await fresh_topics(
+        servers, "codecs", compression_type=None if codec == "none" else codec
     )
-    await ensure_topics(config)
     async with AiokafkaEventPublisher(config) as publisher:
         await publisher.send(messages[:100])  # metadata and connections first
         started = time.process_time()

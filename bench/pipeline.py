@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from common import SimInfo
 
@@ -119,6 +120,20 @@ class Pipeline:
         )
 
 
+async def fresh_topics(bootstrap_servers: str, name: str, **config: Any) -> KafkaConfig:
+    """A producer config on two new topics (`bench.<name>.<suffix>` and its dead letters)."""
+    suffix = uuid.uuid4().hex[:8]
+    kafka = KafkaConfig(
+        bootstrap_servers=bootstrap_servers,
+        topic_orders=f"bench.{name}.{suffix}",
+        topic_dlq=f"bench.{name}.dlq.{suffix}",
+        enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
+        **config,
+    )
+    await ensure_topics(kafka)
+    return kafka
+
+
 @asynccontextmanager
 async def pipeline(
     sim: SimInfo,
@@ -130,14 +145,8 @@ async def pipeline(
     burst: int = UNLIMITED_BUCKET[1],
 ) -> AsyncIterator[Pipeline]:
     """A fresh state file and a fresh topic: every run starts from an empty service."""
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaConfig(
-        bootstrap_servers=bootstrap_servers,
-        topic_orders=f"bench.orders.{suffix}",
-        topic_dlq=f"bench.orders.dlq.{suffix}",
-        enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
-    )
-    await ensure_topics(kafka)
+    kafka = await fresh_topics(bootstrap_servers, "orders")
+    suffix = kafka.topic_orders.rsplit(".", 1)[-1]
     config = AllegroClientConfig(
         api_url=sim.url,
         auth_url=f"{sim.url}/auth/oauth",
