@@ -23,8 +23,10 @@ from common import reference_seconds
 from scenarios import (
     BUDGET_BURST,
     BUDGET_PER_MINUTE,
+    STRATEGIES,
     Budget,
     Drain,
+    Strategies,
     Trickle,
     backfill,
     budget,
@@ -60,13 +62,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, ~3 minutes")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    parser.add_argument(
+        "--bulk-only",
+        action="store_true",
+        help="pipeline and burst: skip the one-read-per-order drains (quicker A/B runs)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sizes = QUICK if args.quick else FULL
     parts = args.only or list(PARTS)
     tune_gc()  # as `openoms-allegro run` does
     reference = reference_seconds()
-    figures = asyncio.run(_run(sizes, parts))
+    strategies = STRATEGIES[:1] if args.bulk_only else STRATEGIES
+    figures = asyncio.run(_run(sizes, parts, strategies))
     figures["reference_loop_seconds"] = [round(reference, 3), round(reference_seconds(), 3)]
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -81,17 +89,17 @@ def main() -> None:
     print(f"\nraw figures: {out}")
 
 
-async def _run(sizes: Sizes, parts: list[str]) -> dict[str, Any]:
+async def _run(sizes: Sizes, parts: list[str], strategies: Strategies) -> dict[str, Any]:
     figures: dict[str, Any] = {"sizes": asdict(sizes)}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         servers, workdir = broker.bootstrap_servers, Path(tmp)
         if "throughput" in parts:
             _progress("pipeline throughput, no rate limit")
-            drains = await throughput(servers, workdir, sizes.pipeline_orders)
+            drains = await throughput(servers, workdir, sizes.pipeline_orders, strategies)
             figures["throughput"] = [_drain(d) for d in drains]
         if "burst" in parts:
             _progress(f"burst of {sizes.burst_orders} paid orders")
-            drains = await burst(servers, workdir, sizes.burst_orders)
+            drains = await burst(servers, workdir, sizes.burst_orders, strategies)
             figures["burst"] = [_drain(d) for d in drains]
         if "trickle" in parts:
             _progress(f"steady trickle, {sizes.trickle_seconds:.0f} s per strategy")

@@ -68,7 +68,8 @@ def profiled(label: str) -> Iterator[None]:
         (Path(target) / f"{label}.txt").write_text(text)
 
 
-STRATEGIES = (("bulk", True), ("single", False))
+Strategies = tuple[tuple[str, bool], ...]
+STRATEGIES: Strategies = (("bulk", True), ("single", False))
 
 
 async def _drain(sim: SimProcess, broker: str, workdir: Path, name: str, bulk: bool) -> Drain:
@@ -85,18 +86,22 @@ async def _drain(sim: SimProcess, broker: str, workdir: Path, name: str, bulk: b
     return Drain(name, publisher.imported, publisher.published, seconds, cpu, requests)
 
 
-async def throughput(broker: str, workdir: Path, orders: int) -> list[Drain]:
+async def throughput(
+    broker: str, workdir: Path, orders: int, strategies: Strategies = STRATEGIES
+) -> list[Drain]:
     """Mixed lifecycles, drained with no rate limit anywhere: the pipeline's own cost."""
     with SimProcess() as sim:
         sim.call("script", orders, 7, SPACING)
-        return [await _drain(sim, broker, workdir, n, b) for n, b in STRATEGIES]
+        return [await _drain(sim, broker, workdir, n, b) for n, b in strategies]
 
 
-async def burst(broker: str, workdir: Path, orders: int) -> list[Drain]:
+async def burst(
+    broker: str, workdir: Path, orders: int, strategies: Strategies = STRATEGIES
+) -> list[Drain]:
     """A backlog of `orders` freshly paid orders: requests per imported order."""
     with SimProcess() as sim:
         sim.call("burst", orders, 11, BURST_SPACING, BURST_BUYERS)
-        return [await _drain(sim, broker, workdir, n, b) for n, b in STRATEGIES]
+        return [await _drain(sim, broker, workdir, n, b) for n, b in strategies]
 
 
 @dataclass(frozen=True, slots=True)
