@@ -103,15 +103,21 @@ class OrderEventStatsWire(WireModel):
 
 
 @with_config(_WIRE)
-class BuyerWire(TypedDict):
+class ContactWire(TypedDict, total=False):
+    """Who a buyer or a delivery address names: every part optional."""
+
+    firstName: str | None
+    lastName: str | None
+    companyName: str | None
+    phoneNumber: str | None
+
+
+@with_config(_WIRE)
+class BuyerWire(ContactWire):
     id: str
     email: str
     login: str
     guest: NotRequired[bool | None]
-    firstName: NotRequired[str | None]
-    lastName: NotRequired[str | None]
-    companyName: NotRequired[str | None]
-    phoneNumber: NotRequired[str | None]
 
 
 @with_config(_WIRE)
@@ -129,23 +135,16 @@ class FulfillmentWire(TypedDict, total=False):
 
 
 @with_config(_WIRE)
-class DeliveryAddressWire(TypedDict, total=False):
-    firstName: str | None
-    lastName: str | None
-    companyName: str | None
-    street: str | None
-    city: str | None
-    zipCode: str | None
-    countryCode: str | None
-    phoneNumber: str | None
-
-
-@with_config(_WIRE)
 class AddressWire(TypedDict, total=False):
     street: str | None
     city: str | None
     zipCode: str | None
     countryCode: str | None
+
+
+@with_config(_WIRE)
+class DeliveryAddressWire(AddressWire, ContactWire, total=False):
+    """`delivery.address`: a postal address and whom it names."""
 
 
 @with_config(_WIRE)
