@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -155,19 +155,9 @@ class AiokafkaEventPublisher(EventPublisher):
                     partitions[topic] = sorted(await producer.partitions_for(topic))
                 target = (topic, partition_of(record.key, partitions[topic]))
                 by_partition.setdefault(target, []).append(record)
-            for (topic, partition), batch_records in by_partition.items():
-                batch = producer.create_batch()
-                for record in batch_records:
-                    while not _append(batch, record):  # full: send it, start the next one
-                        if batch.record_count() == 0:  # aiokafka lets one record overfill
-                            raise PublishError(
-                                f"a record of {len(record.value)} bytes fits no Kafka batch"
-                            )
-                        deliveries.append(
-                            await producer.send_batch(batch, topic, partition=partition)
-                        )
-                        batch = producer.create_batch()
-                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+            for (topic, partition), in_order in by_partition.items():
+                for batch in _batches(producer, in_order):
+                    deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             await asyncio.gather(*deliveries)
         except PublishError:
             await _settle(deliveries)
@@ -177,6 +167,18 @@ class AiokafkaEventPublisher(EventPublisher):
             raise PublishError(
                 f"Kafka did not acknowledge {len(records)} record(s): {exc!r}"
             ) from exc
+
+
+def _batches(producer: AIOKafkaProducer, records: list[OutboundMessage]) -> Iterator[BatchBuilder]:
+    """The records, in order, in as few aiokafka batches as their size allows."""
+    batch = producer.create_batch()
+    for record in records:
+        while not _append(batch, record):  # full: hand it over, start the next one
+            if batch.record_count() == 0:  # aiokafka lets one record overfill a batch
+                raise PublishError(f"a record of {len(record.value)} bytes fits no Kafka batch")
+            yield batch
+            batch = producer.create_batch()
+    yield batch
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:

@@ -230,7 +230,7 @@ def _optional_timestamp(value: datetime | None) -> str | None:
 
 
 # The builders below make plain dicts and each message is validated once, as a whole: one
-# pass through pydantic-core instead of one per nested model (30 -> 12 us an OrderImported).
+# pass through pydantic-core instead of one per nested model (30 -> 19 us an OrderImported).
 
 
 def _buyer(buyer: domain_order.Buyer) -> dict[str, object]:
