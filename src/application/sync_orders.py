@@ -174,6 +174,8 @@ class SyncOrders:
         groups = coalesce(events)
         records = await self._state.load_records(self.account, [g.checkout_form_id for g in groups])
         work = await self._process(groups, records, fetched.forms)
+        if self._ahead is not None:
+            self._ahead.go.set()  # this batch's forms are read: the next batch's may be now
         outcome.orders_read = len(groups)
         outcome.gone = work.gone
         dead_letters, pending = await self._account_failures(work.failures)
@@ -294,8 +296,6 @@ class SyncOrders:
         ahead: LoadedForms | None = None,
     ) -> _Work:
         loaded = await self._load(groups, records, ahead)
-        if self._ahead is not None:
-            self._ahead.go.set()  # the next batch's forms may be read now
         work = _Work()
         for group, result in zip(groups, loaded, strict=True):
             if isinstance(result, CheckoutFormNotFound):

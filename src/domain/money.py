@@ -50,7 +50,7 @@ class Money:
         except (InvalidOperation, TypeError, ValueError) as exc:
             raise InvalidValue(f"money amount is not a decimal: {amount!r}") from exc
         money = cls(value, currency)
-        if cls is Money and isinstance(amount, str) and isinstance(currency, str):
+        if cls is Money and isinstance(amount, str):  # the currency was checked just above
             if len(_PARSED) >= _PARSED_LIMIT:
                 _PARSED.clear()
             _PARSED[key] = money
