@@ -27,6 +27,7 @@ from adapters.persistence import (
     postgres_token_resource,
     sqlite_state_resource,
     sqlite_token_resource,
+    sqlite_writer_lock_resource,
 )
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import SystemClock
@@ -131,6 +132,10 @@ class Gateways(containers.DeclarativeContainer):
     )
     leases = providers.Resource(
         postgres_lease_resource, providers.Callable(postgres_location, core.settings)
+    )
+    # SQLite's counterpart of the lease: one writer per state file (held by the runtime).
+    writer_lock = providers.Resource(
+        sqlite_writer_lock_resource, providers.Callable(sqlite_location, core.settings)
     )
     sqlite_tokens = providers.Resource(
         sqlite_token_resource, providers.Callable(sqlite_location, core.settings), cipher

@@ -29,9 +29,9 @@ FAILURES_BEFORE_UNHEALTHY = 5
 
 class Role(StrEnum):
     STARTING = "starting"
-    SINGLE = "single"  # SQLite: the only replica, no lease
+    SINGLE = "single"  # SQLite: holds the state file's writer lock and polls
     LEADER = "leader"  # PostgreSQL: holds the account's lease and polls
-    STANDBY = "standby"  # PostgreSQL: waits for the lease
+    STANDBY = "standby"  # waits for the lease (PostgreSQL) or the writer lock (SQLite)
 
 
 @dataclass(slots=True)

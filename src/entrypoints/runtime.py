@@ -1,5 +1,6 @@
 """The long-running service's parts: what lives as long as the process, and one term of
-polling (which, with PostgreSQL, lasts as long as this replica holds the lease).
+polling (which lasts as long as this replica holds the lease, with PostgreSQL, or the state
+file's writer lock, with SQLite).
 
 Process-wide: the state and token stores, the Kafka producer, the lease, health and
 metrics. Per term: the Allegro client (so only the poller ever refreshes a token), the
@@ -27,6 +28,7 @@ from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
 from entrypoints.settings import Settings
+from entrypoints.single_writer import SingleWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,12 +82,20 @@ class Runtime:
         return self.health
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Polls until `stop` (PostgreSQL: while this replica holds the lease)."""
+        """Polls until `stop`, while this replica holds the lease (PostgreSQL) or the state
+        file's writer lock (SQLite)."""
         if not self.postgres:
-            self._become(Role.SINGLE)
-            await self.term(stop)
+            await (await self.single_writer()).run(stop, self.term)
             return
         await (await self.leadership()).run(stop, self.term)
+
+    async def single_writer(self) -> SingleWriter:
+        return SingleWriter(
+            await resolve(self._container.gateways.writer_lock()),
+            holder=default_holder(),
+            clock=self.clock,
+            on_role=self._become,
+        )
 
     async def leadership(self) -> Leadership:
         return Leadership(

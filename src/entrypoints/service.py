@@ -60,7 +60,7 @@ async def drain_once(settings: Settings) -> DrainSummary:
     check_run_settings(settings)
     container = build_container(settings)
     try:
-        return await _exclusively(container, settings, lambda _: _drain(container))
+        return await _exclusively(container, settings, "run --once", lambda _: _drain(container))
     finally:
         await resolve(container.shutdown_resources())
 
@@ -97,16 +97,19 @@ async def backfill(
         return await sweeper.run(since, until, progress)
 
     try:
-        return await _exclusively(container, settings, sweep)
+        return await _exclusively(container, settings, "backfill", sweep)
     finally:
         await resolve(container.shutdown_resources())
 
 
-async def _exclusively(container: Application, settings: Settings, work: Lead[T]) -> T:
-    """Runs a one-shot command as the account's only writer (PostgreSQL: under the lease)."""
+async def _exclusively(
+    container: Application, settings: Settings, command: str, work: Lead[T]
+) -> T:
+    """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL)
+    or the state file's writer lock (SQLite); fails at once while another process holds it."""
     runtime = Runtime(container, settings)
     if not runtime.postgres:
-        return await work(asyncio.Event())
+        return await (await runtime.single_writer()).exclusively(command, work)
     await resolve(container.gateways.state_store())  # opened (and migrated) before the lease
     return await (await runtime.leadership()).exclusively(work)
 

@@ -1,4 +1,4 @@
-"""`openoms-allegro status`: cursor, lag behind event-stats, token expiry, last error.
+"""`openoms-allegro status`: who writes, cursor, lag behind event-stats, token expiry, errors.
 
 It reads the state store, and asks Allegro for `/order/event-stats` with the stored
 access token only: `status` never refreshes (and so never rotates) a token, which only
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.allegro import build_allegro_client
-from adapters.persistence import redact_url
+from adapters.persistence import PostgresLease, SqliteWriterLock, redact_url
 from application.ports.clock import Clock
 from application.ports.errors import AllegroAuthError, PortError, StateStoreError
 from application.ports.state import (
@@ -26,7 +26,7 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import Application, allegro_config
+from entrypoints.containers import Application, allegro_config, state_backend
 from entrypoints.lag import Lag, LagProbe
 from entrypoints.runtime import resolve
 from entrypoints.settings import Settings
@@ -43,6 +43,20 @@ class TokenInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class WriterStatus:
+    """Which process writes the account's state now: the lease holder (PostgreSQL) or the
+    holder of the state file's writer lock (SQLite); `holder` None when nobody does."""
+
+    holder: str | None = None
+    command: str | None = None  # SQLite: what the holder runs (run, backfill, ...)
+    since: datetime | None = None  # SQLite: when it took the lock
+    lease_until: datetime | None = None  # PostgreSQL: when the lease runs out unless renewed
+    fencing_token: int | None = None  # PostgreSQL
+    in_memory: bool = False  # SQLite in memory: private to one process, no lock
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     account: str
     state_url: str
@@ -52,12 +66,21 @@ class StatusReport:
     lag_error: str | None
     token: TokenInfo
     errors: ErrorReport = field(default_factory=ErrorReport)
+    writer: WriterStatus = field(default_factory=WriterStatus)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "account": self.account,
             "state_url": self.state_url,
             "checked_at": self.checked_at.isoformat(),
+            "writer": {
+                "holder": self.writer.holder,
+                "command": self.writer.command,
+                "since": _iso(self.writer.since),
+                "lease_until": _iso(self.writer.lease_until),
+                "fencing_token": self.writer.fencing_token,
+                "error": self.writer.error,
+            },
             "cursor": _cursor_json(self.cursor),
             "lag": self._lag_json(),
             "token": {
@@ -88,6 +111,7 @@ class StatusReport:
         rows = [
             ("account", self.account),
             ("state store", self.state_url),
+            ("writer", self._writer_text()),
             ("cursor", _cursor_text(self.cursor)),
             ("newest event", self._latest_text()),
             ("lag", self._lag_text()),
@@ -99,6 +123,23 @@ class StatusReport:
         lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
         lines += [f"{''.ljust(width)}    {line}" for line in self._failing_lines()]
         return "\n".join(lines)
+
+    def _writer_text(self) -> str:
+        writer = self.writer
+        if writer.error is not None:
+            return f"unknown: {writer.error}"
+        if writer.in_memory:
+            return "none (an in-memory database is private to its process)"
+        if writer.holder is None:
+            return "none: no process is polling or backfilling this account"
+        if writer.lease_until is not None:
+            return (
+                f"{writer.holder}, lease until {_iso(writer.lease_until)} "
+                f"(fencing token {writer.fencing_token})"
+            )
+        command = f" ({writer.command})" if writer.command else ""
+        since = f" since {_iso(writer.since)}" if writer.since else ""
+        return f"{writer.holder}{command}{since}"
 
     def _seconds_left(self) -> float | None:
         expires_at = self.token.expires_at
@@ -170,6 +211,7 @@ async def gather_status(settings: Settings, container: Application, clock: Clock
     tokens: TokenStore = await resolve(container.gateways.token_store())
     pair, token = await _token(tokens, account)
     lag, lag_error = await _lag(settings, state, pair, clock)
+    writer = await _writer(settings, container)
     return StatusReport(
         account=account,
         state_url=redact_url(settings.state_url),
@@ -179,6 +221,32 @@ async def gather_status(settings: Settings, container: Application, clock: Clock
         lag_error=lag_error,
         token=token,
         errors=errors,
+        writer=writer,
+    )
+
+
+async def _writer(settings: Settings, container: Application) -> WriterStatus:
+    """Reads only: `status` never takes the lease or the writer lock."""
+    gateways = container.gateways
+    try:
+        if state_backend(settings) == "postgres":
+            leases: PostgresLease = await resolve(gateways.leases())
+            lease = await leases.current(settings.allegro_account)
+            if lease is None:
+                return WriterStatus()
+            return WriterStatus(
+                holder=lease.holder, lease_until=lease.expires_at, fencing_token=lease.fencing_token
+            )
+        lock: SqliteWriterLock | None = await resolve(gateways.writer_lock())
+        if lock is None:
+            return WriterStatus(in_memory=True)
+        info = await lock.holder()
+    except StateStoreError as exc:
+        return WriterStatus(error=str(exc))
+    if info is None:
+        return WriterStatus()
+    return WriterStatus(
+        holder=info.holder or "a process that is starting", command=info.command, since=info.since
     )
 
 

@@ -7,10 +7,12 @@ lease (SIGSTOP) comes back as a standby without committing anything.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,7 @@ from tests.integration.operations.harness import (
 )
 from tests.support.kafka_reader import ConsumedRecord, read_topic
 from tests.support.process import ServiceProcess, wait_until
+from tests.support.service import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -53,6 +56,7 @@ async def state_url() -> AsyncIterator[str]:
 class Replica:
     def __init__(self, name: str, env: dict[str, str], port: int) -> None:
         self.name = name
+        self.env = env
         self.port = port
         self.process = ServiceProcess(env, "run")
 
@@ -91,6 +95,13 @@ def leader_and_standby(replicas: list[Replica]) -> tuple[Replica, Replica]:
     wait_until(settled, within=30, what="one leader and one standby")
     first, second = replicas
     return (first, second) if first.role() == "leader" else (second, first)
+
+
+def status_writer(replica: Replica) -> dict[str, Any]:
+    """`openoms-allegro status --json`'s writer, as any replica's configuration shows it."""
+    done = run_cli("status", "--json", env=replica.env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(json.loads(done.stdout)["writer"])
 
 
 def expected_imports(state: SimulatorState) -> set[str]:
@@ -145,6 +156,9 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     assert standby_metrics[PUBLISHED_IMPORTS] == 0
     assert not [name for name in standby_metrics if name.startswith("allegro_requests_total")]
     assert standby_metrics["openoms_allegro_leader"] == 0
+    before = status_writer(standby)
+    assert f":{leader.process.pid}:" in before["holder"]
+    assert before["lease_until"] is not None
 
     late_orders = new_paid_orders(state, 5)
     killed_at = time.monotonic()
@@ -156,6 +170,9 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     assert takeover < TAKEOVER_BOUND, f"takeover took {takeover:.2f}s"
     assert late_orders <= expected_imports(state)
     assert_replays_identical(records)
+    after = status_writer(leader)
+    assert f":{standby.process.pid}:" in after["holder"]
+    assert after["fencing_token"] > before["fencing_token"]
     print(f"takeover after SIGKILL: {takeover:.2f}s (lease ttl {TTL}s)")
     standby.process.terminate()
     assert standby.process.wait_exit(within=20) == 0

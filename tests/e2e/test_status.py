@@ -44,6 +44,7 @@ def test_status_before_anything_ran_says_so(env: dict[str, str]) -> None:
     done = run_cli("status", env=env, timeout=60)
 
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "writer          none: no process is polling or backfilling this account" in done.stdout
     assert "cursor          none stored" in done.stdout
     assert "token           none stored: run `openoms-allegro auth login`" in done.stdout
 

@@ -25,6 +25,12 @@ from adapters.persistence.resources import state_store_resource, token_store_res
 from adapters.persistence.sqlite_database import SqliteDatabase
 from adapters.persistence.sqlite_state_store import SqliteStateStore, sqlite_state_resource
 from adapters.persistence.sqlite_token_store import SqliteTokenStore, sqlite_token_resource
+from adapters.persistence.sqlite_writer_lock import (
+    SqliteWriterLock,
+    WriterInfo,
+    WriterLockHeld,
+    sqlite_writer_lock_resource,
+)
 from adapters.persistence.token_cipher import (
     TokenCipher,
     TokenKeyError,
@@ -59,11 +65,14 @@ __all__ = [
     "SqliteLocation",
     "SqliteStateStore",
     "SqliteTokenStore",
+    "SqliteWriterLock",
     "StateLocation",
     "TokenCipher",
     "TokenKeyError",
     "TokenKeyMismatch",
     "TokenKeyMissing",
+    "WriterInfo",
+    "WriterLockHeld",
     "parse_state_url",
     "postgres_lease_resource",
     "postgres_state_resource",
@@ -71,6 +80,7 @@ __all__ = [
     "redact_url",
     "sqlite_state_resource",
     "sqlite_token_resource",
+    "sqlite_writer_lock_resource",
     "state_store_resource",
     "token_store_resource",
 ]

@@ -48,6 +48,10 @@ _CHECK = """
       AND expires_at > now()
     FOR SHARE
 """
+_CURRENT = """
+    SELECT account, holder, fencing_token, expires_at FROM leases
+    WHERE account = %(account)s AND expires_at > now()
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,11 @@ class PostgresLease(OwnsDatabase[PostgresDatabase]):
         if renewed is None:
             raise LeaseLost(f"the lease of account {lease.account!r} expired or changed hands")
         return renewed
+
+    async def current(self, account: str) -> Lease | None:
+        """The lease held now (by the database clock), or None: for `status`, reads only."""
+        async with self._database.transaction("reading the lease") as connection:
+            return await _fetch_lease(connection, _CURRENT, {"account": account})
 
     async def release(self, lease: Lease) -> None:
         """Lets another replica take over now rather than at expiry; a lost lease is a no-op."""

@@ -58,6 +58,19 @@ async def test_the_first_holder_gets_token_one_and_others_wait(leases: PostgresL
     assert await leases.acquire("shop", "replica-b", TTL) is None
 
 
+async def test_current_names_the_holder_until_the_lease_runs_out(
+    leases: PostgresLease, location: PostgresLocation
+) -> None:
+    assert await leases.current("shop") is None  # never held
+
+    held = await leases.acquire("shop", "replica-a", TTL)
+    assert await leases.current("shop") == held
+    assert await leases.current("other-shop") is None
+
+    await expire(location, "shop")
+    assert await leases.current("shop") is None  # the row stays, the lease is gone
+
+
 async def test_acquiring_again_while_holding_keeps_the_token(leases: PostgresLease) -> None:
     first = await leases.acquire("shop", "replica-a", TTL)
     again = await leases.acquire("shop", "replica-a", TTL)

@@ -23,7 +23,13 @@ from entrypoints.containers import build_container
 from entrypoints.lag import Lag
 from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
-from entrypoints.status import AccessOnlyTokens, StatusReport, TokenInfo, gather_status
+from entrypoints.status import (
+    AccessOnlyTokens,
+    StatusReport,
+    TokenInfo,
+    WriterStatus,
+    gather_status,
+)
 from tests.support.fakes import T0, FakeClock
 from tests.support.service import TEST_KEY
 
@@ -44,6 +50,9 @@ def make_report(**overrides: object) -> StatusReport:
             PollError("AllegroUnavailable: HTTP 503", T0 - timedelta(minutes=5)),
             (FailingOrder("cf-9", 2, "unknown fulfillment status 'LOST'", T0),),
         ),
+        "writer": WriterStatus(
+            holder="replica-a:7:c0ffee", lease_until=T0 + timedelta(seconds=20), fencing_token=3
+        ),
     }
     values.update(overrides)
     return StatusReport(**values)  # type: ignore[arg-type]
@@ -55,6 +64,8 @@ def test_the_table_shows_each_part_on_its_own_line() -> None:
     assert lines == [
         "account         shop",
         "state store     postgresql://openoms:***@db/openoms",
+        "writer          replica-a:7:c0ffee, lease until 2026-03-14T09:00:20+00:00 "
+        "(fencing token 3)",
         f"cursor          {CURSOR} (event time 2026-03-14T09:14:58+00:00)",
         f"newest event    {LATEST} (event time 2026-03-14T09:15:58+00:00)",
         "lag             12 events, 60.0 s of event time",
@@ -101,6 +112,37 @@ def test_what_is_unknown_is_said_with_its_reason() -> None:
     assert "last error      none recorded" in table
     assert "failing orders  none" in table
     assert report.to_json()["cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("writer", "shown"),
+    [
+        (WriterStatus(), "none: no process is polling or backfilling this account"),
+        (
+            WriterStatus(holder="host:42:ab", command="backfill", since=T0),
+            "host:42:ab (backfill) since 2026-03-14T09:00:00+00:00",
+        ),
+        (WriterStatus(in_memory=True), "none (an in-memory database is private to its process)"),
+        (WriterStatus(error="cannot open /x.lock: denied"), "unknown: cannot open /x.lock: denied"),
+    ],
+)
+def test_the_writer_line_says_who_writes_or_why_it_is_unknown(
+    writer: WriterStatus, shown: str
+) -> None:
+    assert f"writer          {shown}\n" in make_report(writer=writer).table()
+
+
+def test_the_json_report_names_the_writer() -> None:
+    writer = WriterStatus(holder="host:42:ab", command="run", since=T0)
+
+    assert make_report(writer=writer).to_json()["writer"] == {
+        "holder": "host:42:ab",
+        "command": "run",
+        "since": "2026-03-14T09:00:00+00:00",
+        "lease_until": None,
+        "fencing_token": None,
+        "error": None,
+    }
 
 
 def test_a_capped_lag_is_shown_as_at_least() -> None:
