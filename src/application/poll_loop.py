@@ -100,6 +100,7 @@ class PollLoop:
                 cursor = await self._sync.cursor()
                 self._swept(await self._reconciler.repair_stale_cursor(cursor))
                 self._swept(await self._reconciler.light_sweep_if_due())
+                self._swept(await self._reconciler.deep_sweep_if_due())
             outcome = await self._sync.run_batch()
         except PortError as exc:
             if isinstance(exc, self._stop_on):

@@ -182,11 +182,13 @@ def _sync_settings(settings: Settings) -> SyncSettings:
 
 
 def _reconcile_settings(settings: Settings) -> ReconcileSettings:
-    every = settings.reconcile_interval_seconds
+    every, deep = settings.reconcile_interval_seconds, settings.reconcile_deep_interval_hours
     return ReconcileSettings(
         account=settings.allegro_account,
         light_every=timedelta(seconds=every) if every > 0 else None,
         light_lookback=timedelta(hours=settings.reconcile_lookback_hours),
+        deep_every=timedelta(hours=deep) if deep > 0 else None,
+        deep_lookback=timedelta(days=settings.reconcile_deep_lookback_days),
     )
 
 

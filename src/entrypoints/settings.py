@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     dead_letter_after_attempts: int = Field(default=3, ge=1)
     reconcile_interval_seconds: float = Field(default=3600.0, ge=0)  # 0 disables
     reconcile_lookback_hours: float = Field(default=72.0, gt=0)
+    reconcile_deep_interval_hours: float = Field(default=24.0, ge=0)  # 0 disables
+    reconcile_deep_lookback_days: float = Field(default=30.0, gt=0, le=365)
 
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -95,6 +97,18 @@ class Settings(BaseSettings):
         api, auth = ENVIRONMENTS[self.allegro_environment]
         self.allegro_api_url = _checked_url(self.allegro_api_url or api, "ALLEGRO_API_URL")
         self.allegro_auth_url = _checked_url(self.allegro_auth_url or auth, "ALLEGRO_AUTH_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _deep_sweep(self) -> Settings:
+        if self.reconcile_deep_interval_hours > 0 and (
+            self.reconcile_deep_lookback_days * 24 <= self.reconcile_lookback_hours
+        ):
+            raise ValueError(
+                "RECONCILE_DEEP_LOOKBACK_DAYS must reach further back than "
+                "RECONCILE_LOOKBACK_HOURS (the deep sweep covers what the light one does not); "
+                "RECONCILE_DEEP_INTERVAL_HOURS=0 turns the deep sweep off"
+            )
         return self
 
     @property

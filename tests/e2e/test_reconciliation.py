@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 
 from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.kafka_reader import ConsumedRecord, read_topic
+from tests.support.process import service_process
 from tests.support.service import run_cli, run_once, service_env
 
 pytestmark = pytest.mark.integration
@@ -107,3 +110,57 @@ async def test_a_cursor_older_than_retention_is_repaired(allegro, kafka_topics, 
     assert set(published) == paid_orders(state)
     for order_id, status in published.items():
         assert status == expected_status(state.checkout_form(order_id)), order_id
+
+
+async def test_the_deep_sweep_repairs_a_missed_fulfillment_change_of_an_older_order(
+    allegro, kafka_topics, tmp_path
+):
+    """The light sweep is off and looks back ~1 s; the deep one covers the day before that
+    every 3.6 s (in production: 3 days and 30 days, once a day)."""
+    state, server = allegro
+    env = service_env(
+        server.url,
+        state.config,
+        state.initial_refresh_token,
+        kafka_topics,
+        tmp_path / "s.db",
+        POLL_INTERVAL_SECONDS="0.2",
+        RECONCILE_INTERVAL_SECONDS="0",
+        RECONCILE_LOOKBACK_HOURS="0.0003",
+        RECONCILE_DEEP_LOOKBACK_DAYS="1",
+        RECONCILE_DEEP_INTERVAL_HOURS="0.001",
+    )
+    victim = next(
+        order_id
+        for order_id in sorted(paid_orders(state))
+        if expected_status(state.checkout_form(order_id)) not in ("cancelled", "shipped")
+    )
+    with service_process(env, "run") as service:
+        service.wait_for_log("batch committed", within=30)
+        with state.locked():  # the seller ships it; the journal never shows the event
+            state.set_fulfillment(victim, "SENT")
+            last = state.journal()[-1]
+            assert last["type"] == "FULFILLMENT_STATUS_CHANGED"
+            assert last["order"]["checkoutForm"]["id"] == victim
+            state.drop_journal_events([last["id"]])
+
+        deadline = time.monotonic() + 30
+        while not (changes := await status_changes(kafka_topics, victim)):
+            assert service.running, service.stderr_tail()
+            assert time.monotonic() < deadline, "no status change for the shipped order"
+            await asyncio.sleep(0.2)
+        service.terminate()
+        assert service.wait_exit(within=20) == 0
+
+    assert [(c["order_status"], c["reason"]) for c in changes] == [("shipped", "RECONCILIATION")]
+    assert service.count("deep reconciliation sweep") >= 1
+
+
+async def status_changes(kafka_topics, order_id: str) -> list[dict[str, Any]]:
+    records = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)
+    return [
+        record.json()
+        for record in records
+        if record.header("ce_subject") == order_id
+        and record.header("ce_type") == "openoms.order.status_changed.v1"
+    ]

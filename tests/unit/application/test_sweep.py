@@ -1,3 +1,5 @@
+import dataclasses
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from application.ports import Cursor, UnreadableCheckoutForm
@@ -167,3 +169,99 @@ async def test_the_light_sweep_runs_once_per_period_after_the_first():
         clock.advance(6 * 60)
 
     assert runs == [False, False, True, False]
+
+
+def deep_reconciler(allegro, publisher, state, clock) -> Reconciler:
+    """Light sweep: 3 days back, off; deep sweep: 10 days back, a day's purchases a step,
+    a round a day: (7 days + 1) / 1 day = 8 steps, one every 3 hours."""
+    return make_reconciler(
+        allegro,
+        publisher,
+        state,
+        clock,
+        light_every=None,
+        light_lookback=timedelta(days=3),
+        deep_every=timedelta(days=1),
+        deep_lookback=timedelta(days=10),
+    )
+
+
+def windows(allegro: FakeAllegro) -> list[tuple[datetime | None, datetime | None]]:
+    return [(q.bought_at_gte, q.bought_at_lte) for q in allegro.searches]
+
+
+async def test_the_deep_sweep_walks_the_range_beyond_the_light_one_a_slice_at_a_time():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    clock = FakeClock(START + timedelta(days=40))
+    reconciler = deep_reconciler(allegro, publisher, state, clock)
+    step = timedelta(hours=3)
+
+    assert await reconciler.deep_sweep_if_due() is None  # the first step is a period in
+    clock.advance((step - timedelta(seconds=1)).total_seconds())
+    assert await reconciler.deep_sweep_if_due() is None
+    covered = []
+    for _ in range(9):
+        clock.advance(step.total_seconds())
+        now = clock.now()
+        assert await reconciler.deep_sweep_if_due() is not None
+        assert await reconciler.deep_sweep_if_due() is None  # not due again at once
+        low, high = windows(allegro)[-1]
+        assert low is not None
+        assert high is not None
+        covered.append((now - low, now - high))
+
+    day = timedelta(days=1)
+    # Each slice starts where the last one ended (the range moves with the clock), from the
+    # oldest purchases to the light sweep's edge, in a day; the ninth step starts anew.
+    assert covered[0] == (10 * day, 9 * day)
+    for (_, previous_high), (low, _) in itertools.pairwise(covered[:8]):
+        assert low == previous_high + step
+    assert covered[7][1] == 3 * day  # the last slice of a round stops at the light edge
+    assert covered[6][1] > 3 * day
+    assert covered[8] == (10 * day, 9 * day)
+
+
+async def test_the_deep_sweep_repairs_a_missed_seller_side_change_of_an_old_order():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    clock = FakeClock(START + timedelta(days=8))  # order(1) was bought 8 days ago
+    reconciler = deep_reconciler(allegro, publisher, state, clock)
+    imported = order(1)
+    allegro.forms[imported.id] = imported
+    clock.advance(60)
+    await reconciler.deep_sweep_if_due()
+    for _ in range(8):  # a whole round imports it once
+        clock.advance(3 * 3600)
+        await reconciler.deep_sweep_if_due()
+    assert [type(e) for e in publisher.published] == [OrderImported]
+
+    # The seller marks it sent; its FULFILLMENT_STATUS_CHANGED never shows in the journal.
+    allegro.forms[imported.id] = dataclasses.replace(
+        imported, fulfillment_status="SENT", revision="5e47aaaa"
+    )
+    for _ in range(8):
+        clock.advance(3 * 3600)
+        await reconciler.deep_sweep_if_due()
+
+    changed = [e for e in publisher.published if isinstance(e, OrderStatusChanged)]
+    assert [(e.order_status, e.reason) for e in changed] == [("shipped", "RECONCILIATION")]
+
+
+async def test_the_deep_sweep_can_be_turned_off():
+    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    clock = FakeClock(START + timedelta(days=40))
+    reconciler = make_reconciler(allegro, publisher, state, clock, deep_every=None)
+
+    for _ in range(30):
+        assert await reconciler.deep_sweep_if_due() is None
+        clock.advance(3600)
+    assert allegro.searches == []
+
+
+def test_the_steps_of_a_deep_round():
+    inside = ReconcileSettings(
+        account=ACCOUNT, light_lookback=timedelta(days=3), deep_lookback=timedelta(days=2)
+    )
+    assert inside.deep_steps == 0  # nothing beyond the light sweep's range
+    assert ReconcileSettings(account=ACCOUNT, deep_every=None).deep_steps == 0
+    # 27 days beyond the light sweep's 3, plus the day the range moves on during a round
+    assert ReconcileSettings(account=ACCOUNT).deep_steps == 28

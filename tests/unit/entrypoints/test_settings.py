@@ -137,3 +137,31 @@ def test_an_unknown_kafka_compression_names_the_variable(env):
 
     with pytest.raises(ConfigurationError, match="KAFKA_COMPRESSION_TYPE"):
         load_settings()
+
+
+def test_the_deep_sweep_defaults_to_30_days_once_a_day(env):
+    settings = load_settings()
+
+    assert (settings.reconcile_deep_lookback_days, settings.reconcile_deep_interval_hours) == (
+        30.0,
+        24.0,
+    )
+
+
+def test_a_deep_sweep_that_reaches_no_further_than_the_light_one_is_refused(env):
+    env.setenv("RECONCILE_LOOKBACK_HOURS", "96")
+    env.setenv("RECONCILE_DEEP_LOOKBACK_DAYS", "4")
+
+    with pytest.raises(ConfigurationError, match="RECONCILE_DEEP_LOOKBACK_DAYS must reach"):
+        load_settings()
+
+    env.setenv("RECONCILE_DEEP_INTERVAL_HOURS", "0")  # turned off: nothing to check
+    assert load_settings().reconcile_deep_interval_hours == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "400"])
+def test_a_deep_lookback_out_of_range_names_the_variable(env, value):
+    env.setenv("RECONCILE_DEEP_LOOKBACK_DAYS", value)
+
+    with pytest.raises(ConfigurationError, match="RECONCILE_DEEP_LOOKBACK_DAYS"):
+        load_settings()
