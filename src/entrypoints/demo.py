@@ -57,7 +57,8 @@ async def run_demo(orders: int, duration: float) -> None:
             viewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await viewer
-        console.print(f"[bold]demo finished[/] ({duration or 'interrupted'} s)")
+        ran = f"{duration} s" if duration else "interrupted"
+        console.print(f"[bold]demo finished[/] ({ran})")
 
 
 def _demo_settings(
