@@ -54,6 +54,18 @@ def allegro():
         yield state, server
 
 
+def env_for(server: SimulatorServer, kafka_topics, tmp_path, **overrides: str) -> dict[str, str]:
+    state = server.state
+    return service_env(
+        server.url,
+        state.config,
+        state.initial_refresh_token,
+        kafka_topics,
+        tmp_path / "s.db",
+        **overrides,
+    )
+
+
 def paid_orders(state: SimulatorState) -> set[str]:
     return {o for o in state.order_ids() if state.ever_reached(o, "READY_FOR_PROCESSING")}
 
@@ -65,9 +77,7 @@ async def test_a_hole_in_the_journal_is_repaired_by_a_sweep(allegro, kafka_topic
     victims = rng.sample(sorted(paid_orders(state)), 8)
     dropped = [e["id"] for e in journal if e["order"]["checkoutForm"]["id"] in victims]
     state.drop_journal_events(dropped)
-    env = service_env(
-        server.url, state.config, state.initial_refresh_token, kafka_topics, tmp_path / "s.db"
-    )
+    env = env_for(server, kafka_topics, tmp_path)
 
     run_once(env)
     before = latest_status_per_order(
@@ -93,14 +103,7 @@ async def test_a_cursor_older_than_retention_is_repaired(allegro, kafka_topics, 
     state.expire_journal_before(journal[len(journal) // 2]["id"])
     sixty_one_days_ago = datetime.now(UTC) - timedelta(days=61)
     stale_cursor = str(int(sixty_one_days_ago.timestamp() * 1_000_000))
-    env = service_env(
-        server.url,
-        state.config,
-        state.initial_refresh_token,
-        kafka_topics,
-        tmp_path / "s.db",
-        ALLEGRO_START_FROM=stale_cursor,
-    )
+    env = env_for(server, kafka_topics, tmp_path, ALLEGRO_START_FROM=stale_cursor)
 
     run_once(env)
     published = latest_status_per_order(
@@ -118,12 +121,10 @@ async def test_the_deep_sweep_repairs_a_missed_fulfillment_change_of_an_older_or
     """The light sweep is off and looks back ~1 s; the deep one covers the day before that
     every 3.6 s (in production: 3 days and 30 days, once a day)."""
     state, server = allegro
-    env = service_env(
-        server.url,
-        state.config,
-        state.initial_refresh_token,
+    env = env_for(
+        server,
         kafka_topics,
-        tmp_path / "s.db",
+        tmp_path,
         POLL_INTERVAL_SECONDS="0.2",
         RECONCILE_INTERVAL_SECONDS="0",
         RECONCILE_LOOKBACK_HOURS="0.0003",

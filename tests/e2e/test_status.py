@@ -1,9 +1,13 @@
-"""`openoms-allegro status`: cursor, lag behind event-stats, token expiry, last error."""
+"""`openoms-allegro status`: who writes, cursor, lag behind event-stats, token expiry, last
+error; and the one writer of a SQLite state file: `backfill` and `run --once` beside a live
+service are refused with the holder's name, a second `run` waits on standby and takes over
+when the first one dies."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,10 @@ def env(allegro: SimulatorServer, kafka_topics: KafkaConfig, tmp_path: Path) -> 
     return service_env(
         allegro.url, state.config, state.initial_refresh_token, kafka_topics, tmp_path / "s.db"
     )
+
+
+def polling(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "POLL_INTERVAL_SECONDS": "0.2"}
 
 
 def status_json(env: dict[str, str]) -> dict[str, Any]:
@@ -83,7 +91,7 @@ def test_status_shows_the_last_poll_error_after_the_service_recovered(
     allegro: SimulatorServer, env: dict[str, str]
 ) -> None:
     state = allegro.state
-    with service_process({**env, "POLL_INTERVAL_SECONDS": "0.2"}, "run") as service:
+    with service_process(polling(env), "run") as service:
         service.wait_for_log("batch committed", within=30)
         state.faults.next_errors = [403]
         service.wait_for_log("poll failed, cursor held", within=30)
@@ -100,3 +108,58 @@ def test_status_shows_the_last_poll_error_after_the_service_recovered(
     assert error["message"].startswith("AllegroRejected: ")
     assert "403" in error["message"]
     assert report["lag"]["events"] == 0
+
+
+def writer(env: dict[str, str]) -> dict[str, Any]:
+    return dict(status_json(env)["writer"])
+
+
+def test_one_shot_commands_are_refused_beside_a_live_service(env: dict[str, str]) -> None:
+    since = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    with service_process(polling(env), "run") as service:
+        service.wait_for_log("batch committed", within=30)
+
+        shown = writer(env)
+        backfill = run_cli("backfill", "--since", since, env=env, timeout=60)
+        once = run_cli("run", "--once", env=env, timeout=60)
+
+        assert service.running
+        service.terminate()
+        assert service.wait_exit(within=20) == 0
+
+    assert shown["holder"].split(":")[1] == str(service.pid)
+    assert shown["command"] == "run"
+    assert shown["since"] is not None
+    for refused in (backfill, once):
+        assert refused.returncode == 1, refused.stderr[-2000:]
+        assert "another openoms-allegro process writes to" in refused.stderr
+        assert f"{shown['holder']} (run)" in refused.stderr
+    assert writer(env)["holder"] is None  # released with the service's exit
+    done = run_cli("backfill", "--since", since, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_second_service_waits_on_standby_and_takes_over_from_a_killed_one(
+    allegro: SimulatorServer, env: dict[str, str]
+) -> None:
+    with service_process(polling(env), "run") as first:
+        first.wait_for_log("batch committed", within=30)
+        with service_process(polling(env), "run") as second:
+            second.wait_for_log(
+                "another process writes to the SQLite state file: waiting until it ends",
+                within=30,
+            )
+            assert second.count("batch committed") == 0
+            [waiting] = second.logs_with(
+                "another process writes to the SQLite state file: waiting until it ends"
+            )
+            assert f":{first.pid}:" in waiting["holder"]
+
+            first.kill()
+            second.wait_for_log("the state file is free now: this process polls", within=15)
+            order = allegro.state.place_order(payment="ONLINE")
+            allegro.state.pay(order)
+            second.wait_for_log("batch committed", within=30)
+            assert f":{second.pid}:" in writer(env)["holder"]
+            second.terminate()
+            assert second.wait_exit(within=20) == 0
