@@ -163,3 +163,15 @@ def test_a_second_service_waits_on_standby_and_takes_over_from_a_killed_one(
             assert f":{second.pid}:" in writer(env)["holder"]
             second.terminate()
             assert second.wait_exit(within=20) == 0
+
+
+def test_a_one_shot_command_may_be_the_first_writer_of_a_new_state_directory(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    database = tmp_path / "new" / "state" / "s.db"
+
+    summary = run_once({**env, "STATE_URL": f"sqlite:///{database}"})
+
+    assert summary["published"] > 0
+    assert database.exists()
+    assert database.with_name("s.db.lock").exists()

@@ -70,6 +70,17 @@ async def test_looking_at_the_holder_does_not_take_the_lock(database: Path) -> N
     await lock.release()
 
 
+async def test_the_first_writer_of_a_new_state_directory_creates_it(tmp_path: Path) -> None:
+    database = tmp_path / "var" / "openoms-allegro" / "state.db"
+    lock = SqliteWriterLock(database)
+    assert await lock.holder() is None
+
+    await lock.acquire("host-a:11:aa", "backfill", T0)
+
+    assert lock.path.parent.is_dir()
+    await lock.release()
+
+
 async def test_one_lock_is_not_taken_twice(database: Path) -> None:
     lock = SqliteWriterLock(database)
     await lock.acquire("host-a:11:aa", "run", T0)
