@@ -249,17 +249,19 @@ def _shipping_address(address: domain_order.ShippingAddress | None) -> dict[str,
     return {
         "name": address.name,
         "company": address.company,
-        "street": address.street,
-        "city": address.city,
-        "postal_code": address.postal_code,
-        "country_code": address.country_code,
+        **_postal_fields(address),
         "phone": address.phone,
     }
 
 
 def _postal_address(address: domain_order.PostalAddress | None) -> dict[str, object] | None:
-    if address is None:
-        return None
+    return None if address is None else _postal_fields(address)
+
+
+def _postal_fields(
+    address: domain_order.PostalAddress | domain_order.ShippingAddress,
+) -> dict[str, object]:
+    """The four postal parts a shipping address shares with a postal one."""
     return {
         "street": address.street,
         "city": address.city,
