@@ -199,16 +199,16 @@ class SyncOrders:
     async def _fetch_batch(self, position: str | None) -> _Fetched:
         """The batch's journal pages after `position` (see `_read_pages`): the ones read
         ahead, with their forms, when they start there; else read now."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
+        ahead = self._ahead
+        if ahead is None or ahead.after != position:
+            self.forget_read_ahead()
+        else:
+            self._ahead = None
             ahead.go.set()
-            if ahead.after == position:
-                try:
-                    return await ahead.task
-                except AllegroError as exc:  # read them again now, as if never read ahead
-                    log.info("journal read-ahead failed", extra={"error": str(exc)})
-            else:
-                ahead.task.cancel()
+            try:
+                return await ahead.task
+            except AllegroError as exc:  # read them again now, as if never read ahead
+                log.info("journal read-ahead failed", extra={"error": str(exc)})
         return _Fetched(*await self._read_pages(position))
 
     async def _read_pages(self, position: str | None) -> tuple[list[JournalEvent], bool]:
