@@ -17,8 +17,23 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class Roles(list[Role]):
+    """The roles a writer reported, in order; `changed` is set at each report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
     def __call__(self, role: Role) -> None:
         self.append(role)
+        self.changed.set()
+
+
+async def tried(roles: Roles, times: int) -> None:
+    """Until the writer has found the lock taken `times` times (it reports standby each time)."""
+    async with asyncio.timeout(10):
+        while roles.count(Role.STANDBY) < times:
+            roles.changed.clear()
+            await roles.changed.wait()
 
 
 def writer(database: Path, roles: Roles, holder: str = "me:1:aa") -> SingleWriter:
@@ -47,7 +62,7 @@ async def test_run_waits_on_standby_while_another_process_writes_then_polls(
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="entrypoints.single_writer")
     running = asyncio.create_task(writer(database, roles).run(stop, lead))
-    await asyncio.sleep(0.2)  # ten retries
+    await tried(roles, 10)
     assert not polled.is_set()
     assert set(roles) == {Role.STANDBY}
     waiting = [r for r in caplog.records if "another process writes" in r.getMessage()]
@@ -75,8 +90,9 @@ async def test_a_stop_while_waiting_ends_run_without_polling(tmp_path: Path) -> 
     async def lead(stop: asyncio.Event) -> None:
         raise AssertionError("must not poll without the lock")
 
-    running = asyncio.create_task(writer(database, Roles()).run(stop, lead))
-    await asyncio.sleep(0.05)
+    roles = Roles()
+    running = asyncio.create_task(writer(database, roles).run(stop, lead))
+    await tried(roles, 2)
     stop.set()
 
     await asyncio.wait_for(running, timeout=5)
