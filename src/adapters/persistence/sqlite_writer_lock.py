@@ -64,7 +64,6 @@ class WriterLockHeld(StateStoreError):
 
 class SqliteWriterLock:
     def __init__(self, database: Path) -> None:
-        self.database = database
         self.path = database.with_name(database.name + LOCK_SUFFIX)
         self._fd: int | None = None
 
