@@ -3,9 +3,10 @@
 # and the Allegro simulator (`sandbox serve`); see docker-compose.yml.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY src ./src
-RUN pip install --no-cache-dir --prefix=/install .
+# Every dependency at the version CI tested (constraints.txt, the same pins `make` installs).
+RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/openoms-allegro --create-home openoms
@@ -15,7 +16,9 @@ COPY --from=build /install /usr/local
 WORKDIR /
 VOLUME ["/var/openoms-allegro"]
 USER openoms
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HTTP_PORT=8080
+# Health, readiness and metrics listen on every interface of the container (the service's
+# own default is loopback), so that published ports and orchestrators' probes reach them.
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HTTP_HOST=0.0.0.0 HTTP_PORT=8080
 EXPOSE 8080
 # Liveness only (/healthz); orchestrators should use /readyz for readiness.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

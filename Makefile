@@ -4,13 +4,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := constraints.txt
 
-.PHONY: demo test lint fmt bench check clean
+.PHONY: demo test lint fmt bench check clean lock
 
-$(STAMP): pyproject.toml
+# Every dependency is installed at the version pinned in $(LOCK), as the Dockerfile does.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## simulator + embedded broker + the service, with a live view of published events
@@ -36,3 +38,12 @@ check: lint test
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+lock:  ## re-pin $(LOCK) after a change to pyproject.toml: resolves afresh in a scratch virtualenv
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	grep '^#' $(LOCK) > $(LOCK).new
+	.lock-venv/bin/pip freeze --exclude-editable >> $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .lock-venv

@@ -31,6 +31,7 @@ from scenarios import (
     backfill,
     budget,
     burst,
+    drain_memory,
     throughput,
     trickle,
 )
@@ -38,7 +39,7 @@ from scenarios import (
 from adapters.kafka import EmbeddedBroker
 from entrypoints.gc_tuning import tune_gc
 
-PARTS = ("throughput", "burst", "trickle", "budget", "backfill")
+PARTS = ("throughput", "burst", "trickle", "budget", "backfill", "drain_memory")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -50,10 +51,11 @@ class Sizes:
     budget_seconds: float
     budget_backlog: int
     backfill_sizes: list[int]
+    drain_sizes: list[int]  # paid orders waiting for `run --once`
 
 
-FULL = Sizes(20_000, 5_000, 30.0, 75.0, 25_000, [20_000, 100_000])
-QUICK = Sizes(5_000, 5_000, 10.0, 20.0, 8_000, [5_000, 20_000])
+FULL = Sizes(20_000, 5_000, 30.0, 75.0, 25_000, [20_000, 100_000], [3_000, 40_000])
+QUICK = Sizes(5_000, 5_000, 10.0, 20.0, 8_000, [5_000, 20_000], [3_000, 20_000])
 TRICKLE_PER_SECOND = 2.0
 POLL_SECONDS = 1.0
 
@@ -116,6 +118,10 @@ async def _run(sizes: Sizes, parts: list[str], strategies: Strategies) -> dict[s
             figures["backfill"] = [
                 asdict(b) for b in backfill(servers, workdir, sizes.backfill_sizes)
             ]
+        if "drain_memory" in parts:
+            _progress(f"run --once memory, {sizes.drain_sizes} paid orders")
+            drains = await drain_memory(servers, workdir, sizes.drain_sizes)
+            figures["drain_memory"] = [asdict(d) for d in drains]
     return figures
 
 
@@ -221,6 +227,12 @@ def render(figures: dict[str, Any], sizes: Sizes) -> str:
             f"| backfill of {result['orders']} orders (SweepCheckoutForms): service peak RSS | "
             f"{result['peak_rss_mb']:.0f} MB ({result['seen']} orders, {result['requests']} "
             f"requests, {result['seconds']:.0f} s) | - | < 200 MB, flat |"
+        )
+    for result in figures.get("drain_memory", []):
+        lines.append(
+            f"| `run --once` over {result['orders']} paid orders: service peak RSS | "
+            f"{result['peak_rss_mb']:.0f} MB ({result['published']} events published, "
+            f"{result['batches']} batches, {result['seconds']:.0f} s) | - | flat |"
         )
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import math
@@ -14,8 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pipeline import BATCH_PAGES, pipeline
+from pipeline import BATCH_PAGES, fresh_topics, pipeline
 from simproc import SimProcess
 
 from application.poll_loop import PollLoop
@@ -26,6 +28,7 @@ BUDGET_BURST = 5
 SPACING = 0.01  # seconds of simulated time between two scripted actions
 BURST_SPACING = 0.05  # 5 000 orders in ~10 minutes: a sales peak
 BURST_BUYERS = 200  # buyers between purchase and payment at any moment
+DRAIN_TIMEOUT = 900.0  # seconds a `run --once` probe may take before the benchmark fails
 HERE = Path(__file__).resolve().parent
 
 
@@ -283,3 +286,96 @@ def backfill(broker: str, workdir: Path, sizes: list[int]) -> list[Backfill]:
         Backfill(r.orders, r.seen, r.published, r.requests, r.seconds, r.peak_rss_mb, simulator_rss)
         for r in results
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DrainMemory:
+    orders: int  # paid orders waiting in the journal
+    events: int  # journal events the drain read
+    batches: int
+    published: int
+    dead_lettered: int
+    seconds: float
+    peak_rss_mb: float
+
+
+async def drain_memory(broker: str, workdir: Path, sizes: list[int]) -> list[DrainMemory]:
+    """`openoms-allegro run --once` over a backlog of n orders placed and paid in the
+    simulator first, in a fresh process per size (`drain_probe.py`), so that its peak RSS
+    (VmHWM) is the service's alone."""
+    results = []
+    for size in sizes:
+        with SimProcess() as sim:
+            assert sim.info is not None
+            sim.call("burst", size, 17, BURST_SPACING, BURST_BUYERS)
+            env = await _drain_env(sim, broker, workdir / f"drain-{size}.db")
+            figures = await _probe(HERE / "drain_probe.py", env)
+        results.append(
+            DrainMemory(
+                orders=size,
+                events=figures["events"],
+                batches=figures["batches"],
+                published=figures["published"],
+                dead_lettered=figures["dead_lettered"],
+                seconds=figures["seconds"],
+                peak_rss_mb=figures["peak_rss_mb"],
+            )
+        )
+    return results
+
+
+async def _probe(script: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Runs `script` in a fresh interpreter, killed after `DRAIN_TIMEOUT`; its last line."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    if process.returncode != 0:
+        raise RuntimeError(f"{script.name} failed:\n{err.decode(errors='replace')[-3000:]}")
+    figures: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return figures
+
+
+async def _drain_env(sim: SimProcess, broker: str, state_db: Path) -> dict[str, str]:
+    """The service's environment for `run --once` on fresh topics and a fresh state file, as
+    the end-to-end tests set it (`tests/support/service.py`), at the fastest rate it allows."""
+    assert sim.info is not None
+    kafka = await fresh_topics(broker, "drain")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ALLEGRO_", "KAFKA_", "STATE_", "TOKEN_", "LOG_", "HTTP_"))
+    }
+    env.update(
+        {
+            "ALLEGRO_API_URL": sim.info.url,
+            "ALLEGRO_AUTH_URL": f"{sim.info.url}/auth/oauth",
+            "ALLEGRO_CLIENT_ID": sim.info.client_id,
+            "ALLEGRO_CLIENT_SECRET": sim.info.client_secret,
+            "ALLEGRO_REFRESH_TOKEN": sim.call("refresh_token"),
+            "ALLEGRO_ACCOUNT": "bench",
+            "ALLEGRO_START_FROM": "earliest",
+            "ALLEGRO_RATE_LIMIT_PER_MINUTE": "9000",  # the most the settings allow
+            "ALLEGRO_RATE_LIMIT_BURST": "1000",
+            "KAFKA_BOOTSTRAP_SERVERS": broker,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",  # the embedded broker (tansu) refuses it
+            "KAFKA_TOPIC_ORDERS": kafka.topic_orders,
+            "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
+            "STATE_URL": f"sqlite:///{state_db}",
+            "TOKEN_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "HTTP_PORT": "0",
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json",
+        }
+    )
+    return env

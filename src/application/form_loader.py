@@ -42,7 +42,12 @@ from application.ports.allegro import (
     JournalEvent,
     UnreadableCheckoutForm,
 )
-from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
+from application.ports.errors import (
+    AllegroRejected,
+    CheckoutFormNotFound,
+    MalformedBody,
+    MalformedCheckoutForm,
+)
 from domain.order import OrderSnapshot
 
 log = logging.getLogger(__name__)
@@ -256,8 +261,10 @@ class _Reading:
             while offsets and len(offsets) < len(pending):
                 wave, offsets = offsets[: self._wave], offsets[self._wave :]
                 await self._pages(low, high, wave, pending)
-        except AllegroRejected as exc:
-            log.warning("checkout form list refused, reading singly", extra={"error": str(exc)})
+        except (AllegroRejected, MalformedBody) as exc:
+            # A page that cannot be read (one hostile form fails the whole page) must not
+            # hold the batch: read singly, each bad form takes the poison path on its own.
+            log.warning("checkout form list unusable, reading singly", extra={"error": str(exc)})
             return
         # Past Allegro's 10 000 offset window, what is left gets a narrower window of its own.
         beyond = [w for w in cluster if w.id in pending]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
-from application.dead_letters import describe
+from application.dead_letters import describe, malformed_event
 from application.form_loader import MIN_ORDERS, FormLoader, Loaded, LoadedForms
+from application.outbox import deliver, resend_staged
 from application.ports.allegro import (
     CheckoutFormReader,
     JournalEvent,
@@ -159,9 +160,9 @@ class SyncOrders:
         return cursor
 
     async def run_batch(self) -> BatchOutcome:
-        staged = await self._state.load_staged(self.account)
-        if staged is not None:
-            return await self._resend(staged)
+        staged = await resend_staged(self._state, self._publisher, self.account)
+        if staged is not None:  # the decisions it carries were made once: not again
+            return BatchOutcome(resent=len(staged.messages), cursor=staged.cursor, full=True)
         cursor = await self.cursor()
         fetched = await self._fetch_batch(cursor.position)
         events = fetched.events
@@ -182,19 +183,27 @@ class SyncOrders:
         if pending:
             outcome.retry_pending = pending
             return outcome
+        cleared = (*work.succeeded, *work.gone, *(d.checkout_form_id for d in dead_letters))
+        dead_letters.extend(self._malformed(events))
         new_cursor = Cursor(events[-1].id)
-        cleared = (*work.succeeded, *(d.checkout_form_id for d in dead_letters))
         messages = self._publisher.encode(work.events, dead_letters)
-        if messages:
-            # Staged first: a crash from here to the commit re-sends exactly these bytes.
-            batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
-            await self._state.stage(self.account, batch)
-            await self._publisher.send(messages)
-        await self._state.commit(self.account, new_cursor, work.records, cleared)
+        # Staged first: a crash from here to the commit re-sends exactly these bytes.
+        batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
+        await deliver(self._state, self._publisher, self.account, batch)
         outcome.published = work.events
         outcome.dead_letters = dead_letters
         outcome.cursor = new_cursor
         return outcome
+
+    def _malformed(self, events: list[JournalEvent]) -> list[DeadLetter]:
+        now = self._clock.now()
+        letters = [malformed_event(self.account, e, now) for e in events if e.malformed]
+        for letter in letters:
+            log.warning(
+                "journal event is not Allegro's, quarantined",
+                extra={"allegro_event_id": letter.allegro_event_id, "error": letter.error},
+            )
+        return letters
 
     async def _fetch_batch(self, position: str | None) -> _Fetched:
         """The batch's journal pages after `position` (see `_read_pages`): the ones read
@@ -262,32 +271,25 @@ class SyncOrders:
             return _Fetched(events, full)
         return _Fetched(events, full, forms)
 
-    async def _resend(self, staged: StagedBatch) -> BatchOutcome:
-        """A batch staged before an interruption: send it again byte for byte, then commit it
-        (the decisions it carries were made once; making them again could differ)."""
-        log.warning(
-            "re-sending a batch staged before an interruption",
-            extra={"account": self.account, "messages": len(staged.messages)},
-        )
-        await self._publisher.send(staged.messages)
-        await self._state.commit(
-            self.account, staged.cursor, staged.records, staged.cleared_failures
-        )
-        return BatchOutcome(resent=len(staged.messages), cursor=staged.cursor, full=True)
-
     async def drain(self, max_batches: int | None = None) -> list[BatchOutcome]:
-        """Run batches until the journal has nothing more right now (for `run --once`)."""
-        outcomes: list[BatchOutcome] = []
-        while max_batches is None or len(outcomes) < max_batches:
+        """Every outcome of `batches` (tests; `run --once` keeps counts only)."""
+        return [outcome async for outcome in self.batches(max_batches)]
+
+    async def batches(self, max_batches: int | None = None) -> AsyncIterator[BatchOutcome]:
+        """Run batches until the journal has nothing more right now (for `run --once`), one
+        outcome at a time: a caller that keeps counts holds one batch's events at most,
+        however long the backlog."""
+        runs = 0
+        while max_batches is None or runs < max_batches:
             outcome = await self.run_batch()
-            outcomes.append(outcome)
+            runs += 1
+            yield outcome
             if outcome.resent:
                 continue
             if outcome.events_read == 0:
                 break
             if not outcome.full and not outcome.retry_pending:
                 break
-        return outcomes
 
     async def _process(
         self,
@@ -348,6 +350,11 @@ class SyncOrders:
             decision = self._policy.decide(order, record, revelation)
         except DomainError as exc:
             work.failures.append(_Failure(group, describe(order), str(exc), parsed=True))
+            return
+        except Exception as exc:  # last resort: one form never stops the account
+            error = f"unexpected {type(exc).__name__} while deciding"
+            log.warning(error, extra={"checkout_form_id": order.id})
+            work.failures.append(_Failure(group, describe(order), error, parsed=True))
             return
         work.events.extend(decision.events)
         if decision.record is not None:

@@ -1,4 +1,11 @@
-"""Money on Decimal: Allegro sends amounts as strings, and so do we."""
+"""Money on Decimal: Allegro sends amounts as strings, and so do we.
+
+An amount is bounded (docs/hostile-input.md): not negative (prices, totals and payments of
+an order never are), below 10^12 (a thousand billion, far past any order), with at most 8
+digits after the point. A 13-byte amount such as `1E+100000000` is otherwise a valid
+Decimal that prints as a hundred million digits: every amount outside these bounds is
+refused as an invalid value, and the order takes the poison path.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ _KNOWN_CURRENCIES: set[str] = set()  # codes that passed the check: a set lookup
 _KNOWN_LIMIT = 512  # ISO 4217 has fewer than 200 codes; past this, check every time
 _PARSED: dict[tuple[str, str], Money] = {}  # see `Money.parse`
 _PARSED_LIMIT = 4096
+MAX_AMOUNT = Decimal(10) ** 12  # exclusive
+MAX_FRACTION_DIGITS = 8
+_MAX_AMOUNT_TEXT = 64  # characters: longer text is refused before it is parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +32,8 @@ class Money:
 
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
-            raise InvalidValue(f"money amount must be a finite Decimal, got {self.amount!r}")
+            raise InvalidValue(f"money amount must be a finite Decimal, got {_short(self.amount)}")
+        _check_bounds(self.amount)
         if not isinstance(self.currency, str):
             raise InvalidValue(f"currency must be an ISO-4217 code, got {self.currency!r}")
         if self.currency in _KNOWN_CURRENCIES:
@@ -45,10 +56,12 @@ class Money:
             known = None
         if known is not None:
             return known
+        if isinstance(amount, str) and len(amount) > _MAX_AMOUNT_TEXT:
+            raise InvalidValue(f"money amount is longer than {_MAX_AMOUNT_TEXT} characters")
         try:
             value = Decimal(amount)
         except (InvalidOperation, TypeError, ValueError) as exc:
-            raise InvalidValue(f"money amount is not a decimal: {amount!r}") from exc
+            raise InvalidValue(f"money amount is not a decimal: {_short(amount)}") from exc
         money = cls(value, currency)
         if cls is Money and isinstance(amount, str):  # the currency was checked just above
             if len(_PARSED) >= _PARSED_LIMIT:
@@ -58,3 +71,26 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def _check_bounds(amount: Decimal) -> None:
+    """Compares exponents before values: `1E+100000000` is refused without being expanded."""
+    if amount.is_signed() and amount != 0:
+        raise InvalidValue(f"money amount must not be negative, got {_short(amount)}")
+    if amount.adjusted() >= 12:
+        raise InvalidValue(f"money amount must be below {MAX_AMOUNT:.0f}, got {_short(amount)}")
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked by the caller
+    # Below 10^12 with 8 fraction digits at most is 20 digits: quantize stays exact.
+    if exponent < -MAX_FRACTION_DIGITS and amount != amount.quantize(_SMALLEST_UNIT):
+        raise InvalidValue(
+            f"money amount has more than {MAX_FRACTION_DIGITS} digits after the point"
+        )
+
+
+_SMALLEST_UNIT = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -54,6 +54,8 @@ def allegro_config(settings: Settings) -> AllegroClientConfig:
         rate_limit_per_minute=settings.allegro_rate_limit_per_minute,
         rate_limit_burst=settings.allegro_rate_limit_burst,
         timeout_seconds=settings.allegro_timeout_seconds,
+        retry_after_max_seconds=settings.allegro_retry_after_max_seconds,
+        max_body_bytes=settings.allegro_max_body_bytes,
     )
 
 
@@ -74,6 +76,7 @@ def kafka_config(settings: Settings) -> KafkaConfig:
         ssl_cafile=settings.kafka_ssl_cafile,
         ssl_certfile=settings.kafka_ssl_certfile,
         ssl_keyfile=settings.kafka_ssl_keyfile,
+        max_message_bytes=settings.kafka_max_message_bytes,
     )
 
 

@@ -2,19 +2,29 @@
 
 `/healthz`: the process answers (liveness). `/readyz`: 200 when every check passes, 503
 otherwise, with the checks and the replica's role in the body. `/metrics`: Prometheus.
+
+The listener shares the process's file descriptors with Kafka, the state store and Allegro,
+so what a client can hold is bounded (`HttpLimits`): connections beyond the limit are closed
+at once, a connection that does not send a request head in time is closed, and `/readyz`
+answers from a report at most `READINESS_TTL_SECONDS` old instead of probing the broker, the
+state store and the token store on every hit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import ClassVar
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from application.ports.errors import PortError
 from entrypoints.health import Readiness
@@ -23,11 +33,61 @@ from entrypoints.metrics import Metrics
 ReadinessCheck = Callable[[], Awaitable[Readiness]]
 BeforeScrape = Callable[[], Awaitable[object]]
 
+READINESS_TTL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    max_connections: int = 32  # open at once; the next one is closed as soon as it is accepted
+    header_timeout_seconds: float = 5.0  # from connecting (or the last response) to a head
+    keep_alive_seconds: int = 5  # an idle connection after a response
+    backlog: int = 64  # connections the kernel queues before the server accepts them
+
+
+class CachedReadiness:
+    """Answers from the last report while it is younger than `ttl_seconds`; hits that come
+    while a probe runs wait for that probe instead of starting their own."""
+
+    def __init__(
+        self,
+        check: ReadinessCheck,
+        ttl_seconds: float = READINESS_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._check = check
+        self._ttl = ttl_seconds
+        self._monotonic = monotonic
+        self._report: Readiness | None = None
+        self._probed_at = 0.0
+        self._probe: asyncio.Future[Readiness] | None = None
+
+    async def __call__(self) -> Readiness:
+        fresh = self._monotonic() - self._probed_at < self._ttl
+        if self._report is not None and fresh:
+            return self._report
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._run())
+        # Shielded: a client that hangs up does not cancel the probe the others wait for.
+        return await asyncio.shield(self._probe)
+
+    async def _run(self) -> Readiness:
+        started = self._monotonic()  # the report's age counts from when its probe began
+        try:
+            report = await self._check()
+        finally:
+            self._probe = None
+        self._report, self._probed_at = report, started
+        return report
+
 
 def create_app(
-    metrics: Metrics, readiness: ReadinessCheck, before_scrape: BeforeScrape | None = None
+    metrics: Metrics,
+    readiness: ReadinessCheck,
+    before_scrape: BeforeScrape | None = None,
+    readiness_ttl_seconds: float = READINESS_TTL_SECONDS,
 ) -> Starlette:
     """`before_scrape` refreshes what the gauges read (e.g. the stored token's expiry)."""
+    readiness = CachedReadiness(readiness, readiness_ttl_seconds)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -60,10 +120,69 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+class _GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with the two bounds it lacks: it keeps every connection it
+    accepts, and waits for a request head forever (its keep-alive timer only runs between
+    requests, and the first byte received stops it)."""
+
+    limits: ClassVar[HttpLimits] = HttpLimits()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            transport.close()  # connection_lost forgets it
+            return
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        self._await_head()  # first: the call below may start a request already received
+        super().on_response_complete()
+
+    def _await_head(self) -> None:
+        """Closes the connection unless a new request head arrives in time (a new cycle)."""
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(
+            self.limits.header_timeout_seconds, self._head_overdue, self.cycle
+        )
+
+    def _head_overdue(self, cycle_when_armed: object) -> None:
+        if self.cycle is cycle_when_armed and not self.transport.is_closing():
+            self.transport.close()
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+
+def server_config(app: Starlette, host: str, port: int, limits: HttpLimits) -> uvicorn.Config:
+    protocol = type("GuardedH11Protocol", (_GuardedH11Protocol,), {"limits": limits})
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        # uvicorn answers 503 once connections *or* requests in flight reach this; connections
+        # stop at max_connections (the protocol), so this bounds the requests still running
+        # for clients that hung up.
+        limit_concurrency=limits.max_connections + 1,
+        timeout_keep_alive=limits.keep_alive_seconds,
+        backlog=limits.backlog,
+        log_level="warning",
+        access_log=False,
+    )
+
+
 class HttpEndpoint:
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        self._server = _EmbeddedServer(config)
+    def __init__(
+        self, app: Starlette, host: str, port: int, limits: HttpLimits | None = None
+    ) -> None:
+        self._server = _EmbeddedServer(server_config(app, host, port, limits or HttpLimits()))
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

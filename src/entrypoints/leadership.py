@@ -2,11 +2,16 @@
 
 A replica that holds the account's lease leads: it builds the Allegro client (so tokens
 are refreshed only under the lease), polls, and renews the lease from a background task
-every third of its ttl. The others stay on standby and try to take the lease every sixth
-of the ttl, so a leader that dies (SIGKILL, node lost) is replaced within ttl + ttl/6 of
-its last renewal. The `LeaseFence` makes commits check the lease in their own
-transaction: a leader that stalled past its lease cannot move the cursor, and its loop
-stops on `LeaseLost` and goes back to standby.
+every third of its ttl. The others stay on standby: each waits on the leader's lock
+session (see adapters/persistence/postgres_lease.py) for up to a sixth of the ttl, then
+tries the lease again. A leader whose process dies (SIGKILL included) is replaced as soon
+as PostgreSQL sees its connection close; one that stalls, or whose host vanishes without
+closing its connection, within ttl + ttl/6 of its last renewal. The `LeaseFence` makes commits
+check the lease in their own transaction: a leader that stalled past its lease cannot move
+the cursor, and its loop stops on `LeaseLost` and goes back to standby.
+
+One-shot commands wait for the lease up to a bound (`LEASE_WAIT_SECONDS`), the same way a
+standby does, then fail naming the holder.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ Lead = Callable[[asyncio.Event], Coroutine[Any, Any, T]]
 
 
 class LeaseUnavailable(PortError):
-    """Another replica holds the lease (one-shot commands do not wait for it)."""
+    """Another replica held the lease for as long as a one-shot command would wait."""
 
 
 def default_holder() -> str:
@@ -52,6 +57,7 @@ class Leadership:
         ttl: timedelta,
         on_role: Callable[[Role], None] = lambda role: None,
         monotonic: Callable[[], float] = time.monotonic,
+        patience: timedelta = timedelta(0),
     ) -> None:
         self._leases = leases
         self._fence = fence
@@ -60,6 +66,7 @@ class Leadership:
         self._ttl = ttl
         self._on_role = on_role
         self._monotonic = monotonic
+        self._patience = patience  # how long a one-shot command waits for the lease
         self._valid_until = 0.0  # monotonic time by which the lease has surely expired
 
     @property
@@ -77,7 +84,7 @@ class Leadership:
             lease = await self.try_acquire()
             if lease is None:
                 self._on_role(Role.STANDBY)
-                await _wait(stop, self.retry_every)
+                await self._await_turn(stop, self.retry_every)
                 continue
             with contextlib.suppress(LeaseLost):  # logged by `hold`; try again at once
                 await self.hold(lease, stop, lead)
@@ -98,13 +105,21 @@ class Leadership:
         return lease
 
     async def exclusively(self, work: Lead[T]) -> T:
-        """One-shot commands (`run --once`, `backfill`): the lease now, or LeaseUnavailable."""
-        lease = await self.try_acquire()
-        if lease is None:
-            raise LeaseUnavailable(
-                f"another replica is polling account {self._account!r} (it holds the lease); "
-                "stop the service's replicas first, or retry later"
-            )
+        """One-shot commands (`run --once`, `backfill`): the lease once it is free, or
+        LeaseUnavailable naming its holder after `patience`."""
+        deadline = self._monotonic() + self._patience.total_seconds()
+        told = False
+        while (lease := await self.try_acquire()) is None:
+            left = deadline - self._monotonic()
+            if left <= 0:
+                raise LeaseUnavailable(await self._unavailable())
+            if not told:
+                told = True
+                log.info(
+                    "another replica holds the lease: waiting for it",
+                    extra={"account": self._account, "up_to_seconds": round(left, 1)},
+                )
+            await self._await_turn(asyncio.Event(), min(self.retry_every, left))
         return await self.hold(lease, asyncio.Event(), work)
 
     async def hold(self, lease: Lease, stop: asyncio.Event, lead: Lead[T]) -> T:
@@ -174,6 +189,48 @@ class Leadership:
             )
             return
         log.info("lease released", extra={"account": self._account, "holder": self.holder})
+
+    async def _await_turn(self, stop: asyncio.Event, seconds: float) -> None:
+        """Waits until the lease may be free: its holder's lock session ended (PostgreSQL
+        tells at once), `seconds` passed, or `stop`."""
+        started = self._monotonic()
+        waiting = asyncio.create_task(self._holder_gone(seconds), name="lease-wait")
+        stopping = asyncio.create_task(stop.wait(), name="lease-wait-stop")
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await _cancel(waiting, stopping)
+        if waiting.done() and not waiting.cancelled() and waiting.result():
+            return
+        await _wait(stop, seconds - (self._monotonic() - started))
+
+    async def _holder_gone(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds + self.retry_every):
+                return await self._leases.wait_for_holder(
+                    self._account, self.holder, timedelta(seconds=seconds)
+                )
+        except (StateStoreError, TimeoutError) as exc:  # try_acquire says so at warning level
+            log.debug(
+                "cannot wait for the lease's holder",
+                extra={"account": self._account, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return False
+
+    async def _unavailable(self) -> str:
+        waited = f"waited {self._patience.total_seconds():g} s (LEASE_WAIT_SECONDS)"
+        try:
+            async with asyncio.timeout(self.renew_every):
+                lease = await self._leases.current(self._account)
+        except (StateStoreError, TimeoutError) as exc:
+            return f"the lease of account {self._account!r} could not be taken ({waited}): {exc}"
+        if lease is None:
+            return f"the lease of account {self._account!r} could not be taken ({waited})"
+        return (
+            f"another replica is polling account {self._account!r}: {lease.holder} holds the "
+            f"lease (fencing token {lease.fencing_token}); {waited}; stop the service's "
+            "replicas first, or retry later"
+        )
 
 
 def _lost(work: asyncio.Task[object]) -> bool:

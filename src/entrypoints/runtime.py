@@ -105,6 +105,7 @@ class Runtime:
             holder=default_holder(),
             ttl=timedelta(seconds=self._settings.lease_ttl_seconds),
             on_role=self._become,
+            patience=timedelta(seconds=self._settings.lease_wait_seconds),
         )
 
     async def term(self, stop: asyncio.Event) -> None:

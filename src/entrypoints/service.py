@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -34,16 +35,19 @@ class DrainSummary:
     cursor: str | None
 
     @classmethod
-    def of(cls, outcomes: list[BatchOutcome]) -> DrainSummary:
-        last = outcomes[-1].cursor if outcomes else None
-        return cls(
-            batches=len(outcomes),
-            events=sum(o.events_read for o in outcomes),
-            orders=sum(o.orders_read for o in outcomes),
-            published=sum(len(o.published) for o in outcomes),
-            dead_lettered=sum(len(o.dead_letters) for o in outcomes),
-            cursor=last.position if last else None,
-        )
+    async def of(cls, outcomes: AsyncIterator[BatchOutcome]) -> DrainSummary:
+        """Counts only: a backlog of any length costs the memory of one batch."""
+        summary = cls(0, 0, 0, 0, 0, None)
+        async for o in outcomes:
+            summary = cls(
+                batches=summary.batches + 1,
+                events=summary.events + o.events_read,
+                orders=summary.orders + o.orders_read,
+                published=summary.published + len(o.published),
+                dead_lettered=summary.dead_lettered + len(o.dead_letters),
+                cursor=o.cursor.position if o.cursor else None,
+            )
+        return summary
 
 
 def check_run_settings(settings: Settings) -> None:
@@ -56,7 +60,8 @@ def check_run_settings(settings: Settings) -> None:
 
 
 async def drain_once(settings: Settings) -> DrainSummary:
-    """`run --once`. With PostgreSQL it takes the lease for the drain, or fails at once."""
+    """`run --once`. With PostgreSQL it takes the lease for the drain, waiting for it up to
+    `LEASE_WAIT_SECONDS`."""
     check_run_settings(settings)
     container = build_container(settings)
     try:
@@ -70,7 +75,7 @@ async def _drain(container: Application) -> DrainSummary:
     cursor = await sync.cursor()  # placed first (if new), so that a stale start can be repaired
     reconciler: Reconciler = await resolve(container.use_cases.reconciler())
     repaired = await reconciler.repair_stale_cursor(cursor)
-    summary = DrainSummary.of(await sync.drain())
+    summary = await DrainSummary.of(sync.batches())
     if repaired is not None:
         summary = dataclasses.replace(
             summary,
@@ -86,7 +91,7 @@ async def backfill(
 ) -> SweepOutcome:
     """Import existing orders bought in [since, until]. The cursor is initialised first (if
     new) so that `run` continues from the moment the backfill started, and never moved.
-    With PostgreSQL it takes the lease for the sweep, or fails at once."""
+    With PostgreSQL it takes the lease for the sweep, waiting for it up to `LEASE_WAIT_SECONDS`."""
     check_run_settings(settings)
     container = build_container(settings)
 
@@ -105,8 +110,9 @@ async def backfill(
 async def _exclusively(
     container: Application, settings: Settings, command: str, work: Lead[T]
 ) -> T:
-    """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL)
-    or the state file's writer lock (SQLite); fails at once while another process holds it."""
+    """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL,
+    waited for up to `LEASE_WAIT_SECONDS`) or the state file's writer lock (SQLite, which
+    fails at once while another process holds it)."""
     runtime = Runtime(container, settings)
     if not runtime.postgres:
         return await (await runtime.single_writer()).exclusively(command, work)

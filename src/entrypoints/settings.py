@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.kafka.messages import DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES
 from adapters.persistence.url import parse_state_url
 from domain.policy import ImportTrigger
 
@@ -27,6 +28,11 @@ ENVIRONMENTS = {
 
 class ConfigurationError(Exception):
     """Bad configuration; the message names the environment variable."""
+
+
+# The key docker-compose.yml gives the service when TOKEN_ENCRYPTION_KEY is unset: it is
+# public, so it may only protect tokens of the simulator (an Allegro URL on loopback).
+COMPOSE_DEMO_KEY = "ZGVtby1rZXktb2Ytb3Blbm9tcy1hbGxlZ3JvLWNvbXA="
 
 
 class Settings(BaseSettings):
@@ -45,6 +51,9 @@ class Settings(BaseSettings):
     allegro_rate_limit_burst: int = Field(default=5, ge=1, le=1000)
     allegro_status_mapping: dict[str, str] = Field(default_factory=dict)
     allegro_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A larger 2xx body is malformed: a list page of 100 forms is ~0.3 MB.
+    allegro_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    allegro_retry_after_max_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     allegro_bulk_reads: bool = True  # read checkout forms through list pages where it pays
     poll_interval_seconds: float = Field(default=15.0, gt=0)
     batch_size: int = Field(default=1000, ge=1, le=1000)
@@ -67,13 +76,20 @@ class Settings(BaseSettings):
     kafka_topic_orders: str = "openoms.orders.v1"
     kafka_topic_dlq: str = "openoms.orders.dlq.v1"
     kafka_compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] = "gzip"
+    # Largest record published (key + value + headers + framing, before compression); a larger
+    # event goes to the DLQ as a truncated stub (see adapters/kafka/messages.record_size).
+    kafka_max_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES, ge=MIN_MAX_MESSAGE_BYTES, le=2**31 - 1
+    )
 
-    state_url: str = "sqlite:///var/openoms-allegro/state.db"
+    # May carry a password (shown redacted by `status`: adapters.persistence.redact_url).
+    state_url: str = Field(default="sqlite:///var/openoms-allegro/state.db", repr=False)
     token_encryption_key: SecretStr | None = None
     # PostgreSQL only: several replicas, one leader per account (see entrypoints/leadership).
     lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
+    lease_wait_seconds: float = Field(default=60.0, ge=0, le=3600)  # one-shot commands; 0: none
     lag_probe_seconds: float = Field(default=30.0, gt=0)
-    http_host: str = "0.0.0.0"
+    http_host: str = "127.0.0.1"  # the container image sets 0.0.0.0 (see the Dockerfile)
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
@@ -98,6 +114,20 @@ class Settings(BaseSettings):
         self.allegro_api_url = _checked_url(self.allegro_api_url or api, "ALLEGRO_API_URL")
         self.allegro_auth_url = _checked_url(self.allegro_auth_url or auth, "ALLEGRO_AUTH_URL")
         return self
+
+    @model_validator(mode="after")
+    def _no_demo_key_for_allegro(self) -> Settings:
+        key = self.token_encryption_key
+        if key is None or key.get_secret_value().strip() != COMPOSE_DEMO_KEY:
+            return self
+        hosts = {urlsplit(url).hostname or "" for url in (self.api_url, self.auth_url)}
+        if all(_is_loopback(host) for host in hosts):
+            return self
+        raise ValueError(
+            "TOKEN_ENCRYPTION_KEY is docker-compose.yml's public demo key, which may only be "
+            "used with the simulator (a loopback ALLEGRO_API_URL); generate a key of your own "
+            "with `openoms-allegro auth generate-key`"
+        )
 
     @model_validator(mode="after")
     def _deep_sweep(self) -> Settings:

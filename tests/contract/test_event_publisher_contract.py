@@ -7,6 +7,7 @@ a consumer reading the Kafka topic from the beginning.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,7 @@ from adapters.kafka.admin import ensure_topics
 from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher
 from adapters.kafka.config import KafkaConfig
 from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
+from adapters.kafka.messages import MIN_MAX_MESSAGE_BYTES
 from application.ports.errors import PublishError
 from application.ports.publisher import EventPublisher
 from domain.events import DomainEvent
@@ -26,6 +28,7 @@ from tests.support.builders import (
     make_dead_letter,
     make_order_imported,
     make_order_status_changed,
+    make_order_with_line_items,
 )
 from tests.support.kafka_reader import read_topic
 
@@ -59,6 +62,10 @@ class Harness(Protocol):
         """From now on `publisher` talks to a broker that is down."""
         ...
 
+    async def limit_message_size(self, max_bytes: int) -> None:
+        """From now on `publisher` publishes records of at most `max_bytes`."""
+        ...
+
 
 class InMemoryHarness:
     def __init__(self) -> None:
@@ -78,6 +85,9 @@ class InMemoryHarness:
 
     async def break_broker(self) -> None:
         self.fake.fail_next(1)
+
+    async def limit_message_size(self, max_bytes: int) -> None:
+        self.fake.max_message_bytes = max_bytes
 
 
 class KafkaHarness:
@@ -119,6 +129,10 @@ class KafkaHarness:
         await ensure_topics(config)
         self.publisher = await self._stack.enter_async_context(AiokafkaEventPublisher(config))
         broker.kill()
+
+    async def limit_message_size(self, max_bytes: int) -> None:
+        config = dataclasses.replace(self.config, max_message_bytes=max_bytes)
+        self.publisher = await self._stack.enter_async_context(AiokafkaEventPublisher(config))
 
 
 @pytest.fixture
@@ -219,6 +233,22 @@ async def test_dead_letters_are_kept_apart_from_events(harness: Harness) -> None
         Quarantined("order-x", "1773479698020318", 3),
         Quarantined("order-y", None, 5),
     ]
+
+
+async def test_an_event_over_the_size_limit_is_quarantined_and_the_others_delivered(
+    harness: Harness,
+) -> None:
+    await harness.limit_message_size(MIN_MAX_MESSAGE_BYTES)
+    big = make_order_with_line_items(200, external_id="order-big")
+    others: list[DomainEvent] = [
+        make_order_imported(external_id="order-a"),
+        make_order_status_changed(external_id="order-b"),
+    ]
+
+    await harness.publisher.publish([others[0], big, others[1]])
+
+    assert by_id(await harness.delivered()) == by_id(delivered_as(others))
+    assert await harness.quarantined() == [Quarantined("order-big", None, 1)]
 
 
 async def test_an_outage_is_a_publish_error(harness: Harness) -> None:

@@ -424,6 +424,21 @@ async def test_a_commit_without_a_cursor_leaves_the_staged_batch(store: StateSto
     assert await store.load_staged(ACCOUNT) == batch
 
 
+async def test_a_commit_without_a_cursor_deletes_a_staged_sweep_page(store: StateStore) -> None:
+    # A sweep stages its page without a cursor: that page's commit (or its re-send's) ends it.
+    await store.commit(ACCOUNT, Cursor("100"))
+    page = make_batch(None)
+    await store.stage(ACCOUNT, page)
+
+    await store.commit(ACCOUNT, None, page.records, page.cleared_failures)
+
+    assert await store.load_staged(ACCOUNT) is None
+    assert await store.load_cursor(ACCOUNT) == Cursor("100")
+    assert dict(await store.load_records(ACCOUNT, ["cf-1", "cf-2"])) == {
+        record.checkout_form_id: record for record in page.records
+    }
+
+
 async def test_accounts_do_not_see_each_other_s_staged_batch(store: StateStore) -> None:
     mine, theirs = make_batch(tag=b"mine"), make_batch(Cursor("7"), tag=b"theirs")
     await store.stage(ACCOUNT, mine)

@@ -1,8 +1,9 @@
 """Several replicas on PostgreSQL, one writer: two real `openoms-allegro run` processes.
 
 Only the replica that holds the lease polls and publishes; when it is SIGKILLed the other
-takes over within the lease's bound and nothing is lost; a replica that stalls past its
-lease (SIGSTOP) comes back as a standby without committing anything.
+takes over at once (PostgreSQL frees the dead leader's lock session, long before its lease
+runs out) and nothing is lost; a replica that stalls past its lease (SIGSTOP) comes back as
+a standby without committing anything.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from tests.support.service import run_cli
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 IMPORTED = "openoms.order.imported.v1"
-TTL = 2.0
-# A standby retries every TTL/6, and the lease expires at most TTL after the last renewal.
-TAKEOVER_BOUND = TTL + TTL / 6 + 1.5  # + the probe's own polling and one acquire
+TTL = 6.0
+# A standby waits on the leader's lock session, which PostgreSQL frees as soon as it sees the
+# killed process's connection close: the takeover does not wait for the lease (at least
+# 2/3 TTL left at any moment, the leader renews every TTL/3) to run out.
+TAKEOVER_BOUND = 1.5  # the probe's own polling, one acquire, the new term's start
 LEASE_LOST = "lease lost: back to standby (nothing more is committed by this replica)"
 PUBLISHED_IMPORTS = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
 
@@ -163,7 +166,7 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     late_orders = new_paid_orders(state, 5)
     killed_at = time.monotonic()
     leader.process.kill()
-    wait_until(lambda: standby.role() == "leader", within=TAKEOVER_BOUND * 3, what="takeover")
+    wait_until(lambda: standby.role() == "leader", within=TTL * 3, what="takeover")
     takeover = time.monotonic() - killed_at
     records = await topic_covers(kafka_topics, expected_imports(state))
 
@@ -188,7 +191,9 @@ async def test_a_leader_that_stalls_past_its_lease_comes_back_as_a_standby(
 
     stalled.process.signal(signal.SIGSTOP)
     try:
-        wait_until(lambda: successor.role() == "leader", within=TTL * 4, what="takeover")
+        successor.process.wait_for(
+            lambda: successor.role() == "leader", within=TTL * 4, what="takeover"
+        )
         new_paid_orders(state, 3)
         await topic_covers(kafka_topics, expected_imports(state))
     finally:
@@ -202,3 +207,31 @@ async def test_a_leader_that_stalls_past_its_lease_comes_back_as_a_standby(
     assert successor.role() == "leader"
     assert stalled.process.count(LEASE_LOST) == 1
     assert_replays_identical(records)
+
+
+async def test_a_one_shot_drain_waits_for_the_lease_and_runs_once_the_leader_dies(
+    allegro: SimulatorServer, kafka_topics: KafkaConfig, replicas: list[Replica]
+) -> None:
+    leader, standby = leader_and_standby(replicas)
+    standby.process.terminate()
+    assert standby.process.wait_exit(within=20) == 0
+    await topic_covers(kafka_topics, expected_imports(allegro.state))
+
+    impatient = run_cli("run", "--once", env={**standby.env, "LEASE_WAIT_SECONDS": "0.5"})
+    errors = [line for line in impatient.stderr.splitlines() if line.startswith("error:")]
+    assert impatient.returncode == 1
+    assert len(errors) == 1, impatient.stderr[-2000:]
+    assert errors[0].startswith("error: LeaseUnavailable: another replica is polling")
+    assert f":{leader.process.pid}:" in errors[0]
+    assert "waited 0.5 s (LEASE_WAIT_SECONDS)" in errors[0]
+
+    patient_env = {**standby.env, "LEASE_WAIT_SECONDS": "60", "HTTP_PORT": "0"}
+    with ServiceProcess(patient_env, "run", "--once") as drain:
+        drain.wait_for_log("another replica holds the lease: waiting for it")
+        killed_at = time.monotonic()
+        leader.process.kill()
+        assert drain.wait_exit(within=30) == 0, drain.stderr_tail()
+        waited = time.monotonic() - killed_at
+
+    assert waited < TAKEOVER_BOUND + 3.0  # + the drain itself
+    assert drain.count("lease acquired: this replica polls the account") == 1

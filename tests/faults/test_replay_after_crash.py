@@ -11,6 +11,7 @@ meanwhile is not a replay); the staged batch (a transactional outbox) makes them
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 
@@ -23,11 +24,12 @@ from application.ports import (
     OutboundMessage,
     UnreadableCheckoutForm,
 )
+from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
-from tests.support.builders import make_order_snapshot
+from tests.support.builders import BOUGHT_AT, make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, FakeStateStore
 
 ACCOUNT = "replay"
@@ -173,3 +175,40 @@ async def test_a_dead_letter_re_sent_after_a_crash_keeps_its_id():
 
     assert len(broker.records) == 2
     assert len(broker.by_id()) == 1, "the quarantine of one input was sent under two ids"
+
+
+async def sweep(
+    allegro: FakeAllegro, state: FakeStateStore, broker: Broker, *, crash: bool
+) -> None:
+    """One process lifetime of a backfill over the day `order` was bought in."""
+    sweeper = SweepCheckoutForms(
+        forms=allegro,
+        publisher=AckThenCrash(broker, crash),
+        state=state,
+        policy=ImportPolicy(account=ACCOUNT),
+        clock=FakeClock(),
+    )
+    window = (BOUGHT_AT - timedelta(hours=12), BOUGHT_AT + timedelta(hours=12))
+    if crash:
+        with pytest.raises(Crash):
+            await sweeper.run(*window)
+    else:
+        await sweeper.run(*window)
+
+
+async def test_a_sweep_page_is_re_sent_byte_identical_even_if_the_form_moved_meanwhile():
+    allegro, state, broker = FakeAllegro(), FakeStateStore(), Broker()
+    allegro.forms[ORDER] = order("r1", "NEW")
+    await sweep(allegro, state, broker, crash=True)
+    crashed = len(broker.records)
+    allegro.forms[ORDER] = order("r2", "PROCESSING")
+
+    await sweep(allegro, state, broker, crash=False)
+
+    assert broker.records[crashed : 2 * crashed] == broker.records[:crashed]  # re-sent first
+    imports = {
+        dict(r.headers)["ce_id"] for r in broker.records if dict(r.headers)["ce_type"] == IMPORTED
+    }
+    assert len(imports) == 1, f"{len(imports)} OrderImported ids for one order"
+    differing = {ce_id: values for ce_id, values in broker.by_id().items() if len(values) > 1}
+    assert differing == {}

@@ -210,3 +210,13 @@ def make_dead_letter(**overrides: Any) -> DeadLetter:
         failed_at=datetime(2026, 3, 14, 9, 20, 0, tzinfo=UTC),
     )
     return dataclasses.replace(letter, **overrides)
+
+
+def make_order_with_line_items(count: int, **overrides: Any) -> OrderImported:
+    """`make_order_imported()` with `count` distinct line items (about 250 bytes each once
+    encoded): thousands of them make a record over Kafka's 1 MB."""
+    items = tuple(
+        make_line_item(id=f"15da6138-ea25-11f1-8f11-{n:012d}", offer_id=str(17034458812 + n))
+        for n in range(count)
+    )
+    return make_order_imported(line_items=items, **overrides)

@@ -176,8 +176,9 @@ class FakeStateStore(StateStore):
         self.records.update({(account, r.checkout_form_id): r for r in records})
         for form_id in cleared_failures:
             self.failures.pop((account, form_id), None)
-        if cursor is not None:
-            self.staged.pop(account, None)
+        staged = self.staged.get(account)
+        if cursor is not None or (staged is not None and staged.cursor is None):
+            self.staged.pop(account, None)  # the batch this commit ends (`StateStore.commit`)
         self.commits += 1
 
     async def stage(self, account: str, batch: StagedBatch) -> None:

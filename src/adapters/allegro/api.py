@@ -12,8 +12,9 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.allegro.auth import TokenManager
-from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
+from adapters.allegro.errors import LOGIN_HINT, MalformedResponse, OversizeBody
 from adapters.allegro.headers import VENDOR_MEDIA_TYPE
+from adapters.allegro.json_text import loads
 from adapters.allegro.translate import validation_reason
 from adapters.allegro.transport import ENDPOINT_EXTENSION
 from adapters.allegro.wire import ErrorsHolderWire, OAuthErrorWire
@@ -27,10 +28,22 @@ T = TypeVar("T")
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a list page of 100 forms is ~0.3 MB
+OVERSIZE_HEAD_BYTES = 4096  # what is kept of an oversize body (for its dead letter)
+
+
 class AllegroApi:
-    def __init__(self, client: httpx.AsyncClient, tokens: TokenManager) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        tokens: TokenManager,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
         self._client = client
         self._tokens = tokens
+        self._max_body_bytes = max_body_bytes
 
     async def request(
         self,
@@ -79,20 +92,52 @@ class AllegroApi:
             extensions={ENDPOINT_EXTENSION: endpoint},
         )
         try:
-            return _unbound(await self._client.send(request))
+            response = await self._client.send(request, stream=True)
+            try:
+                body, complete = await _read_at_most(response, self._max_body_bytes)
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             raise AllegroUnavailable(f"Allegro {endpoint}: timed out") from exc
         except httpx.RequestError as exc:
             raise AllegroUnavailable(
                 f"Allegro {endpoint}: request failed ({type(exc).__name__})"
             ) from exc
+        if not complete and response.is_success:  # `body` holds at most its head then
+            raise OversizeBody(
+                f"Allegro {endpoint}: HTTP {response.status_code} body larger than "
+                f"{self._max_body_bytes} bytes (ALLEGRO_MAX_BODY_BYTES)",
+                head=body,
+            )
+        return _unbound(response, body)
 
 
-def _unbound(response: httpx.Response) -> httpx.Response:
-    """The response with its (already read) body as a plain stream. httpx binds every
-    response to its stream, a reference cycle: the body (260 KB for a list page) would then
-    wait for the cyclic garbage collector instead of going as soon as it is parsed."""
-    response.stream = httpx.ByteStream(response.content)
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the (decompressed) body, and whether that was all of it.
+    A body declared longer than the limit is refused once its head is read (for the dead
+    letter); the decoded size is what counts, so a compressed body cannot expand past the
+    limit either."""
+    declared = response.headers.get("content-length", "")
+    refused = declared.isdigit() and len(declared) < 20 and int(declared) > limit
+    keep = min(limit, OVERSIZE_HEAD_BYTES) if refused else limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > keep:
+            chunks.append(chunk[: len(chunk) - (size - keep)])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), not refused
+
+
+def _unbound(response: httpx.Response, body: bytes) -> httpx.Response:
+    """The response with its body as a plain stream, as if read by `Response.read()`. httpx
+    binds every streamed response to its stream, a reference cycle: the body (260 KB for a
+    list page) would then wait for the cyclic garbage collector instead of going as soon as
+    it is parsed."""
+    response._content = body  # what `Response.read()` sets; the decoded body
+    response.stream = httpx.ByteStream(body)
     return response
 
 
@@ -107,11 +152,15 @@ def validate_body(adapter: TypeAdapter[T], response: httpx.Response, endpoint: s
         raise MalformedResponse(
             f"Allegro {endpoint}: unexpected body ({validation_reason(exc)})"
         ) from exc
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:  # a hostile body
+        raise MalformedResponse(
+            f"Allegro {endpoint}: unreadable body ({type(exc).__name__})"
+        ) from exc
 
 
 def decode_json(response: httpx.Response, endpoint: str) -> Any:
     try:
-        return response.json()
+        return loads(response.content)
     except ValueError as exc:
         raise MalformedResponse(
             f"Allegro {endpoint}: HTTP {response.status_code} body is not JSON "
@@ -138,7 +187,7 @@ def describe_error(response: httpx.Response, redact: Collection[str] = ()) -> st
     """Allegro's `errors[0].code: message` (ErrorsHolder) or `error: description` (AuthError);
     descriptions lose JWT-looking runs and the `redact` values (they may echo our token)."""
     try:
-        body = response.json()
+        body = loads(response.content)
     except ValueError:
         return f"body is not JSON, content-type {response.headers.get('content-type')!r}"
     try:

@@ -17,6 +17,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from adapters.allegro.config import AllegroClientConfig
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
 from adapters.allegro.headers import USER_AGENT
+from adapters.allegro.timing import Sleep
 from application.ports.clock import Clock
 from application.ports.errors import AllegroAuthError, AllegroUnavailable
 from application.ports.state import TokenPair, TokenStore
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_EXPIRES_IN = 43199.0  # Allegro's access tokens live 12 h
+# Pauses between attempts to save a refreshed pair (a store restarting, a lock held briefly).
+SAVE_RETRY_DELAYS = (0.5, 2.0)
+# How long closing waits for a refresh in flight to be saved (a token request plus the save).
+LANDING_TIMEOUT = 30.0
 
 
 def build_oauth_client(
@@ -106,6 +111,14 @@ def oauth_failure(exc: OAuthError, what: str) -> AllegroAuthError:
 
 
 class TokenManager:
+    """The seller's token pair, refreshed one flight at a time.
+
+    Invariant: once Allegro has answered a refresh, the pair it returned is the only one that
+    works (the old refresh token is consumed), so it stays in `_pair` until the store accepts
+    it, whatever fails or is cancelled in between. An unsaved pair is not handed out: each use
+    first retries the save (the store must hold the pair before it is used).
+    """
+
     def __init__(
         self,
         oauth: AsyncOAuth2Client,
@@ -115,6 +128,8 @@ class TokenManager:
         account: str,
         initial_refresh_token: str | None,
         clock: Clock,
+        sleep: Sleep,
+        landing_timeout: float = LANDING_TIMEOUT,
     ) -> None:
         self.oauth = oauth
         self._token_url = token_url
@@ -122,31 +137,53 @@ class TokenManager:
         self._account = account
         self._initial_refresh_token = initial_refresh_token
         self._clock = clock
+        self._sleep = sleep
+        self._landing_timeout = landing_timeout
         self._pair: TokenPair | None = None
+        self._unsaved = False  # `_pair` came from Allegro and the store does not hold it yet
         self._lock = asyncio.Lock()  # single flight: one refresh, everyone reuses its result
+        self._flight: asyncio.Task[TokenPair] | None = None
 
     async def access_token(self) -> str:
         """A usable access token, refreshing first when it is missing or about to expire."""
         pair = self._pair
-        if pair is not None and self._usable(pair):
+        if pair is not None and not self._unsaved and self._usable(pair):
             return pair.access_token
-        async with self._lock:
-            pair = await self._current()
-            if pair is not None and self._usable(pair):
-                return pair.access_token
-            return (await self._refresh(pair, rejected=None)).access_token
+        return (await self._fly(rejected=None)).access_token
 
     async def refresh_rejected(self, rejected: str) -> str:
         """After a 401 for `rejected`: a newer token (someone else's refresh, or ours)."""
-        async with self._lock:
-            pair = await self._current()
-            if pair is not None and pair.access_token != rejected and self._usable(pair):
-                return pair.access_token
-            return (await self._refresh(pair, rejected=rejected)).access_token
+        return (await self._fly(rejected=rejected)).access_token
 
     async def expires_at(self) -> datetime | None:
         pair = await self._current()
         return pair.expires_at if pair is not None else None
+
+    async def aclose(self) -> None:
+        """Let a refresh in flight land in the store (bounded), then close the token client."""
+        try:
+            if self._flight is not None and not self._flight.done():
+                await asyncio.wait({self._flight}, timeout=self._landing_timeout)
+        finally:
+            await self.oauth.aclose()
+
+    async def _fly(self, rejected: str | None) -> TokenPair:
+        """Run `_settle` as a task the caller's cancellation cannot reach: a refresh cancelled
+        between Allegro's answer and the save would lose the only working pair."""
+        async with self._lock:
+            if self._flight is not None and not self._flight.done():
+                await asyncio.wait({self._flight})  # an abandoned flight lands first
+            self._flight = asyncio.create_task(self._settle(rejected))
+            return await asyncio.shield(self._flight)
+
+    async def _settle(self, rejected: str | None) -> TokenPair:
+        """Save a kept pair first; then the current pair if it is still good, else refresh."""
+        pair = await self._current()
+        if pair is not None and self._unsaved:
+            await self._save(pair)
+        if pair is not None and pair.access_token != rejected and self._usable(pair):
+            return pair
+        return await self._refresh(pair, rejected)
 
     async def _current(self) -> TokenPair | None:
         if self._pair is None:
@@ -180,10 +217,34 @@ class TokenManager:
             )
             raise oauth_failure(exc, "token refresh") from None
         new = token_pair(token, self._clock.now(), refresh_token)
-        await self._store.save(self._account, new)  # durable before anyone uses it
-        self._pair = new
+        self._pair, self._unsaved = new, True  # `refresh_token` is consumed: keep `new`
+        await self._save(new)  # durable before anyone uses it
         logger.info(
             "allegro tokens refreshed",
             extra={"account": self._account, "expires_at": new.expires_at.isoformat()},
         )
         return new
+
+    async def _save(self, pair: TokenPair) -> None:
+        """Store `pair`, retrying a few times; the last failure propagates and the pair stays
+        in memory, unsaved, for the next use to try again."""
+        for attempt, delay in enumerate((*SAVE_RETRY_DELAYS, None), start=1):
+            try:
+                await self._store.save(self._account, pair)
+            except Exception as exc:
+                logger.warning(
+                    "allegro tokens not saved, keeping them in memory",
+                    # The type only: a store's message might quote the row it failed to write.
+                    extra={
+                        "account": self._account,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                    },
+                )
+                if delay is None:
+                    raise
+                await self._sleep(delay)
+            else:
+                if pair is self._pair:
+                    self._unsaved = False
+                return

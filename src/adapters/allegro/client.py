@@ -9,7 +9,7 @@ from types import TracebackType
 
 import httpx
 
-from adapters.allegro.api import AllegroApi
+from adapters.allegro.api import DEFAULT_MAX_BODY_BYTES, AllegroApi
 from adapters.allegro.auth import TokenManager, build_oauth_client
 from adapters.allegro.config import AllegroClientConfig
 from adapters.allegro.headers import API_HEADERS
@@ -35,8 +35,9 @@ class AllegroClient:
         *,
         api_client: httpx.AsyncClient,
         tokens: TokenManager,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
-        api = AllegroApi(api_client, tokens)
+        api = AllegroApi(api_client, tokens, max_body_bytes)
         self.journal = HttpxOrderEventJournal(api)
         self.forms = HttpxCheckoutFormReader(api)
         self._api_client = api_client
@@ -50,7 +51,7 @@ class AllegroClient:
         try:
             await self._api_client.aclose()
         finally:
-            await self._tokens.oauth.aclose()
+            await self._tokens.aclose()
 
     async def __aenter__(self) -> AllegroClient:
         return self
@@ -94,8 +95,9 @@ def build_allegro_client(
         account=config.account,
         initial_refresh_token=config.initial_refresh_token,
         clock=timing.clock,
+        sleep=timing.sleep,
     )
-    return AllegroClient(api_client=api_client, tokens=tokens)
+    return AllegroClient(api_client=api_client, tokens=tokens, max_body_bytes=config.max_body_bytes)
 
 
 async def allegro_client_resource(
@@ -159,6 +161,7 @@ def transport_stack(
             bucket=bucket,
             backoff=backoff,
             block_seconds=config.rate_limit_block_seconds,
+            retry_after_max=config.retry_after_max_seconds,
             observer=observer,
             timing=timing,
             owns_inner=transport is None,

@@ -24,6 +24,8 @@ class AllegroClientConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     rate_limit_block_seconds: float = 60.0
+    max_body_bytes: int = 32 * 1024 * 1024  # a larger 2xx body is malformed (never held whole)
+    retry_after_max_seconds: float = 300.0  # longer Retry-After values are cut to this
 
     def __post_init__(self) -> None:
         _check_url("api_url", self.api_url)
@@ -42,8 +44,12 @@ class AllegroClientConfig:
             raise ValueError("timeout_seconds must be positive")
         if self.backoff_initial < 0 or self.backoff_max < self.backoff_initial:
             raise ValueError("backoff needs 0 <= backoff_initial <= backoff_max")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
         if self.rate_limit_block_seconds < 0:
             raise ValueError("rate_limit_block_seconds must not be negative")
+        if not self.retry_after_max_seconds > 0:  # also rejects NaN
+            raise ValueError("retry_after_max_seconds must be positive")
 
     @property
     def token_url(self) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import httpx
 
-from adapters.allegro.api import AllegroApi, decode_json, validate_body
+from adapters.allegro.api import OVERSIZE_HEAD_BYTES, AllegroApi, decode_json, validate_body
+from adapters.allegro.errors import OversizeBody
+from adapters.allegro.identifiers import is_checkout_form_id
 from adapters.allegro.translate import read_checkout_form, read_checkout_form_items
 from adapters.allegro.wire import CHECKOUT_FORMS_PAGE
 from application.ports.allegro import (
@@ -31,9 +32,19 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         self._api = api
 
     async def get(self, checkout_form_id: str) -> OrderSnapshot:
-        result = read_checkout_form((await self._read(checkout_form_id)).content)
+        try:
+            response = await self._read(checkout_form_id)
+        except OversizeBody as exc:
+            head = exc.head[:OVERSIZE_HEAD_BYTES].decode(errors="replace")
+            unreadable = UnreadableCheckoutForm(checkout_form_id, head, str(exc))
+            raise MalformedCheckoutForm(unreadable) from exc
+        result = read_checkout_form(response.content)
+        if isinstance(result, OrderSnapshot) and result.id != checkout_form_id:
+            result = UnreadableCheckoutForm(
+                checkout_form_id, response.text, "the body is another checkout form's"
+            )
         if isinstance(result, UnreadableCheckoutForm):
-            if result.checkout_form_id is None:
+            if result.checkout_form_id != checkout_form_id:
                 result = UnreadableCheckoutForm(checkout_form_id, result.raw, result.reason)
             raise MalformedCheckoutForm(result)
         return result
@@ -42,7 +53,11 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         return (await self._read(checkout_form_id)).text
 
     async def _read(self, checkout_form_id: str) -> httpx.Response:
-        path = f"{CHECKOUT_FORMS}/{quote(checkout_form_id, safe='')}"
+        if not is_checkout_form_id(checkout_form_id):  # never a path of another endpoint
+            raise MalformedCheckoutForm(
+                UnreadableCheckoutForm(checkout_form_id, "", "not a checkout form id")
+            )
+        path = f"{CHECKOUT_FORMS}/{checkout_form_id}"
         try:
             response = await self._api.request("GET", CHECKOUT_FORM, path)
         except AllegroRejected as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.allegro.api import AllegroApi, validate_body
+from adapters.allegro.errors import MalformedResponse
+from adapters.allegro.identifiers import MalformedIdentifier
 from adapters.allegro.translate import journal_event
 from adapters.allegro.wire import EVENT_STATS_BODY, EVENTS_PAGE
 from application.ports.allegro import JournalEvent, OrderEventJournal
@@ -26,7 +28,10 @@ class HttpxOrderEventJournal(OrderEventJournal):
             params["from"] = after
         response = await self._api.request("GET", EVENTS, EVENTS, params=params)
         page = validate_body(EVENTS_PAGE, response, EVENTS)
-        return [journal_event(event) for event in page["events"]]
+        try:
+            return [journal_event(event) for event in page["events"]]
+        except MalformedIdentifier as exc:  # an event id is the cursor: no way past it
+            raise MalformedResponse(f"Allegro {EVENTS}: {exc}") from exc
 
     async def latest_event_id(self) -> str | None:
         response = await self._api.request("GET", EVENT_STATS, EVENT_STATS)

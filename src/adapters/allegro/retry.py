@@ -41,8 +41,13 @@ def is_retryable_status(status_code: int) -> bool:
     return status_code == 429 or status_code >= 500
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """`Retry-After` as delta-seconds or an HTTP date; None when absent or unreadable."""
+def retry_after_seconds(value: str | None, now: datetime, date: str | None = None) -> float | None:
+    """`Retry-After` as delta-seconds or an HTTP date; None when absent or unreadable.
+
+    An HTTP date is measured from the response's own `Date` header when that is readable
+    (both come from the server's clock, so a skewed local clock cannot stretch or shrink the
+    wait); from `now` otherwise.
+    """
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -52,10 +57,16 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         pass
     else:
         return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    when = _http_date(text)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
+    sent = _http_date(date) if date is not None else None
+    return max((when - (sent or now)).total_seconds(), 0.0)
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from adapters.allegro import identifiers
+from adapters.allegro.identifiers import MalformedIdentifier
+from adapters.allegro.json_text import loads
 from adapters.allegro.wire import (
     CHECKOUT_FORM,
     AddressWire,
@@ -25,6 +29,7 @@ from adapters.allegro.wire import (
     PaymentWire,
 )
 from application.ports.allegro import JournalEvent, UnreadableCheckoutForm
+from application.ports.errors import AllegroError
 from domain.errors import InvalidValue
 from domain.money import Money
 from domain.order import (
@@ -41,19 +46,43 @@ from domain.order import (
     TaxId,
 )
 
+logger = logging.getLogger(__name__)
+
 # Tax-id type for the deprecated single `taxId` string, used only when `ids` is empty.
 _LEGACY_TAX_ID_TYPE = "OTHER"
 
+# Last resort: what else a hostile body can make the translation raise. A form that does is
+# unreadable (the poison path), never an error that escapes the poll and stops the account.
+_UNEXPECTED = (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError)
+
 
 def journal_event(event: OrderEventWire) -> JournalEvent:
+    """One journal entry. Its id must be one (it is the cursor: `MalformedIdentifier` fails
+    the page); an entry whose type, order id or revision is not of Allegro's shape comes out
+    `malformed`, with no order to read, so that it can be quarantined and passed."""
+    event_id = identifiers.event_id(event["id"])
     order = event.get("order")
     form = order.get("checkoutForm") if order else None
+    try:
+        event_type = identifiers.enum_value(event["type"], "event type")
+        form_id = identifiers.checkout_form_id(form["id"]) if form else None
+        revision = identifiers.revision(form.get("revision")) if form else None
+    except MalformedIdentifier as exc:
+        return JournalEvent(
+            id=event_id,
+            type=identifiers.describe(event["type"]),
+            occurred_at=event["occurredAt"],
+            checkout_form_id=None,
+            revision=None,
+            malformed=str(exc),
+            raw=_dumps(event),
+        )
     return JournalEvent(
-        id=event["id"],
-        type=event["type"],
+        id=event_id,
+        type=event_type,
         occurred_at=event["occurredAt"],
-        checkout_form_id=form["id"] if form else None,
-        revision=form.get("revision") if form else None,
+        checkout_form_id=form_id,
+        revision=revision,
         bought_at=_latest_purchase(order.get("lineItems")) if order else None,
     )
 
@@ -89,20 +118,28 @@ def read_checkout_form(raw: str | bytes) -> OrderSnapshot | UnreadableCheckoutFo
     validated straight from its bytes; only a body that fails is decoded again to say why."""
     try:
         form = CHECKOUT_FORM.validate_json(raw)
-    except ValidationError:
+    except (*_UNEXPECTED, ValidationError):
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return UnreadableCheckoutForm(None, text, f"body is not JSON: {exc.msg}")
+            data = loads(text)
+        except ValueError as exc:
+            return UnreadableCheckoutForm(None, text, f"body is not JSON: {exc}")
         return _read(data, lambda: text)
-    return _snapshot(form, lambda: raw.decode() if isinstance(raw, bytes) else raw)
+    return _snapshot(form, lambda: raw.decode(errors="replace") if isinstance(raw, bytes) else raw)
 
 
 def read_checkout_form_item(item: Any) -> OrderSnapshot | UnreadableCheckoutForm:
     """One element of a list page, as decoded -> snapshot, or why not. The item's text is
     only rebuilt for an item that fails (it goes to the dead-letter topic)."""
-    return _read(item, lambda: json.dumps(item, ensure_ascii=False))
+    return _read(item, lambda: _dumps(item))
+
+
+def _dumps(item: Any) -> str:
+    """An item's text for its dead letter; an item no encoder takes is described instead."""
+    try:
+        return json.dumps(item, ensure_ascii=False, default=str)
+    except _UNEXPECTED:
+        return f"<unencodable {type(item).__name__}>"
 
 
 def read_checkout_form_items(
@@ -124,10 +161,18 @@ def read_checkout_form_items(
             try:
                 results.append(order_snapshot(item.form))
                 continue
-            except InvalidValue:
-                item = decoded()[index]
+            except (InvalidValue, *_UNEXPECTED):
+                item = _as_sent(decoded, index, item)
         results.append(read_checkout_form_item(item))
     return results
+
+
+def _as_sent(decoded: Callable[[], list[Any]], index: int, item: ListedForm) -> Any:
+    """The page's item as Allegro sent it; the validated copy when it cannot be had."""
+    try:
+        return decoded()[index]
+    except (AllegroError, *_UNEXPECTED):
+        return dict(item.form)
 
 
 def _read(data: Any, raw: Callable[[], str]) -> OrderSnapshot | UnreadableCheckoutForm:
@@ -135,6 +180,8 @@ def _read(data: Any, raw: Callable[[], str]) -> OrderSnapshot | UnreadableChecko
         form = CHECKOUT_FORM.validate_python(data)
     except ValidationError as exc:
         return UnreadableCheckoutForm(_form_id(data), raw(), validation_reason(exc))
+    except _UNEXPECTED as exc:
+        return UnreadableCheckoutForm(_form_id(data), raw(), f"unreadable ({type(exc).__name__})")
     return _snapshot(form, raw)
 
 
@@ -144,7 +191,13 @@ def _snapshot(
     try:
         return order_snapshot(form)
     except InvalidValue as exc:
-        return UnreadableCheckoutForm(form["id"], raw(), f"invalid value: {exc}")
+        return UnreadableCheckoutForm(_form_id(form), raw(), f"invalid value: {exc}")
+    except _UNEXPECTED as exc:
+        logger.warning(
+            "checkout form translation failed unexpectedly",
+            extra={"checkout_form_id": _form_id(form), "error": type(exc).__name__},
+        )
+        return UnreadableCheckoutForm(_form_id(form), raw(), f"unreadable ({type(exc).__name__})")
 
 
 def validation_reason(exc: ValidationError) -> str:
@@ -158,10 +211,11 @@ def validation_reason(exc: ValidationError) -> str:
 
 
 def _form_id(data: Any) -> str | None:
+    """The item's id when it is a checkout form id: any other value names nothing we read."""
     if isinstance(data, dict):
         value = data.get("id")
-        if isinstance(value, str) and value:
-            return value
+        if identifiers.is_checkout_form_id(value):
+            return str(value)
     return None
 
 
@@ -172,11 +226,20 @@ def order_snapshot(form: CheckoutFormWire) -> OrderSnapshot:
     payment = form.get("payment")
     delivery = form.get("delivery")
     invoice = form.get("invoice")
+    try:
+        form_id = identifiers.checkout_form_id(form["id"])
+        revision = identifiers.revision(form.get("revision"))
+        status = identifiers.enum_value(form["status"], "status")
+        fulfillment_status = identifiers.optional_enum(
+            fulfillment.get("status") if fulfillment else None, "fulfillment status"
+        )
+    except MalformedIdentifier as exc:
+        raise InvalidValue(str(exc)) from exc
     return OrderSnapshot(
-        id=form["id"],
-        revision=form.get("revision"),
-        status=form["status"],
-        fulfillment_status=fulfillment.get("status") if fulfillment else None,
+        id=form_id,
+        revision=revision,
+        status=status,
+        fulfillment_status=fulfillment_status,
         marketplace=marketplace.get("id") if marketplace else None,
         buyer=_buyer(form["buyer"]),
         payment=_payment(payment) if payment else None,
@@ -278,8 +341,12 @@ def _invoice(invoice: InvoiceWire) -> Invoice:
 def _line_item(item: LineItemWire) -> LineItem:
     offer = item["offer"]
     external = offer.get("external")
+    try:
+        line_item_id = identifiers.checkout_form_id(item["id"], "line item id")
+    except MalformedIdentifier as exc:
+        raise InvalidValue(str(exc)) from exc
     return LineItem(
-        id=item["id"],
+        id=line_item_id,
         offer_id=offer["id"],
         offer_name=offer.get("name"),
         sku=external.get("id") if external else None,

@@ -35,6 +35,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         bucket: TokenBucket,
         backoff: BackoffPolicy,
         block_seconds: float,
+        retry_after_max: float,
         observer: RequestObserver,
         timing: Timing,
         owns_inner: bool = True,
@@ -43,6 +44,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         self._bucket = bucket
         self._backoff = backoff
         self._block_seconds = block_seconds
+        self._retry_after_max = retry_after_max
         self._observer = observer
         self._timing = timing
         self._owns_inner = owns_inner
@@ -65,7 +67,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
             status = response.status_code
             self._observe(endpoint, status, started)
             if status == 429:
-                self._block(response)
+                self._block(endpoint, response)
             if not is_retryable_status(status) or attempt >= self._backoff.max_attempts:
                 return response
             await response.aclose()
@@ -79,9 +81,29 @@ class ResilientTransport(httpx.AsyncBaseTransport):
     def _observe(self, endpoint: str, status: int | str, started: float) -> None:
         self._observer.request(endpoint, status, self._timing.monotonic() - started)
 
-    def _block(self, response: httpx.Response) -> None:
-        seconds = retry_after_seconds(response.headers.get("Retry-After"), self._timing.clock.now())
-        self._bucket.block_for(self._block_seconds if seconds is None else seconds)
+    def _block(self, endpoint: str, response: httpx.Response) -> None:
+        headers = response.headers
+        asked = retry_after_seconds(
+            headers.get("Retry-After"), self._timing.clock.now(), headers.get("Date")
+        )
+        self._bucket.block_for(
+            self._block_seconds if asked is None else self._capped(endpoint, asked)
+        )
+
+    def _capped(self, endpoint: str, asked: float) -> float:
+        """The wait a `Retry-After` asked for, at most the cap: one absurd header (1e9 s, a date
+        years ahead) must not silently stop every request of the client."""
+        if asked <= self._retry_after_max:
+            return asked
+        logger.warning(
+            "allegro Retry-After exceeds the cap, waiting the cap instead",
+            extra={
+                "endpoint": endpoint,
+                "retry_after_seconds": asked,
+                "cap_seconds": self._retry_after_max,
+            },
+        )
+        return self._retry_after_max
 
     async def _back_off(self, endpoint: str, attempt: int, status: int | str) -> None:
         delay = self._backoff.delay(attempt)

@@ -17,9 +17,14 @@ from domain.events import DomainEvent
 
 class InMemoryEventPublisher(EventPublisher):
     """Encodes a message as its id; `send` looks the object up again, so `published` holds
-    the domain objects themselves (and a re-sent staged message appears twice, as on Kafka)."""
+    the domain objects themselves (and a re-sent staged message appears twice, as on Kafka).
 
-    def __init__(self) -> None:
+    With `max_message_bytes`, an event whose `repr` is longer (in UTF-8 bytes: a stand-in for
+    its encoded size) is encoded as a dead letter instead, as the Kafka publisher does with an
+    event over its maximum message size."""
+
+    def __init__(self, max_message_bytes: int | None = None) -> None:
+        self.max_message_bytes = max_message_bytes
         self.published: list[DomainEvent] = []
         self.dead_letters: list[DeadLetter] = []
         self.sent: list[OutboundMessage] = []
@@ -35,7 +40,12 @@ class InMemoryEventPublisher(EventPublisher):
     ) -> list[OutboundMessage]:
         messages = []
         for event in events:
-            messages.append(self._remember(ORDERS, event.external_id, str(event.event_id), event))
+            oversize = self._oversize(event)
+            if oversize is None:
+                ident = str(event.event_id)
+                messages.append(self._remember(ORDERS, event.external_id, ident, event))
+            else:
+                dead_letters = (*dead_letters, oversize)
         for letter in dead_letters:
             ident = f"{letter.checkout_form_id}/{letter.allegro_event_id}/{letter.attempts}"
             messages.append(self._remember(DEAD_LETTERS, letter.checkout_form_id, ident, letter))
@@ -56,6 +66,22 @@ class InMemoryEventPublisher(EventPublisher):
 
     async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self.send(self.encode((), letters))
+
+    def _oversize(self, event: DomainEvent) -> DeadLetter | None:
+        """The dead letter standing in for an event over `max_message_bytes`, else None."""
+        text = repr(event)
+        size, limit = len(text.encode()), self.max_message_bytes
+        if limit is None or size <= limit:
+            return None
+        return DeadLetter(
+            account=event.account,
+            checkout_form_id=event.external_id,
+            allegro_event_id=None,
+            raw_payload=text[:limit],
+            error=f"record of {size} bytes is over the maximum message size ({limit})",
+            attempts=1,
+            failed_at=event.occurred_at,
+        )
 
     def _remember(
         self, channel: str, key: str, ident: str, item: DomainEvent | DeadLetter

@@ -1,4 +1,8 @@
-"""EventPublisher on aiokafka: acks=all, and a batch returns only once every record is acked."""
+"""EventPublisher on aiokafka: acks=all, and a batch returns only once every record is acked.
+
+No record is refused silently, and none blocks the others: an event over the maximum message
+size is encoded as a dead-letter stub instead (before it is staged), and a record the broker
+still refuses as too large is replaced by its stub while the rest of the batch goes through."""
 
 from __future__ import annotations
 
@@ -9,12 +13,25 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from adapters.kafka.config import KafkaConfig, producer_options
-from adapters.kafka.messages import KafkaRecord, encode_dead_letter, encode_event
+from adapters.kafka.messages import (
+    MIN_MAX_MESSAGE_BYTES,
+    KafkaRecord,
+    encode_dead_letter,
+    encode_event,
+    oversize_error,
+    quarantine_record,
+    record_size,
+)
 from application.ports.errors import PublishError
 from application.ports.publisher import (
     DEAD_LETTERS,
@@ -29,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 # What a broker outage looks like from aiokafka: its own errors, timeouts, socket errors.
 _BROKER_ERRORS = (KafkaError, TimeoutError, OSError)
+# The broker's (or aiokafka's) "too large": permanent for that record, never an outage.
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 _DEFAULT_PARTITIONER = DefaultPartitioner()
 
 
@@ -88,19 +107,42 @@ class AiokafkaEventPublisher(EventPublisher):
     def encode(
         self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
     ) -> list[OutboundMessage]:
-        return [_outbound(ORDERS, encode_event(e)) for e in events] + [
-            _outbound(DEAD_LETTERS, encode_dead_letter(d)) for d in dead_letters
+        limit = self._config.max_message_bytes
+        return [self._event_message(e) for e in events] + [
+            _outbound(DEAD_LETTERS, encode_dead_letter(d, limit)) for d in dead_letters
         ]
+
+    def _event_message(self, event: DomainEvent) -> OutboundMessage:
+        """The event on the orders topic; or, over the maximum message size, its dead-letter
+        stub (an order with thousands of line items must not hold up the others)."""
+        record, limit = encode_event(event), self._config.max_message_bytes
+        if record_size(record) <= limit:
+            return _outbound(ORDERS, record)
+        logger.warning(
+            "event over the maximum message size, dead-lettered",
+            extra={
+                "checkout_form_id": event.external_id,
+                "event_id": str(event.event_id),
+                "event_type": event.event_type,
+                "bytes": record_size(record),
+                "max_message_bytes": limit,
+            },
+        )
+        stub = quarantine_record(record, oversize_error(record, limit), limit)
+        return _outbound(DEAD_LETTERS, stub)
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
         topics = {ORDERS: self._config.topic_orders, DEAD_LETTERS: self._config.topic_dlq}
-        await self._send_all(producer, [(topics[m.channel], m) for m in messages])
+        refused = await self._send_all(producer, [(topics[m.channel], m) for m in messages])
+        if refused:
+            await self._send_stubs(producer, refused)
         logger.debug(
             "records acknowledged",
             extra={
                 "orders": sum(m.channel == ORDERS for m in messages),
                 "dead_letters": sum(m.channel == DEAD_LETTERS for m in messages),
+                "refused_as_too_large": len(refused),
             },
         )
 
@@ -138,15 +180,51 @@ class AiokafkaEventPublisher(EventPublisher):
             )
         return self._producer
 
+    async def _send_stubs(
+        self, producer: AIOKafkaProducer, refused: list[tuple[OutboundMessage, KafkaError]]
+    ) -> None:
+        """Dead-letter stubs for the records the broker refused as too large. Small ones (the
+        broker's limit is below ours, so ours cannot be trusted): a broker refusing even
+        those refuses ordinary orders too, an outage."""
+        stubs = [(self._config.topic_dlq, self._stub_of_refused(m, exc)) for m, exc in refused]
+        if await self._send_all(producer, stubs):
+            raise PublishError(
+                f"Kafka refused as too large even the dead-letter stubs (at most "
+                f"{MIN_MAX_MESSAGE_BYTES} bytes) of {len(refused)} record(s) it refused: "
+                f"check the max.message.bytes of topic {self._config.topic_dlq}"
+            )
+
+    def _stub_of_refused(self, message: OutboundMessage, error: KafkaError) -> OutboundMessage:
+        record = KafkaRecord(message.key, message.value, list(message.headers))
+        size = record_size(record)
+        logger.warning(
+            "record refused by Kafka as too large, dead-lettered",
+            extra={
+                "channel": message.channel,
+                "checkout_form_id": message.key.decode("utf-8", errors="replace"),
+                "bytes": size,
+                "max_message_bytes": self._config.max_message_bytes,
+                "error": type(error).__name__,
+            },
+        )
+        reason = (
+            f"Kafka refused the record of {size} bytes as too large ({type(error).__name__}): "
+            f"the broker's limit is below max_message_bytes={self._config.max_message_bytes}"
+        )
+        return _outbound(DEAD_LETTERS, quarantine_record(record, reason, MIN_MAX_MESSAGE_BYTES))
+
     async def _send_all(
         self, producer: AIOKafkaProducer, records: list[tuple[str, OutboundMessage]]
-    ) -> None:
-        """Enqueue every record, then wait for every acknowledgement (or the first failure).
+    ) -> list[tuple[OutboundMessage, KafkaError]]:
+        """Enqueue every record, then wait for every acknowledgement; the records the broker
+        refused as too large (each alone in its batch) are returned, any other failure is a
+        PublishError once every batch has settled.
 
         Records go in aiokafka batches filled here, one partition at a time, rather than one
         `send` each (a future, a partitioner call and an accumulator pass per record): each
         record lands on the partition `send` would pick (`partition_of`), in its order."""
         deliveries: list[asyncio.Future[Any]] = []
+        batches: list[list[OutboundMessage]] = []
         try:
             by_partition: dict[tuple[str, int], list[OutboundMessage]] = {}
             partitions: dict[str, list[int]] = {}
@@ -156,29 +234,57 @@ class AiokafkaEventPublisher(EventPublisher):
                 target = (topic, partition_of(record.key, partitions[topic]))
                 by_partition.setdefault(target, []).append(record)
             for (topic, partition), in_order in by_partition.items():
-                for batch in _batches(producer, in_order):
+                for batch, batched in _batches(producer, in_order):
                     deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-            await asyncio.gather(*deliveries)
+                    batches.append(batched)
         except PublishError:
             await _settle(deliveries)
             raise
         except _BROKER_ERRORS as exc:
             await _settle(deliveries)
-            raise PublishError(
-                f"Kafka did not acknowledge {len(records)} record(s): {exc!r}"
-            ) from exc
+            raise _not_acknowledged(len(records), exc) from exc
+        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        return _refused(outcomes, batches, len(records))
 
 
-def _batches(producer: AIOKafkaProducer, records: list[OutboundMessage]) -> Iterator[BatchBuilder]:
-    """The records, in order, in as few aiokafka batches as their size allows."""
+def _refused(
+    outcomes: list[Any], batches: list[list[OutboundMessage]], count: int
+) -> list[tuple[OutboundMessage, KafkaError]]:
+    """The records refused as too large, from the settled deliveries of their batches.
+
+    A record over aiokafka's batch size (16 KB) travels alone in its batch, so a refusal
+    names it; a batch of several records is at most that size, and a broker refusing it
+    refuses ordinary orders too: an outage, not a bad record."""
+    refused: list[tuple[OutboundMessage, KafkaError]] = []
+    for outcome, batched in zip(outcomes, batches, strict=True):
+        if isinstance(outcome, _TOO_LARGE) and len(batched) == 1:
+            refused.append((batched[0], outcome))
+        elif isinstance(outcome, _BROKER_ERRORS):
+            raise _not_acknowledged(count, outcome) from outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return refused
+
+
+def _not_acknowledged(count: int, error: BaseException) -> PublishError:
+    return PublishError(f"Kafka did not acknowledge {count} record(s): {error!r}")
+
+
+def _batches(
+    producer: AIOKafkaProducer, records: list[OutboundMessage]
+) -> Iterator[tuple[BatchBuilder, list[OutboundMessage]]]:
+    """The records, in order, in as few aiokafka batches as their size allows, each with the
+    records it holds."""
     batch = producer.create_batch()
+    batched: list[OutboundMessage] = []
     for record in records:
         while not _append(batch, record):  # full: hand it over, start the next one
             if batch.record_count() == 0:  # aiokafka lets one record overfill a batch
                 raise PublishError(f"a record of {len(record.value)} bytes fits no Kafka batch")
-            yield batch
-            batch = producer.create_batch()
-    yield batch
+            yield batch, batched
+            batch, batched = producer.create_batch(), []
+        batched.append(record)
+    yield batch, batched
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:

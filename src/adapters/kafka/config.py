@@ -8,6 +8,8 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 
+from adapters.kafka.messages import DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES
+
 SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
 SASL_MECHANISMS = frozenset({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"})
 COMPRESSION_TYPES = frozenset({"gzip", "snappy", "lz4", "zstd"})
@@ -31,6 +33,10 @@ class KafkaConfig:
     compression_type: str | None = "gzip"
     linger_ms: int = 5
     request_timeout_ms: int = 30_000
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """Largest record published, as `messages.record_size` measures it; a larger event goes
+    to the dead-letter topic as a truncated stub. Keep it no higher than the topics' (or the
+    broker's) `max.message.bytes`."""
     client_id: str = "openoms-allegro"
 
     def __post_init__(self) -> None:
@@ -57,6 +63,11 @@ class KafkaConfig:
             raise ValueError("linger_ms must not be negative")
         if self.request_timeout_ms <= 0:
             raise ValueError("request_timeout_ms must be positive")
+        if self.max_message_bytes < MIN_MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"max_message_bytes must be at least {MIN_MAX_MESSAGE_BYTES}, "
+                f"got {self.max_message_bytes}"
+            )
 
     def _check_sasl(self) -> None:
         if self.sasl_mechanism not in SASL_MECHANISMS:
@@ -117,10 +128,14 @@ def connection_options(config: KafkaConfig) -> dict[str, Any]:
 
 
 def producer_options(config: KafkaConfig) -> dict[str, Any]:
-    """Producer settings: every record acknowledged by all in-sync replicas."""
+    """Producer settings: every record acknowledged by all in-sync replicas. aiokafka's own
+    record size check (`max_request_size`, in `send`) gets the same limit as ours; it measures
+    a record the same way or less (see `messages.record_size`), so it never refuses one that
+    ours let through."""
     return {
         **connection_options(config),
         "acks": "all",
+        "max_request_size": config.max_message_bytes,
         "enable_idempotence": config.enable_idempotence,
         "compression_type": config.compression_type,
         "linger_ms": config.linger_ms,

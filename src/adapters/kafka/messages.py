@@ -9,6 +9,7 @@ strings (never floats) and times as RFC 3339 UTC with a `Z`.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,6 +48,9 @@ UtcTimestamp = Annotated[
     ),
 ]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+
+
+EventType = Literal["OrderImported", "OrderStatusChanged"]
 
 
 class KafkaRecord(NamedTuple):
@@ -195,16 +199,27 @@ class OrderStatusChangedMessage(_Message):
 
 
 class DeadLetterMessage(_Message):
-    """A checkout form quarantined after repeated mapping failures, with what replays it."""
+    """A form quarantined after repeated mapping failures, or an event too large to publish."""
 
     account: str
     checkout_form_id: str
     allegro_event_id: str | None
     raw_payload: str
-    """The checkout form as Allegro sent it."""
+    """The checkout form as Allegro sent it, or the event too large to publish; its head if cut."""
+    raw_payload_bytes: int = Field(ge=0)
+    """Size of the whole payload (UTF-8), even when `raw_payload` holds only its head."""
+    raw_payload_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 (hex) of the whole payload (UTF-8): it names the payload when cut."""
+    truncated: bool
+    """Cut to the maximum message size: `raw_payload` is a head; ids and `error` may be clipped."""
     error: str
     attempts: int = Field(ge=1)
     failed_at: UtcTimestamp
+    """When it failed; for an event too large to publish, when it occurred (replays match)."""
+    event_id: uuid.UUID | None
+    """The event too large to publish, quarantined instead; null for an unmappable form."""
+    event_type: EventType | None
+    """The type of that event; null for an unmappable form."""
 
 
 def decimal_string(value: Decimal) -> str:
@@ -367,31 +382,23 @@ def order_status_changed_message(event: OrderStatusChanged) -> OrderStatusChange
     )
 
 
-def dead_letter_message(letter: DeadLetter) -> DeadLetterMessage:
-    return DeadLetterMessage(
-        account=letter.account,
-        checkout_form_id=letter.checkout_form_id,
-        allegro_event_id=letter.allegro_event_id,
-        raw_payload=letter.raw_payload,
-        error=letter.error,
-        attempts=letter.attempts,
-        failed_at=utc_timestamp(letter.failed_at),
-    )
-
-
 def dead_letter_id(letter: DeadLetter) -> uuid.UUID:
     """Deterministic id of a dead letter, so a re-sent quarantine can be deduplicated: the
     same input (account, form, Allegro event, payload) gives the same id whatever the
     attempt count or the time it failed at."""
-    payload = hashlib.sha256(letter.raw_payload.encode()).hexdigest()
+    return _quarantine_id(
+        letter.account,
+        letter.checkout_form_id,
+        letter.allegro_event_id,
+        hashlib.sha256(letter.raw_payload.encode()).hexdigest(),
+    )
+
+
+def _quarantine_id(
+    account: str, checkout_form_id: str, allegro_event_id: str | None, payload_sha256: str
+) -> uuid.UUID:
     name = "|".join(
-        (
-            letter.account,
-            letter.checkout_form_id,
-            letter.allegro_event_id or "",
-            DEAD_LETTER_EVENT_TYPE,
-            payload,
-        )
+        (account, checkout_form_id, allegro_event_id or "", DEAD_LETTER_EVENT_TYPE, payload_sha256)
     )
     return uuid.uuid5(EVENT_NAMESPACE, name)
 
@@ -437,14 +444,167 @@ def encode_event(event: DomainEvent) -> KafkaRecord:
     return _record(message, key=event.external_id, headers=headers)
 
 
-def encode_dead_letter(letter: DeadLetter) -> KafkaRecord:
-    """Key, value and headers of a dead letter on the dead-letter topic."""
-    message = dead_letter_message(letter)
-    headers = cloudevent_headers(
+def encode_dead_letter(letter: DeadLetter, max_bytes: int | None = None) -> KafkaRecord:
+    """Key, value and headers of a dead letter on the dead-letter topic; when `max_bytes` is
+    given, truncated to fit it (see `record_size`; at least `MIN_MAX_MESSAGE_BYTES`)."""
+    payload = letter.raw_payload.encode("utf-8", errors="replace")
+    quarantine = _Quarantine(
+        account=letter.account,
+        checkout_form_id=letter.checkout_form_id,
+        allegro_event_id=letter.allegro_event_id,
+        payload=letter.raw_payload,
+        payload_bytes=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        error=letter.error,
+        attempts=letter.attempts,
+        failed_at=utc_timestamp(letter.failed_at),
         ce_id=str(dead_letter_id(letter)),
-        source=ce_source(letter.account),
-        ce_type=CE_TYPE_ORDER_DEAD_LETTERED,
-        subject=letter.checkout_form_id,
-        time=message.failed_at,
     )
-    return _record(message, key=letter.checkout_form_id, headers=headers)
+    return _bounded(quarantine, max_bytes)
+
+
+# --- Size limit -----------------------------------------------------------------------------
+
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+"""Kafka's own default: the clients' `max.request.size` (the broker's `message.max.bytes` is
+12 bytes more)."""
+MIN_MAX_MESSAGE_BYTES = 16_384
+"""The lowest limit accepted: a dead-letter stub always fits in it (identifiers and error
+clipped to `_MAX_ID_CHARS` / `_MAX_ERROR_CHARS`, even if every character needs a 6-byte JSON
+escape, and no payload at all: about 12 KB at worst)."""
+# Kafka counts a whole record batch (magic v2): a 61-byte header, then per record at most 21
+# bytes of its own fields, a varint length (at most 5 bytes) for the key, the value and the
+# header count, and two per header. aiokafka's own upper bound (`estimate_size_in_bytes`) is
+# the same sum with the varints counted exactly, so it is never above `record_size`.
+_RECORD_FRAMING_BYTES = 61 + 21 + 3 * 5
+_HEADER_FRAMING_BYTES = 2 * 5
+_MAX_ID_CHARS = 256
+_MAX_ERROR_CHARS = 512
+_EVENT_TYPES: dict[str, EventType] = {
+    CE_TYPE_ORDER_IMPORTED: "OrderImported",
+    CE_TYPE_ORDER_STATUS_CHANGED: "OrderStatusChanged",
+}
+_EPOCH = "1970-01-01T00:00:00Z"
+
+
+def record_size(record: KafkaRecord) -> int:
+    """What a record weighs against the maximum message size: key, value, header names and
+    values, plus the framing of a batch holding only this record. Measured before
+    compression, so the limit holds whatever the codec (compression only makes it smaller),
+    and a record that passes is never refused by a broker with the same limit."""
+    headers = sum(
+        len(name.encode()) + len(value) + _HEADER_FRAMING_BYTES for name, value in record.headers
+    )
+    return _RECORD_FRAMING_BYTES + len(record.key) + len(record.value) + headers
+
+
+def oversize_error(record: KafkaRecord, max_bytes: int) -> str:
+    return (
+        f"record of {record_size(record)} bytes is over the maximum message size "
+        f"(max_message_bytes={max_bytes})"
+    )
+
+
+def quarantine_record(record: KafkaRecord, error: str, max_bytes: int) -> KafkaRecord:
+    """The dead-letter stub standing in for an encoded record that cannot be published whole
+    (an event or a dead letter): what it is from its CloudEvents headers, the head of its
+    value with the value's size and SHA-256, within `max_bytes` (at least
+    `MIN_MAX_MESSAGE_BYTES`). Deterministic: the same record gives the same bytes."""
+    headers = {name: value.decode("utf-8", errors="replace") for name, value in record.headers}
+    event_type = _EVENT_TYPES.get(headers.get("ce_type", ""))
+    account = headers.get("ce_source", "").removeprefix(ce_source(""))
+    checkout_form_id = record.key.decode("utf-8", errors="replace")
+    payload_sha256 = hashlib.sha256(record.value).hexdigest()
+    quarantine = _Quarantine(
+        account=account,
+        checkout_form_id=checkout_form_id,
+        allegro_event_id=None,
+        payload=record.value.decode("utf-8", errors="replace"),
+        payload_bytes=len(record.value),
+        payload_sha256=payload_sha256,
+        error=error,
+        attempts=1,
+        failed_at=_timestamp_or_epoch(headers.get("ce_time", "")),
+        ce_id=str(_quarantine_id(account, checkout_form_id, None, payload_sha256)),
+        event_id=_uuid_or_none(headers.get("ce_id", "")) if event_type else None,
+        event_type=event_type,
+    )
+    return _bounded(quarantine, max_bytes)
+
+
+class _Quarantine(NamedTuple):
+    account: str
+    checkout_form_id: str
+    allegro_event_id: str | None
+    payload: str
+    payload_bytes: int
+    payload_sha256: str
+    error: str
+    attempts: int
+    failed_at: str
+    ce_id: str
+    event_id: uuid.UUID | None = None
+    event_type: EventType | None = None
+
+
+def _bounded(quarantine: _Quarantine, max_bytes: int | None) -> KafkaRecord:
+    """The whole dead letter when it fits `max_bytes` (or there is no limit); else a
+    truncated one: clipped identifiers and error, and the longest head of the payload that
+    fits (a binary search over its length, as JSON escaping makes the size of a head hard to
+    tell in advance)."""
+    whole = _dead_letter_record(quarantine, quarantine.payload, truncated=False)
+    if max_bytes is None or record_size(whole) <= max_bytes:
+        return whole
+    clipped = quarantine._replace(
+        account=quarantine.account[:_MAX_ID_CHARS],
+        checkout_form_id=quarantine.checkout_form_id[:_MAX_ID_CHARS],
+        allegro_event_id=(quarantine.allegro_event_id or "")[:_MAX_ID_CHARS] or None,
+        error=quarantine.error[:_MAX_ERROR_CHARS],
+    )
+    fits, longest = 0, min(len(quarantine.payload), max_bytes)
+    while fits < longest:
+        middle = (fits + longest + 1) // 2
+        head = _dead_letter_record(clipped, quarantine.payload[:middle], truncated=True)
+        if record_size(head) <= max_bytes:
+            fits = middle
+        else:
+            longest = middle - 1
+    return _dead_letter_record(clipped, quarantine.payload[:fits], truncated=True)
+
+
+def _dead_letter_record(quarantine: _Quarantine, head: str, *, truncated: bool) -> KafkaRecord:
+    message = DeadLetterMessage(
+        account=quarantine.account,
+        checkout_form_id=quarantine.checkout_form_id,
+        allegro_event_id=quarantine.allegro_event_id,
+        raw_payload=head,
+        raw_payload_bytes=quarantine.payload_bytes,
+        raw_payload_sha256=quarantine.payload_sha256,
+        truncated=truncated,
+        error=quarantine.error,
+        attempts=quarantine.attempts,
+        failed_at=quarantine.failed_at,
+        event_id=quarantine.event_id,
+        event_type=quarantine.event_type,
+    )
+    headers = cloudevent_headers(
+        ce_id=quarantine.ce_id,
+        source=ce_source(quarantine.account),
+        ce_type=CE_TYPE_ORDER_DEAD_LETTERED,
+        subject=quarantine.checkout_form_id,
+        time=quarantine.failed_at,
+    )
+    return _record(message, key=quarantine.checkout_form_id, headers=headers)
+
+
+def _timestamp_or_epoch(text: str) -> str:
+    """A `ce_time` header as the dead letter's `failed_at`; the epoch if it is not one of
+    ours (the stub must still be made: a record is never dropped)."""
+    return text if re.fullmatch(UTC_TIMESTAMP_PATTERN, text) else _EPOCH
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None

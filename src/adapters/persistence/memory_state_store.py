@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.rows import MAX_ERROR_LENGTH, check_limit, require_aware
-from adapters.persistence.staged_batch import decode_staged, encode_staged
+from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
 from application.ports.errors import StateStoreError
 from application.ports.state import (
     Cursor,
@@ -63,6 +63,8 @@ class MemoryStateStore(StateStore):
         for record in staged:
             _check_key("checkout form id", record.checkout_form_id)
         cleared = list(cleared_failures)
+        payload = self.staged.get(account)
+        ends_staged = cursor is not None or (payload is not None and is_sweep_page(payload))
         if cursor is not None:
             self.cursors[account] = cursor
         self.records.setdefault(account, {}).update(
@@ -72,7 +74,7 @@ class MemoryStateStore(StateStore):
             self.failures.get(account, {}).pop(checkout_form_id, None)
             self.last_errors.get(account, {}).pop(checkout_form_id, None)
             self.failed_at.get(account, {}).pop(checkout_form_id, None)
-        if cursor is not None:
+        if ends_staged:  # see `StateStore.commit`
             self.staged.pop(account, None)
 
     async def stage(self, account: str, batch: StagedBatch) -> None:

@@ -184,6 +184,11 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        5,
+        "whether a lease's holder holds the account's lock session (prompt takeover)",
+        ("ALTER TABLE leases ADD COLUMN session_locked BOOLEAN NOT NULL DEFAULT false",),
+    ),
 )
 
 SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"

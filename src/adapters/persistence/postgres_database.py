@@ -121,13 +121,23 @@ class PostgresDatabase:
             ) from exc
 
 
-async def _connect(location: PostgresLocation) -> Connection:
+async def connect(
+    location: PostgresLocation, application_name: str = APPLICATION_NAME
+) -> Connection:
+    """A configured autocommit connection of its own, outside any `PostgresDatabase` (the
+    lease's lock session keeps session state on it)."""
+    return await _connect(location, application_name)
+
+
+async def _connect(
+    location: PostgresLocation, application_name: str = APPLICATION_NAME
+) -> Connection:
     try:
         connection = await psycopg.AsyncConnection.connect(
             location.dsn,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=APPLICATION_NAME,
+            application_name=application_name,
         )
     except psycopg.Error as exc:
         raise StateStoreError(

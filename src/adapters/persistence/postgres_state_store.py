@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.lifecycle import OwnsDatabase
-from adapters.persistence.postgres_database import PostgresDatabase
+from adapters.persistence.postgres_database import Connection, PostgresDatabase
 from adapters.persistence.postgres_lease import LeaseFence, check_fence
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
@@ -15,7 +15,7 @@ from adapters.persistence.rows import (
     record_to_row,
     require_aware,
 )
-from adapters.persistence.staged_batch import decode_staged, encode_staged
+from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
 from adapters.persistence.url import PostgresLocation
 from application.ports.state import (
     Cursor,
@@ -123,7 +123,7 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                     "DELETE FROM failures WHERE account = %s AND checkout_form_id = ANY(%s)",
                     (account, list(cleared_failures)),
                 )
-            if cursor is not None:  # the journal's own commit; a sweep's leaves it alone
+            if cursor is not None or await _sweep_page_staged(connection, account):
                 await connection.execute(
                     "DELETE FROM staged_batches WHERE account = %s", (account,)
                 )
@@ -176,6 +176,14 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                 for form_id, attempts, error, updated_at in failing
             ),
         )
+
+
+async def _sweep_page_staged(connection: Connection, account: str) -> bool:
+    db_cursor = await connection.execute(
+        "SELECT payload FROM staged_batches WHERE account = %s", (account,)
+    )
+    row = await db_cursor.fetchone()
+    return row is not None and is_sweep_page(row[0])
 
 
 async def postgres_state_resource(

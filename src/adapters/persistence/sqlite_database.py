@@ -3,12 +3,19 @@
 WAL mode lets readers (e.g. `openoms-allegro status`) run beside the service, and
 `synchronous=FULL` makes every committed transaction survive a power cut: a committed
 cursor or rotated refresh token is never lost.
+
+The file holds tokens and, until a batch is committed, buyer data (the staged outbox), so it
+is private to its owner: a directory this module creates is 0700, the database file is 0600
+(SQLite gives its `-wal` and `-shm` files the database file's mode), and `secure_delete`
+overwrites deleted rows instead of leaving them in free pages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -26,6 +33,9 @@ from application.ports.errors import StateStoreError
 
 _BUSY_TIMEOUT_MS = 10_000  # the state and token stores each hold a connection to the file
 _WAL_RETRY_SECONDS = 0.01
+_OWNER_ONLY = 0o700  # a mask, and the mode of a directory we create
+_PRIVATE_FILE = 0o600
+_COMPANIONS = ("", "-wal", "-shm", "-journal")  # the database file and SQLite's side files
 
 Row = tuple[Any, ...]
 
@@ -44,10 +54,7 @@ class SqliteDatabase:
         """`path` None: an in-memory database. Creates the file's directory if needed."""
         name = ":memory:" if path is None else str(path)
         if path is not None:
-            try:
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StateStoreError(f"cannot create the directory of {name}: {exc}") from exc
+            await asyncio.to_thread(_prepare_private_file, path)
         try:
             connection = await aiosqlite.connect(name, isolation_level=None)
         except sqlite3.Error as exc:
@@ -115,6 +122,7 @@ class SqliteDatabase:
             if not in_memory and mode != "wal":
                 raise StateStoreError(f"{self._name}: SQLite refused WAL mode (got {mode!r})")
             await self._connection.execute("PRAGMA synchronous = FULL")
+            await self._connection.execute("PRAGMA secure_delete = ON")
 
     async def _enable_wal(self) -> str:
         """Switching a new file to WAL needs it to itself, and SQLite does not wait for
@@ -139,3 +147,29 @@ class SqliteDatabase:
             yield
         except sqlite3.Error as exc:
             raise StateStoreError(f"SQLite {self._name}: {operation} failed: {exc}") from exc
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Creates the directory (0700) and the database file (0600) before SQLite opens it, and
+    takes group and world access away from files an older version created readable."""
+    try:
+        path.parent.mkdir(mode=_OWNER_ONLY, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateStoreError(f"cannot create the directory of {path}: {exc}") from exc
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _PRIVATE_FILE))
+    except OSError as exc:
+        raise StateStoreError(f"cannot open SQLite database {path}: {exc}") from exc
+    for suffix in _COMPANIONS:
+        _restrict(Path(f"{path}{suffix}"))
+
+
+def _restrict(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & _OWNER_ONLY)
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        return  # another user's file that we may use: not ours to change

@@ -7,6 +7,8 @@ from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import aiosqlite
+
 from adapters.persistence.lifecycle import OwnsDatabase
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
@@ -17,7 +19,7 @@ from adapters.persistence.rows import (
     utc_from_text,
 )
 from adapters.persistence.sqlite_database import SqliteDatabase
-from adapters.persistence.staged_batch import decode_staged, encode_staged
+from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
 from adapters.persistence.url import SqliteLocation, sqlite_path
 from application.ports.state import (
     Cursor,
@@ -119,7 +121,7 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
                 [(account, checkout_form_id) for checkout_form_id in cleared_failures],
             )
-            if cursor is not None:  # the journal's own commit; a sweep's leaves it alone
+            if cursor is not None or await _sweep_page_staged(connection, account):
                 await connection.execute("DELETE FROM staged_batches WHERE account = ?", (account,))
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
@@ -166,6 +168,13 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 for form_id, attempts, error, updated_at in failing
             ),
         )
+
+
+async def _sweep_page_staged(connection: aiosqlite.Connection, account: str) -> bool:
+    rows = await connection.execute_fetchall(
+        "SELECT payload FROM staged_batches WHERE account = ?", (account,)
+    )
+    return any(is_sweep_page(payload) for (payload,) in rows)
 
 
 async def sqlite_state_resource(

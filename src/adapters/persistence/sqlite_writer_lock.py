@@ -98,8 +98,8 @@ class SqliteWriterLock:
     def _try_acquire(self, holder: str, command: str, now: datetime) -> WriterInfo | None:
         if self._fd is not None:
             raise StateStoreError(f"{self.path} is already held by this process")
-        try:  # a writer may come first to a new state directory, as the database does
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # a writer may come first to a new state directory (0700, as the database makes it)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StateStoreError(f"cannot create the directory of {self.path}: {exc}") from exc
         fd = self._open(os.O_RDWR | os.O_CREAT)

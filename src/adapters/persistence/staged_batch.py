@@ -67,6 +67,12 @@ def decode_staged(text: str) -> StagedBatch:
         raise StateStoreError(f"the staged batch is unreadable: {exc!r}") from exc
 
 
+def is_sweep_page(text: str) -> bool:
+    """Whether the staged batch leaves the cursor as it is (a sweep page's, see
+    `StateStore.commit`): a commit without a cursor ends such a batch and no other."""
+    return decode_staged(text).cursor is None
+
+
 def _message(message: dict[str, Any]) -> OutboundMessage:
     return OutboundMessage(
         channel=_str(message["channel"]),

@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 DEFAULT_SCHEMA = "openoms_allegro"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+# libpq's `password` and `sslpassword`, and anything else named like a secret.
+_SECRET_PARAMETER = re.compile(r"pass|secret|token", re.IGNORECASE)
 _EXPECTED = "expected sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://..."
 
 
@@ -74,17 +76,34 @@ def validate_schema_name(schema: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`."""
+    """The URL with its password and every secret query parameter (`password`, `sslpassword`,
+    anything named like a secret or token) replaced by `***`; the rest is shown as given."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<unparsable URL>"
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    netloc = parts.netloc
+    if password:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
+    query = "&".join(_redacted_field(field) for field in parts.query.split("&") if field)
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: shown exactly as configured
+    return _join(parts.scheme, netloc, parts.path, query, parts.fragment)
+
+
+def _redacted_field(field: str) -> str:
+    name, equals, _ = field.partition("=")
+    return f"{name}=***" if equals and _SECRET_PARAMETER.search(unquote_plus(name)) else field
+
+
+def _join(scheme: str, netloc: str, path: str, query: str, fragment: str = "") -> str:
+    """`urlunsplit` without its loss: it drops the `//` of an empty host, which turns a
+    socket URL (`postgresql:///db?host=/run/postgresql`) into one libpq refuses."""
+    url = f"{scheme}://{netloc}{path}"
+    url += f"?{query}" if query else ""
+    return url + (f"#{fragment}" if fragment else "")
 
 
 def _sqlite_location(rest: str, url: str) -> SqliteLocation:
@@ -93,10 +112,11 @@ def _sqlite_location(rest: str, url: str) -> SqliteLocation:
     host, slash, path = rest.partition("/")
     if host or not slash:
         raise ValueError(
-            f"SQLite URL {url!r} must not name a host (note the three slashes); {_EXPECTED}"
+            f"SQLite URL {redact_url(url)!r} must not name a host (note the three slashes); "
+            f"{_EXPECTED}"
         )
     if "?" in path or "#" in path:
-        raise ValueError(f"SQLite URL {url!r}: query parameters are not supported")
+        raise ValueError(f"SQLite URL {redact_url(url)!r}: query parameters are not supported")
     path = unquote(path)
     if path in ("", ":memory:"):
         return SqliteLocation(None)
@@ -109,8 +129,13 @@ def _postgres_location(url: str) -> PostgresLocation:
         _ = parts.port  # raises ValueError for a port that is not a number
     except ValueError as exc:
         raise ValueError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from exc
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schemas = [value for key, value in query if key == "schema"]
-    rest = [(key, value) for key, value in query if key != "schema"]
-    dsn = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
+    # The other parameters reach libpq exactly as written (not decoded and re-encoded).
+    fields = [field for field in parts.query.split("&") if field]
+    schemas = [
+        value
+        for key, value in parse_qsl("&".join(fields), keep_blank_values=True)
+        if key == "schema"
+    ]
+    rest = [field for field in fields if unquote_plus(field.partition("=")[0]) != "schema"]
+    dsn = _join("postgresql", parts.netloc, parts.path, "&".join(rest), parts.fragment)
     return PostgresLocation(dsn, schemas[-1] if schemas else DEFAULT_SCHEMA)

@@ -22,6 +22,10 @@ class JournalEvent:
     # The order's purchase time as the event shows it (latest `lineItems[].boughtAt`): where
     # to look for the form in `GET /order/checkout-forms`. None when the event has none.
     bought_at: datetime | None = None
+    # Why the entry is not Allegro's (an order id or type of another shape): it names no
+    # order to read (`checkout_form_id` is None) and is quarantined as it is, with `raw`.
+    malformed: str | None = None
+    raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

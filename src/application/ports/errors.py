@@ -5,6 +5,8 @@ Tree::
     PortError
     ├── AllegroError
     │   ├── AllegroUnavailable      outage: 5xx, timeouts, connection errors, 429 beyond patience
+    │   ├── MalformedBody           a 2xx body we cannot read (hostile, oversize, API change):
+    │   │                           for a list page, read its forms one by one instead
     │   ├── AllegroAuthError        tokens rejected or missing: an operator must re-authorise
     │   ├── AllegroRejected         a 4xx we did not expect (bad request, 403, 406, 422)
     │   ├── CheckoutFormNotFound    404: merged into a new order, or older than 12 months
@@ -31,6 +33,11 @@ class AllegroError(PortError):
 
 class AllegroUnavailable(AllegroError):
     pass
+
+
+class MalformedBody(AllegroError):
+    """A 2xx body that cannot be read as what it should be. The adapters' concrete errors
+    are outages too (a journal page cannot be skipped: the poll backs off and retries)."""
 
 
 class AllegroAuthError(AllegroError):

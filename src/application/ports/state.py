@@ -46,7 +46,7 @@ class ErrorReport:
 class StagedBatch:
     """A batch encoded and about to be sent: what a restart must re-send, then commit."""
 
-    cursor: Cursor | None  # None: leave the cursor as it is
+    cursor: Cursor | None  # None: leave the cursor as it is (a sweep page)
     records: tuple[OrderRecord, ...]
     cleared_failures: tuple[str, ...]
     messages: tuple[OutboundMessage, ...]
@@ -69,9 +69,11 @@ class StateStore(Protocol):
         """Cursor, records and cleared failure counts in ONE transaction: all or nothing.
 
         `cursor=None` leaves the stored cursor as it is (sweeps and backfills record orders
-        without moving the journal position another process may be advancing). With a cursor,
-        the account's staged batch, if any, is deleted in the same transaction; without one
-        (a sweep's commit) it is left for the journal to re-send.
+        without moving the journal position another process may be advancing).
+        The account's staged batch is deleted in the same transaction by the commit that
+        ends it: with a cursor, any staged batch (the journal's commit); without one, only a
+        batch staged without a cursor (a sweep page's). A journal batch staged with a cursor
+        survives a commit without one: it is still to be re-sent.
         """
         ...
 

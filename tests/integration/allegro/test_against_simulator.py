@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from application.ports.errors import (
     AllegroUnavailable,
     CheckoutFormNotFound,
 )
+from application.ports.state import TokenPair
 from domain.order import OrderSnapshot
 
 from .conftest import MemoryTokenStore, Sandbox, SandboxFactory, SkewedTime
@@ -165,6 +167,63 @@ async def test_a_401_after_another_process_rotated_takes_over_the_stored_pair(
     statuses = [(e.path, e.status) for e in sandbox.state.request_log]
     assert statuses.count(("/auth/oauth/token", 200)) == 2
     assert statuses[-2:] == [("/order/event-stats", 401), ("/order/event-stats", 200)]
+
+
+class StoreDown(Exception):
+    pass
+
+
+class UnreliableStore(MemoryTokenStore):
+    """Refuses the next `failures` saves; while `gate` is clear, saves wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.saving = asyncio.Event()
+        self.saved = asyncio.Event()
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        self.saving.set()
+        await self.gate.wait()
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreDown("state store unavailable")
+        await super().save(account, pair)
+        self.saved.set()
+
+
+async def test_rotated_tokens_survive_a_failing_and_a_cancelled_save(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sandbox = sandbox_factory(refresh_grace_seconds=60)
+    store = UnreliableStore()
+    store.failures = 3  # down for every attempt of the first use
+    async with sandbox.client(store) as client:
+        with pytest.raises(StoreDown):
+            await client.journal.latest_event_id()  # rotates the initial token, cannot save
+        sandbox.time.clock.advance(61)  # the initial refresh token is dead now
+        await client.journal.latest_event_id()  # the store is back: saves the kept pair
+
+        sandbox.time.clock.advance(43199 - 200)  # the next use refreshes again
+        store.gate.clear()
+        store.saving.clear()
+        caller = asyncio.create_task(client.journal.latest_event_id())
+        await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        store.saved.clear()
+        store.gate.set()
+        await asyncio.wait_for(store.saved.wait(), timeout=5.0)
+
+        sandbox.time.clock.advance(43199 - 200)
+        await client.journal.latest_event_id()  # refreshes with the token saved after cancel
+
+    token_calls = [e.status for e in sandbox.state.request_log if e.path == "/auth/oauth/token"]
+    assert token_calls == [200, 200, 200]
+    assert len({pair.refresh_token for pair in store.saves}) == 3
 
 
 async def test_revoked_tokens_tell_the_operator_to_log_in(sandbox: Sandbox) -> None:

@@ -17,13 +17,15 @@ from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
 
 pytestmark = pytest.mark.integration
 
+FORM_ID = "29738e61-7f6a-11e8-ac45-09db60ede9d6"  # checkout form ids are UUIDs
+
 
 def event_with(line_items: Any) -> OrderEventWire:
     event = {
         "id": "1773479722481317",
         "type": "READY_FOR_PROCESSING",
         "occurredAt": "2026-03-14T09:15:22.481Z",
-        "order": {"lineItems": line_items, "checkoutForm": {"id": "f", "revision": "r"}},
+        "order": {"lineItems": line_items, "checkoutForm": {"id": FORM_ID, "revision": "r"}},
     }
     return EVENTS_PAGE.validate_json(json.dumps({"events": [event]}))["events"][0]
 
@@ -48,7 +50,7 @@ def test_the_latest_purchase_time_or_none(line_items, expected):
     event = journal_event(event_with(line_items))
 
     assert event.bought_at == expected
-    assert (event.checkout_form_id, event.revision) == ("f", "r")
+    assert (event.checkout_form_id, event.revision) == (FORM_ID, "r")
 
 
 async def test_events_read_from_the_simulator_carry_each_forms_purchase_time():

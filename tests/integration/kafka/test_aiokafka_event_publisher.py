@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 
@@ -21,10 +24,23 @@ from adapters.kafka.aiokafka_event_publisher import (
 )
 from adapters.kafka.config import KafkaConfig
 from adapters.kafka.embedded import EmbeddedBroker
-from adapters.kafka.messages import encode_dead_letter, encode_event
+from adapters.kafka.messages import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    MIN_MAX_MESSAGE_BYTES,
+    KafkaRecord,
+    encode_dead_letter,
+    encode_event,
+    record_size,
+)
 from application.ports.errors import PublishError
 from application.ports.publisher import ORDERS, OutboundMessage
-from tests.support.builders import make_dead_letter, make_order_imported, make_order_status_changed
+from domain.events import DomainEvent
+from tests.support.builders import (
+    make_dead_letter,
+    make_order_imported,
+    make_order_status_changed,
+    make_order_with_line_items,
+)
 from tests.support.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -251,3 +267,116 @@ async def test_every_compression_codec_reaches_a_consumer_intact(
 
     records = await read_topic(config.bootstrap_servers, config.topic_orders, min_records=20)
     assert sorted(r.value for r in records) == sorted(m.value for m in messages)
+
+
+# --- Records too large ------------------------------------------------------------------------
+
+BIG_ORDER_ID = "order-with-5000-line-items"
+# Bounds the calls below: an oversize record must never keep one from returning.
+RETURNS_WITHIN_SECONDS = 30
+
+
+def size_of(record: Any) -> int:
+    return record_size(KafkaRecord(record.key or b"", record.value or b"", list(record.headers)))
+
+
+async def test_an_order_with_thousands_of_line_items_goes_to_the_dlq_and_the_rest_are_published(
+    kafka_topics: KafkaConfig,
+) -> None:
+    big = make_order_with_line_items(5000, external_id=BIG_ORDER_ID)
+    normal: list[DomainEvent] = [make_order_imported(external_id=f"order-{n}") for n in range(20)]
+    later = make_order_status_changed(external_id="order-3")
+    assert record_size(encode_event(big)) > DEFAULT_MAX_MESSAGE_BYTES  # ~1.3 MB
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        async with asyncio.timeout(RETURNS_WITHIN_SECONDS):
+            await publisher.publish([*normal[:10], big, *normal[10:], later])
+
+    servers = kafka_topics.bootstrap_servers
+    orders = await read_topic(servers, kafka_topics.topic_orders, min_records=21)
+    assert sorted(r.value for r in orders) == sorted(
+        encode_event(e).value for e in [*normal, later]
+    )
+    [stub] = await read_topic(servers, kafka_topics.topic_dlq, min_records=1)
+    assert stub.key == BIG_ORDER_ID.encode()
+    assert size_of(stub) <= DEFAULT_MAX_MESSAGE_BYTES
+    value = stub.json()
+    assert (value["event_id"], value["event_type"], value["truncated"]) == (
+        str(big.event_id),
+        "OrderImported",
+        True,
+    )
+    assert value["raw_payload_sha256"] == hashlib.sha256(encode_event(big).value).hexdigest()
+    assert "over the maximum message size" in value["error"]
+
+
+def broker_refusing_batches_over(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[int]:
+    """Batches over `limit` bytes get the answer of a Kafka broker whose `max.message.bytes`
+    is `limit`: MESSAGE_TOO_LARGE, which aiokafka's sender sets on the batch's future as a
+    `MessageSizeTooLargeError`. Tansu has no such limit (it stores a 20 MB record, and ignores
+    a topic's `max.message.bytes`), so that answer is given here; the other batches go to the
+    real broker. Returns the sizes of the batches refused."""
+    real_send_batch = AIOKafkaProducer.send_batch
+    refused: list[int] = []
+
+    async def send_batch(
+        self: AIOKafkaProducer, batch: BatchBuilder, topic: str, *, partition: int
+    ) -> asyncio.Future[Any]:
+        if batch.size() <= limit:
+            return await real_send_batch(self, batch, topic, partition=partition)
+        refused.append(batch.size())
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        answer.set_exception(MessageSizeTooLargeError())
+        return answer
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", send_batch)
+    return refused
+
+
+async def test_a_record_the_broker_refuses_as_too_large_is_dead_lettered_and_the_rest_published(
+    kafka_topics: KafkaConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = broker_refusing_batches_over(monkeypatch, 100_000)
+    big = keyed(99, key=BIG_ORDER_ID, size=200_000)  # under our 1 MB limit: staged, sent
+    messages = [*(keyed(n) for n in range(5)), big, *(keyed(n) for n in range(5, 10))]
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        async with asyncio.timeout(RETURNS_WITHIN_SECONDS):
+            await publisher.send(messages)
+
+    assert len(refused) == 1
+    servers = kafka_topics.bootstrap_servers
+    orders = await read_topic(servers, kafka_topics.topic_orders, min_records=10)
+    assert sorted(r.value for r in orders) == sorted(m.value for m in messages if m is not big)
+    [stub] = await read_topic(servers, kafka_topics.topic_dlq, min_records=1)
+    assert stub.key == BIG_ORDER_ID.encode()
+    assert size_of(stub) <= MIN_MAX_MESSAGE_BYTES
+    value = stub.json()
+    assert "Kafka refused the record" in value["error"]
+    assert "MessageSizeTooLargeError" in value["error"]
+    assert value["raw_payload_sha256"] == hashlib.sha256(big.value).hexdigest()
+    assert big.value.startswith(value["raw_payload"].encode())
+
+
+async def test_a_broker_refusing_even_the_stub_is_a_publish_error_not_a_silent_drop(
+    kafka_topics: KafkaConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker_refusing_batches_over(monkeypatch, 4_000)  # below any stub of a big record
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        with pytest.raises(PublishError, match="even the dead-letter stubs"):
+            await publisher.send([keyed(1), keyed(2, size=200_000)])
+
+
+async def test_a_refused_batch_of_several_records_is_an_outage(
+    kafka_topics: KafkaConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Several records share a batch only up to aiokafka's 16 KB: a broker refusing that
+    # refuses ordinary orders, and no record can be blamed.
+    broker_refusing_batches_over(monkeypatch, 5_000)
+
+    async with AiokafkaEventPublisher(kafka_topics) as publisher:
+        with pytest.raises(PublishError, match="did not acknowledge") as caught:
+            await publisher.send([keyed(n, key="order-1", size=2_000) for n in range(8)])
+
+    assert isinstance(caught.value.__cause__, MessageSizeTooLargeError)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -66,10 +67,20 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
 
 
 def leadership(
-    leases: PostgresLease, fence: LeaseFence, roles: list[Role], ttl: timedelta = TTL
+    leases: PostgresLease,
+    fence: LeaseFence,
+    roles: list[Role],
+    ttl: timedelta = TTL,
+    patience: timedelta = timedelta(0),
 ) -> Leadership:
     return Leadership(
-        leases, fence, account=ACCOUNT, holder="replica-a", ttl=ttl, on_role=roles.append
+        leases,
+        fence,
+        account=ACCOUNT,
+        holder="replica-a",
+        ttl=ttl,
+        on_role=roles.append,
+        patience=patience,
     )
 
 
@@ -204,3 +215,74 @@ async def test_one_shot_commands_fail_at_once_when_another_replica_leads(
 
     with pytest.raises(LeaseUnavailable, match="another replica is polling account 'shop'"):
         await leader.exclusively(never)
+
+
+async def test_a_standby_takes_over_as_soon_as_the_leaders_session_ends(
+    location: PostgresLocation, leases: PostgresLease
+) -> None:
+    crashed = await PostgresLease.open(location)
+    assert await crashed.acquire(ACCOUNT, "replica-b", timedelta(minutes=5)) is not None
+    roles: list[Role] = []
+    leader = leadership(leases, LeaseFence(), roles)
+    stop = asyncio.Event()
+    led_at: list[float] = []
+
+    async def lead(stop: asyncio.Event) -> None:
+        led_at.append(time.monotonic())
+        stop.set()
+
+    running = asyncio.create_task(leader.run(stop, lead))
+    await until(lambda: Role.STANDBY in roles)
+    await crashed.aclose()  # as on SIGKILL: its connections close, its 5-minute lease stays
+    closed_at = time.monotonic()
+    await asyncio.wait_for(running, timeout=10)
+
+    assert roles == [Role.STANDBY, Role.LEADER, Role.STANDBY]
+    assert led_at[0] - closed_at < 2.0
+    print(f"takeover after the leader's session ended: {led_at[0] - closed_at:.3f}s")
+
+
+async def test_one_shot_commands_wait_for_the_lease_and_run_once_its_holder_is_gone(
+    location: PostgresLocation, leases: PostgresLease, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="entrypoints.leadership")
+    crashed = await PostgresLease.open(location)
+    assert await crashed.acquire(ACCOUNT, "replica-b", timedelta(minutes=5)) is not None
+    fence = LeaseFence()
+    leader = leadership(leases, fence, [], patience=timedelta(seconds=30))
+    tokens: list[int] = []
+
+    async def once(stop: asyncio.Event) -> str:
+        assert fence.lease is not None
+        tokens.append(fence.lease.fencing_token)
+        return "drained"
+
+    draining = asyncio.create_task(leader.exclusively(once))
+    await until(lambda: "another replica holds the lease: waiting for it" in caplog.messages)
+    assert not draining.done()
+    await crashed.aclose()
+    closed_at = time.monotonic()
+
+    assert await asyncio.wait_for(draining, timeout=10) == "drained"
+    assert time.monotonic() - closed_at < 2.0
+    assert tokens == [2]
+
+
+async def test_one_shot_commands_give_up_after_their_bound_naming_the_holder(
+    leases: PostgresLease,
+) -> None:
+    assert await leases.acquire(ACCOUNT, "replica-b", timedelta(minutes=5)) is not None
+    leader = leadership(leases, LeaseFence(), [], patience=timedelta(seconds=0.5))
+
+    async def never(stop: asyncio.Event) -> None:
+        raise AssertionError("must not run without the lease")
+
+    started = time.monotonic()
+    with pytest.raises(LeaseUnavailable) as raised:
+        await asyncio.wait_for(leader.exclusively(never), timeout=10)
+
+    assert 0.5 <= time.monotonic() - started < 3.0
+    message = str(raised.value)
+    assert "another replica is polling account 'shop': replica-b holds the lease" in message
+    assert "waited 0.5 s (LEASE_WAIT_SECONDS)" in message
+    assert "\n" not in message

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tests.integration.persistence.backends import open_backend, pg_execute
 pytestmark = pytest.mark.integration
 
 TTL = timedelta(seconds=30)
+PROMPTLY = 5.0  # seconds: a takeover that waits for the 30 s ttl cannot make it
 
 
 @pytest.fixture
@@ -48,6 +50,42 @@ async def expire(location: PostgresLocation, account: str) -> None:
         ).format(sql.Identifier(location.schema)),
         (account,),
     )
+
+
+async def lock_session_pids(location: PostgresLocation, account: str) -> list[int]:
+    """The server processes holding the account's lease lock (its holder's lock session)."""
+    rows = await pg_execute(
+        """
+        SELECT pid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 2
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND classid = (hashtext('openoms_allegro.lease')::bigint & 4294967295)::oid
+          AND objid = (hashtext(%s)::bigint & 4294967295)::oid
+        """,
+        (f"{location.schema}/{account}",),
+    )
+    return [row[0] for row in rows]
+
+
+async def terminate_lock_session(location: PostgresLocation, account: str) -> None:
+    """As if the holder's lock connection dropped (its process lives on)."""
+    pids = await lock_session_pids(location, account)
+    assert len(pids) == 1, f"expected one lock session, found {pids}"
+    await pg_execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+    await eventually(lambda: _none_hold(location, account), "the lock session to end")
+
+
+async def _none_hold(location: PostgresLocation, account: str) -> bool:
+    return not await lock_session_pids(location, account)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> float:
+    """Seconds until `condition` held (polled with a deadline of PROMPTLY)."""
+    started = time.monotonic()
+    while not await condition():
+        assert time.monotonic() - started < PROMPTLY, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
 
 
 async def test_the_first_holder_gets_token_one_and_others_wait(leases: PostgresLease) -> None:
@@ -221,6 +259,120 @@ async def test_a_fenced_commit_without_a_lease_for_the_account_is_refused(
             await store.commit("shop", Cursor("1"))
 
         assert await store.load_cursor("shop") is None
+
+
+async def test_a_crashed_holders_lease_is_taken_over_at_once_with_a_higher_token(
+    location: PostgresLocation, leases: PostgresLease
+) -> None:
+    crashed = await PostgresLease.open(location)
+    first = await crashed.acquire("shop", "replica-a", TTL)
+    assert first is not None
+    taken: list[Lease] = []
+
+    async def took_over() -> bool:
+        lease = await leases.acquire("shop", "replica-b", TTL)
+        taken.extend([lease] if lease is not None else [])
+        return lease is not None
+
+    assert not await took_over()  # while the holder's sessions live, it keeps the lease
+    await crashed.aclose()  # its connections close, as on SIGKILL; the row stays as it was
+    await eventually(took_over, "the takeover")
+
+    assert (taken[0].holder, taken[0].fencing_token) == ("replica-b", first.fencing_token + 1)
+    assert first.expires_at > datetime.now(UTC) + TTL / 2  # long before the old lease expired
+
+
+async def test_a_standby_waiting_on_the_holder_wakes_when_its_session_ends(
+    location: PostgresLocation,
+) -> None:
+    async with (
+        await PostgresLease.open(location) as holder,
+        await PostgresLease.open(location) as standby,
+    ):
+        assert await holder.acquire("shop", "replica-a", TTL) is not None
+        assert not await standby.wait_for_holder("shop", "replica-b", timedelta(seconds=0.2))
+        waiting = asyncio.create_task(
+            standby.wait_for_holder("shop", "replica-b", timedelta(minutes=1))
+        )
+        await holder.aclose()
+        started = time.monotonic()
+
+        assert await asyncio.wait_for(waiting, timeout=PROMPTLY)
+        assert time.monotonic() - started < PROMPTLY
+        taken = await standby.acquire("shop", "replica-b", TTL)
+        assert taken is not None
+        assert taken.fencing_token == 2
+
+
+async def test_a_holder_whose_lock_session_dropped_is_fenced_once_a_standby_takes_over(
+    location: PostgresLocation,
+) -> None:
+    fence = LeaseFence()
+    async with (
+        await PostgresLease.open(location) as holder,
+        await PostgresLease.open(location) as standby,
+        await PostgresStateStore.open(location, fence) as store,
+    ):
+        fence.lease = lease = await holder.acquire("shop", "replica-a", TTL)
+        assert lease is not None
+        await terminate_lock_session(location, "shop")  # the process itself lives on
+
+        taken = await standby.acquire("shop", "replica-b", TTL)
+
+        assert taken is not None
+        assert taken.fencing_token == lease.fencing_token + 1
+        with pytest.raises(LeaseLost, match="nothing was committed"):
+            await store.commit("shop", Cursor("1"))
+        with pytest.raises(LeaseLost):
+            await holder.renew(lease, TTL)
+
+
+async def test_a_holder_whose_lock_session_dropped_locks_again_when_it_renews(
+    location: PostgresLocation,
+) -> None:
+    async with (
+        await PostgresLease.open(location) as holder,
+        await PostgresLease.open(location) as standby,
+    ):
+        lease = await holder.acquire("shop", "replica-a", TTL)
+        assert lease is not None
+        await terminate_lock_session(location, "shop")
+
+        renewed = await holder.renew(lease, TTL)
+
+        assert renewed.fencing_token == lease.fencing_token
+        assert len(await lock_session_pids(location, "shop")) == 1
+        assert await standby.acquire("shop", "replica-b", TTL) is None
+
+
+async def test_a_lease_taken_at_expiry_from_a_stalled_holder_passes_on_at_expiry_only(
+    location: PostgresLocation,
+) -> None:
+    """The stalled holder's session still holds the lock: the successor leads without it,
+    and a third replica that finds the lock free must not take the lease from it."""
+    async with (
+        await PostgresLease.open(location) as stalled,
+        await PostgresLease.open(location) as successor,
+        await PostgresLease.open(location) as third,
+    ):
+        old = await stalled.acquire("shop", "replica-a", TTL)
+        assert old is not None
+        await expire(location, "shop")
+        taken = await successor.acquire("shop", "replica-b", TTL)
+        assert taken is not None
+
+        assert await stalled.acquire("shop", "replica-a", TTL) is None  # woke up: lost
+        assert await lock_session_pids(location, "shop") == []  # and gave the lock up
+        assert await third.acquire("shop", "replica-c", TTL) is None
+        assert not await third.wait_for_holder("shop", "replica-c", timedelta(seconds=0.2))
+        renewed = await successor.renew(taken, TTL)  # takes the lock now that it is free
+        assert len(await lock_session_pids(location, "shop")) == 1
+        await successor.aclose()
+        await eventually(lambda: _none_hold(location, "shop"), "the successor's session to end")
+
+        last = await third.acquire("shop", "replica-c", TTL)
+        assert last is not None
+        assert last.fencing_token == renewed.fencing_token + 1
 
 
 async def _held(leases: PostgresLease, holder: str) -> Lease:

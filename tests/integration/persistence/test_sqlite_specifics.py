@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import sqlite3
+import stat
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 
 from adapters.persistence import (
@@ -18,6 +24,7 @@ from adapters.persistence import (
 )
 from application.ports.errors import StateStoreError
 from application.ports.state import Cursor, TokenPair
+from tests.contract.test_state_store_contract import make_batch
 from tests.contract.test_token_store_contract import make_pair
 
 SRC = Path(__file__).resolve().parents[3] / "src"
@@ -27,6 +34,20 @@ def has_wal(path: Path) -> bool:
     return Path(f"{path}-wal").exists()
 
 
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """The common default (022): without it, a strict umask would hide a missing chmod."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 async def test_the_directory_of_the_file_is_created(tmp_path: Path) -> None:
     path = tmp_path / "var" / "openoms-allegro" / "state.db"
 
@@ -34,6 +55,68 @@ async def test_the_directory_of_the_file_is_created(tmp_path: Path) -> None:
         await store.commit("shop", Cursor("1"))
 
     assert path.is_file()
+
+
+@pytest.mark.usefixtures("permissive_umask")
+async def test_the_state_files_and_a_new_directory_are_private_to_their_owner(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "var" / "openoms-allegro"
+    path = directory / "state.db"
+
+    async with await SqliteStateStore.open(path) as store:
+        await store.stage("shop", make_batch())
+        modes = {suffix: mode_of(Path(f"{path}{suffix}")) for suffix in ("", "-wal", "-shm")}
+
+    assert mode_of(directory) == 0o700
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+
+
+@pytest.mark.usefixtures("permissive_umask")
+async def test_state_files_an_older_version_left_readable_are_made_private(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE left_by_an_older_version (x)")
+    connection.close()
+    assert mode_of(path) == 0o644
+
+    async with await SqliteStateStore.open(path) as store:
+        await store.commit("shop", Cursor("1"))
+
+    assert mode_of(path) == 0o600
+
+
+@pytest.fixture
+def sqlite_built_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian builds SQLite with SECURE_DELETE on by default, most others do not: every
+    connection starts with it off here, as it would there."""
+    connect = aiosqlite.connect
+
+    async def insecure_connect(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+        connection = await connect(*args, **kwargs)
+        await connection.execute("PRAGMA secure_delete = OFF")
+        return connection
+
+    monkeypatch.setattr(aiosqlite, "connect", insecure_connect)
+
+
+@pytest.mark.usefixtures("sqlite_built_without_secure_delete")
+async def test_a_committed_batch_leaves_no_buyer_data_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    buyer = b"jan.kowalski@example.com, ul. Prosta 1, Warszawa"
+    staged_key = base64.b64encode(b"cf-1" + buyer)  # how the outbox stores a message key
+
+    async with await SqliteStateStore.open(path) as store:
+        await store.stage("shop", make_batch(Cursor("300"), tag=buyer))
+        wal = await asyncio.to_thread(Path(f"{path}-wal").read_bytes)
+        assert staged_key in wal  # the needle is the right one
+        await store.commit("shop", Cursor("300"))  # the staged outbox is deleted with it
+    # Closing the last connection checkpoints the WAL into the file and removes it.
+
+    assert not has_wal(path)
+    assert staged_key not in path.read_bytes()
 
 
 async def test_the_connection_uses_wal_and_full_sync(tmp_path: Path) -> None:

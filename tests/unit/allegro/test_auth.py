@@ -11,15 +11,19 @@ import httpx
 import pytest
 
 from adapters.allegro import MalformedResponse
+from adapters.allegro.auth import TokenManager, build_oauth_client
 from application.ports.errors import AllegroAuthError, AllegroUnavailable
 from application.ports.state import TokenPair
 
 from .fakes import (
     CLIENT_ID,
     CLIENT_SECRET,
+    FakeAllegro,
     FakeTime,
     MemoryTokenStore,
+    make_config,
     make_harness,
+    settle,
     valid_pair,
     vendor_json,
 )
@@ -34,6 +38,42 @@ def expiring_store(time: FakeTime, left: timedelta) -> MemoryTokenStore:
 
 def form_of(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+def refresh_tokens_sent(fake: FakeAllegro) -> list[str]:
+    return [form_of(r)["refresh_token"] for r in fake.token_requests]
+
+
+class StoreDown(Exception):
+    pass
+
+
+class FlakyStore(MemoryTokenStore):
+    """A store that refuses the next `failures` saves, as one that is down or restarting."""
+
+    failures = 0
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreDown("state store unavailable")
+        await super().save(account, pair)
+
+
+class GatedStore(MemoryTokenStore):
+    """A store whose saves wait for `gate`; `saving` and `saved` tell how far one got."""
+
+    def __init__(self, pairs: dict[str, TokenPair]) -> None:
+        super().__init__(pairs)
+        self.saving = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.saved = asyncio.Event()
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        self.saving.set()
+        await self.gate.wait()
+        await super().save(account, pair)
+        self.saved.set()
 
 
 async def test_a_fresh_token_is_used_without_refreshing() -> None:
@@ -260,20 +300,137 @@ async def test_concurrent_401s_share_one_refresh() -> None:
 
 async def test_the_refreshed_pair_is_saved_before_the_token_endpoint_reply_is_used() -> None:
     time = FakeTime()
-    store = expiring_store(time, timedelta(0))
-
-    class FailingStore(MemoryTokenStore):
-        async def save(self, account: str, pair: TokenPair) -> None:
-            raise RuntimeError("disk full")
-
-    failing = FailingStore(store.pairs)
-    h = make_harness(time=time, store=failing)
+    store = FlakyStore(expiring_store(time, timedelta(0)).pairs)
+    store.failures = 3  # every attempt of the first use
+    h = make_harness(time=time, store=store)
     h.fake.script(STATS, OK_STATS)
 
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(StoreDown):
         await h.client.journal.latest_event_id()
 
     assert h.fake.api_requests == []  # the unsaved access token was never used
+    assert h.time.sleeps == [0.5, 2.0]  # the save was retried, with pauses between
+
+
+async def test_a_save_that_fails_once_is_retried_and_the_next_refresh_uses_the_new_token() -> None:
+    time = FakeTime()
+    store = FlakyStore(expiring_store(time, timedelta(0)).pairs)
+    store.failures = 1
+    h = make_harness(time=time, store=store)
+    h.fake.script(STATS, OK_STATS)
+
+    assert await h.client.journal.latest_event_id() == "42"
+    time.advance(43199 - 200)  # the new access token now has < 5 min left
+    assert await h.client.journal.latest_event_id() == "42"
+
+    assert refresh_tokens_sent(h.fake) == ["refresh-0", "refresh-1"]
+    assert h.store.pairs["default"].refresh_token == "refresh-2"
+
+
+async def test_a_pair_the_store_refused_is_kept_and_saved_at_the_next_use() -> None:
+    time = FakeTime()
+    store = FlakyStore(expiring_store(time, timedelta(0)).pairs)
+    store.failures = 3
+    h = make_harness(time=time, store=store)
+    h.fake.script(STATS, OK_STATS)
+    with pytest.raises(StoreDown):
+        await h.client.journal.latest_event_id()
+
+    assert await h.client.journal.latest_event_id() == "42"  # the store is back
+
+    assert refresh_tokens_sent(h.fake) == ["refresh-0"]  # no second refresh
+    assert h.store.pairs["default"].refresh_token == "refresh-1"
+    assert h.fake.api_requests[-1].headers["Authorization"] == "Bearer access-1"
+    time.advance(43199 - 200)
+    assert await h.client.journal.latest_event_id() == "42"
+    assert refresh_tokens_sent(h.fake) == ["refresh-0", "refresh-1"]
+
+
+async def test_a_caller_cancelled_during_the_save_does_not_lose_the_pair() -> None:
+    time = FakeTime()
+    store = GatedStore(expiring_store(time, timedelta(0)).pairs)
+    h = make_harness(time=time, store=store)
+    h.fake.script(STATS, OK_STATS)
+    caller = asyncio.create_task(h.client.journal.latest_event_id())
+    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    store.gate.set()
+    await asyncio.wait_for(store.saved.wait(), timeout=5.0)  # the refresh went on without it
+
+    assert store.pairs["default"].refresh_token == "refresh-1"
+    time.advance(43199 - 200)
+    assert await h.client.journal.latest_event_id() == "42"
+    assert refresh_tokens_sent(h.fake) == ["refresh-0", "refresh-1"]
+
+
+async def test_a_caller_arriving_during_an_abandoned_save_waits_for_it() -> None:
+    time = FakeTime()
+    store = GatedStore(expiring_store(time, timedelta(0)).pairs)
+    h = make_harness(time=time, store=store)
+    h.fake.script(STATS, OK_STATS)
+    abandoned = asyncio.create_task(h.client.journal.latest_event_id())
+    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+    abandoned.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+
+    later = asyncio.create_task(h.client.journal.latest_event_id())
+    await asyncio.sleep(0)
+    store.gate.set()
+
+    assert await asyncio.wait_for(later, timeout=5.0) == "42"
+    assert refresh_tokens_sent(h.fake) == ["refresh-0"]
+    assert [pair.refresh_token for _, pair in store.saves] == ["refresh-1"]
+    assert h.fake.api_requests[-1].headers["Authorization"] == "Bearer access-1"
+
+
+async def test_closing_lets_a_refresh_in_flight_land_in_the_store() -> None:
+    time = FakeTime()
+    store = GatedStore(expiring_store(time, timedelta(0)).pairs)
+    h = make_harness(time=time, store=store)
+    caller = asyncio.create_task(h.client.journal.latest_event_id())
+    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    closing = asyncio.create_task(h.client.aclose())
+    await asyncio.sleep(0)
+    assert not closing.done()  # waiting for the save
+    store.gate.set()
+    await asyncio.wait_for(closing, timeout=5.0)
+
+    assert store.pairs["default"].refresh_token == "refresh-1"
+
+
+async def test_closing_waits_for_a_stuck_save_no_longer_than_the_landing_timeout() -> None:
+    time = FakeTime()
+    store = GatedStore(expiring_store(time, timedelta(0)).pairs)  # the gate never opens
+    fake = FakeAllegro()
+    tokens = TokenManager(
+        build_oauth_client(make_config(), httpx.MockTransport(fake)),
+        token_url=make_config().token_url,
+        store=store,
+        account="default",
+        initial_refresh_token=None,
+        clock=time,
+        sleep=time.sleep,
+        landing_timeout=0.01,
+    )
+    caller = asyncio.create_task(tokens.access_token())
+    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    await asyncio.wait_for(tokens.aclose(), timeout=5.0)
+
+    assert store.saves == []  # closed without the save
+    store.gate.set()  # let the abandoned flight finish before the loop closes
+    await settle()
 
 
 async def test_tokens_stored_by_another_process_are_taken_over() -> None:

@@ -46,14 +46,15 @@ async def test_get_reports_the_path_template_not_the_id() -> None:
     assert [(e, s) for e, s, _ in h.observer.requests] == [("/order/checkout-forms/{id}", 200)]
 
 
-async def test_get_escapes_the_id_in_the_path() -> None:
+@pytest.mark.parametrize("form_id", [".", "..", "a/b", "", f"{FORM_ID}\x00", f"{FORM_ID}/x"])
+async def test_an_id_that_is_not_a_uuid_is_malformed_and_never_requested(form_id: str) -> None:
     h = make_harness()
-    h.fake.script("/order/checkout-forms/a/b", allegro_error(404, "NotFound", "x"))
 
-    with pytest.raises(CheckoutFormNotFound):
-        await h.client.forms.get("a/b")
+    with pytest.raises(MalformedCheckoutForm) as caught:
+        await h.client.forms.get(form_id)
 
-    assert h.fake.api_requests[0].url.raw_path == b"/order/checkout-forms/a%2Fb"
+    assert "not a checkout form id" in caught.value.unreadable.reason
+    assert h.fake.api_requests == []  # `.` would have named the list endpoint
 
 
 async def test_404_is_checkout_form_not_found() -> None:
@@ -106,7 +107,7 @@ async def test_a_non_json_form_body_is_malformed_and_keeps_the_requested_id() ->
 
 async def test_search_builds_the_query_and_reads_every_item() -> None:
     h = make_harness()
-    bad = {"id": "bad-one", "status": "READY_FOR_PROCESSING"}
+    bad = {"id": "0f0f0f0f-0000-11f1-8000-00000000000b", "status": "READY_FOR_PROCESSING"}
     page = {"checkoutForms": [make_checkout_form(), bad], "count": 2, "totalCount": 57}
     h.fake.script("/order/checkout-forms", vendor_json(200, page))
     query = CheckoutFormQuery(
@@ -138,7 +139,7 @@ async def test_search_builds_the_query_and_reads_every_item() -> None:
     good, unreadable = result.items
     assert isinstance(good, OrderSnapshot)
     assert isinstance(unreadable, UnreadableCheckoutForm)
-    assert unreadable.checkout_form_id == "bad-one"
+    assert unreadable.checkout_form_id == bad["id"]
     assert json.loads(unreadable.raw) == bad
 
 

@@ -54,6 +54,8 @@ def test_urls_must_be_absolute_http(url: str) -> None:
         ("backoff_initial", -1.0),
         ("backoff_max", 0.5),
         ("rate_limit_block_seconds", -1.0),
+        ("retry_after_max_seconds", 0.0),
+        ("retry_after_max_seconds", float("nan")),
         ("client_id", ""),
         ("client_secret", ""),
     ],
@@ -71,6 +73,7 @@ def test_defaults() -> None:
     assert (config.timeout_seconds, config.max_attempts) == (30.0, 6)
     assert (config.backoff_initial, config.backoff_max) == (1.0, 60.0)
     assert config.rate_limit_block_seconds == 60.0
+    assert config.retry_after_max_seconds == 300.0
 
 
 def test_secrets_are_absent_from_repr() -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import timedelta
+from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -190,6 +194,61 @@ async def test_429_honours_retry_after_as_an_http_date() -> None:
     await h.client.journal.latest_event_id()
 
     assert h.time.monotonic() - start == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize(
+    ("config", "cap"), [({}, 300.0), ({"retry_after_max_seconds": 90.0}, 90.0)]
+)
+async def test_a_huge_retry_after_is_capped_and_the_cap_is_logged_once(
+    caplog: pytest.LogCaptureFixture, config: dict[str, Any], cap: float
+) -> None:
+    h = make_harness(**config)
+    limited = vendor_json(429, {"errors": []}, headers={"Retry-After": "1e9"})
+    h.fake.script(STATS, limited, OK_STATS)
+    start = h.time.monotonic()
+
+    with caplog.at_level(logging.WARNING, logger="adapters.allegro"):
+        assert await h.client.journal.latest_event_id() == "42"
+
+    assert h.time.monotonic() - start == pytest.approx(cap)
+    (capped,) = [r for r in caplog.records if "exceeds the cap" in r.getMessage()]
+    assert (capped.retry_after_seconds, capped.cap_seconds) == (1e9, cap)  # type: ignore[attr-defined]
+    assert capped.endpoint == STATS  # type: ignore[attr-defined]
+
+
+async def test_a_retry_after_within_the_cap_is_not_logged_as_capped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = make_harness(retry_after_max_seconds=90.0)
+    limited = vendor_json(429, {"errors": []}, headers={"Retry-After": "90"})
+    h.fake.script(STATS, limited, OK_STATS)
+    start = h.time.monotonic()
+
+    with caplog.at_level(logging.WARNING, logger="adapters.allegro"):
+        await h.client.journal.latest_event_id()
+
+    assert h.time.monotonic() - start == pytest.approx(90.0)
+    assert not [r for r in caplog.records if "exceeds the cap" in r.getMessage()]
+
+
+@pytest.mark.parametrize("skew_hours", [-3, 3])
+async def test_429_http_date_is_judged_by_the_responses_date_header(skew_hours: int) -> None:
+    h = make_harness()  # the fake wall clock reads 2026-03-14 09:00:00 UTC
+    server_now = h.time.now() + timedelta(hours=skew_hours)  # Allegro's clock, hours apart
+    limited = vendor_json(
+        429,
+        {},
+        headers={
+            "Date": format_datetime(server_now, usegmt=True),
+            "Retry-After": format_datetime(server_now + timedelta(seconds=60), usegmt=True),
+        },
+    )
+    h.fake.script(STATS, limited, OK_STATS)
+    start = h.time.monotonic()
+
+    await h.client.journal.latest_event_id()
+
+    assert h.time.monotonic() - start == pytest.approx(60.0)
 
 
 async def test_while_blocked_every_request_of_the_client_waits() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,3 +67,25 @@ def test_retryable_statuses(status: int, retryable: bool) -> None:
 )
 def test_retry_after_as_seconds_or_http_date(header: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(header, NOW) == seconds
+
+
+@pytest.mark.parametrize("skew_hours", [-3, 3])
+def test_an_http_date_is_measured_from_the_responses_date_header(skew_hours: int) -> None:
+    local_now = NOW + timedelta(hours=skew_hours)  # the local clock is hours off
+
+    seconds = retry_after_seconds(
+        "Sat, 14 Mar 2026 09:01:00 GMT", local_now, date="Sat, 14 Mar 2026 09:00:00 GMT"
+    )
+
+    assert seconds == 60.0
+
+
+@pytest.mark.parametrize("date", [None, "", "yesterday", "Sat, 14 Mar 2026 25:00:00 GMT"])
+def test_without_a_readable_date_header_an_http_date_is_measured_from_now(
+    date: str | None,
+) -> None:
+    assert retry_after_seconds("Sat, 14 Mar 2026 09:00:30 GMT", NOW, date=date) == 30.0
+
+
+def test_delta_seconds_ignore_the_date_header() -> None:
+    assert retry_after_seconds("7", NOW, date="Sat, 14 Mar 2026 01:00:00 GMT") == 7.0

@@ -21,6 +21,12 @@ from domain.order import OrderSnapshot, PostalAddress, ShippingAddress, TaxId
 
 from .builders import FORM_ID, make_checkout_form, without
 
+# Checkout form ids are UUIDs: any other shape is refused at the wire (see identifiers.py).
+BROKEN_ID = "0f0f0f0f-0000-11f1-8000-000000000001"
+GOOD_ID = "0f0f0f0f-0000-11f1-8000-000000000002"
+BAD_AMOUNT_ID = "0f0f0f0f-0000-11f1-8000-000000000003"
+ID_A, ID_B, ID_C = (f"0f0f0f0f-0000-11f1-8000-00000000000{n}" for n in "abc")
+
 
 def snapshot(form: dict[str, Any]) -> OrderSnapshot:
     result = read_checkout_form(json.dumps(form))
@@ -371,13 +377,13 @@ def test_reasons_do_not_echo_buyer_data() -> None:
 
 def test_list_items_are_read_one_by_one() -> None:
     good = read_checkout_form_item(make_checkout_form())
-    bad = read_checkout_form_item({"id": "broken"})
+    bad = read_checkout_form_item({"id": BROKEN_ID})
     not_an_object = read_checkout_form_item(["what"])
 
     assert isinstance(good, OrderSnapshot)
     assert isinstance(bad, UnreadableCheckoutForm)
-    assert bad.checkout_form_id == "broken"
-    assert json.loads(bad.raw) == {"id": "broken"}
+    assert bad.checkout_form_id == BROKEN_ID
+    assert json.loads(bad.raw) == {"id": BROKEN_ID}
     assert isinstance(not_an_object, UnreadableCheckoutForm)
     assert not_an_object.checkout_form_id is None
 
@@ -390,13 +396,13 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 def test_a_list_page_is_read_item_by_item_and_failures_keep_the_text_allegro_sent() -> None:
-    good = make_checkout_form(id="good")
+    good = make_checkout_form(id=GOOD_ID)
     bad_amount = make_checkout_form(
-        id="bad-amount",
+        id=BAD_AMOUNT_ID,
         summary={"totalToPay": {"amount": "a lot", "currency": "PLN"}},
         somethingNew={"kept": True},
     )
-    items = [good, {"id": "broken"}, bad_amount, ["what"]]
+    items = [good, {"id": BROKEN_ID}, bad_amount, ["what"]]
     body = json.dumps({"checkoutForms": items, "totalCount": 4}).encode()
     decodes: list[int] = []
 
@@ -408,12 +414,12 @@ def test_a_list_page_is_read_item_by_item_and_failures_keep_the_text_allegro_sen
     results = read_checkout_form_items(page, decoded)
 
     assert isinstance(results[0], OrderSnapshot)
-    assert results[0].id == "good"
+    assert results[0].id == GOOD_ID
     broken, amount, not_an_object = results[1:]
     assert isinstance(broken, UnreadableCheckoutForm)
-    assert json.loads(broken.raw) == {"id": "broken"}
+    assert json.loads(broken.raw) == {"id": BROKEN_ID}
     assert isinstance(amount, UnreadableCheckoutForm)
-    assert amount.checkout_form_id == "bad-amount"
+    assert amount.checkout_form_id == BAD_AMOUNT_ID
     assert "not a decimal" in amount.reason
     assert json.loads(amount.raw) == bad_amount  # with the key this service does not read
     assert isinstance(not_an_object, UnreadableCheckoutForm)
@@ -444,14 +450,14 @@ def test_a_body_given_as_bytes_reads_like_text() -> None:
 
 
 def test_a_list_page_can_leave_out_the_forms_nobody_asked_for() -> None:
-    items = [make_checkout_form(id="a"), make_checkout_form(id="b"), {"id": "c"}, ["no id"]]
+    items = [make_checkout_form(id=ID_A), make_checkout_form(id=ID_B), {"id": ID_C}, ["no id"]]
     body = json.dumps({"checkoutForms": items, "totalCount": 4}).encode()
     page = CHECKOUT_FORMS_PAGE.validate_json(body)
 
-    results = read_checkout_form_items(page, lambda: items, only_ids={"b", "c"})
+    results = read_checkout_form_items(page, lambda: items, only_ids={ID_B, ID_C})
 
     assert [r.id if isinstance(r, OrderSnapshot) else r.checkout_form_id for r in results] == [
-        "b",
-        "c",
+        ID_B,
+        ID_C,
         None,  # an item without an id might be any of them: it stays
     ]

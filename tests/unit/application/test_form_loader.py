@@ -17,6 +17,7 @@ from application.ports import (
     JournalEvent,
     UnreadableCheckoutForm,
 )
+from application.ports.errors import MalformedBody
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger
@@ -375,6 +376,17 @@ async def test_an_outage_on_a_list_page_holds_the_cursor(allegro, publisher, sta
 async def test_a_refused_list_query_falls_back_to_single_reads(allegro, publisher, state):
     paid_orders(allegro, range(5), timedelta(minutes=1))
     allegro.search_error = AllegroRejected("422 from Allegro", 422)
+
+    await make_sync(allegro, publisher, state).run_batch()
+
+    assert sorted(allegro.reads) == ids(*range(5))
+    assert imported_ids(publisher) == ids(*range(5))
+
+
+async def test_an_unreadable_list_page_falls_back_to_single_reads(allegro, publisher, state):
+    # One hostile form fails its whole page; the batch must not wait on it.
+    paid_orders(allegro, range(5), timedelta(minutes=1))
+    allegro.search_error = MalformedBody("list page nested too deep")
 
     await make_sync(allegro, publisher, state).run_batch()
 

@@ -1,14 +1,17 @@
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from application.ports import Cursor, UnreadableCheckoutForm
+import pytest
+
+from application.ports import Cursor, OutboundMessage, PublishError, UnreadableCheckoutForm
 from application.reconcile import Reconciler, ReconcileSettings, cursor_time
 from application.sweep import SweepCheckoutForms
 from domain.events import OrderImported, OrderStatusChanged
 from domain.policy import ImportPolicy
 from tests.support.builders import make_line_item, make_order_snapshot, make_payment
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
 
 ACCOUNT = "shop-1"
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,6 +113,72 @@ async def test_unreadable_forms_are_dead_lettered_after_the_attempts():
         "{not json",
         None,
     )
+
+
+class FailsOnce(FakePublisher):
+    """The broker refuses the first send after the page was staged; `attempted` keeps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempted: list[OutboundMessage] | None = None
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        if self.attempted is None:
+            self.attempted = list(messages)
+            raise PublishError("broker unreachable")
+        await super().send(messages)
+
+
+WINDOW = (START, START + timedelta(days=1))
+
+
+async def test_a_page_that_failed_to_send_is_re_sent_byte_identical_before_any_decision():
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    allegro.forms[order(1).id] = order(1, revision="r1")
+    with pytest.raises(PublishError):
+        await make_sweep(allegro, publisher, state).run(*WINDOW)
+    # Deciding again from the moved form would import r2: a new decision, not a replay.
+    allegro.forms[order(1).id] = order(1, revision="r2", fulfillment_status="SENT")
+
+    outcome = await make_sweep(allegro, publisher, state).run(*WINDOW)
+
+    assert publisher.attempted is not None
+    assert publisher.sent[: len(publisher.attempted)] == publisher.attempted
+    assert [type(e) for e in publisher.published] == [OrderImported, OrderStatusChanged]
+    assert (outcome.resent, outcome.published) == (len(publisher.attempted), 1)
+    assert state.staged == {}
+
+
+async def test_the_journal_re_sends_a_staged_sweep_page_once_and_keeps_its_cursor():
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    state.cursors[ACCOUNT] = Cursor("1773479698020317")
+    allegro.forms[order(1).id] = order(1)
+    with pytest.raises(PublishError):
+        await make_sweep(allegro, publisher, state).run(*WINDOW)
+    sync = make_sync(allegro, publisher, state)
+
+    first, second = await sync.run_batch(), await sync.run_batch()
+
+    assert (first.resent, second.resent) == (1, 0)
+    assert [type(e) for e in publisher.published] == [OrderImported]
+    assert state.cursors[ACCOUNT] == Cursor("1773479698020317")
+    assert state.records.keys() == {(ACCOUNT, order(1).id)}
+
+
+async def test_a_sweep_first_re_sends_a_journal_batch_staged_before_an_interruption():
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    imported = allegro.emit("READY_FOR_PROCESSING", order(1, revision="r1"))
+    with pytest.raises(PublishError):
+        await make_sync(allegro, publisher, state).run_batch()
+    allegro.forms[order(1).id] = order(1, revision="r2", fulfillment_status="SENT")
+
+    await make_sweep(allegro, publisher, state).run(*WINDOW)
+
+    # Imported once, by the journal's decision; the sweep decides on top of its record.
+    assert [type(e) for e in publisher.published] == [OrderImported, OrderStatusChanged]
+    assert state.cursors[ACCOUNT] == Cursor(imported.id)
+    assert state.records[(ACCOUNT, order(1).id)].revision == "r2"
+    assert state.staged == {}
 
 
 def test_cursor_time_reads_microsecond_event_ids():

@@ -60,3 +60,25 @@ def test_remembered_amounts_are_bounded() -> None:
 def test_an_unhashable_currency_is_refused_as_a_currency() -> None:
     with pytest.raises(InvalidValue, match="ISO-4217"):
         Money.parse("1", ["PLN"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        ("1E+100000000", "below 1000000000000"),  # 13 bytes that print as 10^8 digits
+        ("1000000000000", "below 1000000000000"),
+        ("-0.01", "negative"),
+        ("0.000000001", "8 digits after the point"),
+        ("1e-100000000", "8 digits after the point"),
+        ("1" * 65, "longer than 64"),
+        ("1234567890123456789012345.1234567890", "below 1000000000000"),
+    ],
+)
+def test_an_absurd_amount_is_an_invalid_value(amount: str, why: str) -> None:
+    with pytest.raises(InvalidValue, match=why):
+        Money.parse(amount, "PLN")
+
+
+@pytest.mark.parametrize("amount", ["0", "0.00", "999999999999.99", "0.12345678", "1.10000000000"])
+def test_amounts_inside_the_bounds_are_kept_exactly(amount: str) -> None:
+    assert str(Money.parse(amount, "PLN").amount) == amount

@@ -253,6 +253,15 @@ def test_the_healthcheck_asks_a_route_the_service_serves_on_its_port() -> None:
     assert exposed == str(Settings.model_fields["http_port"].default) == "8080"
 
 
+def test_the_image_listens_on_every_interface_though_the_service_defaults_to_loopback() -> None:
+    environment = dict(
+        item.split("=", 1) for args in instruction("ENV") for item in shlex.split(args)
+    )
+
+    assert Settings.model_fields["http_host"].default == "127.0.0.1"
+    assert environment["HTTP_HOST"] == "0.0.0.0"  # published ports and probes reach it
+
+
 def test_the_default_state_url_lands_on_the_declared_volume() -> None:
     (workdir,) = instruction("WORKDIR")
     (volume,) = instruction("VOLUME")
@@ -268,7 +277,7 @@ def test_the_build_copies_what_the_package_build_reads() -> None:
     text = (ROOT / "Dockerfile").read_text()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
-    assert "COPY pyproject.toml README.md ./" in text
+    assert "COPY pyproject.toml README.md constraints.txt ./" in text
     assert "COPY src ./src" in text
     assert project["project"]["readme"] == "README.md"
     python = re.search(r"FROM python:(\d+\.\d+)", text)

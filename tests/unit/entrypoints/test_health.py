@@ -178,7 +178,12 @@ async def served() -> AsyncIterator[tuple[Probe, str]]:
     probe = Probe()
     metrics = Metrics()
     register_gauges(metrics, probe.service, probe.loop, probe.clock, ACCOUNT)
-    app = create_app(metrics, probe.checks.readiness, probe.checks.refresh_token_expiry)
+    app = create_app(
+        metrics,
+        probe.checks.readiness,
+        probe.checks.refresh_token_expiry,
+        readiness_ttl_seconds=0,  # each probe below sees the change just made
+    )
     endpoint = HttpEndpoint(app, "127.0.0.1", 0)
     await endpoint.start()
     try:

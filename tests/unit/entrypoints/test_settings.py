@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.settings import COMPOSE_DEMO_KEY, ConfigurationError, load_settings
 
 REQUIRED = {"ALLEGRO_CLIENT_ID": "app", "ALLEGRO_CLIENT_SECRET": "s3cr3t-value"}
 
@@ -79,8 +81,44 @@ def test_operations_defaults(env):
 
     assert settings.lease_ttl_seconds == 30
     assert settings.lag_probe_seconds == 30
-    assert settings.http_host == "0.0.0.0"
+    assert settings.http_host == "127.0.0.1"  # only the container image listens on 0.0.0.0
     assert (settings.batch_size, settings.batch_pages) == (1000, 4)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "auth_url"),
+    [
+        (None, None),  # production
+        ("https://api.allegro.pl.allegrosandbox.pl", None),
+        ("http://127.0.0.1:8000", "https://allegro.pl/auth/oauth"),
+    ],
+)
+def test_the_compose_demo_key_is_refused_unless_allegro_is_the_local_simulator(
+    env, api_url, auth_url
+):
+    env.setenv("TOKEN_ENCRYPTION_KEY", COMPOSE_DEMO_KEY)
+    for name, value in (("ALLEGRO_API_URL", api_url), ("ALLEGRO_AUTH_URL", auth_url)):
+        if value is not None:
+            env.setenv(name, value)
+
+    with pytest.raises(ConfigurationError, match="TOKEN_ENCRYPTION_KEY is docker-compose"):
+        load_settings()
+
+
+def test_the_compose_demo_key_is_accepted_for_the_local_simulator(env):
+    env.setenv("TOKEN_ENCRYPTION_KEY", COMPOSE_DEMO_KEY)
+    env.setenv("ALLEGRO_API_URL", "http://127.0.0.1:8000")
+    env.setenv("ALLEGRO_AUTH_URL", "http://localhost:8000/auth/oauth")
+
+    settings = load_settings()
+
+    assert settings.token_encryption_key is not None
+
+
+def test_the_demo_key_the_settings_refuse_is_the_one_compose_ships():
+    compose = (Path(__file__).resolve().parents[3] / "docker-compose.yml").read_text()
+
+    assert f'TOKEN_ENCRYPTION_KEY: "${{TOKEN_ENCRYPTION_KEY:-{COMPOSE_DEMO_KEY}}}"' in compose
 
 
 def test_batch_pages_reach_the_sync_settings(env):
@@ -109,6 +147,12 @@ def test_bad_operations_settings_name_the_variable(env, name, value, message):
         load_settings()
 
 
+def test_a_state_url_password_is_not_in_the_repr(env):
+    env.setenv("STATE_URL", "postgresql://openoms@db/x?password=hunter2")
+
+    assert "hunter2" not in repr(load_settings())
+
+
 def test_a_bad_state_url_never_shows_its_password(env):
     env.setenv("STATE_URL", "postgresql://openoms:hunter2@db/x?schema=Bad-Name")
 
@@ -130,6 +174,24 @@ def test_kafka_compression_reaches_the_producer_config(env, value, expected):
         env.setenv("KAFKA_COMPRESSION_TYPE", value)
 
     assert kafka_config(load_settings()).compression_type == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 1_048_576), ("200000", 200_000)])
+def test_kafka_max_message_bytes_reaches_the_producer_config(env, value, expected):
+    from entrypoints.containers import kafka_config
+
+    env.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if value is not None:
+        env.setenv("KAFKA_MAX_MESSAGE_BYTES", value)
+
+    assert kafka_config(load_settings()).max_message_bytes == expected
+
+
+def test_a_kafka_max_message_bytes_too_small_for_a_stub_names_the_variable(env):
+    env.setenv("KAFKA_MAX_MESSAGE_BYTES", "16383")
+
+    with pytest.raises(ConfigurationError, match="KAFKA_MAX_MESSAGE_BYTES"):
+        load_settings()
 
 
 def test_an_unknown_kafka_compression_names_the_variable(env):

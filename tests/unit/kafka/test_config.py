@@ -83,6 +83,18 @@ def test_producer_waits_for_all_replicas_and_compresses() -> None:
     assert options["client_id"] == "openoms-allegro"
 
 
+def test_the_producers_own_size_check_gets_the_maximum_message_size() -> None:
+    config = KafkaConfig(bootstrap_servers="k:9092", max_message_bytes=200_000)
+
+    assert producer_options(config)["max_request_size"] == 200_000
+    assert producer_options(KafkaConfig("k:9092"))["max_request_size"] == 1_048_576
+
+
+def test_a_maximum_message_size_too_small_for_a_dead_letter_stub_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_message_bytes must be at least 16384"):
+        KafkaConfig(bootstrap_servers="k:9092", max_message_bytes=16_383)
+
+
 def test_plaintext_sets_no_tls_and_no_sasl() -> None:
     options = connection_options(KafkaConfig(bootstrap_servers="k:9092"))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from adapters.persistence import (
     DEFAULT_SCHEMA,
@@ -90,7 +91,64 @@ def test_a_password_never_appears_in_a_location_or_an_error() -> None:
         ("postgresql://svc:s3cret@db/state", "postgresql://svc:***@db/state"),
         ("postgresql://svc@db/state", "postgresql://svc@db/state"),
         ("postgresql://db/state", "postgresql://db/state"),
+        ("postgresql://svc@db/state?password=s3cret", "postgresql://svc@db/state?password=***"),
+        (
+            "postgresql://db/state?sslmode=verify-full&sslpassword=s3cret&schema=shop",
+            "postgresql://db/state?sslmode=verify-full&sslpassword=***&schema=shop",
+        ),
+        (
+            "postgresql://svc:s3cret@db/state?PASSWORD=s3cret&application_name=x",
+            "postgresql://svc:***@db/state?PASSWORD=***&application_name=x",
+        ),
+        (
+            "postgresql:///state?host=/run/postgresql&password=s3cret",
+            "postgresql:///state?host=/run/postgresql&password=***",
+        ),
+        ("postgresql:///state?host=/run/postgresql", "postgresql:///state?host=/run/postgresql"),
     ],
 )
 def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
+
+
+def test_a_password_in_the_query_never_appears_in_a_location_or_an_error() -> None:
+    location = parse_state_url("postgresql://svc@db/state?password=s3cret&sslpassword=k3y")
+
+    assert "s3cret" not in repr(location)
+    assert "k3y" not in repr(location)
+    with pytest.raises(ValueError, match="invalid PostgreSQL schema name") as raised:
+        parse_state_url("postgresql://svc@db:1/state?password=s3cret&schema=1x")
+    assert "s3cret" not in str(raised.value)
+    with pytest.raises(ValueError, match="malformed") as raised:
+        parse_state_url("postgresql://svc@db:port/state?password=s3cret")
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "conninfo"),
+    [
+        (
+            "postgresql:///openoms?host=/run/postgresql&schema=shop",
+            {"dbname": "openoms", "host": "/run/postgresql"},
+        ),
+        (
+            "postgres:///openoms?host=%2Frun%2Fpostgresql&password=p%26w",
+            {"dbname": "openoms", "host": "/run/postgresql", "password": "p&w"},
+        ),
+        (
+            "postgresql://svc@db/openoms?sslmode=require&options=-c%20statement_timeout%3D5s",
+            {
+                "user": "svc",
+                "host": "db",
+                "dbname": "openoms",
+                "sslmode": "require",
+                "options": "-c statement_timeout=5s",
+            },
+        ),
+    ],
+)
+def test_the_dsn_keeps_the_urls_meaning_for_libpq(url: str, conninfo: dict[str, str]) -> None:
+    location = parse_state_url(url)
+
+    assert isinstance(location, PostgresLocation)
+    assert conninfo_to_dict(location.dsn) == conninfo
