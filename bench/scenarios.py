@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import BATCH_PAGES, fresh_topics, pipeline
-from simproc import SimProcess
+from simproc import SimProcess, service_env
 
 from application.poll_loop import PollLoop
 from application.ports import SystemClock
@@ -351,31 +351,14 @@ async def _drain_env(sim: SimProcess, broker: str, state_db: Path) -> dict[str, 
     the end-to-end tests set it (`tests/support/service.py`), at the fastest rate it allows."""
     assert sim.info is not None
     kafka = await fresh_topics(broker, "drain")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ALLEGRO_", "KAFKA_", "STATE_", "TOKEN_", "LOG_", "HTTP_"))
-    }
-    env.update(
-        {
-            "ALLEGRO_API_URL": sim.info.url,
-            "ALLEGRO_AUTH_URL": f"{sim.info.url}/auth/oauth",
-            "ALLEGRO_CLIENT_ID": sim.info.client_id,
-            "ALLEGRO_CLIENT_SECRET": sim.info.client_secret,
-            "ALLEGRO_REFRESH_TOKEN": sim.call("refresh_token"),
-            "ALLEGRO_ACCOUNT": "bench",
-            "ALLEGRO_START_FROM": "earliest",
-            "ALLEGRO_RATE_LIMIT_PER_MINUTE": "9000",  # the most the settings allow
-            "ALLEGRO_RATE_LIMIT_BURST": "1000",
-            "KAFKA_BOOTSTRAP_SERVERS": broker,
-            "KAFKA_ENABLE_IDEMPOTENCE": "false",  # the embedded broker (tansu) refuses it
-            "KAFKA_TOPIC_ORDERS": kafka.topic_orders,
-            "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
-            "STATE_URL": f"sqlite:///{state_db}",
-            "TOKEN_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            "HTTP_PORT": "0",
-            "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "json",
-        }
+    return service_env(
+        sim,
+        broker,
+        (kafka.topic_orders, kafka.topic_dlq),
+        ALLEGRO_RATE_LIMIT_PER_MINUTE="9000",  # the most the settings allow
+        ALLEGRO_RATE_LIMIT_BURST="1000",
+        STATE_URL=f"sqlite:///{state_db}",
+        TOKEN_ENCRYPTION_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        HTTP_PORT="0",
+        LOG_LEVEL="WARNING",
     )
-    return env

@@ -8,6 +8,7 @@ measured for the service. `SimProcess` is the parent's handle; `_main` runs in t
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
 import threading
 import time
@@ -259,3 +260,33 @@ def _main(conn: Connection, rate_limit_per_minute: int, seed: int) -> None:
                 conn.send((True, getattr(child, command)(*args)))
             except Exception:
                 conn.send((False, traceback.format_exc()))
+
+
+def service_env(
+    sim: SimProcess, bootstrap_servers: str, topics: tuple[str, str], **overrides: str
+) -> dict[str, str]:
+    """The service's environment against this simulator and broker, as the end-to-end tests
+    set it (`tests/support/service.py`): the bench account from the journal's start, the
+    idempotent producer off (the embedded broker refuses it), JSON logs; `topics` are the
+    orders and dead-letter topics. `overrides` set the rest (state, rate, key)."""
+    assert sim.info is not None
+    prefixes = ("ALLEGRO_", "KAFKA_", "STATE_", "TOKEN_", "LOG_", "HTTP_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+    env.update(
+        {
+            "ALLEGRO_API_URL": sim.info.url,
+            "ALLEGRO_AUTH_URL": f"{sim.info.url}/auth/oauth",
+            "ALLEGRO_CLIENT_ID": sim.info.client_id,
+            "ALLEGRO_CLIENT_SECRET": sim.info.client_secret,
+            "ALLEGRO_REFRESH_TOKEN": sim.call("refresh_token"),
+            "ALLEGRO_ACCOUNT": "bench",
+            "ALLEGRO_START_FROM": "earliest",
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+            "KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "KAFKA_TOPIC_ORDERS": topics[0],
+            "KAFKA_TOPIC_DLQ": topics[1],
+            "LOG_FORMAT": "json",
+            **overrides,
+        }
+    )
+    return env

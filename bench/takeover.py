@@ -35,7 +35,7 @@ from typing import IO, Any
 import httpx
 import psycopg
 from psycopg import sql
-from simproc import SimProcess
+from simproc import SimProcess, service_env
 
 from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
 from adapters.kafka.embedded import die_with_parent
@@ -222,30 +222,19 @@ def _env(sim: SimProcess, bootstrap_servers: str, schema: str, ttl: float) -> di
         enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
     )
     asyncio.run(ensure_topics(kafka))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALLEGRO_", "KAFKA_"))}
     separator = "&" if "?" in DSN else "?"
-    return {
-        **env,
-        "ALLEGRO_API_URL": sim.info.url,
-        "ALLEGRO_AUTH_URL": f"{sim.info.url}/auth/oauth",
-        "ALLEGRO_CLIENT_ID": sim.info.client_id,
-        "ALLEGRO_CLIENT_SECRET": sim.info.client_secret,
-        "ALLEGRO_REFRESH_TOKEN": sim.call("refresh_token"),
-        "ALLEGRO_ACCOUNT": "bench",
-        "ALLEGRO_START_FROM": "earliest",
-        "ALLEGRO_RATE_LIMIT_PER_MINUTE": "6000",
-        "ALLEGRO_RATE_LIMIT_BURST": "50",
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "KAFKA_TOPIC_ORDERS": kafka.topic_orders,
-        "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
-        "STATE_URL": f"{DSN}{separator}schema={schema}",
-        "TOKEN_ENCRYPTION_KEY": KEY,
-        "LEASE_TTL_SECONDS": f"{ttl:g}",
-        "POLL_INTERVAL_SECONDS": "0.2",
-        "HTTP_HOST": "127.0.0.1",
-        "LOG_FORMAT": "json",
-    }
+    return service_env(
+        sim,
+        bootstrap_servers,
+        (kafka.topic_orders, kafka.topic_dlq),
+        ALLEGRO_RATE_LIMIT_PER_MINUTE="6000",
+        ALLEGRO_RATE_LIMIT_BURST="50",
+        STATE_URL=f"{DSN}{separator}schema={schema}",
+        TOKEN_ENCRYPTION_KEY=KEY,
+        LEASE_TTL_SECONDS=f"{ttl:g}",
+        POLL_INTERVAL_SECONDS="0.2",
+        HTTP_HOST="127.0.0.1",
+    )
 
 
 @contextmanager
