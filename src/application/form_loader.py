@@ -191,6 +191,11 @@ class FormLoader:
         )
         return outcome
 
+    def paged(self, groups: Sequence[FormEvents]) -> set[str]:
+        """The orders `load` would look for on list pages (the others it reads one by one)."""
+        clusters = self._clusters(groups) if self._bulk else []
+        return {wanted.id for cluster in clusters for wanted in cluster}
+
     def _clusters(self, groups: Sequence[FormEvents]) -> list[list[_Wanted]]:
         """Groups with a purchase time and a revision to check, clustered by purchase time."""
         wanted = sorted(

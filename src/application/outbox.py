@@ -14,18 +14,43 @@ each path re-sends what is staged before it stages anything of its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from application.ports.publisher import EventPublisher
 from application.ports.state import StagedBatch, StateStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def uninterrupted(work: Awaitable[T]) -> T:
+    """`work`, finished even when the caller is cancelled (a stop): then the cancellation is
+    raised once it is done. A publish + commit cut halfway would be re-sent at the next start;
+    finishing it is bounded by the broker's and the store's own timeouts. A second
+    cancellation (an operator insisting) abandons it: what is staged is re-sent later."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            await task
+        raise
 
 
 async def deliver(
     state: StateStore, publisher: EventPublisher, account: str, batch: StagedBatch
 ) -> None:
-    """Stage, send and commit `batch`; a batch with no message is only committed."""
+    """Stage, send and commit `batch` (uninterrupted); a batch with no message is only
+    committed."""
+    await uninterrupted(_deliver(state, publisher, account, batch))
+
+
+async def _deliver(
+    state: StateStore, publisher: EventPublisher, account: str, batch: StagedBatch
+) -> None:
     if batch.messages:
         await state.stage(account, batch)
         await publisher.send(batch.messages)
@@ -47,6 +72,12 @@ async def resend_staged(
             "moves_cursor": staged.cursor is not None,
         },
     )
+    await uninterrupted(_resend(state, publisher, account, staged))
+    return staged
+
+
+async def _resend(
+    state: StateStore, publisher: EventPublisher, account: str, staged: StagedBatch
+) -> None:
     await publisher.send(staged.messages)
     await state.commit(account, staged.cursor, staged.records, staged.cleared_failures)
-    return staged

@@ -87,10 +87,39 @@ class PollLoop:
         self._stop_on = stop_on
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Polls until `stop`. A stop does not wait for the batch in flight: its reading is
+        abandoned at once (what was read but not committed is read again after a restart),
+        and only a publish + commit already under way completes (see `outbox.uninterrupted`);
+        so a stop takes a second or two however slow the batch is."""
         while not stop.is_set():
-            delay = await self.step()
+            delay = await self._step_unless_stopped(stop)
+            if delay is None:
+                return
             if delay > 0:
                 await _wait(stop, delay)
+
+    async def _step_unless_stopped(self, stop: asyncio.Event) -> float | None:
+        """`step()`'s delay; None when `stop` came first (the step is cancelled)."""
+        step = asyncio.ensure_future(self.step())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            step.cancel()
+            raise
+        finally:
+            stopped.cancel()
+        if step.done():
+            return step.result()
+        log.info("stopping: the batch in flight is abandoned, a commit under way completes")
+        step.cancel()
+        try:
+            await step
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # cancelled ourselves: abandon
+                raise
+        return None
 
     async def step(self) -> float:
         """One batch; returns how long to wait before the next one."""

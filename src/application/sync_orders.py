@@ -19,6 +19,7 @@ from application.dead_letters import describe, malformed_event
 from application.form_loader import MIN_ORDERS, FormLoader, Loaded, LoadedForms
 from application.outbox import deliver, resend_staged
 from application.ports.allegro import (
+    LIST_PAGE_SIZE,
     CheckoutFormReader,
     JournalEvent,
     OrderEventJournal,
@@ -28,6 +29,7 @@ from application.ports.clock import Clock
 from application.ports.errors import AllegroError, CheckoutFormNotFound
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import Cursor, StagedBatch, StateStore
+from application.slices import DEFAULT_SLICE_REQUESTS, Slice, slices
 from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
@@ -45,6 +47,7 @@ class SyncSettings:
     start_from: str = START_LATEST  # "latest", "earliest" or a journal event id
     batch_size: int = 1000  # events per journal page
     pages_per_batch: int = 1  # journal pages one batch may take while a backlog lasts
+    slice_requests: float = DEFAULT_SLICE_REQUESTS  # reads one commit unit may cost
     max_attempts: int = 3
     read_concurrency: int = 8
     bulk_reads: bool = True  # read through list pages where that saves requests
@@ -55,6 +58,8 @@ class SyncSettings:
             raise ValueError("batch_size must be within 1..1000 (Allegro's limit)")
         if self.pages_per_batch < 1:
             raise ValueError("pages_per_batch must be positive")
+        if not self.slice_requests > 0:
+            raise ValueError("slice_requests must be positive")
         if self.max_attempts < 1 or self.read_concurrency < 1 or self.bulk_min_orders < 1:
             raise ValueError("max_attempts, read_concurrency and bulk_min_orders must be positive")
 
@@ -100,6 +105,21 @@ class _Fetched:
     events: list[JournalEvent]
     full: bool
     forms: LoadedForms | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadAhead:
+    """A batch's forms read ahead, by checkout form id (slices take theirs from it)."""
+
+    results: dict[str, Loaded]
+    absent: frozenset[str]
+
+    @classmethod
+    def of(cls, groups: list[FormEvents], forms: LoadedForms | None) -> _ReadAhead | None:
+        if forms is None:
+            return None
+        ids = (g.checkout_form_id for g in groups)
+        return cls(dict(zip(ids, forms.results, strict=True)), forms.absent)
 
 
 @dataclass(slots=True)
@@ -174,15 +194,58 @@ class SyncOrders:
             self._read_ahead(events[-1].id)
         groups = coalesce(events)
         records = await self._state.load_records(self.account, [g.checkout_form_id for g in groups])
-        work = await self._process(groups, records, fetched.forms)
-        if self._ahead is not None:
-            self._ahead.go.set()  # this batch's forms are read: the next batch's may be now
         outcome.orders_read = len(groups)
-        outcome.gone = work.gone
+        parts = self._slices(events, groups, fetched.forms)
+        ahead = _ReadAhead.of(groups, fetched.forms)
+        start = 0
+        try:
+            for index, part in enumerate(parts):
+                work = await self._process(part.groups, records, ahead)
+                if index == len(parts) - 1 and self._ahead is not None:
+                    self._ahead.go.set()  # this batch's forms are read: the next batch's now
+                if not await self._deliver(work, events[start : part.end], outcome):
+                    return outcome  # a form waits for a retry: the cursor stays before it
+                start = part.end
+        finally:
+            if self._ahead is not None:
+                self._ahead.go.set()
+        return outcome
+
+    def _slices(
+        self, events: list[JournalEvent], groups: list[FormEvents], ahead: LoadedForms | None
+    ) -> list[Slice]:
+        """The batch's commit units (see `slices`): a batch read ahead costs nothing more."""
+        if ahead is not None:
+            return slices(events, groups, lambda _: 0.0, 1.0)
+        paged = self._loader.paged(groups)
+        share = 1.0 / LIST_PAGE_SIZE
+
+        def cost(group: FormEvents) -> float:
+            return share if group.checkout_form_id in paged else 1.0
+
+        return slices(events, groups, cost, self._settings.slice_requests)
+
+    async def _deliver(
+        self, work: _Work, events: list[JournalEvent], outcome: BatchOutcome
+    ) -> bool:
+        """Publish and commit one slice (its events are `events`); False when a form of it
+        waits for a retry (nothing of the slice is committed then)."""
+        outcome.gone.extend(work.gone)
         dead_letters, pending = await self._account_failures(work.failures)
         if pending:
             outcome.retry_pending = pending
-            return outcome
+            return False
+        cleared = (*work.succeeded, *work.gone, *(d.checkout_form_id for d in dead_letters))
+        dead_letters.extend(self._malformed(events))
+        new_cursor = Cursor(events[-1].id)
+        messages = self._publisher.encode(work.events, dead_letters)
+        # Staged first: a crash from here to the commit re-sends exactly these bytes.
+        batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
+        await deliver(self._state, self._publisher, self.account, batch)
+        outcome.published.extend(work.events)
+        outcome.dead_letters.extend(dead_letters)
+        outcome.cursor = new_cursor
+        return True
         cleared = (*work.succeeded, *work.gone, *(d.checkout_form_id for d in dead_letters))
         dead_letters.extend(self._malformed(events))
         new_cursor = Cursor(events[-1].id)
@@ -295,7 +358,7 @@ class SyncOrders:
         self,
         groups: list[FormEvents],
         records: Mapping[str, OrderRecord],
-        ahead: LoadedForms | None = None,
+        ahead: _ReadAhead | None = None,
     ) -> _Work:
         loaded = await self._load(groups, records, ahead)
         work = _Work()
@@ -314,7 +377,7 @@ class SyncOrders:
         self,
         groups: list[FormEvents],
         records: Mapping[str, OrderRecord],
-        ahead: LoadedForms | None,
+        ahead: _ReadAhead | None,
     ) -> list[Loaded]:
         """The groups' forms: read now, or read ahead. Read ahead, an order was taken as gone
         on the strength of an absence without knowing whether it had been imported: such an
@@ -323,7 +386,7 @@ class SyncOrders:
         if ahead is None:
             return (await self._loader.load(groups, gone_if_absent)).results
         again = [g for g in groups if g.checkout_form_id in ahead.absent - gone_if_absent]
-        results = dict(zip((g.checkout_form_id for g in groups), ahead.results, strict=True))
+        results = {g.checkout_form_id: ahead.results[g.checkout_form_id] for g in groups}
         if again:
             reread = await self._loader.load(again, gone_if_absent)
             results.update(zip((g.checkout_form_id for g in again), reread.results, strict=True))

@@ -121,8 +121,9 @@ async def _exclusively(
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Poll until SIGTERM/SIGINT. The first signal stops between batches (a batch in flight
-    finishes, or commits nothing); a second one abandons the batch at once.
+    """Poll until SIGTERM/SIGINT. The first signal stops reading at once (what was read but
+    not committed is read again after a restart) and lets only a publish + commit under way
+    complete; a second one abandons even that (what is staged is re-sent at the next start).
 
     With PostgreSQL, replicas wait on standby while another one holds the lease."""
     check_run_settings(settings)
@@ -156,10 +157,12 @@ def _install_signals(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
 
     def on_signal() -> None:
         if stop.is_set():
-            log.warning("second signal: abandoning the batch in flight (cursor not advanced)")
+            log.warning(
+                "second signal: abandoning the commit in flight (re-sent at the next start)"
+            )
             task.cancel()
         else:
-            log.info("signal received: stopping after the batch in flight")
+            log.info("signal received: stopping (a publish and commit under way completes)")
             stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):

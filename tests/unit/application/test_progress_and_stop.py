@@ -1,0 +1,175 @@
+"""A batch commits its progress slice by slice, and a stop never waits for its reading: only
+a publish + commit already under way completes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from application.poll_loop import PollLoop
+from application.ports import Cursor, OutboundMessage
+from domain.order import OrderSnapshot
+from tests.support.builders import make_order_snapshot
+from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
+from tests.unit.application.test_form_loader import ListingAllegro, paid_orders
+
+ACCOUNT = "shop-1"
+
+
+def order(n: int) -> OrderSnapshot:
+    return make_order_snapshot(id=f"00000000-0000-11f1-8f11-{n:012d}", revision=f"{n:08x}")
+
+
+class HeldReads(FakeAllegro):
+    """Single reads that wait until the test lets them through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.reading = asyncio.Event()
+
+    async def get(self, checkout_form_id: str) -> OrderSnapshot:
+        self.reading.set()
+        await self.release.wait()
+        return await super().get(checkout_form_id)
+
+
+class HeldSends(FakePublisher):
+    """A broker that acknowledges only when the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.sending = asyncio.Event()
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        self.sending.set()
+        await self.release.wait()
+        await super().send(messages)
+
+
+class CursorAtEachSend(FakePublisher):
+    def __init__(self, state: FakeStateStore, allegro: FakeAllegro) -> None:
+        super().__init__()
+        self.state = state
+        self.allegro = allegro
+        self.reads_at_send: list[int] = []
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        self.reads_at_send.append(len(self.allegro.reads))
+        await super().send(messages)
+
+
+def loop_over(sync: object) -> PollLoop:
+    return PollLoop(sync, FakeClock(), idle_seconds=0.0)  # type: ignore[arg-type]
+
+
+async def test_a_single_read_backlog_publishes_and_commits_slice_by_slice(
+    state: FakeStateStore,
+) -> None:
+    allegro = FakeAllegro()
+    last = [allegro.emit("READY_FOR_PROCESSING", order(n)) for n in range(60)][-1]
+    publisher = CursorAtEachSend(state, allegro)
+    sync = make_sync(allegro, publisher, state, slice_requests=25)
+
+    outcome = await sync.run_batch()
+
+    assert publisher.reads_at_send == [25, 50, 60]  # published after each 25 reads
+    assert len(outcome.published) == 60
+    assert state.cursors[ACCOUNT] == Cursor(last.id)
+    assert outcome.committed
+
+
+async def test_a_form_waiting_for_a_retry_holds_the_cursor_at_its_slice_only(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    allegro = FakeAllegro()
+    events = [allegro.emit("READY_FOR_PROCESSING", order(n)) for n in range(60)]
+    allegro.forms[order(30).id] = make_order_snapshot(id=order(30).id, status="TELEPORTED")
+    sync = make_sync(allegro, publisher, state, slice_requests=25, max_attempts=3)
+
+    outcome = await sync.run_batch()
+
+    assert outcome.retry_pending == [order(30).id]
+    assert state.cursors[ACCOUNT] == Cursor(events[24].id)  # the first slice is committed
+    assert sorted(e.external_id for e in publisher.published) == sorted(
+        order(n).id for n in range(25)
+    )
+
+
+async def test_orders_read_by_pages_stay_one_slice(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    allegro = ListingAllegro()
+    paid_orders(allegro, range(200), timedelta(seconds=10))
+    sync = make_sync(allegro, publisher, state, slice_requests=25)
+
+    await sync.run_batch()
+
+    assert allegro.reads == []  # every form came from list pages
+    assert len(allegro.searches) == 2
+    assert state.commits == 2  # the new cursor, then the whole batch at once
+
+
+async def test_a_stop_abandons_a_batch_still_reading(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    allegro = HeldReads()
+    allegro.emit("READY_FOR_PROCESSING", order(1))
+    loop = loop_over(make_sync(allegro, publisher, state))
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop))
+    await asyncio.wait_for(allegro.reading.wait(), 5)
+
+    stop.set()
+    await asyncio.wait_for(running, 1)  # not after the held read
+
+    assert publisher.published == []
+    assert state.cursors[ACCOUNT] == Cursor(None)  # only the new cursor: read again later
+
+
+async def test_a_stop_lets_a_publish_and_commit_under_way_complete(
+    state: FakeStateStore,
+) -> None:
+    allegro = FakeAllegro()
+    last = allegro.emit("READY_FOR_PROCESSING", order(1))
+    publisher = HeldSends()
+    loop = loop_over(make_sync(allegro, publisher, state))
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop))
+    await asyncio.wait_for(publisher.sending.wait(), 5)
+
+    stop.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    waited = not running.done()
+    publisher.release.set()
+    await asyncio.wait_for(running, 1)
+
+    assert waited  # the stop waited for the acknowledgement under way
+    assert [e.external_id for e in publisher.published] == [order(1).id]
+    assert state.cursors[ACCOUNT] == Cursor(last.id)
+    assert state.staged == {}
+
+
+async def test_cancelling_twice_abandons_even_a_commit_under_way(
+    state: FakeStateStore,
+) -> None:
+    allegro = FakeAllegro()
+    allegro.emit("READY_FOR_PROCESSING", order(1))
+    publisher = HeldSends()
+    loop = loop_over(make_sync(allegro, publisher, state))
+    running = asyncio.create_task(loop.run(asyncio.Event()))
+    await asyncio.wait_for(publisher.sending.wait(), 5)
+
+    running.cancel()
+    await asyncio.sleep(0)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 1)
+
+    assert state.cursors[ACCOUNT] == Cursor(None)
+    assert ACCOUNT in state.staged  # re-sent byte for byte at the next start
