@@ -4,7 +4,8 @@ A backlog of paid orders that must be read one by one (`ALLEGRO_BULK_READS=false
 default budget (150 requests a minute, bursts of 5), with SQLite state, the Allegro simulator
 (in a child process) and the embedded Kafka broker. For each of `--runs` runs, on fresh state
 and topics, a real `openoms-allegro run` is started and the bench records:
-- seconds from the start of the process to its first published order (`/metrics`);
+- seconds from the start of the process to its first order on the orders topic (read with a
+  consumer: the metrics count a batch only once all of it is committed);
 - seconds from a SIGTERM sent at a random moment (3 to 25 s after the first order, seeded) to
   the process's exit, and its exit code.
 Every wait has a deadline; the run is bounded by about `--runs` x 60 s. Raw figures go to
@@ -27,8 +28,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from simproc import SimProcess, service_env
-from takeover import RESULTS, Replica, _wait
+from takeover import RESULTS, Replica
 
 from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
 
@@ -59,18 +61,28 @@ def run(runs: int, rng: random.Random) -> dict[str, Any]:
         sim.call("burst", BACKLOG, 5, 0.5, 50)
         for number in range(1, runs + 1):
             env = _env(sim, broker.bootstrap_servers, logs / f"state-{number}.db")
-            results.append(_start_and_stop(env, logs, number, rng.uniform(3.0, 25.0)))
+            topic = env["KAFKA_TOPIC_ORDERS"]
+            results.append(
+                _start_and_stop(env, logs, number, rng.uniform(3.0, 25.0), broker, topic)
+            )
     return {"backlog": BACKLOG, "runs": results}
 
 
-def _start_and_stop(env: dict[str, str], logs: Path, number: int, after: float) -> dict[str, Any]:
+def _start_and_stop(
+    env: dict[str, str],
+    logs: Path,
+    number: int,
+    after: float,
+    broker: EmbeddedBroker,
+    topic: str,
+) -> dict[str, Any]:
     started = time.monotonic()
     service = Replica(env, logs, str(number))
     try:
-        _wait(lambda: service.published() > 0, FIRST_ORDER_BOUND, "the first published order")
+        asyncio.run(_first_record(broker.bootstrap_servers, topic, FIRST_ORDER_BOUND))
         first = time.monotonic() - started
         time.sleep(after)
-        published = service.published()
+        published = asyncio.run(_count(broker.bootstrap_servers, topic))
         asked = time.monotonic()
         service.process.send_signal(signal.SIGTERM)
         code = service.process.wait(timeout=EXIT_BOUND)
@@ -82,7 +94,7 @@ def _start_and_stop(env: dict[str, str], logs: Path, number: int, after: float) 
         service.stop()
     print(
         f"[bench] run #{number}: first order after {first:.1f} s; SIGTERM {after:.1f} s later "
-        f"({published:.0f} published) -> exit {code} after {took:.2f} s",
+        f"({published} published) -> exit {code} after {took:.2f} s",
         flush=True,
     )
     return {
@@ -92,6 +104,31 @@ def _start_and_stop(env: dict[str, str], logs: Path, number: int, after: float) 
         "exit_code": code,
         "exit_seconds": round(took, 2),
     }
+
+
+async def _first_record(bootstrap_servers: str, topic: str, within: float) -> None:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + within
+        while not any((await consumer.getmany(timeout_ms=100)).values()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no record on {topic} within {within:.0f} s")
+    finally:
+        await consumer.stop()
+
+
+async def _count(bootstrap_servers: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
 
 
 def _env(sim: SimProcess, bootstrap_servers: str, state_db: Path) -> dict[str, str]:
