@@ -246,17 +246,6 @@ class SyncOrders:
         outcome.dead_letters.extend(dead_letters)
         outcome.cursor = new_cursor
         return True
-        cleared = (*work.succeeded, *work.gone, *(d.checkout_form_id for d in dead_letters))
-        dead_letters.extend(self._malformed(events))
-        new_cursor = Cursor(events[-1].id)
-        messages = self._publisher.encode(work.events, dead_letters)
-        # Staged first: a crash from here to the commit re-sends exactly these bytes.
-        batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
-        await deliver(self._state, self._publisher, self.account, batch)
-        outcome.published = work.events
-        outcome.dead_letters = dead_letters
-        outcome.cursor = new_cursor
-        return outcome
 
     def _malformed(self, events: list[JournalEvent]) -> list[DeadLetter]:
         now = self._clock.now()
