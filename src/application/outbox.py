@@ -35,9 +35,17 @@ async def uninterrupted(work: Awaitable[T]) -> T:
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        if not task.done():
-            await task
-        raise
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()  # cancelled again: abandoned (what is staged is re-sent later)
+            raise
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "a publish and commit under way failed while stopping",
+                extra={"error": repr(task.exception())},
+            )
+        raise  # the cancellation, whatever the work ended with
 
 
 async def deliver(

@@ -104,8 +104,10 @@ class PollLoop:
         stopped = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            step.cancel()
+        except asyncio.CancelledError:  # cancelled from outside (e.g. the lease was lost)
+            step.cancel()  # and waited for: never a second writer left running detached
+            with contextlib.suppress(BaseException):
+                await step
             raise
         finally:
             stopped.cancel()

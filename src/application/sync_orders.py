@@ -26,7 +26,12 @@ from application.ports.allegro import (
     UnreadableCheckoutForm,
 )
 from application.ports.clock import Clock
-from application.ports.errors import AllegroError, CheckoutFormNotFound
+from application.ports.errors import (
+    AllegroError,
+    AllegroRejected,
+    CheckoutFormNotFound,
+    MalformedBody,
+)
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import Cursor, StagedBatch, StateStore
 from application.slices import DEFAULT_SLICE_REQUESTS, Slice, slices
@@ -198,6 +203,7 @@ class SyncOrders:
         parts = self._slices(events, groups, fetched.forms)
         ahead = _ReadAhead.of(groups, fetched.forms)
         start = 0
+        done = False
         try:
             for index, part in enumerate(parts):
                 work = await self._process(part.groups, records, ahead)
@@ -206,9 +212,10 @@ class SyncOrders:
                 if not await self._deliver(work, events[start : part.end], outcome):
                     return outcome  # a form waits for a retry: the cursor stays before it
                 start = part.end
+            done = True
         finally:
-            if self._ahead is not None:
-                self._ahead.go.set()
+            if not done:  # the cursor will not reach the end: what was read ahead is moot
+                self.forget_read_ahead()
         return outcome
 
     def _slices(
@@ -448,7 +455,7 @@ class SyncOrders:
             return failure.raw
         try:
             return await self._forms.get_raw(failure.form.checkout_form_id)
-        except CheckoutFormNotFound:
+        except (CheckoutFormNotFound, AllegroRejected, MalformedBody):
             return failure.raw
 
 

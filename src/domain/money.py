@@ -81,14 +81,12 @@ def _check_bounds(amount: Decimal) -> None:
         raise InvalidValue(f"money amount must be below {MAX_AMOUNT:.0f}, got {_short(amount)}")
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite, checked by the caller
-    # Below 10^12 with 8 fraction digits at most is 20 digits: quantize stays exact.
-    if exponent < -MAX_FRACTION_DIGITS and amount != amount.quantize(_SMALLEST_UNIT):
+    # Checked on the exponent, not the value: `0E-999999999` is zero, and prints as a
+    # billion zeros.
+    if exponent < -MAX_FRACTION_DIGITS:
         raise InvalidValue(
             f"money amount has more than {MAX_FRACTION_DIGITS} digits after the point"
         )
-
-
-_SMALLEST_UNIT = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
 
 
 def _short(value: object) -> str:

@@ -99,6 +99,10 @@ class AllegroApi:
                 await response.aclose()
         except httpx.TimeoutException as exc:
             raise AllegroUnavailable(f"Allegro {endpoint}: timed out") from exc
+        except httpx.DecodingError as exc:  # a body that does not decompress: not an outage
+            raise MalformedResponse(
+                f"Allegro {endpoint}: body cannot be decoded ({type(exc).__name__})"
+            ) from exc
         except httpx.RequestError as exc:
             raise AllegroUnavailable(
                 f"Allegro {endpoint}: request failed ({type(exc).__name__})"

@@ -18,7 +18,12 @@ from application.ports.allegro import (
     CheckoutFormReader,
     UnreadableCheckoutForm,
 )
-from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
+from application.ports.errors import (
+    AllegroRejected,
+    CheckoutFormNotFound,
+    MalformedBody,
+    MalformedCheckoutForm,
+)
 from domain.order import OrderSnapshot
 
 CHECKOUT_FORMS = "/order/checkout-forms"
@@ -34,9 +39,10 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
     async def get(self, checkout_form_id: str) -> OrderSnapshot:
         try:
             response = await self._read(checkout_form_id)
-        except OversizeBody as exc:
-            head = exc.head[:OVERSIZE_HEAD_BYTES].decode(errors="replace")
-            unreadable = UnreadableCheckoutForm(checkout_form_id, head, str(exc))
+        except MalformedBody as exc:  # oversize, or a body that does not decode
+            head = exc.head[:OVERSIZE_HEAD_BYTES] if isinstance(exc, OversizeBody) else b""
+            raw = head.decode(errors="replace")
+            unreadable = UnreadableCheckoutForm(checkout_form_id, raw, str(exc))
             raise MalformedCheckoutForm(unreadable) from exc
         result = read_checkout_form(response.content)
         if isinstance(result, OrderSnapshot) and result.id != checkout_form_id:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from adapters.allegro.api import AllegroApi, validate_body
 from adapters.allegro.errors import MalformedResponse
-from adapters.allegro.identifiers import MalformedIdentifier
+from adapters.allegro.identifiers import MalformedIdentifier, event_id
 from adapters.allegro.translate import journal_event
 from adapters.allegro.wire import EVENT_STATS_BODY, EVENTS_PAGE
 from application.ports.allegro import JournalEvent, OrderEventJournal
@@ -36,4 +36,9 @@ class HttpxOrderEventJournal(OrderEventJournal):
     async def latest_event_id(self) -> str | None:
         response = await self._api.request("GET", EVENT_STATS, EVENT_STATS)
         stats = validate_body(EVENT_STATS_BODY, response, EVENT_STATS)
-        return stats.latest_event.id if stats.latest_event is not None else None
+        if stats.latest_event is None:
+            return None
+        try:  # it becomes the cursor
+            return event_id(stats.latest_event.id)
+        except MalformedIdentifier as exc:
+            raise MalformedResponse(f"Allegro {EVENT_STATS}: {exc}") from exc

@@ -193,3 +193,24 @@ async def test_a_body_within_the_limit_is_read_whole() -> None:
 
 def _query() -> CheckoutFormQuery:
     return CheckoutFormQuery()
+
+
+async def test_a_body_that_does_not_decompress_is_a_malformed_form_not_an_outage() -> None:
+    h = make_harness()
+    corrupt = httpx.Response(
+        200,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        stream=httpx.ByteStream(b"\x1f\x8bnot gzip at all"),  # decoded only when read
+    )
+    h.fake.script(FORM_PATH, corrupt)
+
+    with pytest.raises(MalformedCheckoutForm, match="cannot be decoded"):
+        await h.client.forms.get(FORM_ID)
+
+
+async def test_an_event_stats_id_that_is_not_digits_is_malformed() -> None:
+    h = make_harness()
+    h.fake.script("/order/event-stats", vendor_json(200, {"latestEvent": {"id": "12\x003"}}))
+
+    with pytest.raises(MalformedResponse, match="event id"):
+        await h.client.journal.latest_event_id()

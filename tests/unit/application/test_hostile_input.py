@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from application.ports import Cursor, JournalEvent, UnreadableCheckoutForm
-from application.ports.errors import MalformedBody
+from application.ports.errors import AllegroRejected, MalformedBody
 from application.sweep import SweepCheckoutForms
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
@@ -134,3 +134,23 @@ async def test_a_sweep_skips_an_unreadable_page_and_finishes(
     assert outcome.unreadable_pages == 1
     assert len(allegro.searches) == 1
     assert publisher.published == []
+
+
+class RefusingRawReads(FakeAllegro):
+    async def get_raw(self, checkout_form_id: str) -> str:
+        raise AllegroRejected("HTTP 422 from Allegro", 422)
+
+
+async def test_a_dead_letter_whose_raw_body_cannot_be_had_keeps_the_parsed_form(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    allegro = RefusingRawReads()
+    allegro.emit("READY_FOR_PROCESSING", order(1, status="TELEPORTED"))
+    last = allegro.emit("READY_FOR_PROCESSING", order(2))
+
+    await make_sync(allegro, publisher, state, max_attempts=1).run_batch()
+
+    [letter] = publisher.dead_letters
+    assert letter.checkout_form_id == order(1).id
+    assert "TELEPORTED" in letter.raw_payload  # the parsed form stands in for the body
+    assert state.cursors[ACCOUNT] == Cursor(last.id)

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from application.outbox import uninterrupted
 from application.poll_loop import PollLoop
 from application.ports import Cursor, OutboundMessage
+from application.ports.errors import PublishError
 from domain.order import OrderSnapshot
 from tests.support.builders import make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
@@ -166,10 +168,51 @@ async def test_cancelling_twice_abandons_even_a_commit_under_way(
     await asyncio.wait_for(publisher.sending.wait(), 5)
 
     running.cancel()
-    await asyncio.sleep(0)
+    for _ in range(5):  # a second signal comes later than the first one's handling
+        await asyncio.sleep(0)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(running, 1)
 
     assert state.cursors[ACCOUNT] == Cursor(None)
     assert ACCOUNT in state.staged  # re-sent byte for byte at the next start
+
+
+async def test_a_loop_cancelled_from_outside_waits_for_the_commit_under_way(
+    state: FakeStateStore,
+) -> None:
+    # E.g. the lease lost: the next term must not start beside a commit left running.
+    allegro = FakeAllegro()
+    last = allegro.emit("READY_FOR_PROCESSING", order(1))
+    publisher = HeldSends()
+    loop = loop_over(make_sync(allegro, publisher, state))
+    running = asyncio.create_task(loop.run(asyncio.Event()))
+    await asyncio.wait_for(publisher.sending.wait(), 5)
+
+    running.cancel()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    waited = not running.done()
+    publisher.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(running, 1)
+
+    assert waited
+    assert state.cursors[ACCOUNT] == Cursor(last.id)
+
+
+async def test_uninterrupted_work_that_fails_still_ends_its_caller_cancelled() -> None:
+    release = asyncio.Event()
+
+    async def failing_commit() -> None:
+        await release.wait()
+        raise PublishError("broker went away")
+
+    caller = asyncio.create_task(uninterrupted(failing_commit()))
+    await asyncio.sleep(0)
+    caller.cancel()
+    await asyncio.sleep(0)
+    release.set()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(caller, 1)

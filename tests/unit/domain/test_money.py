@@ -70,6 +70,8 @@ def test_an_unhashable_currency_is_refused_as_a_currency() -> None:
         ("-0.01", "negative"),
         ("0.000000001", "8 digits after the point"),
         ("1e-100000000", "8 digits after the point"),
+        ("0E-999999999999999999", "8 digits after the point"),  # zero, but prints forever
+        ("1.100000000", "8 digits after the point"),
         ("1" * 65, "longer than 64"),
         ("1234567890123456789012345.1234567890", "below 1000000000000"),
     ],
@@ -79,6 +81,8 @@ def test_an_absurd_amount_is_an_invalid_value(amount: str, why: str) -> None:
         Money.parse(amount, "PLN")
 
 
-@pytest.mark.parametrize("amount", ["0", "0.00", "999999999999.99", "0.12345678", "1.10000000000"])
+@pytest.mark.parametrize(
+    "amount", ["0", "0.00", "999999999999.99", "0.12345678", "1.10000000", "0E+5"]
+)
 def test_amounts_inside_the_bounds_are_kept_exactly(amount: str) -> None:
     assert str(Money.parse(amount, "PLN").amount) == amount
