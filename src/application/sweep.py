@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from application.dead_letters import describe
+from application.dead_letters import decision_error, describe
 from application.outbox import deliver, resend_staged
 from application.ports.allegro import (
     LIST_OFFSET_WINDOW,
@@ -35,7 +35,6 @@ from application.ports.clock import Clock
 from application.ports.errors import CheckoutFormNotFound, MalformedBody
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import StagedBatch, StateStore
-from domain.errors import DomainError
 from domain.events import RECONCILIATION, DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, OrderRecord, Revelation
@@ -167,8 +166,8 @@ class SweepCheckoutForms:
             revelation = Revelation(RECONCILIATION, item.updated_at or self._clock.now())
             try:
                 decision = self._policy.decide(item, records.get(item.id), revelation)
-            except DomainError as exc:
-                await self._failed(item.id, describe(item), str(exc), work, parsed=True)
+            except Exception as exc:  # see `decision_error`: one form never stops a sweep
+                await self._failed(item.id, describe(item), decision_error(exc), work, parsed=True)
                 continue
             work.events.extend(decision.events)
             if decision.record is not None:

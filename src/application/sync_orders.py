@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from application.coalesce import FormEvents, coalesce
-from application.dead_letters import describe, malformed_event
+from application.dead_letters import decision_error, describe, malformed_event
 from application.form_loader import MIN_ORDERS, FormLoader, Loaded, LoadedForms
 from application.outbox import deliver, resend_staged
 from application.ports.allegro import (
@@ -35,7 +35,6 @@ from application.ports.errors import (
 from application.ports.publisher import DeadLetter, EventPublisher
 from application.ports.state import Cursor, StagedBatch, StateStore
 from application.slices import DEFAULT_SLICE_REQUESTS, Slice, slices
-from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger, OrderRecord
@@ -221,9 +220,10 @@ class SyncOrders:
     def _slices(
         self, events: list[JournalEvent], groups: list[FormEvents], ahead: LoadedForms | None
     ) -> list[Slice]:
-        """The batch's commit units (see `slices`): a batch read ahead costs nothing more."""
-        if ahead is not None:
-            return slices(events, groups, lambda _: 0.0, 1.0)
+        """The batch's commit units (see `slices`). A batch read ahead costs nothing more, and
+        one of fewer orders than a slice may cost is one slice: no clustering for a trickle."""
+        if ahead is not None or len(groups) <= self._settings.slice_requests:
+            return [Slice(groups, len(events))]
         paged = self._loader.paged(groups)
         share = 1.0 / LIST_PAGE_SIZE
 
@@ -407,13 +407,9 @@ class SyncOrders:
         revelation = group.revelation(order.revision, self._policy.trigger)
         try:
             decision = self._policy.decide(order, record, revelation)
-        except DomainError as exc:
-            work.failures.append(_Failure(group, describe(order), str(exc), parsed=True))
-            return
-        except Exception as exc:  # last resort: one form never stops the account
-            error = f"unexpected {type(exc).__name__} while deciding"
-            log.warning(error, extra={"checkout_form_id": order.id})
-            work.failures.append(_Failure(group, describe(order), error, parsed=True))
+        except Exception as exc:  # see `decision_error`: one form never stops the account
+            failure = _Failure(group, describe(order), decision_error(exc), parsed=True)
+            work.failures.append(failure)
             return
         work.events.extend(decision.events)
         if decision.record is not None:

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import re
 
+from domain.errors import InvalidValue
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REVISION = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _ENUM = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 _EVENT_ID = re.compile(r"[0-9]{1,32}")
 
 
-class MalformedIdentifier(ValueError):
-    """A value that does not have the shape of the Allegro identifier it stands for."""
+class MalformedIdentifier(InvalidValue):
+    """A value that does not have the shape of the Allegro identifier it stands for: an
+    invalid value of the form (poison path) like any other."""
 
 
 def is_checkout_form_id(value: object) -> bool:

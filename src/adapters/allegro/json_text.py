@@ -19,7 +19,5 @@ def loads(raw: str | bytes) -> Any:
     """The decoded body; `ValueError` (with pydantic-core's position) for anything else."""
     try:
         return pydantic_core.from_json(raw, cache_strings=False)
-    except ValueError:
-        raise
     except (RecursionError, MemoryError, TypeError, OverflowError) as exc:
         raise ValueError(f"undecodable JSON ({type(exc).__name__})") from exc

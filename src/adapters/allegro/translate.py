@@ -220,26 +220,20 @@ def _form_id(data: Any) -> str | None:
 
 
 def order_snapshot(form: CheckoutFormWire) -> OrderSnapshot:
-    """Raises `InvalidValue` when a value breaks a domain invariant (e.g. a bad amount)."""
+    """Raises `InvalidValue` when a value breaks a domain invariant (e.g. a bad amount) or
+    an identifier is not of Allegro's shape (`MalformedIdentifier`)."""
     fulfillment = form.get("fulfillment")
     marketplace = form.get("marketplace")
     payment = form.get("payment")
     delivery = form.get("delivery")
     invoice = form.get("invoice")
-    try:
-        form_id = identifiers.checkout_form_id(form["id"])
-        revision = identifiers.revision(form.get("revision"))
-        status = identifiers.enum_value(form["status"], "status")
-        fulfillment_status = identifiers.optional_enum(
-            fulfillment.get("status") if fulfillment else None, "fulfillment status"
-        )
-    except MalformedIdentifier as exc:
-        raise InvalidValue(str(exc)) from exc
     return OrderSnapshot(
-        id=form_id,
-        revision=revision,
-        status=status,
-        fulfillment_status=fulfillment_status,
+        id=identifiers.checkout_form_id(form["id"]),
+        revision=identifiers.revision(form.get("revision")),
+        status=identifiers.enum_value(form["status"], "status"),
+        fulfillment_status=identifiers.optional_enum(
+            fulfillment.get("status") if fulfillment else None, "fulfillment status"
+        ),
         marketplace=marketplace.get("id") if marketplace else None,
         buyer=_buyer(form["buyer"]),
         payment=_payment(payment) if payment else None,
@@ -341,12 +335,8 @@ def _invoice(invoice: InvoiceWire) -> Invoice:
 def _line_item(item: LineItemWire) -> LineItem:
     offer = item["offer"]
     external = offer.get("external")
-    try:
-        line_item_id = identifiers.checkout_form_id(item["id"], "line item id")
-    except MalformedIdentifier as exc:
-        raise InvalidValue(str(exc)) from exc
     return LineItem(
-        id=line_item_id,
+        id=identifiers.checkout_form_id(item["id"], "line item id"),
         offer_id=offer["id"],
         offer_name=offer.get("name"),
         sku=external.get("id") if external else None,

@@ -3,7 +3,7 @@ quarantined or retried, and nothing it sends stops the account."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -154,3 +154,20 @@ async def test_a_dead_letter_whose_raw_body_cannot_be_had_keeps_the_parsed_form(
     assert letter.checkout_form_id == order(1).id
     assert "TELEPORTED" in letter.raw_payload  # the parsed form stands in for the body
     assert state.cursors[ACCOUNT] == Cursor(last.id)
+
+
+async def test_an_unexpected_error_deciding_one_form_in_a_sweep_takes_the_poison_path(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    allegro = FakeAllegro()
+    allegro.forms = {order(1).id: order(1), order(2).id: order(2)}
+    sweep = SweepCheckoutForms(
+        allegro, publisher, state, ExplodingPolicy(account=ACCOUNT), FakeClock(), max_attempts=1
+    )
+
+    outcome = await sweep.run(datetime(2000, 1, 1, tzinfo=UTC), T0 + timedelta(days=1))
+
+    [letter] = outcome.dead_letters
+    assert letter.checkout_form_id == ORDER_THAT_EXPLODES
+    assert letter.error == "unexpected RecursionError while deciding"
+    assert [e.external_id for e in publisher.published] == [order(2).id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from domain.order import OrderSnapshot
 from tests.support.builders import make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
 from tests.unit.application.test_form_loader import ListingAllegro, paid_orders
+from tests.unit.application.test_read_ahead import settle
 
 ACCOUNT = "shop-1"
 
@@ -133,46 +135,53 @@ async def test_a_stop_abandons_a_batch_still_reading(
     assert state.cursors[ACCOUNT] == Cursor(None)  # only the new cursor: read again later
 
 
-async def test_a_stop_lets_a_publish_and_commit_under_way_complete(
-    state: FakeStateStore,
-) -> None:
+@dataclass
+class HeldCommit:
+    """A loop whose only batch (one order) is held at the broker's acknowledgement."""
+
+    publisher: HeldSends
+    running: asyncio.Task[None]
+    last_event_id: str
+
+
+async def loop_held_at_send(state: FakeStateStore, stop: asyncio.Event) -> HeldCommit:
     allegro = FakeAllegro()
     last = allegro.emit("READY_FOR_PROCESSING", order(1))
     publisher = HeldSends()
     loop = loop_over(make_sync(allegro, publisher, state))
-    stop = asyncio.Event()
     running = asyncio.create_task(loop.run(stop))
     await asyncio.wait_for(publisher.sending.wait(), 5)
+    return HeldCommit(publisher, running, last.id)
+
+
+async def test_a_stop_lets_a_publish_and_commit_under_way_complete(
+    state: FakeStateStore,
+) -> None:
+    stop = asyncio.Event()
+    held = await loop_held_at_send(state, stop)
 
     stop.set()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    waited = not running.done()
-    publisher.release.set()
-    await asyncio.wait_for(running, 1)
+    await settle()
+    waited = not held.running.done()
+    held.publisher.release.set()
+    await asyncio.wait_for(held.running, 1)
 
     assert waited  # the stop waited for the acknowledgement under way
-    assert [e.external_id for e in publisher.published] == [order(1).id]
-    assert state.cursors[ACCOUNT] == Cursor(last.id)
+    assert [e.external_id for e in held.publisher.published] == [order(1).id]
+    assert state.cursors[ACCOUNT] == Cursor(held.last_event_id)
     assert state.staged == {}
 
 
 async def test_cancelling_twice_abandons_even_a_commit_under_way(
     state: FakeStateStore,
 ) -> None:
-    allegro = FakeAllegro()
-    allegro.emit("READY_FOR_PROCESSING", order(1))
-    publisher = HeldSends()
-    loop = loop_over(make_sync(allegro, publisher, state))
-    running = asyncio.create_task(loop.run(asyncio.Event()))
-    await asyncio.wait_for(publisher.sending.wait(), 5)
+    held = await loop_held_at_send(state, asyncio.Event())
 
-    running.cancel()
-    for _ in range(5):  # a second signal comes later than the first one's handling
-        await asyncio.sleep(0)
-    running.cancel()
+    held.running.cancel()
+    await settle()  # a second signal comes later than the first one's handling
+    held.running.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(running, 1)
+        await asyncio.wait_for(held.running, 1)
 
     assert state.cursors[ACCOUNT] == Cursor(None)
     assert ACCOUNT in state.staged  # re-sent byte for byte at the next start
@@ -182,23 +191,17 @@ async def test_a_loop_cancelled_from_outside_waits_for_the_commit_under_way(
     state: FakeStateStore,
 ) -> None:
     # E.g. the lease lost: the next term must not start beside a commit left running.
-    allegro = FakeAllegro()
-    last = allegro.emit("READY_FOR_PROCESSING", order(1))
-    publisher = HeldSends()
-    loop = loop_over(make_sync(allegro, publisher, state))
-    running = asyncio.create_task(loop.run(asyncio.Event()))
-    await asyncio.wait_for(publisher.sending.wait(), 5)
+    held = await loop_held_at_send(state, asyncio.Event())
 
-    running.cancel()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    waited = not running.done()
-    publisher.release.set()
+    held.running.cancel()
+    await settle()
+    waited = not held.running.done()
+    held.publisher.release.set()
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(running, 1)
+        await asyncio.wait_for(held.running, 1)
 
     assert waited
-    assert state.cursors[ACCOUNT] == Cursor(last.id)
+    assert state.cursors[ACCOUNT] == Cursor(held.last_event_id)
 
 
 async def test_uninterrupted_work_that_fails_still_ends_its_caller_cancelled() -> None:
