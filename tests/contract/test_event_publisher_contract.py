@@ -19,7 +19,7 @@ from adapters.kafka.admin import ensure_topics
 from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher
 from adapters.kafka.config import KafkaConfig
 from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
-from adapters.kafka.messages import MIN_MAX_MESSAGE_BYTES
+from adapters.kafka.messages import MIN_MAX_MESSAGE_BYTES, encode_event, record_size
 from application.ports.errors import PublishError
 from application.ports.publisher import EventPublisher
 from domain.events import DomainEvent
@@ -87,7 +87,7 @@ class InMemoryHarness:
         self.fake.fail_next(1)
 
     async def limit_message_size(self, max_bytes: int) -> None:
-        self.fake.max_message_bytes = max_bytes
+        self.fake.limit_message_size(max_bytes, lambda event: record_size(encode_event(event)))
 
 
 class KafkaHarness:

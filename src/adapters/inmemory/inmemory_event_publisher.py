@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from application.ports.errors import PublishError
 from application.ports.publisher import (
@@ -19,37 +19,33 @@ class InMemoryEventPublisher(EventPublisher):
     """Encodes a message as its id; `send` looks the object up again, so `published` holds
     the domain objects themselves (and a re-sent staged message appears twice, as on Kafka).
 
-    With `max_message_bytes`, an event whose `repr` is longer (in UTF-8 bytes: a stand-in for
-    its encoded size) is encoded as a dead letter instead, as the Kafka publisher does with an
-    event over its maximum message size."""
+    After `limit_message_size`, an event over the limit is encoded as a dead letter in its
+    place, as the Kafka publisher does with an event over its maximum message size."""
 
-    def __init__(self, max_message_bytes: int | None = None) -> None:
-        self.max_message_bytes = max_message_bytes
+    def __init__(self) -> None:
         self.published: list[DomainEvent] = []
         self.dead_letters: list[DeadLetter] = []
         self.sent: list[OutboundMessage] = []
         self._encoded: dict[bytes, DomainEvent | DeadLetter] = {}
         self._failures_left = 0
+        self._size_limit: tuple[int, Callable[[DomainEvent], int]] | None = None
 
     def fail_next(self, n: int = 1) -> None:
         """Simulate a broker outage: the next `n` calls raise PublishError and record nothing."""
         self._failures_left = n
 
+    def limit_message_size(self, max_bytes: int, size_of: Callable[[DomainEvent], int]) -> None:
+        """From now on an event whose `size_of` is over `max_bytes` is dead-lettered. The
+        caller passes the real measure (the Kafka encoder's: adapters do not import each
+        other), so this fake refuses exactly the events Kafka would."""
+        self._size_limit = (max_bytes, size_of)
+
     def encode(
         self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
     ) -> list[OutboundMessage]:
-        messages = []
-        for event in events:
-            oversize = self._oversize(event)
-            if oversize is None:
-                ident = str(event.event_id)
-                messages.append(self._remember(ORDERS, event.external_id, ident, event))
-            else:
-                dead_letters = (*dead_letters, oversize)
-        for letter in dead_letters:
-            ident = f"{letter.checkout_form_id}/{letter.allegro_event_id}/{letter.attempts}"
-            messages.append(self._remember(DEAD_LETTERS, letter.checkout_form_id, ident, letter))
-        return messages
+        return [self._event_message(e) for e in events] + [
+            self._dead_letter_message(d) for d in dead_letters
+        ]
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         self._check_outage()
@@ -67,21 +63,33 @@ class InMemoryEventPublisher(EventPublisher):
     async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self.send(self.encode((), letters))
 
+    def _event_message(self, event: DomainEvent) -> OutboundMessage:
+        letter = self._oversize(event)
+        if letter is not None:
+            return self._dead_letter_message(letter)
+        return self._remember(ORDERS, event.external_id, str(event.event_id), event)
+
     def _oversize(self, event: DomainEvent) -> DeadLetter | None:
-        """The dead letter standing in for an event over `max_message_bytes`, else None."""
-        text = repr(event)
-        size, limit = len(text.encode()), self.max_message_bytes
-        if limit is None or size <= limit:
+        """The dead letter standing in for an event over the size limit, else None."""
+        if self._size_limit is None:
+            return None
+        limit, size_of = self._size_limit
+        size = size_of(event)
+        if size <= limit:
             return None
         return DeadLetter(
             account=event.account,
             checkout_form_id=event.external_id,
             allegro_event_id=None,
-            raw_payload=text[:limit],
+            raw_payload=repr(event),
             error=f"record of {size} bytes is over the maximum message size ({limit})",
             attempts=1,
             failed_at=event.occurred_at,
         )
+
+    def _dead_letter_message(self, letter: DeadLetter) -> OutboundMessage:
+        ident = f"{letter.checkout_form_id}/{letter.allegro_event_id}/{letter.attempts}"
+        return self._remember(DEAD_LETTERS, letter.checkout_form_id, ident, letter)
 
     def _remember(
         self, channel: str, key: str, ident: str, item: DomainEvent | DeadLetter

@@ -116,20 +116,29 @@ class AiokafkaEventPublisher(EventPublisher):
         """The event on the orders topic; or, over the maximum message size, its dead-letter
         stub (an order with thousands of line items must not hold up the others)."""
         record, limit = encode_event(event), self._config.max_message_bytes
-        if record_size(record) <= limit:
+        size = record_size(record)
+        if size <= limit:
             return _outbound(ORDERS, record)
-        logger.warning(
+        self._log_dead_lettered(
             "event over the maximum message size, dead-lettered",
+            record,
+            size,
+            event_id=str(event.event_id),
+            event_type=event.event_type,
+        )
+        stub = quarantine_record(record, oversize_error(size, limit), limit)
+        return _outbound(DEAD_LETTERS, stub)
+
+    def _log_dead_lettered(self, text: str, record: KafkaRecord, size: int, **extra: str) -> None:
+        logger.warning(
+            text,
             extra={
-                "checkout_form_id": event.external_id,
-                "event_id": str(event.event_id),
-                "event_type": event.event_type,
-                "bytes": record_size(record),
-                "max_message_bytes": limit,
+                "checkout_form_id": record.key.decode("utf-8", errors="replace"),
+                "bytes": size,
+                "max_message_bytes": self._config.max_message_bytes,
+                **extra,
             },
         )
-        stub = quarantine_record(record, oversize_error(record, limit), limit)
-        return _outbound(DEAD_LETTERS, stub)
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
@@ -197,15 +206,12 @@ class AiokafkaEventPublisher(EventPublisher):
     def _stub_of_refused(self, message: OutboundMessage, error: KafkaError) -> OutboundMessage:
         record = KafkaRecord(message.key, message.value, list(message.headers))
         size = record_size(record)
-        logger.warning(
+        self._log_dead_lettered(
             "record refused by Kafka as too large, dead-lettered",
-            extra={
-                "channel": message.channel,
-                "checkout_form_id": message.key.decode("utf-8", errors="replace"),
-                "bytes": size,
-                "max_message_bytes": self._config.max_message_bytes,
-                "error": type(error).__name__,
-            },
+            record,
+            size,
+            channel=message.channel,
+            error=type(error).__name__,
         )
         reason = (
             f"Kafka refused the record of {size} bytes as too large ({type(error).__name__}): "

@@ -129,9 +129,9 @@ def connection_options(config: KafkaConfig) -> dict[str, Any]:
 
 def producer_options(config: KafkaConfig) -> dict[str, Any]:
     """Producer settings: every record acknowledged by all in-sync replicas. aiokafka's own
-    record size check (`max_request_size`, in `send`) gets the same limit as ours; it measures
-    a record the same way or less (see `messages.record_size`), so it never refuses one that
-    ours let through."""
+    record size check (`max_request_size`) gets the same limit as ours; it measures a record
+    the same way or less (see `messages.record_size`), so it never refuses one that ours let
+    through. It runs only in aiokafka's `send`: the publisher's `send_batch` relies on ours."""
     return {
         **connection_options(config),
         "acks": "all",

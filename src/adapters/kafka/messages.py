@@ -447,18 +447,22 @@ def encode_event(event: DomainEvent) -> KafkaRecord:
 def encode_dead_letter(letter: DeadLetter, max_bytes: int | None = None) -> KafkaRecord:
     """Key, value and headers of a dead letter on the dead-letter topic; when `max_bytes` is
     given, truncated to fit it (see `record_size`; at least `MIN_MAX_MESSAGE_BYTES`)."""
-    payload = letter.raw_payload.encode("utf-8", errors="replace")
+    payload = letter.raw_payload.encode()
+    payload_sha256 = hashlib.sha256(payload).hexdigest()  # hashed once: it is also the id's
+    ce_id = _quarantine_id(
+        letter.account, letter.checkout_form_id, letter.allegro_event_id, payload_sha256
+    )
     quarantine = _Quarantine(
         account=letter.account,
         checkout_form_id=letter.checkout_form_id,
         allegro_event_id=letter.allegro_event_id,
         payload=letter.raw_payload,
         payload_bytes=len(payload),
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        payload_sha256=payload_sha256,
         error=letter.error,
         attempts=letter.attempts,
         failed_at=utc_timestamp(letter.failed_at),
-        ce_id=str(dead_letter_id(letter)),
+        ce_id=str(ce_id),
     )
     return _bounded(quarantine, max_bytes)
 
@@ -498,10 +502,10 @@ def record_size(record: KafkaRecord) -> int:
     return _RECORD_FRAMING_BYTES + len(record.key) + len(record.value) + headers
 
 
-def oversize_error(record: KafkaRecord, max_bytes: int) -> str:
+def oversize_error(size: int, max_bytes: int) -> str:
+    """The error of a record of `size` bytes (its `record_size`) over `max_bytes`."""
     return (
-        f"record of {record_size(record)} bytes is over the maximum message size "
-        f"(max_message_bytes={max_bytes})"
+        f"record of {size} bytes is over the maximum message size (max_message_bytes={max_bytes})"
     )
 
 
