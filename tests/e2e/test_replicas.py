@@ -166,7 +166,7 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     late_orders = new_paid_orders(state, 5)
     killed_at = time.monotonic()
     leader.process.kill()
-    wait_until(lambda: standby.role() == "leader", within=TTL * 3, what="takeover")
+    standby.process.wait_for(lambda: standby.role() == "leader", within=TTL * 3, what="takeover")
     takeover = time.monotonic() - killed_at
     records = await topic_covers(kafka_topics, expected_imports(state))
 

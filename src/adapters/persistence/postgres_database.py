@@ -44,7 +44,7 @@ class PostgresDatabase:
     async def open(
         cls, location: PostgresLocation, migrations: Sequence[Migration] = POSTGRES_MIGRATIONS
     ) -> PostgresDatabase:
-        database = cls(location, await _connect(location))
+        database = cls(location, await connect(location))
         try:
             await database.migrate(migrations)
         except BaseException:
@@ -102,7 +102,7 @@ class PostgresDatabase:
     async def _usable_connection(self) -> Connection:
         connection = self._connection
         if connection.closed or connection.broken:
-            self._connection = connection = await _connect(self.location)
+            self._connection = connection = await connect(self.location)
         elif connection.info.transaction_status != TransactionStatus.IDLE:
             await connection.rollback()  # left over by an interrupted operation
         return connection
@@ -124,14 +124,8 @@ class PostgresDatabase:
 async def connect(
     location: PostgresLocation, application_name: str = APPLICATION_NAME
 ) -> Connection:
-    """A configured autocommit connection of its own, outside any `PostgresDatabase` (the
-    lease's lock session keeps session state on it)."""
-    return await _connect(location, application_name)
-
-
-async def _connect(
-    location: PostgresLocation, application_name: str = APPLICATION_NAME
-) -> Connection:
+    """A configured autocommit connection (schema, UTC). `PostgresDatabase` makes its own
+    with it; so does the lease's lock session, which keeps session state on its own."""
     try:
         connection = await psycopg.AsyncConnection.connect(
             location.dsn,

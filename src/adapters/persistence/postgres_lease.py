@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
-from contextlib import suppress
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,7 +83,7 @@ _CURRENT = """
     WHERE account = %(account)s AND expires_at > now()
 """
 _HOLDER_LOCKED = """
-    SELECT session_locked FROM leases WHERE account = %(account)s AND expires_at > now()
+    SELECT session_locked FROM leases WHERE account = %s AND expires_at > now()
 """
 # One key per schema and account: two schemas of one database never share a lock. Should
 # two keys collide, a takeover would only wait for the expiry: the row decides who leads.
@@ -132,12 +132,11 @@ class PostgresLease(OwnsDatabase[PostgresDatabase]):
         _check_ttl(ttl)
         locked = await self._locks.take(account, holder)
         parameters = {"account": account, "holder": holder, "ttl": ttl, "locked": locked}
-        try:
-            async with self._database.transaction("acquiring the lease") as connection:
-                lease = await _fetch_lease(connection, _ACQUIRE, parameters)
-        except BaseException:
-            await self._locks.drop(account, holder)
-            raise
+        async with (
+            self._locks.dropped_on_error(account, holder),
+            self._database.transaction("acquiring the lease") as connection,
+        ):
+            lease = await _fetch_lease(connection, _ACQUIRE, parameters)
         if lease is None:  # a standby keeps no lock: it would hide the leader's crash
             await self._locks.give_up(account, holder)
         return lease
@@ -163,12 +162,11 @@ class PostgresLease(OwnsDatabase[PostgresDatabase]):
 
     async def release(self, lease: Lease) -> None:
         """Lets another replica take over now rather than at expiry; a lost lease is a no-op."""
-        try:
-            async with self._database.transaction("releasing the lease") as connection:
-                await connection.execute(_RELEASE, _identity(lease))
-        except BaseException:
-            await self._locks.drop(lease.account, lease.holder)
-            raise
+        async with (
+            self._locks.dropped_on_error(lease.account, lease.holder),
+            self._database.transaction("releasing the lease") as connection,
+        ):
+            await connection.execute(_RELEASE, _identity(lease))
         await self._locks.give_up(lease.account, lease.holder)
 
     async def wait_for_holder(self, account: str, holder: str, within: timedelta) -> bool:
@@ -176,12 +174,10 @@ class PostgresLease(OwnsDatabase[PostgresDatabase]):
         session, True as soon as `acquire` may succeed (at once if the lease is free);
         False if it may not yet. A holder without the lock is waited for by expiry only
         (False at once), so that a standby never keeps the lock from a leader."""
-        async with self._database.transaction("reading the lease") as connection:
-            cursor = await connection.execute(_HOLDER_LOCKED, {"account": account})
-            row = await cursor.fetchone()
-        if row is None:
+        rows = await self._database.fetch_all("reading the lease", _HOLDER_LOCKED, (account,))
+        if not rows:
             return True
-        if not row[0]:
+        if not rows[0][0]:
             return False
         return await self._locks.wait(account, holder, within)
 
@@ -209,12 +205,12 @@ class _LockSession:
             current = self._held.get(account)
             if current is not None and current != holder:
                 return False
-            try:
-                if current is not None:
-                    await self._fetch("SELECT true", {})  # still held while the session lives
+            if current is not None:
+                # Still held while the session lives; if it died, the lock went with it:
+                # take it again on a new one.
+                with suppress(_LockSessionFailed):
+                    await self._fetch("SELECT true", {})
                     return True
-            except _LockSessionFailed:
-                pass  # the lock went with the session: take it again on a new one
             try:
                 got = bool(await self._fetch(_TRY_LOCK, self._key(account)))
             except _LockSessionFailed:
@@ -246,11 +242,16 @@ class _LockSession:
             with suppress(_LockSessionFailed):
                 await self._fetch(_UNLOCK, self._key(account))
 
-    async def drop(self, account: str, holder: str) -> None:
-        """On an error or a cancellation: closes the session (no query that could hang) if
-        it holds the account's lock for `holder`."""
-        if self._held.get(account) == holder:
-            await self._close()
+    @asynccontextmanager
+    async def dropped_on_error(self, account: str, holder: str) -> AsyncIterator[None]:
+        """On an error or a cancellation in the block: closes the session (no query that
+        could hang) if it holds the account's lock for `holder`."""
+        try:
+            yield
+        except BaseException:
+            if self._held.get(account) == holder:
+                await self._close()
+            raise
 
     async def aclose(self) -> None:
         await self._close()

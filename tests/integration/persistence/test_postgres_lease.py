@@ -42,6 +42,13 @@ async def leases(location: PostgresLocation) -> AsyncIterator[PostgresLease]:
         yield opened
 
 
+@pytest.fixture
+async def holder(location: PostgresLocation) -> AsyncIterator[PostgresLease]:
+    """A second replica's lease, which a test may close early (as a crash would)."""
+    async with await PostgresLease.open(location) as opened:
+        yield opened
+
+
 async def expire(location: PostgresLocation, account: str) -> None:
     """As if the ttl had run out, without waiting for it."""
     await pg_execute(
@@ -79,13 +86,12 @@ async def _none_hold(location: PostgresLocation, account: str) -> bool:
     return not await lock_session_pids(location, account)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> float:
-    """Seconds until `condition` held (polled with a deadline of PROMPTLY)."""
-    started = time.monotonic()
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Polls `condition` until it holds, failing after PROMPTLY seconds."""
+    deadline = time.monotonic() + PROMPTLY
     while not await condition():
-        assert time.monotonic() - started < PROMPTLY, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 async def test_the_first_holder_gets_token_one_and_others_wait(leases: PostgresLease) -> None:
@@ -262,10 +268,9 @@ async def test_a_fenced_commit_without_a_lease_for_the_account_is_refused(
 
 
 async def test_a_crashed_holders_lease_is_taken_over_at_once_with_a_higher_token(
-    location: PostgresLocation, leases: PostgresLease
+    holder: PostgresLease, leases: PostgresLease
 ) -> None:
-    crashed = await PostgresLease.open(location)
-    first = await crashed.acquire("shop", "replica-a", TTL)
+    first = await holder.acquire("shop", "replica-a", TTL)
     assert first is not None
     taken: list[Lease] = []
 
@@ -275,7 +280,7 @@ async def test_a_crashed_holders_lease_is_taken_over_at_once_with_a_higher_token
         return lease is not None
 
     assert not await took_over()  # while the holder's sessions live, it keeps the lease
-    await crashed.aclose()  # its connections close, as on SIGKILL; the row stays as it was
+    await holder.aclose()  # its connections close, as on SIGKILL; the row stays as it was
     await eventually(took_over, "the takeover")
 
     assert (taken[0].holder, taken[0].fencing_token) == ("replica-b", first.fencing_token + 1)
@@ -283,36 +288,27 @@ async def test_a_crashed_holders_lease_is_taken_over_at_once_with_a_higher_token
 
 
 async def test_a_standby_waiting_on_the_holder_wakes_when_its_session_ends(
-    location: PostgresLocation,
+    holder: PostgresLease, leases: PostgresLease
 ) -> None:
-    async with (
-        await PostgresLease.open(location) as holder,
-        await PostgresLease.open(location) as standby,
-    ):
-        assert await holder.acquire("shop", "replica-a", TTL) is not None
-        assert not await standby.wait_for_holder("shop", "replica-b", timedelta(seconds=0.2))
-        waiting = asyncio.create_task(
-            standby.wait_for_holder("shop", "replica-b", timedelta(minutes=1))
-        )
-        await holder.aclose()
-        started = time.monotonic()
+    standby = leases
+    assert await holder.acquire("shop", "replica-a", TTL) is not None
+    assert not await standby.wait_for_holder("shop", "replica-b", timedelta(seconds=0.2))
+    waiting = asyncio.create_task(
+        standby.wait_for_holder("shop", "replica-b", timedelta(minutes=1))
+    )
+    await holder.aclose()
 
-        assert await asyncio.wait_for(waiting, timeout=PROMPTLY)
-        assert time.monotonic() - started < PROMPTLY
-        taken = await standby.acquire("shop", "replica-b", TTL)
-        assert taken is not None
-        assert taken.fencing_token == 2
+    assert await asyncio.wait_for(waiting, timeout=PROMPTLY)  # not the minute it may wait
+    taken = await standby.acquire("shop", "replica-b", TTL)
+    assert taken is not None
+    assert taken.fencing_token == 2
 
 
 async def test_a_holder_whose_lock_session_dropped_is_fenced_once_a_standby_takes_over(
-    location: PostgresLocation,
+    location: PostgresLocation, holder: PostgresLease, leases: PostgresLease
 ) -> None:
-    fence = LeaseFence()
-    async with (
-        await PostgresLease.open(location) as holder,
-        await PostgresLease.open(location) as standby,
-        await PostgresStateStore.open(location, fence) as store,
-    ):
+    standby, fence = leases, LeaseFence()
+    async with await PostgresStateStore.open(location, fence) as store:
         fence.lease = lease = await holder.acquire("shop", "replica-a", TTL)
         assert lease is not None
         await terminate_lock_session(location, "shop")  # the process itself lives on
@@ -328,21 +324,18 @@ async def test_a_holder_whose_lock_session_dropped_is_fenced_once_a_standby_take
 
 
 async def test_a_holder_whose_lock_session_dropped_locks_again_when_it_renews(
-    location: PostgresLocation,
+    location: PostgresLocation, holder: PostgresLease, leases: PostgresLease
 ) -> None:
-    async with (
-        await PostgresLease.open(location) as holder,
-        await PostgresLease.open(location) as standby,
-    ):
-        lease = await holder.acquire("shop", "replica-a", TTL)
-        assert lease is not None
-        await terminate_lock_session(location, "shop")
+    standby = leases
+    lease = await holder.acquire("shop", "replica-a", TTL)
+    assert lease is not None
+    await terminate_lock_session(location, "shop")
 
-        renewed = await holder.renew(lease, TTL)
+    renewed = await holder.renew(lease, TTL)
 
-        assert renewed.fencing_token == lease.fencing_token
-        assert len(await lock_session_pids(location, "shop")) == 1
-        assert await standby.acquire("shop", "replica-b", TTL) is None
+    assert renewed.fencing_token == lease.fencing_token
+    assert len(await lock_session_pids(location, "shop")) == 1
+    assert await standby.acquire("shop", "replica-b", TTL) is None
 
 
 async def test_a_lease_taken_at_expiry_from_a_stalled_holder_passes_on_at_expiry_only(
