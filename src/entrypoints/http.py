@@ -66,7 +66,7 @@ class CachedReadiness:
         if self._report is not None and fresh:
             return self._report
         if self._probe is None:
-            self._probe = asyncio.ensure_future(self._run())
+            self._probe = asyncio.create_task(self._run())
         # Shielded: a client that hangs up does not cancel the probe the others wait for.
         return await asyncio.shield(self._probe)
 

@@ -12,6 +12,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.allegro.auth import TokenManager
+from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse, OversizeBody
 from adapters.allegro.headers import VENDOR_MEDIA_TYPE
 from adapters.allegro.json_text import loads
@@ -28,7 +29,6 @@ T = TypeVar("T")
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a list page of 100 forms is ~0.3 MB
 OVERSIZE_HEAD_BYTES = 4096  # what is kept of an oversize body (for its dead letter)
 
 

@@ -17,6 +17,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from adapters.allegro.config import AllegroClientConfig
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
 from adapters.allegro.headers import USER_AGENT
+from adapters.allegro.retry import BackoffPolicy
 from adapters.allegro.timing import Sleep
 from application.ports.clock import Clock
 from application.ports.errors import AllegroAuthError, AllegroUnavailable
@@ -35,8 +36,9 @@ logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_EXPIRES_IN = 43199.0  # Allegro's access tokens live 12 h
-# Pauses between attempts to save a refreshed pair (a store restarting, a lock held briefly).
-SAVE_RETRY_DELAYS = (0.5, 2.0)
+# Attempts to save a refreshed pair, and the pauses between them (a store restarting, a lock
+# held briefly): 1 s, then 2 s. No jitter: one process saves, there is no crowd to spread.
+SAVE_BACKOFF = BackoffPolicy(max_attempts=3, initial=1.0, cap=2.0, jitter=lambda ceiling: ceiling)
 # How long closing waits for a refresh in flight to be saved (a token request plus the save).
 LANDING_TIMEOUT = 30.0
 
@@ -226,11 +228,13 @@ class TokenManager:
         return new
 
     async def _save(self, pair: TokenPair) -> None:
-        """Store `pair`, retrying a few times; the last failure propagates and the pair stays
-        in memory, unsaved, for the next use to try again."""
-        for attempt, delay in enumerate((*SAVE_RETRY_DELAYS, None), start=1):
+        """Store `pair`, retrying as `SAVE_BACKOFF` says; the last failure propagates and the
+        pair stays in memory, unsaved, for the next use to try again."""
+        attempt = 1
+        while True:
             try:
                 await self._store.save(self._account, pair)
+                break
             except Exception as exc:
                 logger.warning(
                     "allegro tokens not saved, keeping them in memory",
@@ -241,10 +245,9 @@ class TokenManager:
                         "error": type(exc).__name__,
                     },
                 )
-                if delay is None:
+                if attempt >= SAVE_BACKOFF.max_attempts:
                     raise
-                await self._sleep(delay)
-            else:
-                if pair is self._pair:
-                    self._unsaved = False
-                return
+                await self._sleep(SAVE_BACKOFF.delay(attempt))
+                attempt += 1
+        if pair is self._pair:
+            self._unsaved = False

@@ -9,9 +9,9 @@ from types import TracebackType
 
 import httpx
 
-from adapters.allegro.api import DEFAULT_MAX_BODY_BYTES, AllegroApi
+from adapters.allegro.api import AllegroApi
 from adapters.allegro.auth import TokenManager, build_oauth_client
-from adapters.allegro.config import AllegroClientConfig
+from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, AllegroClientConfig
 from adapters.allegro.headers import API_HEADERS
 from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
 from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a list page of 100 forms is ~0.3 MB
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class AllegroClientConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     rate_limit_block_seconds: float = 60.0
-    max_body_bytes: int = 32 * 1024 * 1024  # a larger 2xx body is malformed (never held whole)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger 2xx body is malformed
     retry_after_max_seconds: float = 300.0  # longer Retry-After values are cut to this
 
     def __post_init__(self) -> None:

@@ -149,13 +149,19 @@ class SqliteDatabase:
             raise StateStoreError(f"SQLite {self._name}: {operation} failed: {exc}") from exc
 
 
-def _prepare_private_file(path: Path) -> None:
-    """Creates the directory (0700) and the database file (0600) before SQLite opens it, and
-    takes group and world access away from files an older version created readable."""
+def make_private_directory_of(path: Path) -> None:
+    """Creates the directory of the state file `path` (or of a file beside it) if needed: 0700,
+    as it will hold the tokens and the staged buyer data."""
     try:
         path.parent.mkdir(mode=_OWNER_ONLY, parents=True, exist_ok=True)
     except OSError as exc:
         raise StateStoreError(f"cannot create the directory of {path}: {exc}") from exc
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Creates the directory (0700) and the database file (0600) before SQLite opens it, and
+    takes group and world access away from files an older version created readable."""
+    make_private_directory_of(path)
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _PRIVATE_FILE))
     except OSError as exc:
@@ -169,7 +175,5 @@ def _restrict(path: Path) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             path.chmod(mode & _OWNER_ONLY)
-    except FileNotFoundError:
-        return
-    except PermissionError:
-        return  # another user's file that we may use: not ours to change
+    except (FileNotFoundError, PermissionError):
+        return  # no such side file; or another user's file that we may use: not ours to change

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from adapters.persistence.sqlite_database import make_private_directory_of
 from adapters.persistence.url import SqliteLocation
 from application.ports.errors import StateStoreError
 
@@ -98,10 +99,7 @@ class SqliteWriterLock:
     def _try_acquire(self, holder: str, command: str, now: datetime) -> WriterInfo | None:
         if self._fd is not None:
             raise StateStoreError(f"{self.path} is already held by this process")
-        try:  # a writer may come first to a new state directory (0700, as the database makes it)
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateStoreError(f"cannot create the directory of {self.path}: {exc}") from exc
+        make_private_directory_of(self.path)  # a writer may come first to a new state directory
         fd = self._open(os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
-from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 DEFAULT_SCHEMA = "openoms_allegro"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -87,15 +87,26 @@ def redact_url(url: str) -> str:
     if password:
         userinfo, _, hostinfo = netloc.rpartition("@")
         netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
-    query = "&".join(_redacted_field(field) for field in parts.query.split("&") if field)
+    query = "&".join(_redacted_field(field) for field in _fields(parts.query))
     if netloc == parts.netloc and query == parts.query:
         return url  # nothing secret: shown exactly as configured
     return _join(parts.scheme, netloc, parts.path, query, parts.fragment)
 
 
+def _fields(query: str) -> list[str]:
+    """The `name=value` fields of a query string, as written (not decoded)."""
+    return [field for field in query.split("&") if field]
+
+
+def _decoded(field: str) -> tuple[str, str]:
+    """A field's name and value as `parse_qsl` decodes them."""
+    name, _, value = field.partition("=")
+    return unquote_plus(name), unquote_plus(value)
+
+
 def _redacted_field(field: str) -> str:
     name, equals, _ = field.partition("=")
-    return f"{name}=***" if equals and _SECRET_PARAMETER.search(unquote_plus(name)) else field
+    return f"{name}=***" if equals and _SECRET_PARAMETER.search(_decoded(field)[0]) else field
 
 
 def _join(scheme: str, netloc: str, path: str, query: str, fragment: str = "") -> str:
@@ -130,12 +141,8 @@ def _postgres_location(url: str) -> PostgresLocation:
     except ValueError as exc:
         raise ValueError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from exc
     # The other parameters reach libpq exactly as written (not decoded and re-encoded).
-    fields = [field for field in parts.query.split("&") if field]
-    schemas = [
-        value
-        for key, value in parse_qsl("&".join(fields), keep_blank_values=True)
-        if key == "schema"
-    ]
-    rest = [field for field in fields if unquote_plus(field.partition("=")[0]) != "schema"]
+    fields = _fields(parts.query)
+    schemas = [value for name, value in map(_decoded, fields) if name == "schema"]
+    rest = [field for field in fields if _decoded(field)[0] != "schema"]
     dsn = _join("postgresql", parts.netloc, parts.path, "&".join(rest), parts.fragment)
     return PostgresLocation(dsn, schemas[-1] if schemas else DEFAULT_SCHEMA)

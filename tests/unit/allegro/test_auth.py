@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -74,6 +76,15 @@ class GatedStore(MemoryTokenStore):
         await self.gate.wait()
         await super().save(account, pair)
         self.saved.set()
+
+
+async def abandon_during_the_save(call: Coroutine[Any, Any, object], store: GatedStore) -> None:
+    """Runs `call` until it refreshes and waits on the store's save, then cancels it."""
+    caller = asyncio.create_task(call)
+    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
 
 
 async def test_a_fresh_token_is_used_without_refreshing() -> None:
@@ -309,7 +320,7 @@ async def test_the_refreshed_pair_is_saved_before_the_token_endpoint_reply_is_us
         await h.client.journal.latest_event_id()
 
     assert h.fake.api_requests == []  # the unsaved access token was never used
-    assert h.time.sleeps == [0.5, 2.0]  # the save was retried, with pauses between
+    assert h.time.sleeps == [1.0, 2.0]  # the save was retried, with pauses between
 
 
 async def test_a_save_that_fails_once_is_retried_and_the_next_refresh_uses_the_new_token() -> None:
@@ -351,12 +362,8 @@ async def test_a_caller_cancelled_during_the_save_does_not_lose_the_pair() -> No
     store = GatedStore(expiring_store(time, timedelta(0)).pairs)
     h = make_harness(time=time, store=store)
     h.fake.script(STATS, OK_STATS)
-    caller = asyncio.create_task(h.client.journal.latest_event_id())
-    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
+    await abandon_during_the_save(h.client.journal.latest_event_id(), store)
 
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
     store.gate.set()
     await asyncio.wait_for(store.saved.wait(), timeout=5.0)  # the refresh went on without it
 
@@ -371,11 +378,7 @@ async def test_a_caller_arriving_during_an_abandoned_save_waits_for_it() -> None
     store = GatedStore(expiring_store(time, timedelta(0)).pairs)
     h = make_harness(time=time, store=store)
     h.fake.script(STATS, OK_STATS)
-    abandoned = asyncio.create_task(h.client.journal.latest_event_id())
-    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
-    abandoned.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await abandoned
+    await abandon_during_the_save(h.client.journal.latest_event_id(), store)
 
     later = asyncio.create_task(h.client.journal.latest_event_id())
     await asyncio.sleep(0)
@@ -391,11 +394,7 @@ async def test_closing_lets_a_refresh_in_flight_land_in_the_store() -> None:
     time = FakeTime()
     store = GatedStore(expiring_store(time, timedelta(0)).pairs)
     h = make_harness(time=time, store=store)
-    caller = asyncio.create_task(h.client.journal.latest_event_id())
-    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
+    await abandon_during_the_save(h.client.journal.latest_event_id(), store)
 
     closing = asyncio.create_task(h.client.aclose())
     await asyncio.sleep(0)
@@ -420,11 +419,7 @@ async def test_closing_waits_for_a_stuck_save_no_longer_than_the_landing_timeout
         sleep=time.sleep,
         landing_timeout=0.01,
     )
-    caller = asyncio.create_task(tokens.access_token())
-    await asyncio.wait_for(store.saving.wait(), timeout=5.0)
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
+    await abandon_during_the_save(tokens.access_token(), store)
 
     await asyncio.wait_for(tokens.aclose(), timeout=5.0)
 

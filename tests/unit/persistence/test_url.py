@@ -73,16 +73,34 @@ def test_other_urls_are_refused_with_a_reason(url: str, message: str) -> None:
         parse_state_url(url)
 
 
-def test_a_password_never_appears_in_a_location_or_an_error() -> None:
-    location = parse_state_url("postgresql://svc:s3cret@db/state")
+@pytest.mark.parametrize(
+    ("url", "bad_schema_url", "bad_port_url", "secrets"),
+    [
+        (  # in the user information
+            "postgresql://svc:s3cret@db/state",
+            "postgresql://svc:s3cret@db:1/state?schema=1x",
+            "postgresql://svc:s3cret@db:port/state",
+            ("s3cret",),
+        ),
+        (  # as query parameters
+            "postgresql://svc@db/state?password=s3cret&sslpassword=k3y",
+            "postgresql://svc@db:1/state?password=s3cret&schema=1x",
+            "postgresql://svc@db:port/state?password=s3cret",
+            ("s3cret", "k3y"),
+        ),
+    ],
+)
+def test_a_password_never_appears_in_a_location_or_an_error(
+    url: str, bad_schema_url: str, bad_port_url: str, secrets: tuple[str, ...]
+) -> None:
+    location = parse_state_url(url)
+    with pytest.raises(ValueError, match="invalid PostgreSQL schema name") as bad_schema:
+        parse_state_url(bad_schema_url)
+    with pytest.raises(ValueError, match="malformed") as bad_port:
+        parse_state_url(bad_port_url)
 
-    assert "s3cret" not in repr(location)
-    with pytest.raises(ValueError, match="invalid PostgreSQL schema name") as raised:
-        parse_state_url("postgresql://svc:s3cret@db:1/state?schema=1x")
-    assert "s3cret" not in str(raised.value)
-    with pytest.raises(ValueError, match="malformed") as raised:
-        parse_state_url("postgresql://svc:s3cret@db:port/state")
-    assert "s3cret" not in str(raised.value)
+    for shown in (repr(location), str(bad_schema.value), str(bad_port.value)):
+        assert not [secret for secret in secrets if secret in shown], shown
 
 
 @pytest.mark.parametrize(
@@ -109,19 +127,6 @@ def test_a_password_never_appears_in_a_location_or_an_error() -> None:
 )
 def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
-
-
-def test_a_password_in_the_query_never_appears_in_a_location_or_an_error() -> None:
-    location = parse_state_url("postgresql://svc@db/state?password=s3cret&sslpassword=k3y")
-
-    assert "s3cret" not in repr(location)
-    assert "k3y" not in repr(location)
-    with pytest.raises(ValueError, match="invalid PostgreSQL schema name") as raised:
-        parse_state_url("postgresql://svc@db:1/state?password=s3cret&schema=1x")
-    assert "s3cret" not in str(raised.value)
-    with pytest.raises(ValueError, match="malformed") as raised:
-        parse_state_url("postgresql://svc@db:port/state?password=s3cret")
-    assert "s3cret" not in str(raised.value)
 
 
 @pytest.mark.parametrize(
