@@ -1,57 +1,34 @@
-"""`openoms-allegro`: exit 0 on success, 2 on bad configuration, 1 on anything else.
-
-Expected failures print one line, never a traceback.
-"""
+"""`openoms-allegro`: the command line (exit codes and one-line errors: entrypoints/cli_support)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from application.ports import PortError
-from entrypoints.gc_tuning import tune_gc
+from entrypoints.cli_check import check
+from entrypoints.cli_cursor import cursor
+from entrypoints.cli_dead_letters import dead_letters
+from entrypoints.cli_support import EXIT_FAILURE, execute, load_and_log, version
 from entrypoints.logging_setup import configure_logging
-from entrypoints.settings import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
     from adapters.simulator import SimulatorState
 
-EXIT_CONFIG = 2
-EXIT_FAILURE = 1
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, account=settings.allegro_account)
-    return settings
-
-
-def _execute(action: Callable[[], Coroutine[Any, Any, Any]], *, long_running: bool = False) -> Any:
-    """Runs `action`; a long-running import first tunes the garbage collector (gc_tuning)."""
-    if long_running:
-        tune_gc()
-    try:
-        return asyncio.run(action())
-    except ConfigurationError as exc:
-        click.echo(f"configuration error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    except PortError as exc:
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_FAILURE)
-    except KeyboardInterrupt:
-        sys.exit(EXIT_FAILURE)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "--version", message="%(prog)s %(version)s")
 def main() -> None:
     """Import Allegro.pl orders into OpenOMS through Kafka."""
+
+
+main.add_command(check)
+main.add_command(cursor)
+main.add_command(dead_letters)
 
 
 @main.command()
@@ -61,14 +38,14 @@ def run(once: bool) -> None:
     from entrypoints.service import drain_once, serve
 
     async def action() -> None:
-        settings = _settings()
+        settings = load_and_log()
         if once:
             summary = await drain_once(settings)
             click.echo(json.dumps(asdict(summary)))
         else:
             await serve(settings)
 
-    _execute(action, long_running=True)
+    execute(action, long_running=True)
 
 
 def _parse_date(value: str, option: str) -> datetime:
@@ -95,7 +72,7 @@ def backfill(since: str, until: str | None) -> None:
         raise click.BadParameter("--until must be after --since")
 
     async def action() -> None:
-        settings = _settings()
+        settings = load_and_log()
         columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress("[progress.description]{task.description}", *columns) as bar:
             task = bar.add_task("checkout forms", total=None)
@@ -116,7 +93,7 @@ def backfill(since: str, until: str | None) -> None:
             )
         )
 
-    _execute(action, long_running=True)
+    execute(action, long_running=True)
 
 
 @main.group()
@@ -131,7 +108,7 @@ def auth_login() -> None:
     from entrypoints.authorise import login
 
     async def action() -> None:
-        settings = _settings()
+        settings = load_and_log()
         try:
             expires_at = await login(settings, click.echo)
         except DeviceFlowError as exc:
@@ -142,7 +119,7 @@ def auth_login() -> None:
             f"(access token valid until {expires_at.isoformat(timespec='seconds')})."
         )
 
-    _execute(action)
+    execute(action)
 
 
 @auth.command("generate-key")
@@ -163,7 +140,7 @@ def status(as_json: bool) -> None:
     from entrypoints.status import gather_status, render_json
 
     async def action() -> None:
-        settings = _settings()
+        settings = load_and_log()
         container = build_container(settings)
         try:
             report = await gather_status(settings, container, SystemClock())
@@ -171,7 +148,7 @@ def status(as_json: bool) -> None:
             await resolve(container.shutdown_resources())
         click.echo(render_json(report) if as_json else report.table())
 
-    _execute(action)
+    execute(action)
 
 
 @main.group()
@@ -218,7 +195,7 @@ def demo(orders: int, duration: float) -> None:
     from entrypoints.demo import run_demo
 
     configure_logging("WARNING", "text")
-    _execute(lambda: run_demo(orders=orders, duration=duration))
+    execute(lambda: run_demo(orders=orders, duration=duration))
 
 
 if __name__ == "__main__":  # pragma: no cover
