@@ -65,7 +65,7 @@ async def drain_once(settings: Settings) -> DrainSummary:
     check_run_settings(settings)
     container = build_container(settings)
     try:
-        return await _exclusively(container, settings, "run --once", lambda _: _drain(container))
+        return await exclusively(container, settings, "run --once", lambda _: _drain(container))
     finally:
         await resolve(container.shutdown_resources())
 
@@ -102,12 +102,12 @@ async def backfill(
         return await sweeper.run(since, until, progress)
 
     try:
-        return await _exclusively(container, settings, "backfill", sweep)
+        return await exclusively(container, settings, "backfill", sweep)
     finally:
         await resolve(container.shutdown_resources())
 
 
-async def _exclusively(
+async def exclusively(
     container: Application, settings: Settings, command: str, work: Lead[T]
 ) -> T:
     """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL,
