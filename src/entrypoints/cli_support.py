@@ -1,6 +1,7 @@
 """What every command of the CLI shares: settings with logging, exit codes, one-line errors.
 
-Exit codes: 0 success, 2 bad configuration (one line naming the variable), 1 anything else.
+Exit codes: 0 success, 2 bad configuration (one line naming the variable), 1 anything else
+(a dependency failing, or a StartupError: the HTTP port in use, no tokens stored yet).
 Expected failures print one line, never a traceback.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from application.ports import PortError
+from entrypoints.errors import StartupError
 from entrypoints.gc_tuning import tune_gc
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
@@ -48,6 +50,9 @@ def execute(action: Callable[[], Coroutine[Any, Any, Any]], *, long_running: boo
     except ConfigurationError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except StartupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
     except PortError as exc:
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_FAILURE)

@@ -1,21 +1,35 @@
 """Typed configuration from the environment (the public interface: keep names stable).
 
 Nothing reads the environment at import time: `load_settings()` is called by the CLI and
-its errors become one line naming the variable, with exit code 2.
+its errors become one line naming the variable, with exit code 2. Every setting is checked
+here, when it is loaded, not when a component first uses it: a bad value never starts the
+service, never ends in a traceback, and an empty secret is the same as an unset one.
+
+`STATE_URL`'s default is absolute, the XDG convention for state on Linux
+(`$XDG_STATE_HOME/openoms-allegro/state.db`, else `~/.local/state/openoms-allegro/state.db`),
+resolved when the settings are loaded: `auth login` and `run` started from different folders
+use the same file. The container image sets `STATE_URL` explicitly.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from adapters.kafka.config import SASL_MECHANISMS
 from adapters.kafka.messages import DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES
+from adapters.persistence.token_cipher import TokenCipher
 from adapters.persistence.url import parse_state_url
+from domain.mapping import StatusMapping
 from domain.policy import ImportTrigger
+from domain.statuses import FulfillmentStatus
 
 ENVIRONMENTS = {
     "production": ("https://api.allegro.pl", "https://allegro.pl/auth/oauth"),
@@ -33,6 +47,36 @@ class ConfigurationError(Exception):
 # The key docker-compose.yml gives the service when TOKEN_ENCRYPTION_KEY is unset: it is
 # public, so it may only protect tokens of the simulator (an Allegro URL on loopback).
 COMPOSE_DEMO_KEY = "ZGVtby1rZXktb2Ytb3Blbm9tcy1hbGxlZ3JvLWNvbXA="
+
+STATE_DIRECTORY = "openoms-allegro"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Allegro's fulfillment statuses: the keys ALLEGRO_STATUS_MAPPING may override.
+FULFILLMENT_STATUSES = frozenset(
+    value for name, value in vars(FulfillmentStatus).items() if name.isupper()
+)
+# Kafka's own rule for topic names (kafka.common.internals.Topic).
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def default_state_url() -> str:
+    """`sqlite:////<XDG state home>/openoms-allegro/state.db`, absolute. A relative
+    `XDG_STATE_HOME` is ignored, as the XDG Base Directory specification says."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if base and Path(base).is_absolute():
+        root = Path(base)
+    else:
+        try:
+            root = Path.home() / ".local" / "state"
+        except RuntimeError:  # no HOME and no password entry (e.g. an arbitrary container uid)
+            raise ValueError(
+                "is not set and there is no home directory for its default "
+                "(~/.local/state/openoms-allegro/state.db): set STATE_URL"
+            ) from None
+    return f"sqlite:///{quote(str(root / STATE_DIRECTORY / 'state.db'))}"
 
 
 class Settings(BaseSettings):
@@ -83,7 +127,8 @@ class Settings(BaseSettings):
     )
 
     # May carry a password (shown redacted by `status`: adapters.persistence.redact_url).
-    state_url: str = Field(default="sqlite:///var/openoms-allegro/state.db", repr=False)
+    # Empty (the default): default_state_url(), resolved by the validator.
+    state_url: str = Field(default="", repr=False, validate_default=True)
     token_encryption_key: SecretStr | None = None
     # PostgreSQL only: several replicas, one leader per account (see entrypoints/leadership).
     lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
@@ -91,15 +136,166 @@ class Settings(BaseSettings):
     lag_probe_seconds: float = Field(default=30.0, gt=0)
     http_host: str = "127.0.0.1"  # the container image sets 0.0.0.0 (see the Dockerfile)
     http_port: int = Field(default=8080, ge=0, le=65535)
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS (WARN is read as WARNING), any case
     log_format: Literal["auto", "json", "text"] = "auto"
     openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
 
     @field_validator("state_url")
     @classmethod
     def _state_url(cls, value: str) -> str:
+        value = value.strip() or default_state_url()
         parse_state_url(value)  # its ValueError names the problem, never the password
         return value
+
+    @field_validator(
+        "token_encryption_key",
+        "allegro_refresh_token",
+        "kafka_sasl_password",
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_bootstrap_servers",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`VAR=` (as compose files and `env` leave it) means the same as no VAR at all."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("allegro_client_secret")
+    @classmethod
+    def _client_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty: set the client secret of your Allegro application")
+        return value
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _token_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            TokenCipher.from_key(value.get_secret_value())
+        except ValueError:
+            raise ValueError(
+                "is not a Fernet key (URL-safe base64 of 32 bytes: 44 characters ending in "
+                "'='); generate one with `openoms-allegro auth generate-key`"
+            ) from None  # the cause would quote the key
+        return value
+
+    @field_validator("allegro_status_mapping")
+    @classmethod
+    def _status_mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(key for key in value if key.upper() not in FULFILLMENT_STATUSES)
+        if unknown:
+            raise ValueError(
+                f"unknown Allegro fulfillment status {unknown[0]!r}; the keys are "
+                f"{', '.join(sorted(FULFILLMENT_STATUSES))}"
+            )
+        StatusMapping.with_overrides(value)  # its ValueError names the unknown OpenOMS status
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        level = "WARNING" if level == "WARN" else level
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("http_host")
+    @classmethod
+    def _http_host(cls, value: str) -> str:
+        host = value.strip()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(host):
+                raise ValueError(
+                    f"{value!r} is neither an IP address nor a host name; use e.g. 127.0.0.1 "
+                    "(this host only) or 0.0.0.0 (every interface)"
+                ) from None
+        return host
+
+    @field_validator("kafka_topic_orders", "kafka_topic_dlq")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError(
+                f"{value!r} is not a Kafka topic name (letters, digits, '.', '_', '-'; "
+                "at most 249 characters)"
+            )
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for server in value.split(","):
+            host, colon, port = server.strip().rpartition(":")
+            if not colon:
+                host, port = port, "9092"
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"{server.strip()!r} is not host:port (a comma-separated list, e.g. "
+                    "kafka-1:9092,kafka-2:9092)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        """The combinations aiokafka would refuse (or silently ignore) when it connects."""
+        protocol = self.kafka_security_protocol
+        sasl = {
+            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
+        }
+        if protocol.startswith("SASL_"):
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise ValueError(
+                    f"KAFKA_SASL_MECHANISM must be one of {', '.join(sorted(SASL_MECHANISMS))} "
+                    f"with KAFKA_SECURITY_PROTOCOL={protocol}"
+                )
+            missing = [name for name, value in sasl.items() if value is None]
+            if missing:
+                raise ValueError(
+                    f"{missing[0]} is required with KAFKA_SECURITY_PROTOCOL={protocol}"
+                )
+        else:
+            stray = [name for name, value in sasl.items() if value is not None]
+            if stray:
+                raise ValueError(
+                    f"{stray[0]} is set but KAFKA_SECURITY_PROTOCOL is {protocol}: use "
+                    f"SASL_SSL (or SASL_PLAINTEXT), or unset {stray[0]}"
+                )
+        files = {
+            "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+        }
+        given = {name: path for name, path in files.items() if path is not None}
+        if given and protocol not in ("SSL", "SASL_SSL"):
+            name = next(iter(given))
+            raise ValueError(
+                f"{name} is set but KAFKA_SECURITY_PROTOCOL is {protocol}: use SSL or SASL_SSL"
+            )
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise ValueError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the client certificate)")
+        for name, path in given.items():
+            if not os.access(path, os.R_OK) or not Path(path).is_file():
+                raise ValueError(f"{name}: cannot read the file {path}")
+        if self.kafka_topic_orders == self.kafka_topic_dlq:
+            raise ValueError("KAFKA_TOPIC_DLQ must differ from KAFKA_TOPIC_ORDERS")
+        return self
 
     @field_validator("allegro_start_from")
     @classmethod
@@ -181,6 +377,21 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_first_error(exc)) from None
+    except SettingsError as exc:  # a complex value (JSON) that does not parse
+        raise ConfigurationError(_parse_error(exc)) from None
+
+
+def _parse_error(exc: SettingsError) -> str:
+    """pydantic-settings says 'error parsing value for field "x" from source ...'."""
+    field = re.search(r'field "([^"]+)"', str(exc))
+    variable = field.group(1).upper() if field else "a setting"
+    # The decoder's message says where the JSON breaks, never what the value holds.
+    detail = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+    example = _EXAMPLES.get(variable, "")
+    return f"{variable}: not valid JSON{detail}{example}"
+
+
+_EXAMPLES = {"ALLEGRO_STATUS_MAPPING": ' (expected an object, e.g. {"SENT": "in_transit"})'}
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -192,4 +403,6 @@ def _first_error(exc: ValidationError) -> str:
         return f"{variable} is required"
     if not variable:
         return message
+    if message.startswith(("is ", "are ")):  # "X is empty: ..." reads better than "X: is"
+        return f"{variable} {message}"
     return f"{variable}: {message}"

@@ -4,6 +4,10 @@ The service runs one batch at a time, so a pool would buy nothing. A connection 
 breaks (server restart, network) fails the operation in flight with StateStoreError and
 is replaced on the next call. The store's tables live in their own schema (default
 `openoms_allegro`), selected through `search_path`.
+
+Tools that only look open the database with `access="existing"` (no DDL, no migration: the
+schema must be the one this release writes) or `access="read_only"` (the same, and every
+transaction of the session is READ ONLY, so nothing can be written by mistake).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -24,6 +28,7 @@ from adapters.persistence.migrations import (
     Migration,
     pending_migrations,
 )
+from adapters.persistence.missing import StateMissing
 from adapters.persistence.url import PostgresLocation, redact_url
 from application.ports.errors import StateStoreError
 
@@ -31,22 +36,35 @@ CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "openoms-allegro"  # shown in pg_stat_activity
 
 Connection = psycopg.AsyncConnection[TupleRow]
+# As for SQLite (sqlite_database.Access): "create" migrates, the others never run DDL.
+Access = Literal["create", "existing", "read_only"]
 
 
 class PostgresDatabase:
-    def __init__(self, location: PostgresLocation, connection: Connection) -> None:
+    def __init__(
+        self, location: PostgresLocation, connection: Connection, *, read_only: bool = False
+    ) -> None:
         self.location = location
         self._connection = connection
+        self._read_only = read_only  # kept by the connections that replace a broken one
         self._lock = asyncio.Lock()
         self._closed = False
 
     @classmethod
     async def open(
-        cls, location: PostgresLocation, migrations: Sequence[Migration] = POSTGRES_MIGRATIONS
+        cls,
+        location: PostgresLocation,
+        migrations: Sequence[Migration] = POSTGRES_MIGRATIONS,
+        *,
+        access: Access = "create",
     ) -> PostgresDatabase:
-        database = cls(location, await connect(location))
+        read_only = access == "read_only"
+        database = cls(location, await connect(location, read_only=read_only), read_only=read_only)
         try:
-            await database.migrate(migrations)
+            if access == "create":
+                await database.migrate(migrations)
+            else:
+                await database._require_current_schema(migrations)
         except BaseException:
             await database.aclose()
             raise
@@ -99,10 +117,32 @@ class PostgresDatabase:
             )
             return pending[-1].version
 
+    async def _require_current_schema(self, migrations: Sequence[Migration]) -> None:
+        """Without migrating: the schema must exist, at the version this release writes."""
+        where = f"PostgreSQL schema {self.location.schema} at {redact_url(self.location.dsn)}"
+        try:
+            rows = await self.fetch_all(
+                "reading the schema version", "SELECT max(version) FROM schema_version"
+            )
+        except StateStoreError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.UndefinedTable):
+                raise StateMissing(
+                    f"no state in {where} (STATE_URL): nothing has run with this state "
+                    "store yet; run `openoms-allegro auth login` first, or fix STATE_URL"
+                ) from exc
+            raise
+        current = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        if pending_migrations(migrations, current):
+            raise StateStoreError(
+                f"the state in {where} is at schema version {current}, older than this "
+                f"release writes ({len(migrations)}): run `openoms-allegro run --once` (or "
+                "the service) once to migrate it; read-only commands never migrate"
+            )
+
     async def _usable_connection(self) -> Connection:
         connection = self._connection
         if connection.closed or connection.broken:
-            self._connection = connection = await connect(self.location)
+            self._connection = connection = await connect(self.location, read_only=self._read_only)
         elif connection.info.transaction_status != TransactionStatus.IDLE:
             await connection.rollback()  # left over by an interrupted operation
         return connection
@@ -122,10 +162,11 @@ class PostgresDatabase:
 
 
 async def connect(
-    location: PostgresLocation, application_name: str = APPLICATION_NAME
+    location: PostgresLocation, application_name: str = APPLICATION_NAME, *, read_only: bool = False
 ) -> Connection:
-    """A configured autocommit connection (schema, UTC). `PostgresDatabase` makes its own
-    with it; so does the lease's lock session, which keeps session state on its own."""
+    """A configured autocommit connection (schema, UTC; with `read_only`, every transaction
+    is READ ONLY). `PostgresDatabase` makes its own with it; so does the lease's lock
+    session, which keeps session state on its own."""
     try:
         connection = await psycopg.AsyncConnection.connect(
             location.dsn,
@@ -142,6 +183,8 @@ async def connect(
             sql.SQL("SET search_path TO {}").format(sql.Identifier(location.schema))
         )
         await connection.execute("SET TIME ZONE 'UTC'")
+        if read_only:
+            await connection.execute("SET default_transaction_read_only = on")
     except psycopg.Error as exc:
         await connection.close()
         raise StateStoreError(f"cannot configure the PostgreSQL connection: {exc}") from exc

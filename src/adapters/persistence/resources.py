@@ -6,18 +6,28 @@ For a dependency-injector container, either declare these directly::
 
 or use a `providers.Selector` on `location.backend` over the backend-specific resources
 (`sqlite_state_resource`, `postgres_state_resource`, ...).
+
+The `*_for` resources take a `read_only` flag, for the tools that only look (`status`,
+`check`, `cursor show`, `dead-letters list`): they never create a file, a directory, a
+schema or a table, and never migrate. Their state store cannot write (SQLite `mode=ro`, a
+READ ONLY PostgreSQL session); their token store can, so that a token refreshed on the way
+(by `check`) is never lost, but only into a state store that exists already. With
+`read_only` False they open exactly as the plain resources do.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from adapters.persistence.postgres_database import PostgresDatabase
+from adapters.persistence.postgres_lease import LeaseFence, PostgresLease
 from adapters.persistence.postgres_state_store import PostgresStateStore
 from adapters.persistence.postgres_token_store import PostgresTokenStore
+from adapters.persistence.sqlite_database import SqliteDatabase
 from adapters.persistence.sqlite_state_store import SqliteStateStore
 from adapters.persistence.sqlite_token_store import SqliteTokenStore
 from adapters.persistence.token_cipher import TokenCipher
-from adapters.persistence.url import SqliteLocation, StateLocation
+from adapters.persistence.url import PostgresLocation, SqliteLocation, StateLocation
 from application.ports.state import StateStore, TokenStore
 
 
@@ -41,3 +51,62 @@ async def token_store_resource(
         store = await PostgresTokenStore.open(location, cipher)
     async with store:
         yield store
+
+
+async def sqlite_state_resource_for(
+    location: SqliteLocation, read_only: bool
+) -> AsyncGenerator[SqliteStateStore, None]:
+    if read_only:
+        store = SqliteStateStore(await SqliteDatabase.open(location.path, access="read_only"))
+    else:
+        store = await SqliteStateStore.open(location.path)
+    async with store:
+        yield store
+
+
+async def sqlite_token_resource_for(
+    location: SqliteLocation, cipher: TokenCipher | None, read_only: bool
+) -> AsyncGenerator[SqliteTokenStore, None]:
+    if read_only:
+        database = await SqliteDatabase.open(location.path, access="existing")
+        store = SqliteTokenStore(database, cipher)
+    else:
+        store = await SqliteTokenStore.open(location.path, cipher)
+    async with store:
+        yield store
+
+
+async def postgres_state_resource_for(
+    location: PostgresLocation, fence: LeaseFence | None, read_only: bool
+) -> AsyncGenerator[PostgresStateStore, None]:
+    if read_only:
+        database = await PostgresDatabase.open(location, access="read_only")
+        store = PostgresStateStore(database, fence)
+    else:
+        store = await PostgresStateStore.open(location, fence)
+    async with store:
+        yield store
+
+
+async def postgres_token_resource_for(
+    location: PostgresLocation, cipher: TokenCipher | None, read_only: bool
+) -> AsyncGenerator[PostgresTokenStore, None]:
+    if read_only:
+        database = await PostgresDatabase.open(location, access="existing")
+        store = PostgresTokenStore(database, cipher)
+    else:
+        store = await PostgresTokenStore.open(location, cipher)
+    async with store:
+        yield store
+
+
+async def postgres_lease_resource_for(
+    location: PostgresLocation, read_only: bool
+) -> AsyncGenerator[PostgresLease, None]:
+    """Read-only: for `current()` (who holds the lease); taking it would fail."""
+    if read_only:
+        lease = PostgresLease(await PostgresDatabase.open(location, access="read_only"))
+    else:
+        lease = await PostgresLease.open(location)
+    async with lease:
+        yield lease

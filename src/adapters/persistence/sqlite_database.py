@@ -8,6 +8,12 @@ The file holds tokens and, until a batch is committed, buyer data (the staged ou
 is private to its owner: a directory this module creates is 0700, the database file is 0600
 (SQLite gives its `-wal` and `-shm` files the database file's mode), and `secure_delete`
 overwrites deleted rows instead of leaving them in free pages.
+
+Tools that only look (`status`, `check`, `cursor show`, `dead-letters list`) open an
+existing file with `access="read_only"` (SQLite's `mode=ro`: no write can happen on that
+connection) or `access="existing"` (writable, for a token refreshed on the way): neither
+creates the file or its directory nor migrates the schema, and a missing file is one
+StateStoreError naming `STATE_URL`.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -29,6 +35,7 @@ from adapters.persistence.migrations import (
     Migration,
     pending_migrations,
 )
+from adapters.persistence.missing import StateMissing
 from application.ports.errors import StateStoreError
 
 _BUSY_TIMEOUT_MS = 10_000  # the state and token stores each hold a connection to the file
@@ -38,6 +45,10 @@ _PRIVATE_FILE = 0o600
 _COMPANIONS = ("", "-wal", "-shm", "-journal")  # the database file and SQLite's side files
 
 Row = tuple[Any, ...]
+# "create": the file, its directory and the schema are created or migrated as needed (what
+# the service does). "existing": the file must exist at the schema this release writes.
+# "read_only": the same, on a connection that cannot write.
+Access = Literal["create", "existing", "read_only"]
 
 
 class SqliteDatabase:
@@ -49,9 +60,37 @@ class SqliteDatabase:
 
     @classmethod
     async def open(
-        cls, path: Path | None, migrations: Sequence[Migration] = SQLITE_MIGRATIONS
+        cls,
+        path: Path | None,
+        migrations: Sequence[Migration] = SQLITE_MIGRATIONS,
+        *,
+        access: Access = "create",
     ) -> SqliteDatabase:
-        """`path` None: an in-memory database. Creates the file's directory if needed."""
+        """`path` None: an in-memory database (created and migrated whatever `access` says:
+        nothing of it outlives the process). With `access="create"`, creates the file's
+        directory if needed; otherwise never creates nor migrates anything."""
+        if path is None or access == "create":
+            return await cls._open_creating(path, migrations)
+        name = str(path)
+        uri = await asyncio.to_thread(_existing_file_uri, path, access == "read_only")
+        try:
+            connection = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"cannot open SQLite database {name}: {exc}") from exc
+        database = cls(connection, name)
+        try:
+            async with database._wrapping_errors("configuring the connection"):
+                await connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            await database._require_current_schema(path, migrations)
+        except BaseException:
+            await database.aclose()
+            raise
+        return database
+
+    @classmethod
+    async def _open_creating(
+        cls, path: Path | None, migrations: Sequence[Migration]
+    ) -> SqliteDatabase:
         name = ":memory:" if path is None else str(path)
         if path is not None:
             await asyncio.to_thread(_prepare_private_file, path)
@@ -67,6 +106,26 @@ class SqliteDatabase:
             await database.aclose()
             raise
         return database
+
+    async def _require_current_schema(self, path: Path, migrations: Sequence[Migration]) -> None:
+        """Without migrating: the schema must be the one this release writes."""
+        try:
+            rows = await self._connection.execute_fetchall(
+                "SELECT max(version) FROM schema_version"
+            )
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # an empty file, or not one of ours
+                raise StateMissing(_no_state(path)) from exc
+            raise StateStoreError(f"SQLite {self._name}: reading the schema failed: {exc}") from exc
+        except sqlite3.Error as exc:  # e.g. a file that is not a database
+            raise StateStoreError(f"SQLite {self._name}: reading the schema failed: {exc}") from exc
+        current = int(next(iter(rows))[0] or 0)
+        if pending_migrations(migrations, current):
+            raise StateStoreError(
+                f"the state database {path} is at schema version {current}, older than this "
+                f"release writes ({len(migrations)}): run `openoms-allegro run --once` (or "
+                "the service) once to migrate it; read-only commands never migrate"
+            )
 
     async def aclose(self) -> None:
         self._closed = True
@@ -147,6 +206,20 @@ class SqliteDatabase:
             yield
         except sqlite3.Error as exc:
             raise StateStoreError(f"SQLite {self._name}: {operation} failed: {exc}") from exc
+
+
+def _existing_file_uri(path: Path, read_only: bool) -> str:
+    """SQLite's URI for an existing file: `mode=ro` or `mode=rw` never create it."""
+    if not path.is_file():
+        raise StateMissing(_no_state(path))
+    return f"{path.absolute().as_uri()}?mode={'ro' if read_only else 'rw'}"
+
+
+def _no_state(path: Path) -> str:
+    return (
+        f"no state at {path} (STATE_URL): nothing has run with this state file yet; "
+        "run `openoms-allegro auth login` first, or point STATE_URL at the service's file"
+    )
 
 
 def make_private_directory_of(path: Path) -> None:

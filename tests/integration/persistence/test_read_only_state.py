@@ -1,0 +1,189 @@
+"""`build_container(settings, read_only=True)`: the tools that only look (`status`, `check`,
+`cursor show`, `dead-letters list`) never create or migrate a state store (issue 12, item 7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+from adapters.persistence import (
+    SQLITE_MIGRATIONS,
+    PostgresLocation,
+    PostgresStateStore,
+    SqliteDatabase,
+    parse_state_url,
+)
+from application.ports.errors import StateStoreError
+from application.ports.state import Cursor, StateStore, TokenStore
+from entrypoints.containers import Application, build_container
+from entrypoints.runtime import resolve
+from entrypoints.settings import Settings, load_settings
+from tests.integration.persistence.backends import pg_execute, throwaway_schema
+
+ACCOUNT = "shop"
+KEY = "mXvsHTLs5lN0ZnU1S0ZbsTzuKEBXL4n-ZGO2v4R6BU0="  # a Fernet key for these tests only
+
+
+def settings_for(state_url: str) -> Settings:
+    return load_settings(
+        allegro_client_id="app",
+        allegro_client_secret="s3cr3t-value",
+        allegro_account=ACCOUNT,
+        state_url=state_url,
+        token_encryption_key=KEY,
+    )
+
+
+async def state_of(container: Application) -> StateStore:
+    store: StateStore = await resolve(container.gateways.state_store())
+    return store
+
+
+async def tokens_of(container: Application) -> TokenStore:
+    store: TokenStore = await resolve(container.gateways.token_store())
+    return store
+
+
+async def write_cursor(settings: Settings, position: str) -> None:
+    """As the service does: the default container creates and migrates the state."""
+    container = build_container(settings)
+    try:
+        state = await state_of(container)
+        if isinstance(state, PostgresStateStore):  # commits need the lease: go around it
+            location = parse_state_url(settings.state_url)
+            assert isinstance(location, PostgresLocation)
+            state = await PostgresStateStore.open(location)
+            async with state:
+                await state.commit(ACCOUNT, Cursor(position))
+        else:
+            await state.commit(ACCOUNT, Cursor(position))
+    finally:
+        await resolve(container.shutdown_resources())
+
+
+async def try_to_write(state: StateStore) -> None:
+    await state.record_poll_error(ACCOUNT, "boom", datetime.now(UTC))
+
+
+async def test_a_missing_sqlite_file_is_one_line_and_nothing_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "state.db"
+    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+
+    for store in (state_of, tokens_of):
+        with pytest.raises(StateStoreError) as caught:
+            await store(container)
+        message = str(caught.value)
+        assert f"no state at {path} (STATE_URL)" in message
+        assert "\n" not in message
+    await resolve(container.shutdown_resources())
+
+    assert not path.parent.exists()
+
+
+async def test_read_only_sqlite_reads_the_state_and_cannot_write_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    settings = settings_for(f"sqlite:///{path}")
+    await write_cursor(settings, "41")
+    container = build_container(settings, read_only=True)
+    try:
+        state = await state_of(container)
+        assert await state.load_cursor(ACCOUNT) == Cursor("41")
+        assert await (await tokens_of(container)).load(ACCOUNT) is None
+
+        with pytest.raises(StateStoreError, match="readonly database"):
+            await try_to_write(state)
+    finally:
+        await resolve(container.shutdown_resources())
+
+    await write_cursor(settings, "43")  # the read-only tool took no lock with it
+
+
+async def test_read_only_sqlite_never_migrates_an_older_schema(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    old = await SqliteDatabase.open(path, SQLITE_MIGRATIONS[:1])
+    await old.aclose()
+    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+
+    with pytest.raises(StateStoreError, match="schema version 1, older than this release"):
+        await state_of(container)
+    await resolve(container.shutdown_resources())
+
+    check = await SqliteDatabase.open(path, access="read_only", migrations=SQLITE_MIGRATIONS[:1])
+    try:
+        assert await check.fetch_all("", "SELECT version FROM schema_version") == [(1,)]
+    finally:
+        await check.aclose()
+
+
+async def test_an_empty_sqlite_file_is_no_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch()
+    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+
+    with pytest.raises(StateStoreError, match="no state at"):
+        await state_of(container)
+    await resolve(container.shutdown_resources())
+
+    assert path.stat().st_size == 0
+
+
+async def schema_exists(schema: str) -> bool:
+    rows = await pg_execute(
+        "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+    )
+    return bool(rows)
+
+
+def postgres_url(location: PostgresLocation) -> str:
+    return f"{location.dsn}?schema={location.schema}"
+
+
+@pytest.mark.integration
+async def test_a_missing_postgres_schema_is_one_line_and_nothing_is_created() -> None:
+    async with throwaway_schema() as location:
+        container = build_container(settings_for(postgres_url(location)), read_only=True)
+
+        for store in (state_of, tokens_of):
+            with pytest.raises(StateStoreError) as caught:
+                await store(container)
+            message = str(caught.value)
+            assert f"no state in PostgreSQL schema {location.schema}" in message
+            assert "(STATE_URL)" in message
+            assert "\n" not in message
+        await resolve(container.shutdown_resources())
+
+        assert not await schema_exists(location.schema)
+
+
+@pytest.mark.integration
+async def test_read_only_postgres_reads_the_state_and_cannot_write_it() -> None:
+    async with throwaway_schema() as location:
+        settings = settings_for(postgres_url(location))
+        await write_cursor(settings, "41")
+        container = build_container(settings, read_only=True)
+        try:
+            state = await state_of(container)
+            assert await state.load_cursor(ACCOUNT) == Cursor("41")
+            assert await (await tokens_of(container)).load(ACCOUNT) is None
+            with pytest.raises(StateStoreError, match="read-only transaction"):
+                await try_to_write(state)
+        finally:
+            await resolve(container.shutdown_resources())
+
+
+@pytest.mark.integration
+async def test_read_only_postgres_never_migrates_an_older_schema() -> None:
+    async with throwaway_schema() as location:
+        await write_cursor(settings_for(postgres_url(location)), "41")
+        table = sql.SQL("{}.schema_version").format(sql.Identifier(location.schema))
+        await pg_execute(sql.SQL("UPDATE {} SET version = 1").format(table))
+        container = build_container(settings_for(postgres_url(location)), read_only=True)
+
+        with pytest.raises(StateStoreError, match="schema version 1, older than this release"):
+            await state_of(container)
+        await resolve(container.shutdown_resources())
+
+        assert await pg_execute(sql.SQL("SELECT version FROM {}").format(table)) == [(1,)]
