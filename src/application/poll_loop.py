@@ -1,6 +1,10 @@
 """The long-running poll: batches back to back while the journal is busy, idle waits
 otherwise, exponential backoff on outages. Stops between batches when asked.
 
+A wait is cut short by `stop` (the loop ends) or by `wake()` (the next batch starts now):
+whoever sees a failure's cause go away (new tokens saved by `auth login`, the broker
+answering again) wakes the loop rather than let it sleep out a backoff.
+
 Operators see it through `LoopStatus` (in memory), a `LoopObserver` (metrics) and the last
 poll error, which is also kept in the state store so that `status` can show it later.
 """
@@ -11,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,17 +47,24 @@ class LoopStatus:
 class LoopObserver(Protocol):
     """Metrics hook: told about every batch, every sweep and every failed poll."""
 
-    def batch_done(self, outcome: BatchOutcome) -> None: ...
+    def batch_done(self, outcome: BatchOutcome, seconds: float) -> None:
+        """`seconds`: how long the batch took (read, publish, commit), monotonic time."""
 
     def sweep_done(self, outcome: SweepOutcome) -> None: ...
 
     def poll_failed(self, error: PortError) -> None: ...
 
 
+# The longest pause between two polls of a failing account: an operator who fixed the cause
+# waits at most this long (less: see `PollLoop.wake`), and one poll a minute of a dead
+# dependency costs nothing worth saving.
+MAX_BACKOFF_SECONDS = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     initial: float = 1.0
-    maximum: float = 300.0
+    maximum: float = MAX_BACKOFF_SECONDS
     jitter: Callable[[], float] = field(default=random.random)
 
     def delay(self, failures: int) -> float:
@@ -85,6 +97,16 @@ class PollLoop:
         self._observer = observer
         self._error_log = error_log
         self._stop_on = stop_on
+        self._wake = asyncio.Event()
+
+    @property
+    def failing(self) -> bool:
+        """True from a failed poll until the next successful one (i.e. while backing off)."""
+        return self.status.consecutive_failures > 0
+
+    def wake(self) -> None:
+        """Ends the current wait at once; during a batch, the wait after it is skipped."""
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Polls until `stop`. A stop does not wait for the batch in flight: its reading is
@@ -92,11 +114,14 @@ class PollLoop:
         and only a publish + commit already under way completes (see `outbox.uninterrupted`);
         so a stop takes a second or two however slow the batch is."""
         while not stop.is_set():
+            # Cleared before the batch, not after: a wake during the batch (tokens saved
+            # while it failed) must still cut the wait that follows.
+            self._wake.clear()
             delay = await self._step_unless_stopped(stop)
             if delay is None:
                 return
             if delay > 0:
-                await _wait(stop, delay)
+                await _wait(stop, self._wake, delay)
 
     async def _step_unless_stopped(self, stop: asyncio.Event) -> float | None:
         """`step()`'s delay; None when `stop` came first (the step is cancelled)."""
@@ -132,12 +157,14 @@ class PollLoop:
                 self._swept(await self._reconciler.repair_stale_cursor(cursor))
                 self._swept(await self._reconciler.light_sweep_if_due())
                 self._swept(await self._reconciler.deep_sweep_if_due())
+            started = time.monotonic()
             outcome = await self._sync.run_batch()
+            seconds = time.monotonic() - started
         except PortError as exc:
             if isinstance(exc, self._stop_on):
                 raise
             return await self._failed(exc)
-        self._succeeded(outcome)
+        self._succeeded(outcome, seconds)
         if outcome.full:
             return 0.0
         if outcome.retry_pending:
@@ -176,7 +203,7 @@ class PollLoop:
         if self._observer is not None:
             self._observer.sweep_done(outcome)
 
-    def _succeeded(self, outcome: BatchOutcome) -> None:
+    def _succeeded(self, outcome: BatchOutcome, seconds: float) -> None:
         status = self.status
         status.consecutive_failures = 0
         status.last_success_at = self._clock.now()
@@ -184,7 +211,7 @@ class PollLoop:
         status.published += len(outcome.published)
         status.dead_lettered += len(outcome.dead_letters)
         if self._observer is not None:
-            self._observer.batch_done(outcome)
+            self._observer.batch_done(outcome, seconds)
         if outcome.events_read:
             log.info(
                 "batch committed" if outcome.committed else "batch held for retry",
@@ -199,6 +226,12 @@ class PollLoop:
             )
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+async def _wait(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """Waits `seconds`, or until `stop` or `wake` is set."""
+    waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -27,6 +27,7 @@ from entrypoints.containers import Application, state_backend
 from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
+from entrypoints.recovery import watch_recovery
 from entrypoints.settings import Settings
 from entrypoints.single_writer import SingleWriter
 
@@ -44,6 +45,17 @@ async def resolve(value: Awaitable[T] | T) -> T:
     return value
 
 
+async def measure_lag(service: ServiceState, probe: LagProbe) -> None:
+    """One lag measurement into `service`. A failed one keeps the last value: a lag that
+    vanishes during an outage breaks graphs and alerts exactly when they matter; the
+    failure is counted instead (`lag.measured_at` says how old the value is)."""
+    try:
+        service.lag = await probe.measure()
+    except PortError as exc:
+        service.lag_failed()
+        log.debug("lag not measured", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
 class Runtime:
     def __init__(self, container: Application, settings: Settings) -> None:
         self._container = container
@@ -55,6 +67,8 @@ class Runtime:
         self.clock = core.clock()
         self.health: HealthChecks | None = None
         self.state_store: StateStore | None = None
+        self.token_store: TokenStore | None = None
+        self.publisher: AiokafkaEventPublisher | None = None
 
     @property
     def postgres(self) -> bool:
@@ -64,8 +78,8 @@ class Runtime:
         """Opens the process-wide resources; fails fast if one of them cannot start."""
         gateways = self._container.gateways
         self.state_store = state_store = await resolve(gateways.state_store())
-        token_store: TokenStore = await resolve(gateways.token_store())
-        publisher: AiokafkaEventPublisher = await resolve(gateways.kafka_publisher())
+        self.token_store = token_store = await resolve(gateways.token_store())
+        self.publisher = publisher = await resolve(gateways.kafka_publisher())
         loop_status = self._container.core.loop_status()
         poll = self._settings.poll_interval_seconds
         self.health = HealthChecks(
@@ -78,7 +92,7 @@ class Runtime:
             clock=self.clock,
             stale_after=max(timedelta(seconds=poll * STALE_AFTER_POLLS), STALE_AFTER_MINIMUM),
         )
-        register_gauges(self.metrics, self.service, loop_status, self.clock, self.account)
+        register_gauges(self.metrics, self.service, loop_status, self.account)
         return self.health
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -116,12 +130,16 @@ class Runtime:
             client: AllegroClient = await resolve(self._container.gateways.allegro())
             assert self.state_store is not None, "open() first"
             probe = LagProbe(client.journal, self.state_store, self.account, self.clock)
-            measuring = asyncio.create_task(self._measure(probe, stop), name="lag-probe")
+            helpers = [
+                asyncio.create_task(self._measure(probe, stop), name="lag-probe"),
+                asyncio.create_task(self.watch_recovery(loop, stop), name="recovery-watch"),
+            ]
             try:
                 await loop.run(stop)
             finally:
-                measuring.cancel()
-                await asyncio.gather(measuring, return_exceptions=True)
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
         finally:
             allegro = self._container.gateways.allegro
             assert isinstance(allegro, providers.Resource)
@@ -138,11 +156,20 @@ class Runtime:
             if self.health is not None:
                 with contextlib.suppress(PortError):
                     await self.health.refresh_token_expiry()
-            try:
-                self.service.lag = await probe.measure()
-            except PortError as exc:
-                self.service.lag = None
-                log.debug("lag not measured", extra={"error": f"{type(exc).__name__}: {exc}"})
+            await measure_lag(self.service, probe)
+
+    async def watch_recovery(self, loop: PollLoop, stop: asyncio.Event) -> None:
+        """Wakes the backing-off loop when new tokens are stored or the broker or the state
+        store answers again (see `recovery`)."""
+        assert self.token_store is not None, "open() first"
+        assert self.publisher is not None, "open() first"
+        checks = {"broker": self.publisher.healthy, "state_store": self._state_reachable}
+        await watch_recovery(loop, stop, self.token_store, self.account, checks)
+
+    async def _state_reachable(self) -> bool:
+        assert self.state_store is not None, "open() first"
+        await self.state_store.load_cursor(self.account)
+        return True
 
     def _become(self, role: Role) -> None:
         if role != self.service.role:

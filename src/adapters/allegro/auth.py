@@ -15,7 +15,13 @@ import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
 
 from adapters.allegro.config import AllegroClientConfig
-from adapters.allegro.errors import LOGIN_HINT, MalformedResponse
+from adapters.allegro.errors import (
+    CLIENT_HINT,
+    CLIENT_REJECTED_CODES,
+    LOGIN_HINT,
+    ClientRejected,
+    MalformedResponse,
+)
 from adapters.allegro.headers import USER_AGENT
 from adapters.allegro.retry import BackoffPolicy
 from adapters.allegro.timing import Sleep
@@ -102,8 +108,15 @@ def _seconds(value: Any) -> float:
 
 
 def oauth_failure(exc: OAuthError, what: str) -> AllegroAuthError:
-    """Only the error code: Allegro's descriptions echo the token (`Invalid refresh token: …`)."""
+    """Only the error code: Allegro's descriptions echo the token (`Invalid refresh token: …`).
+
+    The fix depends on whose credential was refused: the application's (client id/secret,
+    a configuration fix) or the seller's (the refresh token, a new login)."""
     code = str(exc.error)
+    if code in CLIENT_REJECTED_CODES:
+        return ClientRejected(
+            f"{what}: Allegro refused the application's client credentials ({code}); {CLIENT_HINT}"
+        )
     if code == "invalid_grant":
         return AllegroAuthError(
             f"{what}: Allegro refused the refresh token (invalid_grant: expired, revoked or "

@@ -15,7 +15,13 @@ from adapters.allegro.api import describe_error
 from adapters.allegro.auth import OAuthError, build_oauth_client, token_pair, token_request
 from adapters.allegro.client import make_timing, transport_stack
 from adapters.allegro.config import AllegroClientConfig
-from adapters.allegro.errors import DeviceFlowError, MalformedResponse
+from adapters.allegro.errors import (
+    CLIENT_HINT,
+    CLIENT_REJECTED_CODES,
+    ClientRejected,
+    DeviceFlowError,
+    MalformedResponse,
+)
 from adapters.allegro.observer import NullObserver, RequestObserver
 from adapters.allegro.timing import Jitter, Monotonic, Sleep
 from adapters.allegro.translate import validation_reason
@@ -157,6 +163,8 @@ def _check_start_status(response: httpx.Response) -> None:
     detail = describe_error(response)
     if status == 429 or status >= 500:
         raise AllegroUnavailable(f"device authorisation: HTTP {status} ({detail})")
+    if status == 401:  # the application's credentials (allegro-api-facts.md §7.6)
+        raise ClientRejected(f"device authorisation refused: HTTP 401 ({detail}); {CLIENT_HINT}")
     raise AllegroAuthError(
         f"device authorisation refused: HTTP {status} ({detail}); check the client id and "
         "secret, and that the application is registered for the device flow"
@@ -168,6 +176,12 @@ def _flow_error(code: str) -> DeviceFlowError:
         return DeviceFlowError("denied", f"the seller refused access; {_AGAIN}")
     if code == "expired_token":
         return DeviceFlowError("expired", f"the code expired before it was confirmed; {_AGAIN}")
+    if code in CLIENT_REJECTED_CODES:
+        return DeviceFlowError(
+            "failed",
+            f"Allegro refused the application's client credentials ({code}); {CLIENT_HINT}, "
+            f"then {_AGAIN}",
+        )
     return DeviceFlowError(
         "failed",
         f"device authorisation failed ({code}): the code is wrong, used or expired; {_AGAIN}",

@@ -5,6 +5,14 @@ from __future__ import annotations
 from application.ports.errors import AllegroAuthError, AllegroUnavailable, MalformedBody
 
 LOGIN_HINT = "run `openoms-allegro auth login` to authorise the seller account again"
+# The token endpoint's answers to a wrong client id or secret (allegro-api-facts.md §7.6:
+# `invalid_client` for bad credentials, `unauthorized` for missing or unreadable client
+# authentication). Logging in again cannot help: the application's credentials are wrong.
+CLIENT_REJECTED_CODES = frozenset({"invalid_client", "unauthorized"})
+CLIENT_HINT = (
+    "check ALLEGRO_CLIENT_ID and ALLEGRO_CLIENT_SECRET (the client id and secret of the "
+    "application registered at Allegro)"
+)
 
 
 class MalformedResponse(MalformedBody, AllegroUnavailable):
@@ -17,6 +25,10 @@ class OversizeBody(MalformedResponse):
     def __init__(self, message: str, head: bytes = b"") -> None:
         super().__init__(message)
         self.head = head
+
+
+class ClientRejected(AllegroAuthError):
+    """The token endpoint refused the application's own credentials (client id/secret)."""
 
 
 class DeviceFlowError(AllegroAuthError):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -18,6 +19,8 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
+    UnknownError,
+    UnsupportedVersionError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
@@ -49,6 +52,21 @@ _BROKER_ERRORS = (KafkaError, TimeoutError, OSError)
 # The broker's (or aiokafka's) "too large": permanent for that record, never an outage.
 _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 _DEFAULT_PARTITIONER = DefaultPartitioner()
+# What a broker without idempotent producers answers to InitProducerId, which an idempotent
+# producer sends at start (or before its first batch): tansu answers UnknownError, brokers
+# older than the request (or than its version) UnsupportedVersion. Anything else (a refused
+# connection, a timeout) is an ordinary outage and gets no hint.
+_NO_IDEMPOTENCE = (UnknownError, UnsupportedVersionError)
+IDEMPOTENCE_HINT = (
+    "the broker does not support idempotent producers: set KAFKA_ENABLE_IDEMPOTENCE=false"
+)
+
+
+class PublishObserver(Protocol):
+    """Metrics hook: told about every acknowledged `send`, how long it took from the first
+    record handed to aiokafka to the last acknowledgement, and how many records it held."""
+
+    def publish_done(self, seconds: float, records: int) -> None: ...
 
 
 class PublisherNotStarted(RuntimeError):
@@ -56,9 +74,13 @@ class PublisherNotStarted(RuntimeError):
 
 
 class AiokafkaEventPublisher(EventPublisher):
-    def __init__(self, config: KafkaConfig) -> None:
+    def __init__(self, config: KafkaConfig, observer: PublishObserver | None = None) -> None:
         self._config = config
+        self._observer = observer
         self._producer: AIOKafkaProducer | None = None
+        # Until one send is acknowledged, an UnknownError/UnsupportedVersion may be the
+        # broker refusing InitProducerId; afterwards the producer id is known to work.
+        self._acknowledged = False
 
     @property
     def config(self) -> KafkaConfig:
@@ -73,7 +95,8 @@ class AiokafkaEventPublisher(EventPublisher):
         except _BROKER_ERRORS as exc:
             await producer.stop()
             raise PublishError(
-                f"Kafka producer could not start ({self._config.bootstrap_servers}): {exc!r}"
+                f"Kafka producer could not start ({self._config.bootstrap_servers}): "
+                f"{exc!r}{self._hint(exc)}"
             ) from exc
         self._producer = producer
         logger.info(
@@ -140,12 +163,34 @@ class AiokafkaEventPublisher(EventPublisher):
             },
         )
 
+    def _hint(self, error: BaseException) -> str:
+        """The operator's fix, appended to an error that is likely the broker refusing an
+        idempotent producer (idempotence on, nothing acknowledged yet, and its answer)."""
+        if (
+            self._config.enable_idempotence
+            and not self._acknowledged
+            and isinstance(error, _NO_IDEMPOTENCE)
+        ):
+            return f"; {IDEMPOTENCE_HINT}"
+        return ""
+
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
         topics = {ORDERS: self._config.topic_orders, DEAD_LETTERS: self._config.topic_dlq}
-        refused = await self._send_all(producer, [(topics[m.channel], m) for m in messages])
-        if refused:
-            await self._send_stubs(producer, refused)
+        started = time.monotonic()
+        try:
+            refused = await self._send_all(producer, [(topics[m.channel], m) for m in messages])
+            if refused:
+                await self._send_stubs(producer, refused)
+        except PublishError as exc:
+            cause = exc.__cause__
+            hint = self._hint(cause) if cause is not None else ""
+            if hint:
+                raise PublishError(f"{exc}{hint}") from cause
+            raise
+        self._acknowledged = True
+        if self._observer is not None:
+            self._observer.publish_done(time.monotonic() - started, len(messages))
         logger.debug(
             "records acknowledged",
             extra={

@@ -1,0 +1,167 @@
+"""The recovery watch wakes a failing poll loop when tokens change in the store or a
+dependency answers again, and leaves a healthy loop alone; a failed lag measurement keeps
+the last lag."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from application.ports.errors import PortError
+from application.ports.state import TokenPair
+from entrypoints.health import ServiceState
+from entrypoints.lag import Lag
+from entrypoints.recovery import watch_recovery
+from entrypoints.runtime import measure_lag
+
+PERIOD = 0.01
+BOUND = 5.0
+T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+
+
+class Store:
+    def __init__(self, changed: asyncio.Event) -> None:
+        self.pair: TokenPair | None = TokenPair("a-0", "r-0", T0 + timedelta(hours=12))
+        self.loads = 0
+        self.down = False
+        self._changed = changed
+
+    async def load(self, account: str) -> TokenPair | None:
+        self.loads += 1
+        self._changed.set()
+        if self.down:
+            raise PortError("store down")
+        return self.pair
+
+    async def save(self, account: str, pair: TokenPair) -> None:
+        self.pair = pair
+
+
+class Loop:
+    def __init__(self, changed: asyncio.Event) -> None:
+        self.failing = True
+        self.wakes = 0
+        self._changed = changed
+
+    def wake(self) -> None:
+        self.wakes += 1
+        self._changed.set()
+
+
+class Broker:
+    def __init__(self) -> None:
+        self.up = True
+
+    async def healthy(self) -> bool:
+        return self.up
+
+
+class Watch:
+    """The watch's surroundings; `changed` is set on every look at the store and every wake."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.loop, self.store, self.broker = Loop(self.changed), Store(self.changed), Broker()
+        self.stop = asyncio.Event()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(BOUND):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def looks(self, count: int) -> None:
+        """Waits for `count` more looks at the token store."""
+        target = self.store.loads + count
+        await self.until(lambda: self.store.loads >= target)
+
+
+@pytest.fixture
+async def watch() -> AsyncIterator[Watch]:
+    w = Watch()
+    task = asyncio.create_task(
+        watch_recovery(w.loop, w.stop, w.store, "shop", {"broker": w.broker.healthy}, PERIOD)
+    )
+    try:
+        yield w
+    finally:
+        w.stop.set()
+        await asyncio.wait_for(task, BOUND)
+
+
+async def test_new_tokens_saved_by_a_login_wake_the_failing_loop(watch: Watch) -> None:
+    await watch.looks(3)
+    assert watch.loop.wakes == 0  # the same pair, the same dependencies: nothing to do
+
+    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+
+    await watch.until(lambda: watch.loop.wakes == 1)
+    await watch.looks(3)
+    assert watch.loop.wakes == 1  # once per change, not once per look
+
+
+async def test_a_first_pair_stored_wakes_the_loop(watch: Watch) -> None:
+    watch.store.pair = None
+    await watch.looks(2)
+
+    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+
+    await watch.until(lambda: watch.loop.wakes == 1)
+
+
+async def test_the_broker_answering_again_wakes_the_loop(watch: Watch) -> None:
+    watch.broker.up = False
+    await watch.looks(2)
+    assert watch.loop.wakes == 0
+
+    watch.broker.up = True
+
+    await watch.until(lambda: watch.loop.wakes == 1)
+    await watch.looks(3)
+    assert watch.loop.wakes == 1
+
+
+async def test_a_healthy_loop_is_left_alone(watch: Watch) -> None:
+    watch.loop.failing = False
+    watch.broker.up = False
+    await asyncio.sleep(PERIOD * 5)  # nothing to wait for: the watch must stay idle
+
+    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+    watch.broker.up = True
+    await asyncio.sleep(PERIOD * 5)
+
+    assert watch.store.loads == 0
+    assert watch.loop.wakes == 0
+
+
+async def test_a_store_that_fails_to_answer_wakes_nothing(watch: Watch) -> None:
+    watch.store.down = True
+    await watch.looks(3)
+
+    assert watch.loop.wakes == 0
+
+
+class Probe:
+    def __init__(self) -> None:
+        self.failure: PortError | None = None
+
+    async def measure(self) -> Lag:
+        if self.failure is not None:
+            raise self.failure
+        return Lag(None, "42", 1.5, 3, False, T0)
+
+
+async def test_a_failed_lag_measurement_keeps_the_last_value_and_counts() -> None:
+    service, probe = ServiceState(), Probe()
+    await measure_lag(service, probe)  # type: ignore[arg-type]
+    measured = service.lag
+
+    probe.failure = PortError("Allegro down")
+    await measure_lag(service, probe)  # type: ignore[arg-type]
+
+    assert measured is not None
+    assert service.lag is measured
+    assert service.lag_measurement_failures == 1
