@@ -36,18 +36,26 @@ class Role(StrEnum):
 
 @dataclass(slots=True)
 class ServiceState:
-    """Written by the service (role, lag), read by the probes and the gauges."""
+    """Written by the service (role, lag, readiness), read by the probes and the gauges."""
 
     role: Role = Role.STARTING
     role_since: datetime | None = None
     lag: Lag | None = None
+    lag_measurement_failures: int = 0
     token_expires_at: datetime | None = None
+    readiness: Readiness | None = None  # the last report of `HealthChecks.readiness`
+    readiness_at: datetime | None = None
 
     def become(self, role: Role, now: datetime) -> None:
         if role != self.role:
             self.role, self.role_since = role, now
         if role not in (Role.LEADER, Role.SINGLE):
             self.lag = None  # only the poller measures it
+
+    def lag_failed(self) -> None:
+        """A measurement failed: the last lag stays (a gauge that vanishes breaks graphs and
+        alerts), and the failure is counted; `lag.measured_at` tells how old it is."""
+        self.lag_measurement_failures += 1
 
     @property
     def polling(self) -> bool:
@@ -99,7 +107,9 @@ class HealthChecks:
             "polling": self.polling_healthy(),
         }
         ready = self._service.role != Role.STARTING and all(checks.values())
-        return Readiness(ready, self._service.role, checks)
+        report = Readiness(ready, self._service.role, checks)
+        self._service.readiness, self._service.readiness_at = report, self._clock.now()
+        return report
 
     def polling_healthy(self) -> bool:
         """A standby does not poll; a poller must not fail repeatedly nor fall silent."""
@@ -139,31 +149,52 @@ async def _bounded(check: Awaitable[bool]) -> bool:
 
 
 def register_gauges(
-    metrics: Metrics, service: ServiceState, loop: LoopStatus, clock: Clock, account: str
+    metrics: Metrics, service: ServiceState, loop: LoopStatus, account: str
 ) -> None:
-    """The gauges of `/metrics`; a value that is unknown is left out rather than faked."""
+    """The gauges of `/metrics`; a value that is unknown is left out rather than faked.
+
+    Moments are Unix timestamps (`*_timestamp_seconds`): "how long ago" is `time() - x` in
+    PromQL, right even when scrapes are missed. `clock` is kept for callers; every gauge
+    here reads a moment the service recorded, none is computed relative to now.
+    """
 
     def one(value: float | None) -> list[tuple[Labels, float]]:
         return [] if value is None else [((), value)]
 
-    def seconds_until(moment: datetime | None) -> float | None:
-        return None if moment is None else (moment - clock.now()).total_seconds()
+    def moment(value: datetime | None) -> float | None:
+        return None if value is None else value.timestamp()
 
-    def since_success() -> list[tuple[Labels, float]]:
-        last = loop.last_success_at
-        if not service.polling or last is None:
-            return []
-        return one((clock.now() - last).total_seconds())
+    def polled_lag() -> Lag | None:
+        return service.lag if service.polling else None
+
+    def last_success() -> list[tuple[Labels, float]]:
+        return one(moment(loop.last_success_at) if service.polling else None)
 
     def lag_seconds() -> list[tuple[Labels, float]]:
-        lag = service.lag
-        return one(lag.seconds if lag is not None and service.polling else None)
+        lag = polled_lag()
+        return one(lag.seconds if lag is not None else None)
 
     def lag_events() -> list[tuple[Labels, float]]:
-        lag = service.lag
-        if lag is None or lag.events is None or not service.polling:
+        lag = polled_lag()
+        return one(None if lag is None or lag.events is None else float(lag.events))
+
+    def lag_measured() -> list[tuple[Labels, float]]:
+        lag = polled_lag()
+        return one(None if lag is None else lag.measured_at.timestamp())
+
+    def waiting_retry() -> list[tuple[Labels, float]]:
+        lag = polled_lag()
+        return one(None if lag is None or lag.waiting_retry is None else float(lag.waiting_retry))
+
+    def dependencies() -> list[tuple[Labels, float]]:
+        report = service.readiness
+        if report is None:
             return []
-        return one(float(lag.events))
+        return [((("dependency", name),), 1.0 if ok else 0.0) for name, ok in report.checks.items()]
+
+    def ready() -> list[tuple[Labels, float]]:
+        report = service.readiness
+        return one(None if report is None else 1.0 if report.ready else 0.0)
 
     metrics.gauge(
         "openoms_allegro_info",
@@ -176,22 +207,54 @@ def register_gauges(
         lambda: one(1.0 if service.polling else 0.0),
     )
     metrics.gauge(
-        "openoms_allegro_seconds_since_last_success",
-        "Seconds since the last successful poll (pollers only)",
-        since_success,
+        "openoms_allegro_last_success_timestamp_seconds",
+        "When the last poll succeeded, Unix time (pollers only)",
+        last_success,
     )
     metrics.gauge(
         "openoms_allegro_cursor_lag_seconds",
-        "How far the cursor is behind /order/event-stats, in seconds of event time",
+        "How far the cursor is behind /order/event-stats, in seconds of event time "
+        "(the last value measured)",
         lag_seconds,
     )
     metrics.gauge(
         "openoms_allegro_cursor_lag_events",
-        "Journal events after the cursor (counted up to one page of 1000)",
+        "Journal events after the cursor, counted up to one page of 1000 (the last value measured)",
         lag_events,
     )
     metrics.gauge(
-        "openoms_allegro_token_expires_in_seconds",
-        "Seconds until the stored access token expires (negative: expired)",
-        lambda: one(seconds_until(service.token_expires_at)),
+        "openoms_allegro_cursor_lag_measured_timestamp_seconds",
+        "When the lag was last measured, Unix time",
+        lag_measured,
+    )
+    metrics.counter(
+        "openoms_allegro_lag_measurement_failures_total",
+        "Lag measurements that failed (the lag gauges keep the last value)",
+        lambda: [((), float(service.lag_measurement_failures))],
+    )
+    metrics.gauge(
+        "openoms_allegro_orders_waiting_retry",
+        "Checkout forms that failed to map and wait for their next attempt (counted up to "
+        "1000, read with the lag)",
+        waiting_retry,
+    )
+    metrics.gauge(
+        "openoms_allegro_token_expiry_timestamp_seconds",
+        "When the stored access token expires, Unix time",
+        lambda: one(moment(service.token_expires_at)),
+    )
+    metrics.gauge(
+        "openoms_allegro_dependency_up",
+        "The last readiness check of each dependency (1 up, 0 down), as /readyz reports it",
+        dependencies,
+    )
+    metrics.gauge(
+        "openoms_allegro_ready",
+        "The last readiness report (1 ready, 0 not), as /readyz answers it",
+        ready,
+    )
+    metrics.gauge(
+        "openoms_allegro_readiness_checked_timestamp_seconds",
+        "When readiness was last checked, Unix time",
+        lambda: one(moment(service.readiness_at)),
     )

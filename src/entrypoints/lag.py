@@ -4,6 +4,9 @@ Event ids behave like microsecond timestamps, so the lag in seconds is the event
 between the cursor and the newest event that `/order/event-stats` reports. The lag in
 events is counted by reading one page after the cursor (at most `cap` events): it costs a
 request, so it is read only when the cursor is behind.
+
+The same probe counts the orders waiting for a retry (the state store's failure rows, at
+most `cap`): both are read on the same period, from the same store.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Lag:
     events: int | None  # None without a stored cursor; `capped`: at least this many
     capped: bool
     measured_at: datetime
+    waiting_retry: int | None = None  # checkout forms failing, not yet dead-lettered
 
     @property
     def caught_up(self) -> bool:
@@ -50,12 +54,14 @@ class LagProbe:
 
     async def measure(self) -> Lag:
         cursor = await self._state.load_cursor(self._account)
+        failing = await self._state.load_errors(self._account, self._cap)
+        waiting = len(failing.failing_orders)
         latest = await self._journal.latest_event_id()
         now = self._clock.now()
         if cursor is None:
-            return Lag(None, latest, None, None, False, now)
+            return Lag(None, latest, None, None, False, now, waiting)
         if latest is None or cursor.position == latest:
-            return Lag(cursor, latest, 0.0 if latest else None, 0, False, now)
+            return Lag(cursor, latest, 0.0 if latest else None, 0, False, now, waiting)
         pending = await self._journal.fetch(cursor.position, self._cap)
         first = Cursor(pending[0].id) if pending else None
         start = cursor if cursor.position is not None else first
@@ -66,6 +72,7 @@ class LagProbe:
             events=len(pending),
             capped=len(pending) >= self._cap,
             measured_at=now,
+            waiting_retry=waiting,
         )
 
 

@@ -157,7 +157,8 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     standby_metrics = metrics(standby.port)
 
     assert standby_metrics[PUBLISHED_IMPORTS] == 0
-    assert not [name for name in standby_metrics if name.startswith("allegro_requests_total")]
+    requests = "openoms_allegro_allegro_requests_total"
+    assert not [name for name in standby_metrics if name.startswith(requests)]
     assert standby_metrics["openoms_allegro_leader"] == 0
     before = status_writer(standby)
     assert f":{leader.process.pid}:" in before["holder"]

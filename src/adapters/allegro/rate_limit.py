@@ -13,7 +13,12 @@ import asyncio
 import logging
 from collections import deque
 
-from adapters.allegro.observer import NullObserver, RequestObserver
+from adapters.allegro.observer import (
+    NullObserver,
+    RateLimitUsage,
+    RateLimitWatcher,
+    RequestObserver,
+)
 from adapters.allegro.timing import Monotonic, Sleep
 
 logger = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ class TokenBucket:
     ) -> None:
         if per_minute < 1 or burst < 1:
             raise ValueError("a token bucket needs per_minute >= 1 and burst >= 1")
+        self._per_minute = per_minute
         self._capacity = float(burst)
         self._rate = per_minute / 60.0
         self._monotonic = monotonic
@@ -49,6 +55,8 @@ class TokenBucket:
         # FIFO: waiters take tokens in arrival order, and one sleeper at a time keeps the math
         # simple (a token bucket serialises consumers anyway).
         self._lock = asyncio.Lock()
+        if isinstance(self._observer, RateLimitWatcher):
+            self._observer.rate_limiter(self.usage)
 
     def block_for(self, seconds: float) -> None:
         """Hold every acquire until `seconds` from now (extends, never shortens, a block)."""
@@ -80,13 +88,23 @@ class TokenBucket:
             self._observer.rate_limit_wait(waited)
         return waited
 
+    def usage(self) -> RateLimitUsage:
+        """How much of the budget is in use now; changes nothing (no refill, no token)."""
+        now = self._monotonic()
+        used = sum(1 for sent in tuple(self._sent) if sent > now - WINDOW_SECONDS)
+        blocked = max(self._blocked_until - now, 0.0)
+        return RateLimitUsage(self._per_minute, used, self._tokens_at(now), blocked)
+
     def _window_delay(self, now: float) -> float:
         """How long until one more request fits in the trailing 60-second window."""
         if len(self._sent) < (self._sent.maxlen or 0):
             return 0.0
         return self._sent[0] + WINDOW_SECONDS - now
 
-    def _refill(self, now: float) -> None:
+    def _tokens_at(self, now: float) -> float:
         elapsed = max(now - self._updated, 0.0)
-        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        return min(self._capacity, self._tokens + elapsed * self._rate)
+
+    def _refill(self, now: float) -> None:
+        self._tokens = self._tokens_at(now)
         self._updated = now

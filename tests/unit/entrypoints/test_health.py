@@ -150,38 +150,85 @@ async def test_a_replica_still_starting_is_not_ready() -> None:
 
 def test_gauges_report_the_poller_and_leave_out_what_is_unknown() -> None:
     probe, metrics = Probe(), Metrics()
-    register_gauges(metrics, probe.service, probe.loop, probe.clock, ACCOUNT)
-    probe.loop.last_success_at = probe.clock.now()
-    probe.service.token_expires_at = probe.clock.now() + timedelta(seconds=90)
-    probe.service.lag = Lag(Cursor("1"), "2", 12.5, 40, False, probe.clock.now())
+    register_gauges(metrics, probe.service, probe.loop, ACCOUNT)
+    succeeded = probe.loop.last_success_at = probe.clock.now()
+    expiry = probe.service.token_expires_at = probe.clock.now() + timedelta(seconds=90)
+    measured = probe.clock.now()
+    probe.service.lag = Lag(Cursor("1"), "2", 12.5, 40, False, measured, waiting_retry=3)
     probe.clock.advance(30)
 
     samples = parse_metrics(metrics.render())
 
     assert samples['openoms_allegro_info{account="shop",role="single"}'] == 1
     assert samples["openoms_allegro_leader"] == 1
-    assert samples["openoms_allegro_seconds_since_last_success"] == 30
-    assert samples["openoms_allegro_token_expires_in_seconds"] == 60
+    assert samples["openoms_allegro_last_success_timestamp_seconds"] == succeeded.timestamp()
+    assert samples["openoms_allegro_token_expiry_timestamp_seconds"] == expiry.timestamp()
     assert samples["openoms_allegro_cursor_lag_seconds"] == 12.5
     assert samples["openoms_allegro_cursor_lag_events"] == 40
+    assert samples["openoms_allegro_cursor_lag_measured_timestamp_seconds"] == measured.timestamp()
+    assert samples["openoms_allegro_orders_waiting_retry"] == 3
+    assert samples["openoms_allegro_lag_measurement_failures_total"] == 0
+    assert "openoms_allegro_ready" not in samples  # no readiness checked yet
+    assert not [name for name in samples if name.startswith("openoms_allegro_dependency_up")]
 
     probe.service.become(Role.STANDBY, probe.clock.now())
     samples = parse_metrics(metrics.render())
 
     assert samples["openoms_allegro_leader"] == 0
-    assert "openoms_allegro_seconds_since_last_success" not in samples
+    assert "openoms_allegro_last_success_timestamp_seconds" not in samples
     assert "openoms_allegro_cursor_lag_seconds" not in samples
+
+
+def test_a_failed_lag_measurement_keeps_the_last_lag_and_is_counted() -> None:
+    probe, metrics = Probe(), Metrics()
+    register_gauges(metrics, probe.service, probe.loop, ACCOUNT)
+    probe.service.lag = Lag(Cursor("1"), "2", 7.0, 4, False, probe.clock.now(), waiting_retry=1)
+
+    probe.service.lag_failed()
+    probe.service.lag_failed()
+
+    samples = parse_metrics(metrics.render())
+    assert samples["openoms_allegro_cursor_lag_seconds"] == 7.0
+    assert samples["openoms_allegro_cursor_lag_events"] == 4
+    assert samples["openoms_allegro_orders_waiting_retry"] == 1
+    assert samples["openoms_allegro_lag_measurement_failures_total"] == 2
+
+
+async def test_dependency_gauges_mirror_the_last_readiness_report() -> None:
+    probe, metrics = Probe(), Metrics()
+    register_gauges(metrics, probe.service, probe.loop, ACCOUNT)
+    probe.broker_up = False
+    probe.state.fail_with = StateStoreError("connection refused")
+
+    report = await probe.checks.readiness()
+
+    samples = parse_metrics(metrics.render())
+    up = {
+        name: samples[f'openoms_allegro_dependency_up{{dependency="{name}"}}']
+        for name in report.checks
+    }
+    assert up == {name: float(ok) for name, ok in report.checks.items()}
+    assert up == {"broker": 0, "state_store": 0, "token": 1, "polling": 1}
+    assert samples["openoms_allegro_ready"] == 0
+    checked = samples["openoms_allegro_readiness_checked_timestamp_seconds"]
+    assert checked == probe.clock.now().timestamp()
+
+    probe.broker_up, probe.state.fail_with = True, None
+    await probe.checks.readiness()
+
+    samples = parse_metrics(metrics.render())
+    assert samples['openoms_allegro_dependency_up{dependency="broker"}'] == 1
+    assert samples["openoms_allegro_ready"] == 1
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Probe, str]]:
     probe = Probe()
     metrics = Metrics()
-    register_gauges(metrics, probe.service, probe.loop, probe.clock, ACCOUNT)
+    register_gauges(metrics, probe.service, probe.loop, ACCOUNT)
     app = create_app(
         metrics,
         probe.checks.readiness,
-        probe.checks.refresh_token_expiry,
         readiness_ttl_seconds=0,  # each probe below sees the change just made
     )
     endpoint = HttpEndpoint(app, "127.0.0.1", 0)
@@ -206,4 +253,27 @@ async def test_the_endpoints_answer_over_http(served: tuple[Probe, str]) -> None
     assert unready.status_code == 503
     assert unready.json()["checks"]["broker"] is False
     assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
-    assert parse_metrics(scraped.text)["openoms_allegro_token_expires_in_seconds"] == 3600
+    samples = parse_metrics(scraped.text)
+    expiry = probe.tokens.pairs[ACCOUNT].expires_at.timestamp()
+    assert samples["openoms_allegro_token_expiry_timestamp_seconds"] == expiry
+    assert samples['openoms_allegro_dependency_up{dependency="broker"}'] == 0  # the last /readyz
+
+
+async def test_readiness_as_the_scrape_hook_keeps_the_dependency_gauges_fresh() -> None:
+    """Each scrape refreshes the readiness report (cached like `/readyz`'s; here ttl 0)."""
+    probe, metrics = Probe(), Metrics()
+    register_gauges(metrics, probe.service, probe.loop, ACCOUNT)
+    app = create_app(metrics, probe.checks.readiness, readiness_ttl_seconds=0)
+    endpoint = HttpEndpoint(app, "127.0.0.1", 0)
+    await endpoint.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{endpoint.port}", timeout=5) as c:
+            before = parse_metrics((await c.get("/metrics")).text)
+            probe.broker_up = False
+            after = parse_metrics((await c.get("/metrics")).text)
+    finally:
+        await endpoint.stop()
+
+    broker = 'openoms_allegro_dependency_up{dependency="broker"}'
+    assert (before[broker], before["openoms_allegro_ready"]) == (1, 1)
+    assert (after[broker], after["openoms_allegro_ready"]) == (0, 0)

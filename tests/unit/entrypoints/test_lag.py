@@ -87,3 +87,26 @@ async def test_a_position_that_is_not_a_timestamp_has_no_lag_in_seconds() -> Non
 
     assert lag.seconds is None
     assert lag.events == 2
+
+
+async def test_the_orders_waiting_for_a_retry_are_counted_with_the_lag() -> None:
+    allegro, state, probe = arrange(2)
+    state.cursors[ACCOUNT] = Cursor(allegro.events[0].id)
+    for form_id in ("cf-0", "cf-1", "cf-0"):
+        await state.record_failure(ACCOUNT, form_id, "unmappable")
+    await state.record_failure("another-account", "cf-9", "unmappable")
+
+    lag = await probe.measure()
+
+    assert lag.waiting_retry == 2
+    state.cursors[ACCOUNT] = Cursor(allegro.events[-1].id)  # caught up: still counted
+    await state.commit(ACCOUNT, None, cleared_failures=["cf-1"])
+    assert (await probe.measure()).waiting_retry == 1
+
+
+async def test_the_waiting_count_stops_at_the_cap() -> None:
+    _, state, probe = arrange(0)  # cap=3
+    for n in range(5):
+        await state.record_failure(ACCOUNT, f"cf-{n}", "unmappable")
+
+    assert (await probe.measure()).waiting_retry == 3

@@ -1,16 +1,22 @@
-"""The Prometheus registry as the poll loop's observer, and its text format."""
+"""The Prometheus registry as the poll loop's, the Allegro adapter's and the publisher's
+observer, read back with prometheus-client's parser as a scraper would."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from adapters.allegro.rate_limit import WINDOW_SECONDS, TokenBucket
 from application.poll_loop import Backoff, PollLoop
 from application.ports import AllegroRejected, PublishError
 from application.sweep import SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders, SyncSettings
 from domain.policy import ImportPolicy
-from entrypoints.metrics import Metrics
+from entrypoints.cli_support import version
+from entrypoints.metrics import BATCH_BUCKETS, REQUEST_BUCKETS, Metrics
 from tests.support.builders import (
     make_dead_letter,
     make_order_imported,
@@ -22,20 +28,57 @@ from tests.unit.entrypoints.prometheus_text import parse_metrics
 
 IMPORTED = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
 CHANGED = 'openoms_allegro_events_published_total{event_type="OrderStatusChanged"}'
+REQUESTS = "openoms_allegro_allegro_requests_total"
+DURATION = "openoms_allegro_allegro_request_duration_seconds"
+
+
+def ours(samples: dict[str, float]) -> dict[str, float]:
+    """The service's own series (process and Python metrics left out)."""
+    return {name: value for name, value in samples.items() if name.startswith("openoms_allegro_")}
 
 
 def test_every_counter_is_exposed_from_the_start():
-    samples = parse_metrics(Metrics().render())
+    samples = ours(parse_metrics(Metrics(version="9.9.9").render()))
 
-    assert samples == {
-        "allegro_rate_limit_wait_seconds_total": 0,
-        "allegro_rate_limit_waits_total": 0,
+    counters = {n: v for n, v in samples.items() if n.split("{")[0].endswith("_total")}
+    assert counters == {
+        "openoms_allegro_allegro_rate_limit_wait_seconds_total": 0,
+        "openoms_allegro_allegro_rate_limit_waits_total": 0,
         "openoms_allegro_dead_letters_total": 0,
         "openoms_allegro_events_processed_total": 0,
         "openoms_allegro_orders_processed_total": 0,
+        "openoms_allegro_kafka_records_sent_total": 0,
         IMPORTED: 0,
         CHANGED: 0,
     }
+    assert samples['openoms_allegro_build_info{version="9.9.9"}'] == 1
+
+
+def test_the_exposition_parses_with_conventional_names_types_and_process_metrics():
+    text = Metrics().render()
+
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    assert families["openoms_allegro_build_info"].type == "gauge"
+    assert families["openoms_allegro_build_info"].samples[0].labels == {"version": version()}
+    assert families["openoms_allegro_events_processed"].type == "counter"
+    assert families[DURATION].type == "histogram"
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "python_info"} <= set(families)
+    for name, family in families.items():
+        assert name.startswith(("openoms_allegro_", "process_", "python_")), name
+        for sample in family.samples:
+            assert not sample.name.endswith("_created"), sample.name
+            if family.type == "counter":
+                assert sample.name.endswith("_total"), sample.name
+
+
+def test_each_instance_has_its_own_registry():
+    first, second = Metrics(), Metrics()  # the global registry would refuse the second
+
+    first.poll_failed(PublishError("broker down"))
+
+    assert first.value("openoms_allegro_poll_failures_total", error="PublishError") == 1
+    assert second.value("openoms_allegro_poll_failures_total", error="PublishError") == 0
 
 
 def test_a_committed_batch_counts_events_orders_publications_and_dead_letters():
@@ -47,19 +90,44 @@ def test_a_committed_batch_counts_events_orders_publications_and_dead_letters():
         dead_letters=[make_dead_letter()],
     )
 
-    metrics.batch_done(outcome)
+    metrics.batch_done(outcome, 0.4)
 
     samples = parse_metrics(metrics.render())
     assert samples["openoms_allegro_events_processed_total"] == 7
     assert samples["openoms_allegro_orders_processed_total"] == 3
     assert (samples[IMPORTED], samples[CHANGED]) == (2, 1)
     assert samples["openoms_allegro_dead_letters_total"] == 1
+    batch = 'openoms_allegro_batch_duration_seconds_{}{{result="committed"}}'
+    assert samples[batch.format("count")] == 1
+    assert samples[batch.format("sum")] == 0.4
+
+
+def test_batch_durations_are_told_apart_by_result():
+    metrics = Metrics()
+    durations = {"committed": [0.3, 2.0, 70.0], "held": [1.0], "empty": [0.02, 0.06]}
+    outcomes = {
+        "committed": BatchOutcome(events_read=2, orders_read=1),
+        "held": BatchOutcome(events_read=2, orders_read=1, retry_pending=["cf-1"]),
+        "empty": BatchOutcome(),
+    }
+
+    for result, seconds in durations.items():
+        for one in seconds:
+            metrics.batch_done(outcomes[result], one)
+
+    samples = parse_metrics(metrics.render())
+    for result, seconds in durations.items():
+        for bound in BATCH_BUCKETS:
+            key = f'openoms_allegro_batch_duration_seconds_bucket{{le="{bound}",result="{result}"}}'
+            assert samples[key] == sum(1 for one in seconds if one <= bound), key
+        total = f'openoms_allegro_batch_duration_seconds_count{{result="{result}"}}'
+        assert samples[total] == len(seconds)
 
 
 def test_a_batch_held_for_retry_processed_nothing():
     metrics = Metrics()
 
-    metrics.batch_done(BatchOutcome(events_read=5, orders_read=2, retry_pending=["cf-1"]))
+    metrics.batch_done(BatchOutcome(events_read=5, orders_read=2, retry_pending=["cf-1"]), 0.1)
 
     assert metrics.value("openoms_allegro_events_processed_total") == 0
     assert metrics.value("openoms_allegro_orders_processed_total") == 0
@@ -74,20 +142,81 @@ def test_sweeps_count_orders_and_publications():
     assert metrics.value("openoms_allegro_events_published_total", event_type="OrderImported") == 1
 
 
-def test_requests_and_failures_carry_their_labels():
+def test_requests_and_failures_carry_their_labels_and_durations():
     metrics = Metrics()
-    metrics.request("/order/checkout-forms/{id}", 200, 0.25)
+    observed = [0.04, 0.25, 0.3, 1.7]
+    for seconds in observed:
+        metrics.request("/order/events", 200, seconds)
+    metrics.request("/order/checkout-forms/{id}", 429, 0.1)
     metrics.request("/order/events", "timeout", 30)
     metrics.rate_limit_wait(1.5)
     metrics.poll_failed(PublishError("broker down"))
 
     samples = parse_metrics(metrics.render())
 
-    checkout_form = 'allegro_requests_total{endpoint="/order/checkout-forms/{id}",status="200"}'
-    assert samples[checkout_form] == 1
-    assert samples['allegro_requests_total{endpoint="/order/events",status="timeout"}'] == 1
-    assert samples["allegro_rate_limit_wait_seconds_total"] == 1.5
+    assert samples[f'{REQUESTS}{{endpoint="/order/events",status="200"}}'] == len(observed)
+    assert samples[f'{REQUESTS}{{endpoint="/order/checkout-forms/{{id}}",status="429"}}'] == 1
+    assert samples[f'{REQUESTS}{{endpoint="/order/events",status="timeout"}}'] == 1
+    everything = [*observed, 30]
+    for bound in REQUEST_BUCKETS:
+        key = f'{DURATION}_bucket{{endpoint="/order/events",le="{bound}"}}'
+        assert samples[key] == sum(1 for seconds in everything if seconds <= bound), key
+    assert samples[f'{DURATION}_bucket{{endpoint="/order/events",le="+Inf"}}'] == len(everything)
+    assert samples[f'{DURATION}_sum{{endpoint="/order/events"}}'] == pytest.approx(sum(everything))
+    assert samples["openoms_allegro_allegro_rate_limit_wait_seconds_total"] == 1.5
+    assert samples["openoms_allegro_allegro_rate_limit_waits_total"] == 1
     assert samples['openoms_allegro_poll_failures_total{error="PublishError"}'] == 1
+
+
+def test_publications_are_timed_and_their_records_counted():
+    metrics = Metrics()
+    sends = [(0.012, 3), (0.4, 1)]
+
+    for seconds, records in sends:
+        metrics.publish_done(seconds, records)
+
+    samples = parse_metrics(metrics.render())
+    assert samples["openoms_allegro_publish_duration_seconds_count"] == len(sends)
+    assert samples["openoms_allegro_publish_duration_seconds_sum"] == pytest.approx(0.412)
+    assert samples['openoms_allegro_publish_duration_seconds_bucket{le="0.025"}'] == 1
+    assert samples["openoms_allegro_kafka_records_sent_total"] == 4
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_the_rate_limit_gauges_read_the_current_bucket():
+    metrics, ticks = Metrics(), Ticks()
+    assert "openoms_allegro_allegro_rate_limit_per_minute" not in parse_metrics(metrics.render())
+    bucket = TokenBucket(
+        120, 5, monotonic=ticks.monotonic, sleep=ticks.sleep, observer=metrics
+    )  # 2 tokens a second
+
+    for _ in range(3):
+        await bucket.acquire()
+    ticks.now += 0.5  # one token back
+    bucket.block_for(20)
+
+    samples = parse_metrics(metrics.render())
+    assert samples["openoms_allegro_allegro_rate_limit_per_minute"] == 120
+    assert samples["openoms_allegro_allegro_rate_limit_used_requests"] == 3
+    assert samples["openoms_allegro_allegro_rate_limit_tokens"] == 5 - 3 + 1
+    assert samples["openoms_allegro_allegro_rate_limit_blocked_seconds"] == 20
+
+    ticks.now += WINDOW_SECONDS
+    samples = parse_metrics(metrics.render())
+    assert samples["openoms_allegro_allegro_rate_limit_used_requests"] == 0
+    assert samples["openoms_allegro_allegro_rate_limit_tokens"] == 5
+    assert samples["openoms_allegro_allegro_rate_limit_blocked_seconds"] == 0
 
 
 def test_label_values_are_escaped():
@@ -95,19 +224,36 @@ def test_label_values_are_escaped():
     metrics.request('/a"b\\c', 200, 0.1)
 
     assert 'endpoint="/a\\"b\\\\c"' in metrics.render()
+    assert (
+        parse_metrics(metrics.render())[f'{REQUESTS}{{endpoint="/a\\"b\\\\c",status="200"}}'] == 1
+    )
 
 
 def test_gauges_render_what_they_read_and_skip_what_is_unknown():
     metrics = Metrics()
-    metrics.gauge("known", "a known value", lambda: [((), 2.5)])
-    metrics.gauge("unknown", "nothing to report", list)
+    metrics.gauge("openoms_allegro_known", "a known value", lambda: [((), 2.5)])
+    metrics.gauge("openoms_allegro_unknown", "nothing to report", list)
+    metrics.gauge(
+        "openoms_allegro_labelled",
+        "by label",
+        lambda: [((("kind", "a"),), 1), ((("kind", "b"),), 0)],
+    )
 
     text = metrics.render()
 
     samples = parse_metrics(text)
-    assert samples["known"] == 2.5
-    assert "unknown" not in samples
-    assert "# TYPE unknown gauge\n" in text
+    assert samples["openoms_allegro_known"] == 2.5
+    assert (
+        samples['openoms_allegro_labelled{kind="a"}'],
+        samples['openoms_allegro_labelled{kind="b"}'],
+    ) == (1, 0)
+    assert "openoms_allegro_unknown" not in samples
+    assert "# TYPE openoms_allegro_unknown gauge\n" in text
+
+
+def test_a_gauge_without_the_prefix_is_refused():
+    with pytest.raises(ValueError, match="openoms_allegro_"):
+        Metrics().gauge("lag_seconds", "unprefixed", list)
 
 
 def make_loop(
