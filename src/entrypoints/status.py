@@ -4,19 +4,39 @@ It reads the state store, and asks Allegro for `/order/event-stats` with the sto
 access token only: `status` never refreshes (and so never rotates) a token, which only
 the polling replica may do. When the access token is about to expire, the lag is left
 unmeasured and the report says why.
+
+It answers within a few seconds whatever its dependencies do (issue 12, item 3): the state
+store part has a deadline (STATE_DEADLINE_SECONDS; a PostgreSQL that accepts connections
+and never answers included), and Allegro is asked once, without retries, with a short
+timeout per request (adapters/allegro/probe.py) and an overall deadline. When Allegro
+cannot be reached, the report says so ("Allegro: no answer within 2 s", "Allegro:
+unreachable (connection refused)") and still shows what the state store holds.
+
+Exit codes (`openoms-allegro status`): 0 whenever the report was produced, even when Allegro
+did not answer (that is a fact the report states, in the table and under `allegro` in
+`--json`); 1 when the state store cannot be read (nothing to report: one line says why);
+2 for bad configuration.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.allegro import build_allegro_client
+from adapters.allegro.probe import (
+    PROBE_TIMEOUT_SECONDS,
+    AccessOnlyTokens,
+    describe_failure,
+    probe_client,
+)
 from adapters.persistence import PostgresLease, SqliteWriterLock, redact_url
-from application.ports.clock import Clock
+from application.ports.clock import Clock, SystemClock
 from application.ports.errors import AllegroAuthError, PortError, StateStoreError
 from application.ports.state import (
     Cursor,
@@ -26,7 +46,7 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import Application, allegro_config, state_backend
+from entrypoints.containers import Application, allegro_config, build_container, state_backend
 from entrypoints.lag import Lag, LagProbe
 from entrypoints.runtime import resolve
 from entrypoints.settings import Settings
@@ -34,6 +54,26 @@ from entrypoints.settings import Settings
 # The Allegro client refreshes a token 5 minutes before it expires; stay clear of that.
 TOKEN_MARGIN = timedelta(minutes=10)
 FAILING_ORDERS_SHOWN = 10
+# Bounds of the on-call tool: each Allegro request gets PROBE_TIMEOUT_SECONDS per phase and one
+# attempt; measuring the lag (event-stats, then maybe one page of events) gets this in all.
+ALLEGRO_DEADLINE_SECONDS = 3.0
+# Opening and reading the state store: a local SQLite file takes milliseconds; a PostgreSQL
+# that is down refuses at once, one that hangs is given up on after this.
+STATE_DEADLINE_SECONDS = 3.0
+
+__all__ = [
+    "ALLEGRO_DEADLINE_SECONDS",
+    "STATE_DEADLINE_SECONDS",
+    "AccessOnlyTokens",
+    "AllegroReach",
+    "StatusReport",
+    "TokenInfo",
+    "WriterStatus",
+    "bounded_state",
+    "gather_status",
+    "render_json",
+    "run_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +97,24 @@ class WriterStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class AllegroReach:
+    """Whether `status` reached Allegro. `asked` False: no call was made (no usable token);
+    `error` set: the call failed, and says why in a few words."""
+
+    asked: bool = False
+    error: str | None = None
+    seconds: float | None = None  # how long the calls took, answered or not
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asked": self.asked,
+            "reached": self.asked and self.error is None,
+            "error": self.error,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     account: str
     state_url: str
@@ -67,6 +125,7 @@ class StatusReport:
     token: TokenInfo
     errors: ErrorReport = field(default_factory=ErrorReport)
     writer: WriterStatus = field(default_factory=WriterStatus)
+    allegro: AllegroReach = field(default_factory=AllegroReach)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +142,7 @@ class StatusReport:
             },
             "cursor": _cursor_json(self.cursor),
             "lag": self._lag_json(),
+            "allegro": self.allegro.to_json(),
             "token": {
                 "expires_at": _iso(self.token.expires_at),
                 "expires_in_seconds": self._seconds_left(),
@@ -159,7 +219,8 @@ class StatusReport:
 
     def _latest_text(self) -> str:
         if self.lag is None:
-            return "unknown"
+            error = self.allegro.error
+            return "unknown" if error is None else f"unknown: Allegro: {error}"
         latest = self.lag.latest_event_id
         return "none (the journal is empty)" if latest is None else _position_text(latest)
 
@@ -202,16 +263,40 @@ class StatusReport:
         ]
 
 
-async def gather_status(settings: Settings, container: Application, clock: Clock) -> StatusReport:
-    """Raises StateStoreError when the state store cannot be read: nothing to report then."""
+async def run_status(settings: Settings, as_json: bool) -> str:
+    """`openoms-allegro status`: the report as text. Opens the state read-only (never creates
+    nor migrates it); raises StateStoreError when it cannot be read."""
+    container = build_container(settings, read_only=True)
+    try:
+        report = await gather_status(settings, container, SystemClock())
+    finally:
+        await resolve(container.shutdown_resources())
+    return render_json(report) if as_json else report.table()
+
+
+async def gather_status(
+    settings: Settings,
+    container: Application,
+    clock: Clock,
+    *,
+    allegro_timeout: float = PROBE_TIMEOUT_SECONDS,
+    allegro_deadline: float = ALLEGRO_DEADLINE_SECONDS,
+    state_deadline: float = STATE_DEADLINE_SECONDS,
+) -> StatusReport:
+    """Raises StateStoreError when the state store cannot be read (within `state_deadline`):
+    nothing to report then. Allegro's part never raises and never takes longer than
+    `allegro_deadline`."""
     account = settings.allegro_account
-    state: StateStore = await resolve(container.gateways.state_store())
-    cursor = await state.load_cursor(account)
-    errors = await state.load_errors(account, FAILING_ORDERS_SHOWN)
-    tokens: TokenStore = await resolve(container.gateways.token_store())
-    pair, token = await _token(tokens, account)
-    lag, lag_error = await _lag(settings, state, pair, clock)
-    writer = await _writer(settings, container)
+    async with bounded_state(redact_url(settings.state_url), state_deadline):
+        state: StateStore = await resolve(container.gateways.state_store())
+        cursor = await state.load_cursor(account)
+        errors = await state.load_errors(account, FAILING_ORDERS_SHOWN)
+        tokens: TokenStore = await resolve(container.gateways.token_store())
+        pair, token = await _token(tokens, account)
+        writer = await _writer(settings, container)
+    lag, lag_error, reach = await _lag(
+        settings, state, pair, clock, request_timeout=allegro_timeout, deadline=allegro_deadline
+    )
     return StatusReport(
         account=account,
         state_url=redact_url(settings.state_url),
@@ -222,7 +307,19 @@ async def gather_status(settings: Settings, container: Application, clock: Clock
         token=token,
         errors=errors,
         writer=writer,
+        allegro=reach,
     )
+
+
+@asynccontextmanager
+async def bounded_state(where: str, seconds: float) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise StateStoreError(
+            f"the state store {where} gave no answer within {seconds:g} s (STATE_URL)"
+        ) from None
 
 
 async def _writer(settings: Settings, container: Application) -> WriterStatus:
@@ -259,40 +356,48 @@ async def _token(tokens: TokenStore, account: str) -> tuple[TokenPair | None, To
 
 
 async def _lag(
-    settings: Settings, state: StateStore, pair: TokenPair | None, clock: Clock
-) -> tuple[Lag | None, str | None]:
+    settings: Settings,
+    state: StateStore,
+    pair: TokenPair | None,
+    clock: Clock,
+    *,
+    request_timeout: float,
+    deadline: float,
+) -> tuple[Lag | None, str | None, AllegroReach]:
     if pair is None:
-        return None, "no usable tokens stored"
+        return None, "no usable tokens stored", AllegroReach()
     if pair.expires_at - clock.now() < TOKEN_MARGIN:
-        return None, (
+        return (
+            None,
             "not measured: the stored access token expires within 10 minutes and `status` "
-            "never refreshes tokens (the polling service does)"
+            "never refreshes tokens (the polling service does)",
+            AllegroReach(),
         )
-    config = dataclasses.replace(allegro_config(settings), initial_refresh_token=None)
-    client = build_allegro_client(config, AccessOnlyTokens(pair))
+    client = probe_client(allegro_config(settings), pair, timeout=request_timeout)
     probe = LagProbe(client.journal, state, settings.allegro_account, clock)
+    started = time.monotonic()
     try:
-        return await probe.measure(), None
+        async with asyncio.timeout(deadline):
+            lag = await probe.measure()
     except AllegroAuthError:
-        return None, "not measured: Allegro refused the stored access token"
-    except PortError as exc:
-        return None, f"not measured: {type(exc).__name__}: {exc}"
+        reach = AllegroReach(True, "refused the stored access token", _since(started))
+        return None, "not measured: Allegro refused the stored access token", reach
+    except (PortError, TimeoutError) as exc:
+        unreached = describe_failure(
+            exc, deadline if isinstance(exc, TimeoutError) else request_timeout
+        )
+        if unreached is None:  # Allegro answered, with an error
+            reason = f"{type(exc).__name__}: {exc}"
+            return None, f"not measured: {reason}", AllegroReach(True, reason, _since(started))
+        reach = AllegroReach(True, unreached, _since(started))
+        return None, f"not measured: Allegro: {unreached}", reach
     finally:
         await client.aclose()
+    return lag, None, AllegroReach(True, None, _since(started))
 
 
-class AccessOnlyTokens(TokenStore):
-    """The stored access token without its refresh token: a client given this store can
-    call Allegro but can never refresh, so it never rotates the account's tokens."""
-
-    def __init__(self, pair: TokenPair) -> None:
-        self._pair = TokenPair(pair.access_token, "", pair.expires_at, pair.scope)
-
-    async def load(self, account: str) -> TokenPair | None:
-        return self._pair
-
-    async def save(self, account: str, pair: TokenPair) -> None:
-        raise StateStoreError("`openoms-allegro status` never stores tokens")
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 2)
 
 
 def render_json(report: StatusReport) -> str:

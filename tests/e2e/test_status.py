@@ -1,11 +1,16 @@
 """`openoms-allegro status`: who writes, cursor, lag behind event-stats, token expiry, last
 error; and the one writer of a SQLite state file: `backfill` and `run --once` beside a live
 service are refused with the holder's name, a second `run` waits on standby and takes over
-when the first one dies."""
+when the first one dies; and `status` answers within seconds whatever Allegro and the state
+store do (issue 12, item 3)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +18,16 @@ from typing import Any
 
 import pytest
 
+from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig
 from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from application.ports.errors import StateStoreError
+from entrypoints.containers import build_container
+from entrypoints.runtime import resolve
+from entrypoints.settings import load_settings
+from entrypoints.status import STATE_DEADLINE_SECONDS, run_status
 from tests.support.process import service_process
-from tests.support.service import run_cli, run_once, service_env
+from tests.support.service import TEST_KEY, run_cli, run_once, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -48,13 +59,34 @@ def status_json(env: dict[str, str]) -> dict[str, Any]:
     return report
 
 
-def test_status_before_anything_ran_says_so(env: dict[str, str]) -> None:
+def test_status_before_anything_ran_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    """No state file: one line, nothing created. A state that exists but holds nothing for
+    the account yet (here: made by the writer's own open): the report says what is missing."""
+    missing = run_cli("status", env=env, timeout=60)
+    assert missing.returncode == 1
+    assert "no state at" in missing.stderr
+    assert not (tmp_path / "s.db").exists()
+
+    asyncio.run(open_writable_state(env))
     done = run_cli("status", env=env, timeout=60)
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "writer          none: no process is polling or backfilling this account" in done.stdout
     assert "cursor          none stored" in done.stdout
     assert "token           none stored: run `openoms-allegro auth login`" in done.stdout
+
+
+async def open_writable_state(env: dict[str, str]) -> None:
+    """What `run` does first: opens (so creates and migrates) the state store."""
+    settings = load_settings(state_url=env["STATE_URL"], **CREDENTIALS)
+    container = build_container(settings)
+    try:
+        await resolve(container.gateways.state_store())
+    finally:
+        await resolve(container.shutdown_resources())
+
+
+CREDENTIALS = {"allegro_client_id": "app", "allegro_client_secret": "secret"}
 
 
 def test_status_after_an_import_shows_the_cursor_caught_up(
@@ -175,3 +207,99 @@ def test_a_one_shot_command_may_be_the_first_writer_of_a_new_state_directory(
     assert summary["published"] > 0
     assert database.exists()
     assert database.with_name("s.db.lock").exists()
+
+
+# The on-call tool must answer within this, whatever Allegro does (issue 12, item 3).
+ANSWER_WITHIN_SECONDS = 5.0
+SUBPROCESS_TIMEOUT = 30  # a generous bound on the subprocess; the assertion is the one above
+
+
+def timed_status(env: dict[str, str], *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.monotonic()
+    done = run_cli("status", *args, env=env, timeout=SUBPROCESS_TIMEOUT)
+    return time.monotonic() - started, done
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_status_answers_within_seconds_when_allegro_hangs(
+    allegro: SimulatorServer, env: dict[str, str]
+) -> None:
+    summary = run_once(env)
+    allegro.state.faults.update({"timeout_rate": 1.0, "hang_seconds": 60})
+
+    seconds, table = timed_status(env)
+    json_seconds, as_json = timed_status(env, "--json")
+
+    print(f"status with Allegro hung: {seconds:.2f} s (table), {json_seconds:.2f} s (--json)")
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert seconds < ANSWER_WITHIN_SECONDS
+    assert json_seconds < ANSWER_WITHIN_SECONDS
+    no_answer = f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
+    assert f"newest event    unknown: Allegro: {no_answer}" in table.stdout
+    assert f"lag             unknown: not measured: Allegro: {no_answer}" in table.stdout
+    # What the state store holds is still shown.
+    assert f"cursor          {summary['cursor']} (event time " in table.stdout
+    assert "token           access token valid until " in table.stdout
+    assert "writer          none: no process is polling" in table.stdout
+    report = json.loads(as_json.stdout)
+    assert report["allegro"]["reached"] is False
+    assert report["allegro"]["error"] == no_answer
+    assert report["cursor"]["position"] == summary["cursor"]
+
+
+def test_status_answers_at_once_when_allegro_is_down(env: dict[str, str]) -> None:
+    run_once(env)
+    down = f"http://127.0.0.1:{closed_port()}"
+    unreachable = {**env, "ALLEGRO_API_URL": down, "ALLEGRO_AUTH_URL": f"{down}/auth/oauth"}
+
+    seconds, done = timed_status(unreachable)
+
+    print(f"status with Allegro down: {seconds:.2f} s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert seconds < ANSWER_WITHIN_SECONDS
+    assert "newest event    unknown: Allegro: unreachable (connection refused)" in done.stdout
+    assert "token           access token valid until " in done.stdout
+
+
+def test_status_gives_up_on_a_state_store_that_never_answers(env: dict[str, str]) -> None:
+    # A "PostgreSQL" that accepts connections (the kernel completes the handshake for a
+    # listening socket) and never says a word: psycopg alone would wait 10 s to connect.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        hung = {**env, "STATE_URL": f"postgresql://postgres@127.0.0.1:{port}/test"}
+
+        seconds, done = timed_status(hung)
+
+    print(f"status with the state store hung: {seconds:.2f} s")
+    assert done.returncode == 1
+    assert seconds < ANSWER_WITHIN_SECONDS
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line == (
+        f"error: StateStoreError: the state store postgresql://postgres@127.0.0.1:{port}/test "
+        f"gave no answer within {STATE_DEADLINE_SECONDS:g} s (STATE_URL)"
+    )
+
+
+async def test_status_never_creates_a_state_that_is_not_there(tmp_path: Path) -> None:
+    database = tmp_path / "absent" / "state.db"
+    settings = load_settings(
+        allegro_client_id="app",
+        allegro_client_secret="secret",
+        allegro_api_url="http://127.0.0.1:9",
+        allegro_auth_url="http://127.0.0.1:9/auth/oauth",
+        state_url=f"sqlite:///{database}",
+        token_encryption_key=TEST_KEY,
+    )
+
+    with pytest.raises(StateStoreError, match=r"no state at .*state\.db \(STATE_URL\)"):
+        await run_status(settings, as_json=False)
+
+    assert not database.parent.exists()
