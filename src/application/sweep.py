@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,9 +32,9 @@ from application.ports.allegro import (
     UnreadableCheckoutForm,
 )
 from application.ports.clock import Clock
-from application.ports.errors import CheckoutFormNotFound, MalformedBody
+from application.ports.errors import CheckoutFormNotFound, MalformedBody, MalformedCheckoutForm
 from application.ports.publisher import DeadLetter, EventPublisher
-from application.ports.state import StagedBatch, StateStore
+from application.ports.state import Quarantined, StagedBatch, StateStore
 from domain.events import RECONCILIATION, DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, OrderRecord, Revelation
@@ -63,6 +63,22 @@ class SweepOutcome:
         return sum(self.published_by_type.values())
 
 
+@dataclass(frozen=True, slots=True)
+class RetryResult:
+    """What re-running one checkout form through the sweep's path did with it."""
+
+    checkout_form_id: str
+    published: int = 0  # events published for it (0: decided, nothing new to say)
+    gone: bool = False  # 404: merged into another order, or past Allegro's 12 months
+    error: str | None = None  # still failing (None: decided)
+    attempts: int = 0  # failed attempts counted so far, when still failing
+    quarantined: bool = False  # still failing, and dead-lettered again
+
+    @property
+    def decided(self) -> bool:
+        return not self.gone and self.error is None
+
+
 @dataclass(slots=True)
 class _PageWork:
     events: list[DomainEvent] = field(default_factory=list)
@@ -70,6 +86,7 @@ class _PageWork:
     succeeded: list[str] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     pending: int = 0
+    failed: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> error, attempts
 
 
 class SweepCheckoutForms:
@@ -131,6 +148,53 @@ class SweepCheckoutForms:
         )
         return outcome
 
+    async def retry(self, checkout_form_ids: Sequence[str]) -> list[RetryResult]:
+        """Each form read again from Allegro (one GET each) and run through the sweep's path:
+        decide, publish, commit, with deterministic event ids, so an order that was imported
+        meanwhile gets nothing twice. A failure counts one more attempt (dead-lettered again
+        at `max_attempts`); a form Allegro no longer has is gone, its failure count and
+        quarantine entry dropped. An outage raises: nothing of the page is committed."""
+        staged = await resend_staged(self._state, self._publisher, self._policy.account)
+        if staged is not None:
+            log.info("a batch staged before an interruption was re-sent first")
+        ids = list(dict.fromkeys(checkout_form_ids))
+        results: list[RetryResult] = []
+        for start in range(0, len(ids), self._page_size):
+            results += await self._retry_page(ids[start : start + self._page_size])
+        return results
+
+    async def _retry_page(self, ids: list[str]) -> list[RetryResult]:
+        items: list[OrderSnapshot | UnreadableCheckoutForm] = []
+        gone: list[str] = []
+        for form_id in ids:
+            try:
+                items.append(await self._forms.get(form_id))
+            except CheckoutFormNotFound:
+                gone.append(form_id)
+            except MalformedCheckoutForm as exc:
+                items.append(
+                    UnreadableCheckoutForm(form_id, exc.unreadable.raw, exc.unreadable.reason)
+                )
+        work = await self._handle(CheckoutFormPage(tuple(items), len(items)), SweepOutcome())
+        if gone:
+            await self._state.commit(self._policy.account, None, cleared_failures=gone)
+        dead = {letter.checkout_form_id for letter in work.dead}
+        published = Counter(event.external_id for event in work.events)
+        results = []
+        for form_id in ids:
+            if form_id in gone:
+                results.append(RetryResult(form_id, gone=True))
+            elif form_id in work.failed:
+                error, attempts = work.failed[form_id]
+                results.append(
+                    RetryResult(
+                        form_id, error=error, attempts=attempts, quarantined=form_id in dead
+                    )
+                )
+            else:
+                results.append(RetryResult(form_id, published=published[form_id]))
+        return results
+
     async def _page(
         self, low: datetime, high: datetime, offset: int, outcome: SweepOutcome
     ) -> CheckoutFormPage:
@@ -155,7 +219,7 @@ class SweepCheckoutForms:
             outcome.unreadable_pages += 1
             return CheckoutFormPage(items=(), total_count=0)
 
-    async def _handle(self, page: CheckoutFormPage, outcome: SweepOutcome) -> None:
+    async def _handle(self, page: CheckoutFormPage, outcome: SweepOutcome) -> _PageWork:
         snapshots = [item for item in page.items if isinstance(item, OrderSnapshot)]
         records = await self._state.load_records(self._policy.account, [s.id for s in snapshots])
         work = _PageWork()
@@ -175,12 +239,15 @@ class SweepCheckoutForms:
             work.succeeded.append(item.id)
         cleared = (*work.succeeded, *(d.checkout_form_id for d in work.dead))
         messages = self._publisher.encode(work.events, work.dead)
-        batch = StagedBatch(None, tuple(work.records), cleared, tuple(messages))  # cursor as is
+        quarantined = tuple(Quarantined.of(letter) for letter in work.dead)
+        # The cursor as is (None); the dead letters indexed by the commit that sends them.
+        batch = StagedBatch(None, tuple(work.records), cleared, tuple(messages), quarantined)
         await deliver(self._state, self._publisher, self._policy.account, batch)
         outcome.seen += len(page.items)
         outcome.published_by_type.update(event.event_type for event in work.events)
         outcome.dead_letters += work.dead
         outcome.pending_failures += work.pending
+        return work
 
     async def _failed(
         self, form_id: str | None, raw: str, error: str, work: _PageWork, parsed: bool = False
@@ -189,6 +256,7 @@ class SweepCheckoutForms:
             log.warning("unreadable checkout form without an id skipped", extra={"error": error})
             return
         attempts = await self._state.record_failure(self._policy.account, form_id, error)
+        work.failed[form_id] = (error, attempts)
         if attempts < self._max_attempts:
             work.pending += 1  # the next sweep tries again
             return

@@ -33,7 +33,7 @@ from application.ports.errors import (
     MalformedBody,
 )
 from application.ports.publisher import DeadLetter, EventPublisher
-from application.ports.state import Cursor, StagedBatch, StateStore
+from application.ports.state import Cursor, Quarantined, StagedBatch, StateStore
 from application.slices import DEFAULT_SLICE_REQUESTS, Slice, slices
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
@@ -247,7 +247,8 @@ class SyncOrders:
         new_cursor = Cursor(events[-1].id)
         messages = self._publisher.encode(work.events, dead_letters)
         # Staged first: a crash from here to the commit re-sends exactly these bytes.
-        batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages))
+        quarantined = tuple(Quarantined.of(letter) for letter in dead_letters)
+        batch = StagedBatch(new_cursor, tuple(work.records), cleared, tuple(messages), quarantined)
         await deliver(self._state, self._publisher, self.account, batch)
         outcome.published.extend(work.events)
         outcome.dead_letters.extend(dead_letters)

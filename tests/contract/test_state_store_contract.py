@@ -12,7 +12,14 @@ import pytest
 
 from application.ports.errors import StateStoreError
 from application.ports.publisher import DEAD_LETTERS, ORDERS, OutboundMessage
-from application.ports.state import Cursor, ErrorReport, PollError, StagedBatch, StateStore
+from application.ports.state import (
+    Cursor,
+    ErrorReport,
+    PollError,
+    Quarantined,
+    StagedBatch,
+    StateStore,
+)
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
@@ -491,3 +498,137 @@ async def test_a_staged_batch_survives_reopening_the_store(kind: str, tmp_path: 
         await backend.close_stores()
 
         assert await (await backend.state_store()).load_staged(ACCOUNT) is None
+
+
+# The dead-letter index (issue 12, item 9): written by the commit that ends the staged batch
+# carrying the dead letters, dropped when an order is decided again or cleared.
+
+
+def quarantine(form_id: str, at: datetime = AT, attempts: int = 3) -> Quarantined:
+    return Quarantined(form_id, f"ev-{form_id}", f"unmappable {form_id}", attempts, at)
+
+
+def batch_quarantining(
+    cursor: Cursor | None, *entries: Quarantined, cleared: tuple[str, ...] = ()
+) -> StagedBatch:
+    ids = tuple(entry.checkout_form_id for entry in entries)
+    message = OutboundMessage(DEAD_LETTERS, b"dlq", b"{}", ())
+    return StagedBatch(cursor, (), (*cleared, *ids), (message,) * len(entries), entries)
+
+
+async def deliver_batch(store: StateStore, batch: StagedBatch) -> None:
+    """What the outbox does: stage, (send,) commit."""
+    await store.stage(ACCOUNT, batch)
+    await store.commit(ACCOUNT, batch.cursor, batch.records, batch.cleared_failures)
+
+
+async def test_nothing_is_quarantined_at_first(store: StateStore) -> None:
+    assert await store.load_quarantined(ACCOUNT) == ()
+
+
+@pytest.mark.parametrize("cursor", [Cursor("500"), None], ids=["journal", "sweep"])
+async def test_the_commit_ending_a_batch_indexes_its_dead_letters(
+    store: StateStore, cursor: Cursor | None
+) -> None:
+    await store.record_failure(ACCOUNT, "cf-dead", "unmappable cf-dead")
+    entry = quarantine("cf-dead")
+
+    await deliver_batch(store, batch_quarantining(cursor, entry))
+
+    assert await store.load_quarantined(ACCOUNT) == (entry,)
+    assert (await store.load_errors(ACCOUNT)).failing_orders == ()  # the count moved over
+    assert await store.load_quarantined(OTHER_ACCOUNT) == ()
+
+
+async def test_a_staged_batch_round_trips_its_dead_letters(store: StateStore) -> None:
+    batch = batch_quarantining(Cursor("500"), quarantine("cf-a"), quarantine("cf-b"))
+
+    await store.stage(ACCOUNT, batch)
+
+    assert await store.load_staged(ACCOUNT) == batch
+    assert await store.load_quarantined(ACCOUNT) == ()  # not sent yet: not quarantined yet
+
+
+async def test_a_commit_that_ends_no_batch_indexes_nothing(store: StateStore) -> None:
+    # A journal batch is staged; a sweep's commit without a cursor does not end it.
+    await store.stage(ACCOUNT, batch_quarantining(Cursor("500"), quarantine("cf-a")))
+
+    await store.commit(ACCOUNT, None, [make_record("cf-9")], ["cf-9"])
+
+    assert await store.load_quarantined(ACCOUNT) == ()
+
+
+async def test_quarantined_entries_are_listed_newest_first_and_limited(
+    store: StateStore,
+) -> None:
+    older = quarantine("cf-b", AT - timedelta(hours=1))
+    newer = quarantine("cf-a", AT)
+    tie = quarantine("cf-c", AT)
+    await deliver_batch(store, batch_quarantining(Cursor("1"), older, newer, tie))
+
+    assert await store.load_quarantined(ACCOUNT) == (newer, tie, older)
+    assert await store.load_quarantined(ACCOUNT, limit=1) == (newer,)
+
+
+async def test_quarantining_again_replaces_the_entry(store: StateStore) -> None:
+    await deliver_batch(store, batch_quarantining(Cursor("1"), quarantine("cf-a", attempts=3)))
+    again = quarantine("cf-a", AT + timedelta(days=1), attempts=5)
+
+    await deliver_batch(store, batch_quarantining(None, again))
+
+    assert await store.load_quarantined(ACCOUNT) == (again,)
+
+
+async def test_an_order_decided_again_leaves_the_index(store: StateStore) -> None:
+    await deliver_batch(
+        store, batch_quarantining(Cursor("1"), quarantine("cf-a"), quarantine("cf-b"))
+    )
+
+    # cf-a imported (or gone) at last, cf-b quarantined again in the same batch.
+    again = quarantine("cf-b", AT + timedelta(minutes=1))
+    await deliver_batch(store, batch_quarantining(Cursor("2"), again, cleared=("cf-a",)))
+
+    assert await store.load_quarantined(ACCOUNT) == (again,)
+
+
+async def test_an_empty_quarantined_id_is_refused_when_staged(store: StateStore) -> None:
+    with pytest.raises(StateStoreError):
+        await store.stage(ACCOUNT, batch_quarantining(Cursor("1"), quarantine("")))
+
+    assert await store.load_staged(ACCOUNT) is None
+
+
+async def test_clear_failure_forgets_the_count_and_the_quarantine(store: StateStore) -> None:
+    await deliver_batch(store, batch_quarantining(Cursor("1"), quarantine("cf-a")))
+    await store.record_failure(ACCOUNT, "cf-a", "still unmappable")
+    await store.record_failure(ACCOUNT, "cf-b", "unmappable")
+
+    assert await store.clear_failure(ACCOUNT, "cf-a") is True
+
+    assert await store.load_quarantined(ACCOUNT) == ()
+    failing = (await store.load_errors(ACCOUNT)).failing_orders
+    assert [order.checkout_form_id for order in failing] == ["cf-b"]
+    assert await store.record_failure(ACCOUNT, "cf-a", "again") == 1  # counts from one
+
+
+async def test_clear_failure_of_an_unknown_order_says_so(store: StateStore) -> None:
+    await store.record_failure(OTHER_ACCOUNT, "cf-a", "unmappable")
+
+    assert await store.clear_failure(ACCOUNT, "cf-a") is False
+    assert await store.record_failure(OTHER_ACCOUNT, "cf-a", "unmappable") == 2
+
+
+@pytest.mark.parametrize("kind", DURABLE_KINDS)
+async def test_the_dead_letter_index_survives_reopening(kind: str, tmp_path: Path) -> None:
+    warsaw_summer = timezone(timedelta(hours=2))
+    entry = quarantine("cf-a", datetime(2026, 3, 14, 9, 30, 15, tzinfo=warsaw_summer))
+    async with open_backend(kind, tmp_path) as backend:
+        first = await backend.state_store()
+        await deliver_batch(first, batch_quarantining(Cursor("1"), entry))
+        await backend.close_stores()
+
+        reopened = await backend.state_store()
+
+        (loaded,) = await reopened.load_quarantined(ACCOUNT)
+        assert loaded == entry  # the same instant, whatever the zone it was given in
+        assert loaded.failed_at.utcoffset() == timedelta(0)

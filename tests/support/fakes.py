@@ -25,7 +25,13 @@ from application.ports import (
     UnreadableCheckoutForm,
 )
 from application.ports.publisher import EventPublisher
-from application.ports.state import ErrorReport, FailingOrder, PollError, StagedBatch
+from application.ports.state import (
+    ErrorReport,
+    FailingOrder,
+    PollError,
+    Quarantined,
+    StagedBatch,
+)
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, OrderRecord
@@ -153,6 +159,7 @@ class FakeStateStore(StateStore):
         self.errors: dict[tuple[str, str], str] = {}
         self.poll_errors: dict[str, PollError] = {}
         self.staged: dict[str, StagedBatch] = {}
+        self.quarantined: dict[tuple[str, str], Quarantined] = {}
         self.commits = 0
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -177,8 +184,14 @@ class FakeStateStore(StateStore):
         for form_id in cleared_failures:
             self.failures.pop((account, form_id), None)
         staged = self.staged.get(account)
-        if cursor is not None or (staged is not None and staged.cursor is None):
+        ended = staged if cursor is not None or (staged and staged.cursor is None) else None
+        if ended is not None:
             self.staged.pop(account, None)  # the batch this commit ends (`StateStore.commit`)
+        dead = {q.checkout_form_id: q for q in ended.quarantined} if ended else {}
+        for form_id in cleared_failures:
+            if form_id not in dead:
+                self.quarantined.pop((account, form_id), None)
+        self.quarantined.update({(account, form_id): q for form_id, q in dead.items()})
         self.commits += 1
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
@@ -203,6 +216,16 @@ class FakeStateStore(StateStore):
             if acc == account
         ]
         return ErrorReport(self.poll_errors.get(account), tuple(failing[:limit]))
+
+    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
+        mine = [q for (acc, _), q in self.quarantined.items() if acc == account]
+        mine.sort(key=lambda q: (-q.failed_at.timestamp(), q.checkout_form_id))
+        return tuple(mine[:limit])
+
+    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
+        counted = self.failures.pop((account, checkout_form_id), None)
+        entry = self.quarantined.pop((account, checkout_form_id), None)
+        return counted is not None or entry is not None
 
 
 SYNC_ACCOUNT = "shop-1"

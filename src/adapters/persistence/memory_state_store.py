@@ -10,14 +10,25 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
-from adapters.persistence.rows import MAX_ERROR_LENGTH, check_limit, require_aware
-from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
+from adapters.persistence.rows import (
+    MAX_ERROR_LENGTH,
+    check_limit,
+    dead_letter_row,
+    require_aware,
+)
+from adapters.persistence.staged_batch import (
+    decided_again,
+    decode_staged,
+    encode_staged,
+    ended_batch,
+)
 from application.ports.errors import StateStoreError
 from application.ports.state import (
     Cursor,
     ErrorReport,
     FailingOrder,
     PollError,
+    Quarantined,
     StagedBatch,
     StateStore,
     TokenPair,
@@ -35,6 +46,7 @@ class MemoryStateStore(StateStore):
         self.failed_at: dict[str, dict[str, datetime]] = {}
         self.poll_errors: dict[str, PollError] = {}
         self.staged: dict[str, str] = {}  # account -> encoded batch, as the SQL stores keep it
+        self.quarantined: dict[str, dict[str, Quarantined]] = {}  # account -> id -> entry
         self.fail_with: Exception | None = None
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -63,8 +75,10 @@ class MemoryStateStore(StateStore):
         for record in staged:
             _check_key("checkout form id", record.checkout_form_id)
         cleared = list(cleared_failures)
-        payload = self.staged.get(account)
-        ends_staged = cursor is not None or (payload is not None and is_sweep_page(payload))
+        ended = ended_batch(self.staged.get(account), cursor)
+        quarantined = ended.quarantined if ended is not None else ()
+        for entry in quarantined:
+            dead_letter_row(entry)  # refuses what the SQL stores refuse, before any change
         if cursor is not None:
             self.cursors[account] = cursor
         self.records.setdefault(account, {}).update(
@@ -74,8 +88,12 @@ class MemoryStateStore(StateStore):
             self.failures.get(account, {}).pop(checkout_form_id, None)
             self.last_errors.get(account, {}).pop(checkout_form_id, None)
             self.failed_at.get(account, {}).pop(checkout_form_id, None)
-        if ends_staged:  # see `StateStore.commit`
+        if ended is not None:  # see `StateStore.commit`
             self.staged.pop(account, None)
+        index = self.quarantined.setdefault(account, {})
+        for form_id in decided_again(cleared, quarantined):
+            index.pop(form_id, None)
+        index.update((entry.checkout_form_id, _stored(entry)) for entry in quarantined)
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         self._maybe_fail()
@@ -118,9 +136,36 @@ class MemoryStateStore(StateStore):
         failing.sort(key=lambda order: (-order.updated_at.timestamp(), order.checkout_form_id))
         return ErrorReport(self.poll_errors.get(account), tuple(failing[: check_limit(limit)]))
 
+    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
+        self._maybe_fail()
+        entries = sorted(
+            self.quarantined.get(account, {}).values(),
+            key=lambda entry: (-entry.failed_at.timestamp(), entry.checkout_form_id),
+        )
+        return tuple(entries[: check_limit(limit)])
+
+    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
+        self._maybe_fail()
+        counted = self.failures.get(account, {}).pop(checkout_form_id, None)
+        self.last_errors.get(account, {}).pop(checkout_form_id, None)
+        self.failed_at.get(account, {}).pop(checkout_form_id, None)
+        entry = self.quarantined.get(account, {}).pop(checkout_form_id, None)
+        return counted is not None or entry is not None
+
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
             raise self.fail_with
+
+
+def _stored(entry: Quarantined) -> Quarantined:
+    """As the SQL stores read it back: the error's head, the time in UTC."""
+    return Quarantined(
+        entry.checkout_form_id,
+        entry.allegro_event_id,
+        entry.error[:MAX_ERROR_LENGTH],
+        entry.attempts,
+        entry.failed_at.astimezone(UTC),
+    )
 
 
 class MemoryTokenStore(TokenStore):

@@ -95,6 +95,23 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        4,
+        "the dead-letter index: inputs quarantined and not decided since",
+        (
+            """
+            CREATE TABLE dead_letters (
+                account           TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id  TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                allegro_event_id  TEXT,
+                error             TEXT NOT NULL,
+                attempts          INTEGER NOT NULL CHECK (attempts > 0),
+                failed_at         TEXT NOT NULL,
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+        ),
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -188,6 +205,23 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         5,
         "whether a lease's holder holds the account's lock session (prompt takeover)",
         ("ALTER TABLE leases ADD COLUMN session_locked BOOLEAN NOT NULL DEFAULT false",),
+    ),
+    Migration(
+        6,
+        "the dead-letter index: inputs quarantined and not decided since",
+        (
+            """
+            CREATE TABLE dead_letters (
+                account           TEXT NOT NULL CHECK (account <> ''),
+                checkout_form_id  TEXT NOT NULL CHECK (checkout_form_id <> ''),
+                allegro_event_id  TEXT,
+                error             TEXT NOT NULL,
+                attempts          INTEGER NOT NULL CHECK (attempts > 0),
+                failed_at         TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (account, checkout_form_id)
+            )
+            """,
+        ),
     ),
 )
 

@@ -11,17 +11,24 @@ from adapters.persistence.postgres_lease import LeaseFence, check_fence
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
     check_limit,
+    dead_letter_row,
     record_from_row,
     record_to_row,
     require_aware,
 )
-from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
+from adapters.persistence.staged_batch import (
+    decided_again,
+    decode_staged,
+    encode_staged,
+    ended_batch,
+)
 from adapters.persistence.url import PostgresLocation
 from application.ports.state import (
     Cursor,
     ErrorReport,
     FailingOrder,
     PollError,
+    Quarantined,
     StagedBatch,
     StateStore,
 )
@@ -61,6 +68,24 @@ _UPSERT_STAGED = """
     ON CONFLICT (account) DO UPDATE
     SET payload = excluded.payload, staged_at = now()
 """
+_UPSERT_DEAD_LETTER = """
+    INSERT INTO dead_letters
+        (account, checkout_form_id, allegro_event_id, error, attempts, failed_at)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET allegro_event_id = excluded.allegro_event_id,
+        error = excluded.error,
+        attempts = excluded.attempts,
+        failed_at = excluded.failed_at
+"""
+_SELECT_DEAD_LETTERS = """
+    SELECT checkout_form_id, allegro_event_id, error, attempts, failed_at FROM dead_letters
+    WHERE account = %s ORDER BY failed_at DESC, checkout_form_id LIMIT %s
+"""
+_CLEAR_FAILURE = (
+    "DELETE FROM failures WHERE account = %s AND checkout_form_id = %s",
+    "DELETE FROM dead_letters WHERE account = %s AND checkout_form_id = %s",
+)
 _SELECT_FAILING = """
     SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
     WHERE account = %s ORDER BY updated_at DESC, checkout_form_id LIMIT %s
@@ -123,10 +148,24 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                     "DELETE FROM failures WHERE account = %s AND checkout_form_id = ANY(%s)",
                     (account, list(cleared_failures)),
                 )
-            if cursor is not None or await _sweep_page_staged(connection, account):
+            ended = ended_batch(await _staged_payload(connection, account), cursor)
+            if ended is not None:
                 await connection.execute(
                     "DELETE FROM staged_batches WHERE account = %s", (account,)
                 )
+            quarantined = ended.quarantined if ended is not None else ()
+            decided = decided_again(cleared_failures, quarantined)
+            if decided:
+                await connection.execute(
+                    "DELETE FROM dead_letters WHERE account = %s AND checkout_form_id = ANY(%s)",
+                    (account, decided),
+                )
+            if quarantined:
+                async with connection.cursor() as db_cursor:
+                    await db_cursor.executemany(
+                        _UPSERT_DEAD_LETTER,
+                        [(account, *dead_letter_row(entry)) for entry in quarantined],
+                    )
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         payload = encode_staged(batch)
@@ -177,13 +216,33 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
             ),
         )
 
+    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
+        rows = await self._database.fetch_all(
+            "loading dead letters", _SELECT_DEAD_LETTERS, (account, check_limit(limit))
+        )
+        return tuple(
+            Quarantined(form_id, event_id, error, int(attempts), failed_at.astimezone(UTC))
+            for form_id, event_id, error, attempts, failed_at in rows
+        )
 
-async def _sweep_page_staged(connection: Connection, account: str) -> bool:
+    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
+        """Fenced like a commit: only the account's writer changes what the pipeline counts."""
+        async with self._database.transaction("clearing a failure count") as connection:
+            if self._fence is not None:
+                await check_fence(connection, account, self._fence)
+            removed = 0
+            for statement in _CLEAR_FAILURE:
+                done = await connection.execute(statement, (account, checkout_form_id))
+                removed += done.rowcount
+        return removed > 0
+
+
+async def _staged_payload(connection: Connection, account: str) -> str | None:
     db_cursor = await connection.execute(
         "SELECT payload FROM staged_batches WHERE account = %s", (account,)
     )
     row = await db_cursor.fetchone()
-    return row is not None and is_sweep_page(row[0])
+    return None if row is None else str(row[0])
 
 
 async def postgres_state_resource(

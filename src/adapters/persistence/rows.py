@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from application.ports.errors import StateStoreError
+from application.ports.state import Quarantined
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
@@ -23,6 +24,25 @@ def record_to_row(record: OrderRecord) -> RecordRow:
         str(published.order_status),
         str(published.payment_status),
         published.fulfillment_status,
+    )
+
+
+DeadLetterRow = tuple[str, str | None, str, int, str]
+
+
+def dead_letter_row(entry: Quarantined) -> DeadLetterRow:
+    """`dead_letters` columns after the account (the time as ISO 8601 text, UTC: SQLite
+    orders it as text, PostgreSQL parses it into its TIMESTAMPTZ)."""
+    if not entry.checkout_form_id:
+        raise StateStoreError("the checkout form id must not be empty")
+    if entry.attempts < 1:
+        raise StateStoreError(f"attempts must be positive, got {entry.attempts}")
+    return (
+        entry.checkout_form_id,
+        entry.allegro_event_id,
+        entry.error[:MAX_ERROR_LENGTH],
+        entry.attempts,
+        require_aware(entry.failed_at, "failed_at").isoformat(),
     )
 
 

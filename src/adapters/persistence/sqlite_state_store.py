@@ -13,19 +13,26 @@ from adapters.persistence.lifecycle import OwnsDatabase
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
     check_limit,
+    dead_letter_row,
     record_from_row,
     record_to_row,
     require_aware,
     utc_from_text,
 )
 from adapters.persistence.sqlite_database import SqliteDatabase
-from adapters.persistence.staged_batch import decode_staged, encode_staged, is_sweep_page
+from adapters.persistence.staged_batch import (
+    decided_again,
+    decode_staged,
+    encode_staged,
+    ended_batch,
+)
 from adapters.persistence.url import SqliteLocation, sqlite_path
 from application.ports.state import (
     Cursor,
     ErrorReport,
     FailingOrder,
     PollError,
+    Quarantined,
     StagedBatch,
     StateStore,
 )
@@ -72,6 +79,24 @@ _UPSERT_STAGED = """
     ON CONFLICT (account) DO UPDATE
     SET payload = excluded.payload, staged_at = CURRENT_TIMESTAMP
 """
+_UPSERT_DEAD_LETTER = """
+    INSERT INTO dead_letters
+        (account, checkout_form_id, allegro_event_id, error, attempts, failed_at)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (account, checkout_form_id) DO UPDATE
+    SET allegro_event_id = excluded.allegro_event_id,
+        error = excluded.error,
+        attempts = excluded.attempts,
+        failed_at = excluded.failed_at
+"""
+_SELECT_DEAD_LETTERS = """
+    SELECT checkout_form_id, allegro_event_id, error, attempts, failed_at FROM dead_letters
+    WHERE account = ? ORDER BY failed_at DESC, checkout_form_id LIMIT ?
+"""
+_CLEAR_FAILURE = (
+    "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
+    "DELETE FROM dead_letters WHERE account = ? AND checkout_form_id = ?",
+)
 _SELECT_FAILING = """
     SELECT checkout_form_id, attempts, last_error, updated_at FROM failures
     WHERE account = ? ORDER BY updated_at DESC, checkout_form_id LIMIT ?
@@ -121,8 +146,17 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
                 [(account, checkout_form_id) for checkout_form_id in cleared_failures],
             )
-            if cursor is not None or await _sweep_page_staged(connection, account):
+            ended = ended_batch(await _staged_payload(connection, account), cursor)
+            if ended is not None:
                 await connection.execute("DELETE FROM staged_batches WHERE account = ?", (account,))
+            quarantined = ended.quarantined if ended is not None else ()
+            await connection.executemany(
+                "DELETE FROM dead_letters WHERE account = ? AND checkout_form_id = ?",
+                [(account, form_id) for form_id in decided_again(cleared_failures, quarantined)],
+            )
+            await connection.executemany(
+                _UPSERT_DEAD_LETTER, [(account, *dead_letter_row(q)) for q in quarantined]
+            )
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         payload = encode_staged(batch)
@@ -169,12 +203,31 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
             ),
         )
 
+    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
+        rows = await self._database.fetch_all(
+            "loading dead letters", _SELECT_DEAD_LETTERS, (account, check_limit(limit))
+        )
+        return tuple(
+            Quarantined(form_id, event_id, error, int(attempts), utc_from_text(failed_at))
+            for form_id, event_id, error, attempts, failed_at in rows
+        )
 
-async def _sweep_page_staged(connection: aiosqlite.Connection, account: str) -> bool:
-    rows = await connection.execute_fetchall(
-        "SELECT payload FROM staged_batches WHERE account = ?", (account,)
+    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
+        async with self._database.transaction("clearing a failure count") as connection:
+            removed = 0
+            for statement in _CLEAR_FAILURE:
+                done = await connection.execute(statement, (account, checkout_form_id))
+                removed += done.rowcount
+        return removed > 0
+
+
+async def _staged_payload(connection: aiosqlite.Connection, account: str) -> str | None:
+    rows = list(
+        await connection.execute_fetchall(
+            "SELECT payload FROM staged_batches WHERE account = ?", (account,)
+        )
     )
-    return any(is_sweep_page(payload) for (payload,) in rows)
+    return str(rows[0][0]) if rows else None
 
 
 async def sqlite_state_resource(

@@ -2,8 +2,10 @@
 
 JSON, with bytes in base64 so that keys, values and headers round-trip exactly, and
 records in the same columns as `order_records`. `format` lets a later release tell this
-layout from its own. Encoding also refuses what `commit` would refuse (an empty cursor
-position, an empty checkout form id), so a batch that could never commit is never staged.
+layout from its own; `quarantined` (the dead-letter index entries) was added within format 1
+as an optional key, so a batch staged by an earlier release reads as quarantining nothing.
+Encoding also refuses what `commit` would refuse (an empty cursor position, an empty
+checkout form id), so a batch that could never commit is never staged.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from adapters.persistence.rows import record_from_row, record_to_row
+from adapters.persistence.rows import (
+    record_from_row,
+    record_to_row,
+    require_aware,
+    utc_from_text,
+)
 from application.ports.errors import StateStoreError
 from application.ports.publisher import OutboundMessage
-from application.ports.state import Cursor, StagedBatch
+from application.ports.state import Cursor, Quarantined, StagedBatch
 
 FORMAT = 1
 
@@ -43,6 +51,8 @@ def encode_staged(batch: StagedBatch) -> str:
             for message in batch.messages
         ],
     }
+    if batch.quarantined:
+        payload["quarantined"] = [_quarantined_to_json(entry) for entry in batch.quarantined]
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
 
 
@@ -60,6 +70,7 @@ def decode_staged(text: str) -> StagedBatch:
             records=tuple(record_from_row(tuple(row)) for row in payload["records"]),
             cleared_failures=tuple(_str(id_) for id_ in payload["cleared_failures"]),
             messages=tuple(_message(message) for message in payload["messages"]),
+            quarantined=tuple(_quarantined(entry) for entry in payload.get("quarantined", ())),
         )
     except StateStoreError:
         raise
@@ -67,10 +78,23 @@ def decode_staged(text: str) -> StagedBatch:
         raise StateStoreError(f"the staged batch is unreadable: {exc!r}") from exc
 
 
-def is_sweep_page(text: str) -> bool:
-    """Whether the staged batch leaves the cursor as it is (a sweep page's, see
-    `StateStore.commit`): a commit without a cursor ends such a batch and no other."""
-    return decode_staged(text).cursor is None
+def ended_batch(payload: str | None, cursor: Cursor | None) -> StagedBatch | None:
+    """The staged batch (`payload`) that a commit moving the cursor to `cursor` ends, if
+    any: with a cursor, any staged batch; without one, only a sweep page's (see
+    `StateStore.commit`)."""
+    if payload is None:
+        return None
+    staged = decode_staged(payload)
+    return staged if cursor is not None or staged.cursor is None else None
+
+
+def decided_again(
+    cleared_failures: Collection[str], quarantined: Sequence[Quarantined]
+) -> list[str]:
+    """The cleared ids whose quarantine entry a commit drops: decided (imported, or gone)
+    rather than quarantined by the batch it ends."""
+    dead = {entry.checkout_form_id for entry in quarantined}
+    return [form_id for form_id in dict.fromkeys(cleared_failures) if form_id not in dead]
 
 
 def _message(message: dict[str, Any]) -> OutboundMessage:
@@ -79,6 +103,33 @@ def _message(message: dict[str, Any]) -> OutboundMessage:
         key=_unb64(message["key"]),
         value=_unb64(message["value"]),
         headers=tuple((_str(name), _unb64(value)) for name, value in message["headers"]),
+    )
+
+
+def _quarantined_to_json(entry: Quarantined) -> dict[str, Any]:
+    if not entry.checkout_form_id:
+        raise StateStoreError("the checkout form id must not be empty")
+    if entry.attempts < 1:
+        raise StateStoreError(f"attempts must be positive, got {entry.attempts}")
+    return {
+        "checkout_form_id": entry.checkout_form_id,
+        "allegro_event_id": entry.allegro_event_id,
+        "error": entry.error,
+        "attempts": entry.attempts,
+        "failed_at": require_aware(entry.failed_at, "failed_at").isoformat(),
+    }
+
+
+def _quarantined(entry: dict[str, Any]) -> Quarantined:
+    attempts = entry["attempts"]
+    if not isinstance(attempts, int):
+        raise TypeError(f"expected a count, got {attempts!r}")
+    return Quarantined(
+        checkout_form_id=_str(entry["checkout_form_id"]),
+        allegro_event_id=_optional_str(entry["allegro_event_id"]),
+        error=_str(entry["error"]),
+        attempts=attempts,
+        failed_at=utc_from_text(_str(entry["failed_at"])),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from application.ports.publisher import OutboundMessage
+from application.ports.publisher import DeadLetter, OutboundMessage
 from domain.policy import OrderRecord
 
 
@@ -43,6 +43,29 @@ class ErrorReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Quarantined:
+    """The index entry of an input on the dead-letter topic (the topic holds the full record:
+    the raw payload). `checkout_form_id` is the dead letter's key: a checkout form id, or
+    `malformed-event-<id>` for a journal entry that names no form (application.dead_letters)."""
+
+    checkout_form_id: str
+    allegro_event_id: str | None
+    error: str
+    attempts: int
+    failed_at: datetime  # timezone-aware
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> Quarantined:
+        return cls(
+            letter.checkout_form_id,
+            letter.allegro_event_id,
+            letter.error,
+            letter.attempts,
+            letter.failed_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StagedBatch:
     """A batch encoded and about to be sent: what a restart must re-send, then commit."""
 
@@ -50,6 +73,8 @@ class StagedBatch:
     records: tuple[OrderRecord, ...]
     cleared_failures: tuple[str, ...]
     messages: tuple[OutboundMessage, ...]
+    # The dead letters among `messages`: indexed by the commit that ends this batch.
+    quarantined: tuple[Quarantined, ...] = ()
 
 
 class StateStore(Protocol):
@@ -74,6 +99,11 @@ class StateStore(Protocol):
         ends it: with a cursor, any staged batch (the journal's commit); without one, only a
         batch staged without a cursor (a sweep page's). A journal batch staged with a cursor
         survives a commit without one: it is still to be re-sent.
+
+        The commit that ends a staged batch also indexes the batch's `quarantined` entries
+        (see `load_quarantined`): an input is listed as quarantined exactly when its dead
+        letter was sent. An id in `cleared_failures` that the ended batch does not
+        quarantine was decided again (imported, or gone): its quarantine entry is dropped.
         """
         ...
 
@@ -96,6 +126,16 @@ class StateStore(Protocol):
 
     async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
         """The last poll error and up to `limit` checkout forms still failing."""
+        ...
+
+    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
+        """Up to `limit` inputs on the dead-letter topic and not decided since, most recently
+        quarantined first (ties by id)."""
+        ...
+
+    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
+        """Forget the form's failure count and its quarantine entry (an operator's decision:
+        its next failure counts from one). False when there was neither."""
         ...
 
 

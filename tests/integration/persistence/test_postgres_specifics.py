@@ -47,6 +47,7 @@ async def test_tables_live_in_the_configured_schema(location: PostgresLocation) 
     tables = [row[0] for row in rows]
     assert tables == [
         "cursors",
+        "dead_letters",
         "failures",
         "leases",
         "oauth_tokens",
