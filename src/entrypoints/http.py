@@ -8,12 +8,19 @@ so what a client can hold is bounded (`HttpLimits`): connections beyond the limi
 at once, a connection that does not send a request head in time is closed, and `/readyz`
 answers from a report at most `READINESS_TTL_SECONDS` old instead of probing the broker, the
 state store and the token store on every hit.
+
+The listening socket is bound by `bind_listener` before anything else starts (`run` binds
+it before it opens the state store, Kafka or Allegro), so a port in use is one line naming
+`HTTP_PORT` and exit 1, not a server that never starts. uvicorn gets `log_config=None`: it
+installs no handler of its own, and its records go through the root handler (JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -27,11 +34,11 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from application.ports.errors import PortError
+from entrypoints.errors import StartupError
 from entrypoints.health import Readiness
-from entrypoints.metrics import Metrics
+from entrypoints.metrics import CONTENT_TYPE, Metrics
 
 ReadinessCheck = Callable[[], Awaitable[Readiness]]
-BeforeScrape = Callable[[], Awaitable[object]]
 
 READINESS_TTL_SECONDS = 1.0
 
@@ -83,10 +90,11 @@ class CachedReadiness:
 def create_app(
     metrics: Metrics,
     readiness: ReadinessCheck,
-    before_scrape: BeforeScrape | None = None,
     readiness_ttl_seconds: float = READINESS_TTL_SECONDS,
 ) -> Starlette:
-    """`before_scrape` refreshes what the gauges read (e.g. the stored token's expiry)."""
+    """A scrape refreshes what the gauges read (dependency-up, the stored token's expiry) from
+    the same cached readiness report `/readyz` answers with: a scrape never probes more often
+    than a `/readyz` hit does."""
     readiness = CachedReadiness(readiness, readiness_ttl_seconds)
 
     async def healthz(_: Request) -> Response:
@@ -97,11 +105,10 @@ def create_app(
         return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
     async def metrics_endpoint(_: Request) -> Response:
-        if before_scrape is not None:
-            with contextlib.suppress(PortError, TimeoutError):
-                async with asyncio.timeout(5):
-                    await before_scrape()
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        with contextlib.suppress(PortError, TimeoutError):
+            async with asyncio.timeout(5):
+                await readiness()
+        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
     return Starlette(
         routes=[
@@ -174,19 +181,76 @@ def server_config(app: Starlette, host: str, port: int, limits: HttpLimits) -> u
         timeout_keep_alive=limits.keep_alive_seconds,
         backlog=limits.backlog,
         log_level="warning",
+        log_config=None,  # no handlers of uvicorn's own: its records reach the root handler
         access_log=False,
     )
 
 
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (`HTTP_HOST`, `HTTP_PORT`), not yet listening (uvicorn listens
+    when it starts: until then a client is refused, not left waiting). Raises StartupError
+    with one line naming the setting to change."""
+    where = f"HTTP_PORT {port} on {host}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise StartupError(
+            f"HTTP_HOST {host!r} is not an address of this machine ({exc}); "
+            "use an IP address such as 127.0.0.1 or 0.0.0.0"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(_bind_failure(where, host, exc)) from None
+    sock.setblocking(False)
+    return sock
+
+
+def _bind_failure(where: str, host: str, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where} is in use by another process: stop it, or set HTTP_PORT to a free "
+            "port (0 turns the HTTP endpoint off)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"{where}: permission denied (ports below 1024 need privileges): "
+            "set HTTP_PORT to a port above 1023"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"HTTP_HOST {host} is not an address of this machine: use one of its addresses, "
+            "127.0.0.1 or 0.0.0.0"
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
 class HttpEndpoint:
+    """Serves `app` on `listener` (from `bind_listener`), or on a socket it binds itself when
+    it starts; either way it closes the socket when it stops."""
+
     def __init__(
-        self, app: Starlette, host: str, port: int, limits: HttpLimits | None = None
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        limits: HttpLimits | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         self._server = _EmbeddedServer(server_config(app, host, port, limits or HttpLimits()))
+        self._host, self._port = host, port
+        self._listener = listener
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve())
+        listener = self._listener or bind_listener(self._host, self._port)
+        self._listener = listener
+        self._task = asyncio.create_task(self._server.serve(sockets=[listener]))
         while not self._server.started:
             if self._task.done():
                 await self._task  # surfaces the bind error
@@ -203,5 +267,9 @@ class HttpEndpoint:
 
     async def stop(self) -> None:
         self._server.should_exit = True
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            if self._listener is not None:
+                self._listener.close()  # uvicorn closes it too; this covers a failed start

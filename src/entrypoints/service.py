@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from adapters.persistence import redact_url
+from adapters.persistence.missing import StateMissing
+from application.ports.errors import StateStoreError
+from application.ports.state import TokenStore
 from application.reconcile import Reconciler
 from application.sweep import Progress, SweepCheckoutForms, SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 from entrypoints.containers import Application, build_container
-from entrypoints.http import HttpEndpoint, create_app
+from entrypoints.errors import StartupError
+from entrypoints.http import HttpEndpoint, bind_listener, create_app
 from entrypoints.leadership import Lead
 from entrypoints.runtime import Runtime, resolve
 from entrypoints.settings import ConfigurationError, Settings
@@ -59,10 +64,42 @@ def check_run_settings(settings: Settings) -> None:
         )
 
 
+async def require_tokens(settings: Settings) -> None:
+    """`run`, `run --once` and `backfill` cannot do anything without a refresh token: one from
+    `ALLEGRO_REFRESH_TOKEN`, or tokens stored by `auth login`. Looks without creating the state
+    (a read-only container); a store that exists but cannot be read yet (an older schema, a
+    token key that does not open the tokens) is left to the command, which reports it."""
+    if settings.allegro_refresh_token is not None:
+        return
+    container = build_container(settings, read_only=True)
+    try:
+        tokens: TokenStore = await resolve(container.gateways.token_store())
+        stored = await tokens.load(settings.allegro_account) is not None
+    except StateMissing:
+        stored = False
+    except StateStoreError:
+        stored = True
+    finally:
+        await resolve(container.shutdown_resources())
+    if not stored:
+        raise StartupError(
+            f"no tokens stored for account {settings.allegro_account} in "
+            f"{redact_url(settings.state_url)} (STATE_URL): run `openoms-allegro auth login` "
+            "(or set ALLEGRO_REFRESH_TOKEN)"
+        )
+
+
+async def check_writer(settings: Settings) -> None:
+    """What `run --once` and `backfill` check before they open anything: the settings they
+    need and a refresh token. The CLI calls it before it draws a progress bar."""
+    check_run_settings(settings)
+    await require_tokens(settings)
+
+
 async def drain_once(settings: Settings) -> DrainSummary:
     """`run --once`. With PostgreSQL it takes the lease for the drain, waiting for it up to
     `LEASE_WAIT_SECONDS`."""
-    check_run_settings(settings)
+    await check_writer(settings)
     container = build_container(settings)
     try:
         return await exclusively(container, settings, "run --once", lambda _: _drain(container))
@@ -92,7 +129,7 @@ async def backfill(
     """Import existing orders bought in [since, until]. The cursor is initialised first (if
     new) so that `run` continues from the moment the backfill started, and never moved.
     With PostgreSQL it takes the lease for the sweep, waiting for it up to `LEASE_WAIT_SECONDS`."""
-    check_run_settings(settings)
+    await check_writer(settings)
     container = build_container(settings)
 
     async def sweep(_: asyncio.Event) -> SweepOutcome:
@@ -107,9 +144,7 @@ async def backfill(
         await resolve(container.shutdown_resources())
 
 
-async def exclusively(
-    container: Application, settings: Settings, command: str, work: Lead[T]
-) -> T:
+async def exclusively(container: Application, settings: Settings, command: str, work: Lead[T]) -> T:
     """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL,
     waited for up to `LEASE_WAIT_SECONDS`) or the state file's writer lock (SQLite, which
     fails at once while another process holds it)."""
@@ -125,17 +160,27 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     not committed is read again after a restart) and lets only a publish + commit under way
     complete; a second one abandons even that (what is staged is re-sent at the next start).
 
-    With PostgreSQL, replicas wait on standby while another one holds the lease."""
+    With PostgreSQL, replicas wait on standby while another one holds the lease.
+
+    The HTTP port is bound first and the tokens looked for next: either failing is one line
+    (StartupError) before the state store, Kafka or Allegro is touched."""
     check_run_settings(settings)
     stop = stop or asyncio.Event()
+    listener = bind_listener(settings.http_host, settings.http_port) if settings.http_port else None
+    try:
+        await require_tokens(settings)
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
     container = build_container(settings)
     runtime = Runtime(container, settings)
     endpoint: HttpEndpoint | None = None
     try:
         health = await runtime.open()
-        if settings.http_port:
-            app = create_app(runtime.metrics, health.readiness, health.refresh_token_expiry)
-            endpoint = HttpEndpoint(app, settings.http_host, settings.http_port)
+        if listener is not None:
+            app = create_app(runtime.metrics, health.readiness)
+            endpoint = HttpEndpoint(app, settings.http_host, settings.http_port, listener=listener)
             await endpoint.start()
         task = asyncio.create_task(runtime.run(stop))
         _install_signals(stop, task)
@@ -148,6 +193,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     finally:
         if endpoint is not None:
             await endpoint.stop()
+        elif listener is not None:
+            listener.close()  # bound, never served: runtime.open() failed
         await resolve(container.shutdown_resources())
         log.info("service stopped", extra={"account": settings.allegro_account})
 

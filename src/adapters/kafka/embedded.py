@@ -95,6 +95,8 @@ class EmbeddedBroker:
     """A tansu broker process listening on `host:port` (a free port unless one is given).
 
     Use as a context manager, or call `start()` and `stop()`. `kill()` simulates a crash.
+    The process runs in a session of its own: signals sent to our process group (Ctrl-C)
+    do not reach it.
     The process is also killed when the interpreter exits.
     """
 
@@ -166,6 +168,10 @@ class EmbeddedBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent(),
+            # Its own session, so its own process group: a terminal's Ctrl-C (SIGINT to the
+            # foreground group) reaches only our process, which stops its clients first and
+            # then the broker (stop()). It still dies with us (die_with_parent, atexit).
+            start_new_session=True,
         )
         atexit.register(self._kill_at_exit)
         self._wait_until_ready(port)

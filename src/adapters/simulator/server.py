@@ -16,6 +16,7 @@ import uvicorn
 from adapters.simulator.app import build_app
 from adapters.simulator.config import SimulatorConfig
 from adapters.simulator.live import start_live_activity
+from adapters.simulator.oauth import VERIFICATION_PATH
 from adapters.simulator.state import SimulatorState
 
 log = logging.getLogger(__name__)
@@ -122,14 +123,33 @@ class SimulatorServer:
         self.stop()
 
 
+def announcement(url: str, state: SimulatorState) -> str:
+    """What `sandbox serve` prints once listening: the settings that point the service at
+    this simulator, and how to approve the device code of `auth login` (OAuth device flow).
+
+    Simulator-only credentials: they exist in this process's memory and nowhere else, so
+    printing them is what makes the simulator usable, not a leak."""
+    config = state.config
+    approve = f"{url}{VERIFICATION_PATH}?code=USER_CODE"
+    return "\n".join(
+        [
+            f"Allegro simulator listening on {url}",
+            "Point the service at it (environment):",
+            f"  ALLEGRO_API_URL={url}",
+            f"  ALLEGRO_AUTH_URL={url}/auth/oauth",
+            f"  ALLEGRO_CLIENT_ID={config.client_id}",
+            f"  ALLEGRO_CLIENT_SECRET={config.client_secret}",
+            f"  ALLEGRO_REFRESH_TOKEN={state.initial_refresh_token}",
+            "Or run `openoms-allegro auth login` and approve the user code it shows",
+            f"  in a browser:  {approve}  (Approve button)",
+            f"  or with curl:  curl -X POST {url}/__sim/devices/USER_CODE",
+            f"More refresh tokens: curl -X POST {url}/__sim/tokens; statistics: {url}/__sim/stats",
+        ]
+    )
+
+
 def _announce(url: str, state: SimulatorState) -> None:
-    # Simulator-only credentials: they exist in this process's memory and nowhere else.
-    print(f"Allegro simulator listening on {url}")
-    print(f"  ALLEGRO_API_URL={url}")
-    print(f"  ALLEGRO_AUTH_URL={url}/auth/oauth")
-    print(f"  ALLEGRO_CLIENT_ID={state.config.client_id}")
-    print(f"  ALLEGRO_REFRESH_TOKEN={state.initial_refresh_token}")
-    print(f"  more refresh tokens: POST {url}/__sim/tokens; admin: {url}/__sim/stats")
+    print(announcement(url, state), flush=True)
 
 
 def run_forever(

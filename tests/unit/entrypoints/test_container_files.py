@@ -262,17 +262,6 @@ def test_the_image_listens_on_every_interface_though_the_service_defaults_to_loo
     assert environment["HTTP_HOST"] == "0.0.0.0"  # published ports and probes reach it
 
 
-def test_the_default_state_url_lands_on_the_declared_volume() -> None:
-    (workdir,) = instruction("WORKDIR")
-    (volume,) = instruction("VOLUME")
-    default = parse_state_url(str(Settings.model_fields["state_url"].default))
-
-    assert isinstance(default, SqliteLocation)
-    assert default.path is not None
-    where = PurePosixPath(workdir) / PurePosixPath(str(default.path))
-    assert [str(where.parent)] == exec_form(volume)
-
-
 def test_the_build_copies_what_the_package_build_reads() -> None:
     text = (ROOT / "Dockerfile").read_text()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from entrypoints import cli
+from entrypoints import cli, cli_support
 from entrypoints.gc_tuning import THRESHOLDS, tune_gc
 
 
@@ -51,8 +51,8 @@ def test_a_cycle_made_after_tuning_is_still_collected_automatically(restored_gc)
 @pytest.mark.parametrize(("command", "tuned"), [("run", True), ("status", False)])
 def test_long_running_commands_tune_the_collector(monkeypatch, command, tuned) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(cli, "tune_gc", lambda: calls.append("tuned"))
-    monkeypatch.setattr(cli.asyncio, "run", lambda coro: coro.close())
+    monkeypatch.setattr(cli_support, "tune_gc", lambda: calls.append("tuned"))
+    monkeypatch.setattr(cli_support.asyncio, "run", lambda coro: coro.close())
 
     CliRunner().invoke(cli.main, [command])
 
