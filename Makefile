@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := constraints.txt
 
-.PHONY: demo test lint fmt bench check clean lock
+.PHONY: demo test test-fast lint fmt bench check clean lock
 
 # Every dependency is installed at the version pinned in $(LOCK), as the Dockerfile does.
 $(STAMP): pyproject.toml $(LOCK)
@@ -20,6 +20,9 @@ demo: $(STAMP)  ## simulator + embedded broker + the service, with a live view o
 
 test: $(STAMP)  ## the whole default test suite (unit, contract, integration, e2e)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)  ## the edit-test loop: unit and contract tests (each port's contract still runs against its real adapters), ~1 min
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
 
 lint: $(STAMP)  ## ruff, formatting, mypy --strict, import-linter
 	$(BIN)/ruff check src tests bench
