@@ -154,8 +154,8 @@ def register_gauges(
     """The gauges of `/metrics`; a value that is unknown is left out rather than faked.
 
     Moments are Unix timestamps (`*_timestamp_seconds`): "how long ago" is `time() - x` in
-    PromQL, right even when scrapes are missed. `clock` is kept for callers; every gauge
-    here reads a moment the service recorded, none is computed relative to now.
+    PromQL, right even when scrapes are missed: every gauge here reads a moment the service
+    recorded, none is computed relative to now.
     """
 
     def one(value: float | None) -> list[tuple[Labels, float]]:

@@ -131,14 +131,17 @@ class RepeatFilter(logging.Filter):
     """Lets one record per cause through per `interval` seconds; the first one after that
     carries `repeated`: how many were dropped meanwhile.
 
-    A cause is (logger, level, message template, exception type): aiokafka's "Unable to
-    connect to node %s" is one cause whatever the node. Only records at `min_level` and
-    above are thinned, and none of the loggers under `exempt` (the service's own): those
-    are paced by design (one per batch, one per failed poll, which backs off) and each
-    carries the facts of one event (an order dead-lettered, the delay before the next
-    poll) that a count would lose; libraries log once per retry. Memory is bounded: the
-    least recently seen causes beyond `max_causes` are forgotten (with their count), so a
-    flood of distinct causes cannot grow the table."""
+    A cause is (logger, level, message template, error types): aiokafka's "Unable connect
+    to node with id %s: %s" is one cause whatever the node, but libraries pass the error as
+    an argument (`log.error("...: %s", err)`), so the type of every exception among the
+    arguments (and of `exc_info`) is part of the cause: a new error behind the same template
+    (the broker back but refusing the credentials) is shown at once, not 30 s later. Only
+    records at `min_level` and above are thinned, and none of the loggers under `exempt`
+    (the service's own): those are paced by design (one per batch, one per failed poll,
+    which backs off) and each carries the facts of one event (an order dead-lettered, the
+    delay before the next poll) that a count would lose; libraries log once per retry.
+    Memory is bounded: the least recently seen causes beyond `max_causes` are forgotten
+    (with their count), so a flood of distinct causes cannot grow the table."""
 
     def __init__(
         self,
@@ -161,7 +164,7 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < self._min_level or _under(record.name, self._exempt):
             return True
-        cause = (record.name, record.levelno, str(record.msg), _exception_type(record))
+        cause = (record.name, record.levelno, str(record.msg), _error_types(record))
         now = self._clock()
         with self._lock:
             window = self._windows.get(cause)
@@ -183,10 +186,21 @@ def _under(name: str, packages: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(f"{p}.") for p in packages)
 
 
-def _exception_type(record: logging.LogRecord) -> str:
+def _error_types(record: logging.LogRecord) -> str:
+    """The names of the exception types in `exc_info` and among the arguments (an instance
+    or a class, as aiokafka's `error_type`), in order; "" when there is none."""
+    found: list[object] = []
     if record.exc_info and record.exc_info[0] is not None:
-        return record.exc_info[0].__name__
-    return ""
+        found.append(record.exc_info[0])
+    args = record.args if isinstance(record.args, tuple) else ()
+    found.extend(args)
+    names = []
+    for item in found:
+        if isinstance(item, BaseException):
+            names.append(type(item).__name__)
+        elif isinstance(item, type) and issubclass(item, BaseException):
+            names.append(item.__name__)
+    return ",".join(names)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto", **context: str) -> None:

@@ -22,13 +22,11 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
-from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
 from adapters.simulator import SimulatorConfig, SimulatorServer
 from tests.faults.harness import ACCOUNT, InstrumentedState, elapsed_since, env_for
 from tests.support.expectations import quiescent_event_ids
@@ -42,18 +40,6 @@ COMMITTED = "batch committed"
 # aiokafka gives up on an unreachable broker after its request timeout (30 s by default,
 # not configurable through the environment), so noticing the outage takes about that long.
 NOTICE_OUTAGE_WITHIN = 60.0
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    try:
-        broker = EmbeddedBroker().start()
-    except EmbeddedBrokerUnavailable as exc:
-        pytest.skip(f"no embedded broker: {exc}")
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def place_paid(state: InstrumentedState, count: int) -> list[str]:

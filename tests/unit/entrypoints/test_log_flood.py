@@ -78,6 +78,27 @@ def test_an_exception_type_is_part_of_the_cause() -> None:
     assert len(passed(filter_, records)) == 2
 
 
+def test_an_error_passed_as_an_argument_is_part_of_the_cause() -> None:
+    """aiokafka logs `"Unable connect to node with id %s: %s", node_id, err`: the same
+    template with a new error is a new cause, shown at once; the same error is thinned."""
+    filter_ = RepeatFilter(30.0, clock=Clock())
+    template = "Unable connect to node with id %s: %s"
+    records = [
+        record(template, 1, ConnectionRefusedError("refused")),
+        record(template, 2, ConnectionRefusedError("refused")),
+        record(template, 1, PermissionError("SASL authentication failed")),
+        record("Unexpected error during InitProducerIdRequest: %s", ConnectionRefusedError),
+        record("Unexpected error during InitProducerIdRequest: %s", PermissionError),
+    ]
+
+    assert [r.args[-1] for r in passed(filter_, records)] == [
+        records[0].args[-1],
+        records[2].args[-1],
+        ConnectionRefusedError,
+        PermissionError,
+    ]
+
+
 def test_progress_lines_below_warning_are_never_thinned() -> None:
     filter_ = RepeatFilter(30.0, clock=Clock())
     infos = [record("batch committed", level=logging.INFO, name="svc") for _ in range(5)]
