@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -28,7 +28,7 @@ def cursor() -> None:
     """Show or move the order journal cursor (refused while the service runs)."""
 
 
-def _refuse(exc: OperatorRefusal, code: int = EXIT_FAILURE) -> None:
+def _refuse(exc: OperatorRefusal, code: int = EXIT_FAILURE) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(code)
 
@@ -156,7 +156,6 @@ def _move(command: str, locate: Locate) -> None:
             move = await as_only_writer(settings, command, work)
         except OperatorRefusal as exc:
             _refuse(exc)
-            return
         _echo_move(account, move)
 
     execute(action)

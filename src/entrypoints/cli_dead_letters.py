@@ -144,6 +144,23 @@ def _result_json(result: RetryResult) -> dict[str, Any]:
     }
 
 
+def _require_form_ids(keys: tuple[str, ...]) -> None:
+    """Refuses a typo before anything is read or written: the pipeline would count it as a
+    failing order (and quarantine it in the end). A quarantined journal entry's key passes
+    on to its own refusal (`retry_dead_letters`)."""
+    from adapters.allegro.identifiers import is_checkout_form_id
+    from application.operator import is_malformed_event
+
+    for key in keys:
+        if not is_checkout_form_id(key) and not is_malformed_event(key):
+            click.echo(
+                f"error: {key!r} is not a checkout form id: Allegro's are UUIDs "
+                "(`dead-letters list` shows the quarantined ones)",
+                err=True,
+            )
+            sys.exit(EXIT_CONFIG)
+
+
 @dead_letters.command("retry")
 @click.argument("checkout_form_ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "every", is_flag=True, help="Every quarantined order.")
@@ -162,6 +179,7 @@ def dead_letters_retry(checkout_form_ids: tuple[str, ...], every: bool, as_json:
     if bool(checkout_form_ids) == every:
         click.echo("error: name the checkout form ids to retry, or give --all", err=True)
         sys.exit(EXIT_CONFIG)
+    _require_form_ids(checkout_form_ids)
     command = "dead-letters retry" + (" --all" if every else "")
 
     async def action() -> None:

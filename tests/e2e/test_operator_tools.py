@@ -273,3 +273,16 @@ def test_dead_letters_list_on_no_state_creates_nothing(env: dict[str, str], tmp_
 
     assert len(errors(stderr)) == 1
     assert not (tmp_path / "state").exists()
+
+
+def test_retrying_an_id_that_is_no_checkout_form_is_refused_and_counts_nothing(
+    env: dict[str, str],
+) -> None:
+    run_once(env)  # the state exists: a typo must not leave a failure count in it
+
+    for typo in ("12345", "not-an-order", ""):
+        _, stderr = cli("dead-letters", "retry", typo, env=env, code=2)
+
+        [line] = errors(stderr)
+        assert f"{typo!r} is not a checkout form id" in line
+    assert dead_letter_list(env)["failing"] == []

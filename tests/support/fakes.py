@@ -32,6 +32,7 @@ from application.ports.state import (
     Quarantined,
     StagedBatch,
 )
+from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, OrderRecord
@@ -58,6 +59,7 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         self.forms: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
         self.reads: list[str] = []
         self.searches: list[CheckoutFormQuery] = []
+        self.journal_reads: list[str | None] = []  # `fetch`'s `after`, one per request
         self.fail_reads: Exception | None = None
 
     def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
@@ -75,6 +77,7 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         return event
 
     async def fetch(self, after: str | None, limit: int) -> Sequence[JournalEvent]:
+        self.journal_reads.append(after)
         newer = [e for e in self.events if after is None or int(e.id) > int(after)]
         return newer[:limit]
 
@@ -249,4 +252,24 @@ def make_sync(
         policy=policy or ImportPolicy(account=SYNC_ACCOUNT),
         settings=SyncSettings(**options),
         clock=FakeClock(),
+    )
+
+
+def make_sweep(
+    allegro: FakeAllegro,
+    publisher: EventPublisher,
+    state: StateStore,
+    *,
+    page_size: int = 100,
+    max_attempts: int = 3,
+) -> SweepCheckoutForms:
+    """`SweepCheckoutForms` over the fakes, for the account `make_sync` reads."""
+    return SweepCheckoutForms(
+        forms=allegro,
+        publisher=publisher,
+        state=state,
+        policy=ImportPolicy(account=SYNC_ACCOUNT),
+        clock=FakeClock(),
+        max_attempts=max_attempts,
+        page_size=page_size,
     )

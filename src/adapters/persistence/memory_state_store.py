@@ -15,6 +15,7 @@ from adapters.persistence.rows import (
     check_limit,
     dead_letter_row,
     require_aware,
+    utc_from_text,
 )
 from adapters.persistence.staged_batch import (
     decided_again,
@@ -77,8 +78,7 @@ class MemoryStateStore(StateStore):
         cleared = list(cleared_failures)
         ended = ended_batch(self.staged.get(account), cursor)
         quarantined = ended.quarantined if ended is not None else ()
-        for entry in quarantined:
-            dead_letter_row(entry)  # refuses what the SQL stores refuse, before any change
+        rows = [_stored(entry) for entry in quarantined]  # may raise: nothing has changed yet
         if cursor is not None:
             self.cursors[account] = cursor
         self.records.setdefault(account, {}).update(
@@ -93,7 +93,7 @@ class MemoryStateStore(StateStore):
         index = self.quarantined.setdefault(account, {})
         for form_id in decided_again(cleared, quarantined):
             index.pop(form_id, None)
-        index.update((entry.checkout_form_id, _stored(entry)) for entry in quarantined)
+        index.update((entry.checkout_form_id, entry) for entry in rows)
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         self._maybe_fail()
@@ -158,14 +158,10 @@ class MemoryStateStore(StateStore):
 
 
 def _stored(entry: Quarantined) -> Quarantined:
-    """As the SQL stores read it back: the error's head, the time in UTC."""
-    return Quarantined(
-        entry.checkout_form_id,
-        entry.allegro_event_id,
-        entry.error[:MAX_ERROR_LENGTH],
-        entry.attempts,
-        entry.failed_at.astimezone(UTC),
-    )
+    """As the SQL stores write it (refusing what they refuse) and read it back: the
+    error's head, the time in UTC."""
+    form_id, event_id, error, attempts, failed_at = dead_letter_row(entry)
+    return Quarantined(form_id, event_id, error, attempts, utc_from_text(failed_at))
 
 
 class MemoryTokenStore(TokenStore):

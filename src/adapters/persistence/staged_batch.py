@@ -17,9 +17,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from adapters.persistence.rows import (
+    dead_letter_row,
     record_from_row,
     record_to_row,
-    require_aware,
     utc_from_text,
 )
 from application.ports.errors import StateStoreError
@@ -107,16 +107,14 @@ def _message(message: dict[str, Any]) -> OutboundMessage:
 
 
 def _quarantined_to_json(entry: Quarantined) -> dict[str, Any]:
-    if not entry.checkout_form_id:
-        raise StateStoreError("the checkout form id must not be empty")
-    if entry.attempts < 1:
-        raise StateStoreError(f"attempts must be positive, got {entry.attempts}")
+    # The row the commit will write: what it would refuse is refused before staging.
+    form_id, event_id, _, attempts, failed_at = dead_letter_row(entry)
     return {
-        "checkout_form_id": entry.checkout_form_id,
-        "allegro_event_id": entry.allegro_event_id,
-        "error": entry.error,
-        "attempts": entry.attempts,
-        "failed_at": require_aware(entry.failed_at, "failed_at").isoformat(),
+        "checkout_form_id": form_id,
+        "allegro_event_id": event_id,
+        "error": entry.error,  # whole: the batch round-trips exactly
+        "attempts": attempts,
+        "failed_at": failed_at,
     }
 
 

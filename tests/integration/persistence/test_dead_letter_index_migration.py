@@ -3,6 +3,8 @@ migrates, keeps its data, and indexes dead letters from then on; on both SQL bac
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +29,11 @@ ACCOUNT = "shop"
 
 
 def before_the_index(location: StateLocation) -> int:
-    """How many migrations the previous release had (the index is the last one)."""
+    """How many migrations the previous release had: those before the index's (later
+    releases add theirs after it)."""
     released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
-    assert "dead-letter index" in released[-1].description
-    return len(released) - 1
+    [index] = [i for i, m in enumerate(released) if "dead-letter index" in m.description]
+    return index
 
 
 @pytest.fixture(params=DURABLE_KINDS)
@@ -75,5 +78,68 @@ async def test_an_older_database_gets_the_index_and_keeps_its_state(
 
         assert await store.load_quarantined(ACCOUNT) == (entry,)
         assert (await store.load_errors(ACCOUNT)).failing_orders == ()
+    finally:
+        await store.aclose()
+
+
+# A batch staged by the previous release, in its layout (format 1, without "quarantined"),
+# as a crash between its send and its commit left it: the new release re-sends the same
+# bytes and commits it (its dead letters were not indexed then, so none is now).
+PREVIOUS_RELEASE_STAGED = json.dumps(
+    {
+        "format": 1,
+        "cursor": {"position": "20"},
+        "records": [["cf-ok", "rev-1", "new", "paid", None]],
+        "cleared_failures": ["cf-ok", "cf-dead"],
+        "messages": [
+            {
+                "channel": DEAD_LETTERS,
+                "key": base64.b64encode(b"cf-dead").decode(),
+                "value": base64.b64encode(b'{"raw":"..."}').decode(),
+                "headers": [["ce_type", base64.b64encode(b"dead-letter").decode()]],
+            }
+        ],
+    }
+)
+
+
+async def test_a_batch_staged_by_the_previous_release_is_loaded_and_committed(
+    location: StateLocation,
+) -> None:
+    count = before_the_index(location)
+    if isinstance(location, SqliteLocation):
+        old: SqliteDatabase | PostgresDatabase = await SqliteDatabase.open(
+            location.path, SQLITE_MIGRATIONS[:count]
+        )
+        insert = "INSERT INTO staged_batches (account, payload) VALUES (?, ?)"
+    else:
+        old = await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:count])
+        insert = "INSERT INTO staged_batches (account, payload) VALUES (%s, %s)"
+    async with old.transaction("arrange") as connection:
+        await connection.execute(
+            "INSERT INTO failures (account, checkout_form_id, attempts, last_error) "
+            "VALUES ('shop', 'cf-dead', 3, 'unmappable')"
+        )
+        await connection.execute(insert, (ACCOUNT, PREVIOUS_RELEASE_STAGED))
+    await old.aclose()
+
+    store = await open_store(location)
+    try:
+        staged = await store.load_staged(ACCOUNT)
+        assert staged is not None
+        assert staged.cursor == Cursor("20")
+        assert [m.key for m in staged.messages] == [b"cf-dead"]
+        assert staged.quarantined == ()
+
+        # What `outbox.resend_staged` does once the messages are sent again.
+        await store.commit(ACCOUNT, staged.cursor, staged.records, staged.cleared_failures)
+
+        assert await store.load_staged(ACCOUNT) is None
+        assert await store.load_cursor(ACCOUNT) == Cursor("20")
+        assert [
+            r.checkout_form_id for r in (await store.load_records(ACCOUNT, ["cf-ok"])).values()
+        ] == ["cf-ok"]
+        assert (await store.load_errors(ACCOUNT)).failing_orders == ()
+        assert await store.load_quarantined(ACCOUNT) == ()
     finally:
         await store.aclose()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from application import operator
 from application.dead_letters import MALFORMED_EVENT_KEY
 from application.operator import (
     OperatorRefusal,
@@ -20,16 +21,22 @@ from application.operator import (
     retry_dead_letters,
     target_position,
 )
-from application.ports import Cursor, UnreadableCheckoutForm
+from application.ports import Cursor, PublishError, UnreadableCheckoutForm
 from application.ports.state import Quarantined, StagedBatch
 from application.reconcile import cursor_time
 from application.sweep import RetryResult, SweepCheckoutForms
 from domain.events import OrderImported
-from domain.policy import ImportPolicy
 from tests.support.builders import make_line_item, make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import (
+    SYNC_ACCOUNT,
+    T0,
+    FakeAllegro,
+    FakePublisher,
+    FakeStateStore,
+    make_sweep,
+)
 
-ACCOUNT = "shop-1"
+ACCOUNT = SYNC_ACCOUNT
 
 
 def order(n: int, **overrides: object):  # type: ignore[no-untyped-def]
@@ -37,19 +44,6 @@ def order(n: int, **overrides: object):  # type: ignore[no-untyped-def]
         id=f"00000000-0000-11f1-8f11-{n:012d}",
         line_items=(make_line_item(bought_at=T0 - timedelta(days=1)),),
         **overrides,
-    )
-
-
-def make_sweep(
-    allegro: FakeAllegro, publisher: FakePublisher, state: FakeStateStore, max_attempts: int = 2
-) -> SweepCheckoutForms:
-    return SweepCheckoutForms(
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        clock=FakeClock(),
-        max_attempts=max_attempts,
     )
 
 
@@ -122,6 +116,27 @@ async def test_a_date_is_the_last_event_before_it() -> None:
     assert note is None
 
 
+async def test_the_walk_to_a_date_is_bounded_in_journal_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(operator, "PAGE_SIZE", 10)
+    allegro = FakeAllegro()
+    pages = operator.SEARCH_PAGES + 10
+    for n in range(pages * 10):  # every event before the date: the walk never reaches it
+        allegro.emit("READY_FOR_PROCESSING", order(n % 50))
+    allegro.events = [
+        dataclasses.replace(event, id=str(int(event.occurred_at.timestamp() * 1_000_000)))
+        for event in allegro.events
+    ]
+    moment = allegro.events[-1].occurred_at + timedelta(seconds=1)
+
+    cursor, _ = await position_at(allegro, moment, moment + timedelta(hours=1))
+
+    assert len(allegro.journal_reads) == operator.SEARCH_PAGES
+    # Stopped early, it lands before the date: events are read again, none is skipped.
+    assert cursor.position == allegro.events[operator.SEARCH_PAGES * 10 - 1].id
+
+
 async def test_a_date_with_no_event_before_it_near_lands_a_margin_early() -> None:
     allegro = FakeAllegro()
     allegro.emit("READY_FOR_PROCESSING", order(1))  # at T0 + 1 s, id far below T0's timestamp
@@ -159,7 +174,7 @@ async def quarantine_one(
 ) -> SweepCheckoutForms:
     """`form_id` unreadable, failed twice through the sweep's path: quarantined."""
     allegro.forms[form_id] = UnreadableCheckoutForm(form_id, "{not json", "invalid JSON")
-    sweep = make_sweep(allegro, publisher, state)
+    sweep = make_sweep(allegro, publisher, state, max_attempts=2)
     for _ in range(2):
         await sweep.run(T0 - timedelta(days=2), T0)
     return sweep
@@ -277,3 +292,28 @@ async def test_an_order_dead_lettered_by_the_journal_path_is_indexed(
     [entry] = await state.load_quarantined(SYNC_ACCOUNT)
     assert (entry.checkout_form_id, entry.attempts, entry.error) == ("bad", 1, "invalid JSON")
     assert entry.allegro_event_id == allegro.events[-1].id
+
+
+async def test_a_dead_letter_sent_again_after_an_interruption_is_indexed_by_that_commit(
+    publisher: FakePublisher, state: FakeStateStore
+) -> None:
+    from tests.support.fakes import make_sync
+
+    allegro = FakeAllegro()
+    allegro.emit("READY_FOR_PROCESSING", order(1))
+    allegro.events[-1] = dataclasses.replace(allegro.events[-1], checkout_form_id="bad")
+    allegro.forms["bad"] = UnreadableCheckoutForm("bad", "{not json", "invalid JSON")
+    sync = make_sync(allegro, publisher, state, max_attempts=1)
+    publisher.outage = True
+
+    with pytest.raises(PublishError):
+        await sync.drain()
+    assert state.staged[SYNC_ACCOUNT].quarantined  # staged with the batch, not yet sent
+    assert await state.load_quarantined(SYNC_ACCOUNT) == ()  # not sent: not listed
+
+    publisher.outage = False
+    await sync.drain()  # the staged batch is sent again, then committed
+
+    [entry] = await state.load_quarantined(SYNC_ACCOUNT)
+    assert entry.checkout_form_id == "bad"
+    assert [letter.checkout_form_id for letter in publisher.dead_letters] == ["bad"]

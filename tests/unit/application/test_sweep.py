@@ -7,13 +7,19 @@ import pytest
 
 from application.ports import Cursor, OutboundMessage, PublishError, UnreadableCheckoutForm
 from application.reconcile import Reconciler, ReconcileSettings, cursor_time
-from application.sweep import SweepCheckoutForms
 from domain.events import OrderImported, OrderStatusChanged
-from domain.policy import ImportPolicy
 from tests.support.builders import make_line_item, make_order_snapshot, make_payment
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
+from tests.support.fakes import (
+    SYNC_ACCOUNT,
+    FakeAllegro,
+    FakeClock,
+    FakePublisher,
+    FakeStateStore,
+    make_sweep,
+    make_sync,
+)
 
-ACCOUNT = "shop-1"
+ACCOUNT = SYNC_ACCOUNT
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -23,18 +29,6 @@ def order(n: int, **overrides):
         id=f"00000000-0000-11f1-8f11-{n:012d}",
         line_items=(make_line_item(bought_at=bought),),
         **overrides,
-    )
-
-
-def make_sweep(allegro, publisher, state, page_size=100, max_attempts=3) -> SweepCheckoutForms:
-    return SweepCheckoutForms(
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        clock=FakeClock(),
-        max_attempts=max_attempts,
-        page_size=page_size,
     )
 
 
