@@ -37,6 +37,7 @@ from typing import Any, Literal, TypeVar
 from adapters.allegro.probe import (
     PROBE_TIMEOUT_SECONDS,
     check_client_credentials,
+    describe_answer,
     describe_failure,
     probe_client,
 )
@@ -205,20 +206,21 @@ async def _allegro(
         _attempt(check_client_credentials(config, request_timeout=limits.request_timeout), limits),
         _attempt(_event_stats(settings, pair, limits), limits) if usable else _nothing(),
     )
-    token_url = config.token_url
     if isinstance(credentials, BaseException):
-        reason = _reason(credentials, limits)
         if isinstance(credentials, AllegroAuthError):
-            return Outcome("allegro", "FAIL", reason)
-        return Outcome("allegro", "FAIL", f"token endpoint {token_url}: {reason}")
+            return Outcome("allegro", "FAIL", str(credentials))
+        reason = _reason(credentials, limits, f"token endpoint {config.token_url}")
+        return Outcome("allegro", "FAIL", reason)
     done = "client credentials accepted"
     if isinstance(stats, BaseException):
-        reason = _reason(stats, limits)
         if isinstance(stats, AllegroAuthError):
-            reason = "refused the stored access token (revoked?): run `openoms-allegro auth login`"
-        return Outcome(
-            "allegro", "FAIL", f"{config.api_url}: {done}; GET /order/event-stats: {reason}"
-        )
+            reason = (
+                "GET /order/event-stats: refused the stored access token (revoked?): "
+                "run `openoms-allegro auth login`"
+            )
+        else:
+            reason = _reason(stats, limits, "GET /order/event-stats")
+        return Outcome("allegro", "FAIL", f"{config.api_url}: {done}; {reason}")
     if usable:
         latest, seconds = stats if isinstance(stats, tuple) else (None, 0.0)
         newest = "the journal is empty" if latest is None else f"newest event {latest}"
@@ -319,9 +321,11 @@ async def _nothing() -> None:
     return None
 
 
-def _reason(exc: BaseException, limits: Limits) -> str:
+def _reason(exc: BaseException, limits: Limits, where: str) -> str:
+    """`where: unreachable (...)`, or what Allegro answered (describe_answer names where)."""
     timeout = limits.deadline if isinstance(exc, TimeoutError) else limits.request_timeout
-    return describe_failure(exc, timeout) or str(exc)
+    unreached = describe_failure(exc, timeout)
+    return f"{where}: {unreached}" if unreached is not None else describe_answer(exc)
 
 
 def _seconds_left(pair: TokenPair, clock: Clock) -> float:

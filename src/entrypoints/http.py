@@ -9,8 +9,8 @@ at once, a connection that does not send a request head in time is closed, and `
 answers from a report at most `READINESS_TTL_SECONDS` old instead of probing the broker, the
 state store and the token store on every hit.
 
-The listening socket is bound by `bind_listener` before anything else starts (`run` binds
-it before it opens the state store, Kafka or Allegro), so a port in use is one line naming
+The listening sockets are bound by `bind_listeners` before anything else starts (`run` binds
+them before it opens the state store, Kafka or Allegro), so a port in use is one line naming
 `HTTP_PORT` and exit 1, not a server that never starts. uvicorn gets `log_config=None`: it
 installs no handler of its own, and its records go through the root handler (JSON).
 """
@@ -186,29 +186,34 @@ def server_config(app: Starlette, host: str, port: int, limits: HttpLimits) -> u
     )
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (`HTTP_HOST`, `HTTP_PORT`), not yet listening (uvicorn listens
-    when it starts: until then a client is refused, not left waiting). Raises StartupError
-    with one line naming the setting to change."""
+def bind_listeners(host: str, port: int) -> list[socket.socket]:
+    """TCP sockets bound to (`HTTP_HOST`, `HTTP_PORT`), one per address the host name resolves
+    to (as asyncio's create_server binds them: `localhost` may be ::1 and 127.0.0.1), not yet
+    listening (uvicorn listens when it starts: until then a client is refused, not left
+    waiting). Raises StartupError with one line naming the setting to change."""
     where = f"HTTP_PORT {port} on {host}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
         raise StartupError(
             f"HTTP_HOST {host!r} is not an address of this machine ({exc}); "
             "use an IP address such as 127.0.0.1 or 0.0.0.0"
         ) from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise StartupError(_bind_failure(where, host, exc)) from None
-    sock.setblocking(False)
-    return sock
+    bound: list[socket.socket] = []
+    for family, kind, proto, _, address in dict.fromkeys(addresses):
+        sock = socket.socket(family, kind, proto)
+        bound.append(sock)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+            if family == socket.AF_INET6:  # as asyncio does: "::" beside "0.0.0.0" is no clash
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+        except OSError as exc:
+            for opened in bound:
+                opened.close()
+            raise StartupError(_bind_failure(where, host, exc)) from None
+        sock.setblocking(False)
+    return bound
 
 
 def _bind_failure(where: str, host: str, exc: OSError) -> str:
@@ -231,8 +236,8 @@ def _bind_failure(where: str, host: str, exc: OSError) -> str:
 
 
 class HttpEndpoint:
-    """Serves `app` on `listener` (from `bind_listener`), or on a socket it binds itself when
-    it starts; either way it closes the socket when it stops."""
+    """Serves `app` on `listeners` (from `bind_listeners`), or on sockets it binds itself when
+    it starts; either way it closes them when it stops."""
 
     def __init__(
         self,
@@ -240,20 +245,20 @@ class HttpEndpoint:
         host: str,
         port: int,
         limits: HttpLimits | None = None,
-        listener: socket.socket | None = None,
+        listeners: list[socket.socket] | None = None,
     ) -> None:
         self._server = _EmbeddedServer(server_config(app, host, port, limits or HttpLimits()))
         self._host, self._port = host, port
-        self._listener = listener
+        self._listeners = listeners
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        listener = self._listener or bind_listener(self._host, self._port)
-        self._listener = listener
-        self._task = asyncio.create_task(self._server.serve(sockets=[listener]))
+        if self._listeners is None:
+            self._listeners = bind_listeners(self._host, self._port)
+        self._task = asyncio.create_task(self._server.serve(sockets=self._listeners))
         while not self._server.started:
             if self._task.done():
-                await self._task  # surfaces the bind error
+                await self._task  # surfaces why uvicorn did not start
                 return
             await asyncio.sleep(0.01)
 
@@ -271,5 +276,5 @@ class HttpEndpoint:
             if self._task is not None:
                 await self._task
         finally:
-            if self._listener is not None:
-                self._listener.close()  # uvicorn closes it too; this covers a failed start
+            for listener in self._listeners or ():
+                listener.close()  # uvicorn closes them too; this covers a failed start

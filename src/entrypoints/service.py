@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from application.sweep import Progress, SweepCheckoutForms, SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 from entrypoints.containers import Application, build_container
 from entrypoints.errors import StartupError
-from entrypoints.http import HttpEndpoint, bind_listener, create_app
+from entrypoints.http import HttpEndpoint, bind_listeners, create_app
 from entrypoints.leadership import Lead
 from entrypoints.runtime import Runtime, resolve
 from entrypoints.settings import ConfigurationError, Settings
@@ -166,21 +167,22 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     (StartupError) before the state store, Kafka or Allegro is touched."""
     check_run_settings(settings)
     stop = stop or asyncio.Event()
-    listener = bind_listener(settings.http_host, settings.http_port) if settings.http_port else None
+    listeners = bind_listeners(settings.http_host, settings.http_port) if settings.http_port else []
     try:
         await require_tokens(settings)
     except BaseException:
-        if listener is not None:
-            listener.close()
+        _close(listeners)
         raise
     container = build_container(settings)
     runtime = Runtime(container, settings)
     endpoint: HttpEndpoint | None = None
     try:
         health = await runtime.open()
-        if listener is not None:
+        if listeners:
             app = create_app(runtime.metrics, health.readiness)
-            endpoint = HttpEndpoint(app, settings.http_host, settings.http_port, listener=listener)
+            endpoint = HttpEndpoint(
+                app, settings.http_host, settings.http_port, listeners=listeners
+            )
             await endpoint.start()
         task = asyncio.create_task(runtime.run(stop))
         _install_signals(stop, task)
@@ -193,10 +195,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     finally:
         if endpoint is not None:
             await endpoint.stop()
-        elif listener is not None:
-            listener.close()  # bound, never served: runtime.open() failed
+        else:
+            _close(listeners)  # bound, never served: runtime.open() failed
         await resolve(container.shutdown_resources())
         log.info("service stopped", extra={"account": settings.allegro_account})
+
+
+def _close(listeners: list[socket.socket]) -> None:
+    for listener in listeners:
+        listener.close()
 
 
 def _install_signals(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from adapters.allegro.probe import (
     PROBE_TIMEOUT_SECONDS,
     AccessOnlyTokens,
+    describe_answer,
     describe_failure,
     probe_client,
 )
@@ -387,7 +388,7 @@ async def _lag(
             exc, deadline if isinstance(exc, TimeoutError) else request_timeout
         )
         if unreached is None:  # Allegro answered, with an error
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = describe_answer(exc)
             return None, f"not measured: {reason}", AllegroReach(True, reason, _since(started))
         reach = AllegroReach(True, unreached, _since(started))
         return None, f"not measured: Allegro: {unreached}", reach

@@ -137,6 +137,20 @@ def test_allegro_hung_fails_its_line_within_seconds(
     )
 
 
+def test_an_error_answer_is_reported_as_its_one_attempt(
+    allegro: SimulatorServer, env: dict[str, str], imported: dict[str, Any]
+) -> None:
+    allegro.state.faults.next_errors = [503]
+
+    _, done = check(env)
+
+    detail = only_failure(done, "allegro")
+    assert "client credentials accepted; Allegro GET /order/event-stats answered HTTP 503 (" in (
+        detail
+    )
+    assert "retr" not in detail  # one attempt was made: nothing was retried
+
+
 def test_allegro_down_fails_its_line_at_once(env: dict[str, str], imported: dict[str, Any]) -> None:
     down = f"http://127.0.0.1:{closed_port()}"
 
@@ -156,7 +170,7 @@ def test_a_wrong_client_secret_is_named_as_such(
     _, done = check({**env, "ALLEGRO_CLIENT_SECRET": "not-the-secret"})
 
     detail = only_failure(done, "allegro")
-    assert "Allegro refused ALLEGRO_CLIENT_ID/ALLEGRO_CLIENT_SECRET (invalid_client)" in detail
+    assert "(invalid_client); check ALLEGRO_CLIENT_ID and ALLEGRO_CLIENT_SECRET" in detail
 
 
 def test_kafka_unreachable_fails_its_line_within_seconds(

@@ -83,3 +83,14 @@ def test_the_demo_runs_the_whole_pipeline_and_stops_by_itself():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("OrderImported") >= 3
     assert "demo finished" in done.stdout
+
+
+def test_version_needs_no_configuration():
+    """`--version` (issue 12, item 8) answers before any setting is read: exit 0, one line."""
+    from importlib.metadata import version
+
+    done = run_cli("--version", env=clean_env(), timeout=30)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f" {version('openoms-allegro')}")
+    assert len(done.stdout.strip().splitlines()) == 1

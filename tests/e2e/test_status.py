@@ -268,6 +268,22 @@ def test_status_answers_at_once_when_allegro_is_down(env: dict[str, str]) -> Non
     assert "token           access token valid until " in done.stdout
 
 
+def test_status_reports_an_error_answer_as_its_one_attempt(
+    allegro: SimulatorServer, env: dict[str, str]
+) -> None:
+    run_once(env)
+    allegro.state.clear_request_log()
+    allegro.state.faults.next_errors = [503]
+
+    report = status_json(env)
+
+    error = report["allegro"]["error"]
+    assert error.startswith("Allegro GET /order/event-stats answered HTTP 503 ("), error
+    assert "retr" not in error  # one attempt was made: nothing was retried
+    assert report["lag"]["error"] == f"not measured: {error}"
+    assert [entry.path for entry in allegro.state.request_log] == ["/order/event-stats"]
+
+
 def test_status_gives_up_on_a_state_store_that_never_answers(env: dict[str, str]) -> None:
     # A "PostgreSQL" that accepts connections (the kernel completes the handshake for a
     # listening socket) and never says a word: psycopg alone would wait 10 s to connect.

@@ -19,6 +19,7 @@ import warnings
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
 
+from adapters.allegro.api import describe_error
 from adapters.allegro.auth import build_oauth_client, token_request
 from adapters.allegro.client import (
     AllegroClient,
@@ -27,8 +28,9 @@ from adapters.allegro.client import (
     transport_stack,
 )
 from adapters.allegro.config import AllegroClientConfig
+from adapters.allegro.errors import CLIENT_HINT, CLIENT_REJECTED_CODES, ClientRejected
 from adapters.allegro.observer import NullObserver
-from application.ports.errors import AllegroAuthError, AllegroRejected, StateStoreError
+from application.ports.errors import AllegroRejected, StateStoreError
 from application.ports.state import TokenPair, TokenStore
 
 with warnings.catch_warnings():  # as in adapters/allegro/auth.py
@@ -99,10 +101,11 @@ async def check_client_credentials(
             )
         except OAuthError as exc:
             code = str(exc.error)
-            if code in ("invalid_client", "unauthorized_client"):
-                raise AllegroAuthError(
-                    f"Allegro refused ALLEGRO_CLIENT_ID/ALLEGRO_CLIENT_SECRET ({code}): "
-                    "fix the client secret (auth login does not help)"
+            # The same codes and words as the service's own refresh (errors.py): Allegro
+            # answers a wrong id or secret with either code (allegro-api-facts.md).
+            if code in CLIENT_REJECTED_CODES or code == "unauthorized_client":
+                raise ClientRejected(
+                    f"Allegro refused the application's client credentials ({code}); {CLIENT_HINT}"
                 ) from None
             raise AllegroRejected(f"the token endpoint answered {code!r}", 400) from None
     finally:
@@ -132,6 +135,21 @@ def describe_failure(exc: BaseException, timeout: float) -> str | None:
         if isinstance(cause, httpx.TransportError):
             return f"unreachable ({type(cause).__name__}: {cause})"
     return None
+
+
+def describe_answer(exc: BaseException) -> str:
+    """What Allegro answered to a probe's request when it answered with an error (the case
+    `describe_failure` leaves): the status and Allegro's own error, read from the response.
+    Not the port error's message: api.raise_for_status words that for the service's client,
+    which retried ("..., retries exhausted"), and a probe made one attempt."""
+    for cause in _chain(exc):
+        if isinstance(cause, httpx.HTTPStatusError):
+            request, response = cause.request, cause.response
+            return (
+                f"Allegro {request.method} {request.url.path} answered HTTP "
+                f"{response.status_code} ({describe_error(response)})"
+            )
+    return str(exc)  # a body it could not use: the message says which and why
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -17,14 +17,13 @@ from adapters.persistence.postgres_lease import (
     LeaseFence,
     LeaseLost,
     PostgresLease,
-    postgres_lease_resource,
 )
-from adapters.persistence.postgres_state_store import PostgresStateStore, postgres_state_resource
-from adapters.persistence.postgres_token_store import PostgresTokenStore, postgres_token_resource
+from adapters.persistence.postgres_state_store import PostgresStateStore
+from adapters.persistence.postgres_token_store import PostgresTokenStore
 from adapters.persistence.resources import state_store_resource, token_store_resource
 from adapters.persistence.sqlite_database import SqliteDatabase
-from adapters.persistence.sqlite_state_store import SqliteStateStore, sqlite_state_resource
-from adapters.persistence.sqlite_token_store import SqliteTokenStore, sqlite_token_resource
+from adapters.persistence.sqlite_state_store import SqliteStateStore
+from adapters.persistence.sqlite_token_store import SqliteTokenStore
 from adapters.persistence.sqlite_writer_lock import (
     SqliteWriterLock,
     WriterInfo,
@@ -74,12 +73,7 @@ __all__ = [
     "WriterInfo",
     "WriterLockHeld",
     "parse_state_url",
-    "postgres_lease_resource",
-    "postgres_state_resource",
-    "postgres_token_resource",
     "redact_url",
-    "sqlite_state_resource",
-    "sqlite_token_resource",
     "sqlite_writer_lock_resource",
     "state_store_resource",
     "token_store_resource",

@@ -5,9 +5,9 @@ breaks (server restart, network) fails the operation in flight with StateStoreEr
 is replaced on the next call. The store's tables live in their own schema (default
 `openoms_allegro`), selected through `search_path`.
 
-Tools that only look open the database with `access="existing"` (no DDL, no migration: the
-schema must be the one this release writes) or `access="read_only"` (the same, and every
-transaction of the session is READ ONLY, so nothing can be written by mistake).
+Tools that only look open the database with `access="read_only"`: no DDL, no migration (the
+schema must be the one this release writes), and every transaction of the session is READ
+ONLY, so nothing can be written by mistake.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "openoms-allegro"  # shown in pg_stat_activity
 
 Connection = psycopg.AsyncConnection[TupleRow]
-# As for SQLite (sqlite_database.Access): "create" migrates, the others never run DDL.
-Access = Literal["create", "existing", "read_only"]
+# As for SQLite (sqlite_database.Access): "create" migrates, "read_only" never writes.
+Access = Literal["create", "read_only"]
 
 
 class PostgresDatabase:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -310,14 +310,6 @@ async def check_fence(connection: Connection, account: str, fence: LeaseFence) -
             f"the lease of account {account!r} (fencing token {lease.fencing_token}) "
             "expired or changed hands: nothing was committed"
         )
-
-
-async def postgres_lease_resource(
-    location: PostgresLocation,
-) -> AsyncGenerator[PostgresLease, None]:
-    """For `providers.Resource`: connects (and migrates), closes on shutdown."""
-    async with await PostgresLease.open(location) as lease:
-        yield lease
 
 
 def _identity(lease: Lease) -> dict[str, object]:

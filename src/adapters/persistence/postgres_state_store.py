@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.lifecycle import OwnsDatabase
@@ -243,11 +243,3 @@ async def _staged_payload(connection: Connection, account: str) -> str | None:
     )
     row = await db_cursor.fetchone()
     return None if row is None else str(row[0])
-
-
-async def postgres_state_resource(
-    location: PostgresLocation, fence: LeaseFence | None = None
-) -> AsyncGenerator[PostgresStateStore, None]:
-    """For `providers.Resource`: connects (and migrates) the store, closes it on shutdown."""
-    async with await PostgresStateStore.open(location, fence) as store:
-        yield store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import UTC
 
 from adapters.persistence.lifecycle import OwnsDatabase
@@ -59,11 +58,3 @@ class PostgresTokenStore(OwnsDatabase[PostgresDatabase], TokenStore):
         )
         async with self._database.transaction("saving OAuth tokens") as connection:
             await connection.execute(_UPSERT_TOKENS, (account, sealed, expires_at, pair.scope))
-
-
-async def postgres_token_resource(
-    location: PostgresLocation, cipher: TokenCipher | None
-) -> AsyncGenerator[PostgresTokenStore, None]:
-    """For `providers.Resource`: connects (and migrates) the store, closes it on shutdown."""
-    async with await PostgresTokenStore.open(location, cipher) as store:
-        yield store

@@ -5,19 +5,20 @@ For a dependency-injector container, either declare these directly::
     state_store = providers.Resource(state_store_resource, location)
 
 or use a `providers.Selector` on `location.backend` over the backend-specific resources
-(`sqlite_state_resource`, `postgres_state_resource`, ...).
+(`sqlite_state_resource_for`, `postgres_state_resource_for`, ...: entrypoints/containers.py).
 
 The `*_for` resources take a `read_only` flag, for the tools that only look (`status`,
 `check`, `cursor show`, `dead-letters list`): they never create a file, a directory, a
-schema or a table, and never migrate. Their state store cannot write (SQLite `mode=ro`, a
-READ ONLY PostgreSQL session); their token store can, so that a token refreshed on the way
-(by `check`) is never lost, but only into a state store that exists already. With
-`read_only` False they open exactly as the plain resources do.
+schema or a table, and never migrate, and none of their stores can write (SQLite `mode=ro`,
+a READ ONLY PostgreSQL session): those tools never refresh a token (a refresh would consume
+Allegro's single-use refresh token under the service's feet), so they have nothing to save.
+With `read_only` False they open exactly as the plain resources do.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Literal
 
 from adapters.persistence.postgres_database import PostgresDatabase
 from adapters.persistence.postgres_lease import LeaseFence, PostgresLease
@@ -53,50 +54,39 @@ async def token_store_resource(
         yield store
 
 
+def _access(read_only: bool) -> Literal["create", "read_only"]:
+    return "read_only" if read_only else "create"
+
+
 async def sqlite_state_resource_for(
     location: SqliteLocation, read_only: bool
 ) -> AsyncGenerator[SqliteStateStore, None]:
-    if read_only:
-        store = SqliteStateStore(await SqliteDatabase.open(location.path, access="read_only"))
-    else:
-        store = await SqliteStateStore.open(location.path)
-    async with store:
+    database = await SqliteDatabase.open(location.path, access=_access(read_only))
+    async with SqliteStateStore(database) as store:
         yield store
 
 
 async def sqlite_token_resource_for(
     location: SqliteLocation, cipher: TokenCipher | None, read_only: bool
 ) -> AsyncGenerator[SqliteTokenStore, None]:
-    if read_only:
-        database = await SqliteDatabase.open(location.path, access="existing")
-        store = SqliteTokenStore(database, cipher)
-    else:
-        store = await SqliteTokenStore.open(location.path, cipher)
-    async with store:
+    database = await SqliteDatabase.open(location.path, access=_access(read_only))
+    async with SqliteTokenStore(database, cipher) as store:
         yield store
 
 
 async def postgres_state_resource_for(
     location: PostgresLocation, fence: LeaseFence | None, read_only: bool
 ) -> AsyncGenerator[PostgresStateStore, None]:
-    if read_only:
-        database = await PostgresDatabase.open(location, access="read_only")
-        store = PostgresStateStore(database, fence)
-    else:
-        store = await PostgresStateStore.open(location, fence)
-    async with store:
+    database = await PostgresDatabase.open(location, access=_access(read_only))
+    async with PostgresStateStore(database, fence) as store:
         yield store
 
 
 async def postgres_token_resource_for(
     location: PostgresLocation, cipher: TokenCipher | None, read_only: bool
 ) -> AsyncGenerator[PostgresTokenStore, None]:
-    if read_only:
-        database = await PostgresDatabase.open(location, access="existing")
-        store = PostgresTokenStore(database, cipher)
-    else:
-        store = await PostgresTokenStore.open(location, cipher)
-    async with store:
+    database = await PostgresDatabase.open(location, access=_access(read_only))
+    async with PostgresTokenStore(database, cipher) as store:
         yield store
 
 
@@ -104,9 +94,6 @@ async def postgres_lease_resource_for(
     location: PostgresLocation, read_only: bool
 ) -> AsyncGenerator[PostgresLease, None]:
     """Read-only: for `current()` (who holds the lease); taking it would fail."""
-    if read_only:
-        lease = PostgresLease(await PostgresDatabase.open(location, access="read_only"))
-    else:
-        lease = await PostgresLease.open(location)
-    async with lease:
+    database = await PostgresDatabase.open(location, access=_access(read_only))
+    async with PostgresLease(database) as lease:
         yield lease

@@ -11,9 +11,8 @@ overwrites deleted rows instead of leaving them in free pages.
 
 Tools that only look (`status`, `check`, `cursor show`, `dead-letters list`) open an
 existing file with `access="read_only"` (SQLite's `mode=ro`: no write can happen on that
-connection) or `access="existing"` (writable, for a token refreshed on the way): neither
-creates the file or its directory nor migrates the schema, and a missing file is one
-StateStoreError naming `STATE_URL`.
+connection): it never creates the file or its directory nor migrates the schema, and a
+missing file is one StateStoreError naming `STATE_URL`.
 """
 
 from __future__ import annotations
@@ -46,9 +45,9 @@ _COMPANIONS = ("", "-wal", "-shm", "-journal")  # the database file and SQLite's
 
 Row = tuple[Any, ...]
 # "create": the file, its directory and the schema are created or migrated as needed (what
-# the service does). "existing": the file must exist at the schema this release writes.
-# "read_only": the same, on a connection that cannot write.
-Access = Literal["create", "existing", "read_only"]
+# the service does). "read_only": the file must exist at the schema this release writes, and
+# the connection cannot write.
+Access = Literal["create", "read_only"]
 
 
 class SqliteDatabase:
@@ -72,7 +71,7 @@ class SqliteDatabase:
         if path is None or access == "create":
             return await cls._open_creating(path, migrations)
         name = str(path)
-        uri = await asyncio.to_thread(_existing_file_uri, path, access == "read_only")
+        uri = await asyncio.to_thread(_existing_file_uri, path)
         try:
             connection = await aiosqlite.connect(uri, uri=True, isolation_level=None)
         except sqlite3.Error as exc:
@@ -208,11 +207,11 @@ class SqliteDatabase:
             raise StateStoreError(f"SQLite {self._name}: {operation} failed: {exc}") from exc
 
 
-def _existing_file_uri(path: Path, read_only: bool) -> str:
-    """SQLite's URI for an existing file: `mode=ro` or `mode=rw` never create it."""
+def _existing_file_uri(path: Path) -> str:
+    """SQLite's URI for an existing file, read-only: `mode=ro` never creates it."""
     if not path.is_file():
         raise StateMissing(_no_state(path))
-    return f"{path.absolute().as_uri()}?mode={'ro' if read_only else 'rw'}"
+    return f"{path.absolute().as_uri()}?mode=ro"
 
 
 def _no_state(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from adapters.persistence.staged_batch import (
     encode_staged,
     ended_batch,
 )
-from adapters.persistence.url import SqliteLocation, sqlite_path
 from application.ports.state import (
     Cursor,
     ErrorReport,
@@ -228,11 +227,3 @@ async def _staged_payload(connection: aiosqlite.Connection, account: str) -> str
         )
     )
     return str(rows[0][0]) if rows else None
-
-
-async def sqlite_state_resource(
-    location: SqliteLocation | Path | None,
-) -> AsyncGenerator[SqliteStateStore, None]:
-    """For `providers.Resource`: opens (and migrates) the store, closes it on shutdown."""
-    async with await SqliteStateStore.open(sqlite_path(location)) as store:
-        yield store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from adapters.persistence.token_cipher import (
     seal_tokens,
     unseal_tokens,
 )
-from adapters.persistence.url import SqliteLocation, sqlite_path
 from application.ports.state import TokenPair, TokenStore
 
 _UPSERT_TOKENS = """
@@ -58,11 +56,3 @@ class SqliteTokenStore(OwnsDatabase[SqliteDatabase], TokenStore):
         )
         async with self._database.transaction("saving OAuth tokens") as connection:
             await connection.execute(_UPSERT_TOKENS, (account, sealed, expires_at, pair.scope))
-
-
-async def sqlite_token_resource(
-    location: SqliteLocation | Path | None, cipher: TokenCipher | None
-) -> AsyncGenerator[SqliteTokenStore, None]:
-    """For `providers.Resource`: opens (and migrates) the store, closes it on shutdown."""
-    async with await SqliteTokenStore.open(sqlite_path(location), cipher) as store:
-        yield store

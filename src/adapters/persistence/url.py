@@ -48,11 +48,6 @@ class PostgresLocation:
 StateLocation = SqliteLocation | PostgresLocation
 
 
-def sqlite_path(location: SqliteLocation | Path | None) -> Path | None:
-    """The file of a SQLite location given as a location or a bare path (None: in memory)."""
-    return location.path if isinstance(location, SqliteLocation) else location
-
-
 def parse_state_url(url: str) -> StateLocation:
     """Raises ValueError with a message fit for an operator (the password is never shown)."""
     scheme, separator, rest = url.strip().partition("://")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from adapters.persistence import (
     parse_state_url,
 )
 from application.ports.errors import StateStoreError
-from application.ports.state import Cursor, StateStore, TokenStore
+from application.ports.state import Cursor, StateStore, TokenPair, TokenStore
 from entrypoints.containers import Application, build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import Settings, load_settings
@@ -25,6 +27,7 @@ from tests.integration.persistence.backends import pg_execute, throwaway_schema
 
 ACCOUNT = "shop"
 KEY = "mXvsHTLs5lN0ZnU1S0ZbsTzuKEBXL4n-ZGO2v4R6BU0="  # a Fernet key for these tests only
+PAIR = TokenPair("access", "refresh", datetime(2030, 1, 1, tzinfo=UTC))
 
 
 def settings_for(state_url: str) -> Settings:
@@ -83,22 +86,45 @@ async def test_a_missing_sqlite_file_is_one_line_and_nothing_is_created(tmp_path
     assert not path.parent.exists()
 
 
-async def test_read_only_sqlite_reads_the_state_and_cannot_write_it(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    settings = settings_for(f"sqlite:///{path}")
-    await write_cursor(settings, "41")
-    container = build_container(settings, read_only=True)
-    try:
-        state = await state_of(container)
-        assert await state.load_cursor(ACCOUNT) == Cursor("41")
-        assert await (await tokens_of(container)).load(ACCOUNT) is None
+@asynccontextmanager
+async def state_url_of(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    async with throwaway_schema() as location:
+        yield postgres_url(location)
 
-        with pytest.raises(StateStoreError, match="readonly database"):
-            await try_to_write(state)
-    finally:
-        await resolve(container.shutdown_resources())
 
-    await write_cursor(settings, "43")  # the read-only tool took no lock with it
+# What each backend says when a write reaches a store opened read-only.
+REFUSED = {"sqlite": "readonly database", "postgres": "read-only transaction"}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+async def test_read_only_stores_read_the_state_and_cannot_write_it(
+    backend: str, tmp_path: Path
+) -> None:
+    """Neither the state store nor the token store of a read-only container can write: no
+    tool that only looks refreshes or saves a token (entrypoints/check.py, status.py)."""
+    async with state_url_of(backend, tmp_path) as url:
+        settings = settings_for(url)
+        await write_cursor(settings, "41")
+        container = build_container(settings, read_only=True)
+        try:
+            state = await state_of(container)
+            tokens = await tokens_of(container)
+            assert await state.load_cursor(ACCOUNT) == Cursor("41")
+            assert await tokens.load(ACCOUNT) is None
+
+            with pytest.raises(StateStoreError, match=REFUSED[backend]):
+                await try_to_write(state)
+            with pytest.raises(StateStoreError, match=REFUSED[backend]):
+                await tokens.save(ACCOUNT, PAIR)
+        finally:
+            await resolve(container.shutdown_resources())
+
+        await write_cursor(settings, "43")  # the read-only tool took no lock with it
 
 
 async def test_read_only_sqlite_never_migrates_an_older_schema(tmp_path: Path) -> None:
@@ -156,22 +182,6 @@ async def test_a_missing_postgres_schema_is_one_line_and_nothing_is_created() ->
         await resolve(container.shutdown_resources())
 
         assert not await schema_exists(location.schema)
-
-
-@pytest.mark.integration
-async def test_read_only_postgres_reads_the_state_and_cannot_write_it() -> None:
-    async with throwaway_schema() as location:
-        settings = settings_for(postgres_url(location))
-        await write_cursor(settings, "41")
-        container = build_container(settings, read_only=True)
-        try:
-            state = await state_of(container)
-            assert await state.load_cursor(ACCOUNT) == Cursor("41")
-            assert await (await tokens_of(container)).load(ACCOUNT) is None
-            with pytest.raises(StateStoreError, match="read-only transaction"):
-                await try_to_write(state)
-        finally:
-            await resolve(container.shutdown_resources())
 
 
 @pytest.mark.integration

@@ -10,14 +10,11 @@ from dependency_injector import containers, providers
 from adapters.persistence import (
     PostgresStateStore,
     PostgresTokenStore,
-    SqliteLocation,
     SqliteStateStore,
     SqliteTokenStore,
     StateLocation,
     TokenCipher,
     parse_state_url,
-    sqlite_state_resource,
-    sqlite_token_resource,
     state_store_resource,
     token_store_resource,
 )
@@ -71,32 +68,3 @@ async def test_a_container_opens_and_closes_postgres_stores(tmp_path: Path) -> N
             await state.load_cursor("shop")
         reopened = await backend.state_store()
         assert await reopened.load_cursor("shop") == Cursor("1")
-
-
-@pytest.mark.parametrize("as_location", [False, True], ids=["path", "location"])
-async def test_a_sqlite_resource_takes_a_path_or_a_location(
-    tmp_path: Path, as_location: bool
-) -> None:
-    path = tmp_path / "state.db"
-    resource = sqlite_state_resource(SqliteLocation(path) if as_location else path)
-
-    store = await anext(resource)
-    await store.commit("shop", Cursor("1"))
-    await resource.aclose()
-
-    with pytest.raises(StateStoreError, match="closed"):
-        await store.load_cursor("shop")
-    async with await SqliteStateStore.open(path) as reopened:
-        assert await reopened.load_cursor("shop") == Cursor("1")
-
-
-async def test_a_sqlite_token_resource_takes_a_location(tmp_path: Path) -> None:
-    cipher = TokenCipher.from_key(TokenCipher.generate_key())
-    resource = sqlite_token_resource(SqliteLocation(tmp_path / "state.db"), cipher)
-
-    store = await anext(resource)
-    await store.save("shop", make_pair())
-    await resource.aclose()
-
-    async with await SqliteTokenStore.open(tmp_path / "state.db", cipher) as reopened:
-        assert await reopened.load("shop") == make_pair()

@@ -10,8 +10,14 @@ import httpx
 import pytest
 
 from adapters.allegro import AllegroClientConfig
-from adapters.allegro.probe import check_client_credentials, describe_failure, probe_client
-from application.ports.errors import AllegroAuthError, AllegroUnavailable
+from adapters.allegro.errors import ClientRejected
+from adapters.allegro.probe import (
+    check_client_credentials,
+    describe_answer,
+    describe_failure,
+    probe_client,
+)
+from application.ports.errors import AllegroUnavailable
 from application.ports.state import TokenPair
 
 CONFIG = AllegroClientConfig(
@@ -71,12 +77,15 @@ async def test_a_probe_client_tries_once_and_never_refreshes() -> None:
     pair = TokenPair("access", "the-refresh-token", datetime.now(UTC) + timedelta(hours=2))
     client = probe_client(CONFIG, pair, timeout=1.0, transport=httpx.MockTransport(allegro))
     try:
-        with pytest.raises(AllegroUnavailable):
+        with pytest.raises(AllegroUnavailable) as caught:
             await client.journal.latest_event_id()
     finally:
         await client.aclose()
 
     assert seen == ["/order/event-stats"]  # one attempt, no retry, no token request
+    said = describe_answer(caught.value)
+    assert said.startswith("Allegro GET /order/event-stats answered HTTP 503 ("), said
+    assert "retr" not in said  # the service's client words its error for its retries
 
 
 async def test_the_client_credentials_grant_proves_the_secret_and_consumes_nothing() -> None:
@@ -91,9 +100,12 @@ async def test_the_client_credentials_grant_proves_the_secret_and_consumes_nothi
     assert grants == [{"grant_type": ["client_credentials"]}]
 
 
-async def test_a_refused_client_secret_is_named() -> None:
-    def allegro(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"error": "invalid_client", "error_description": "Bad"})
+@pytest.mark.parametrize("code", ["invalid_client", "unauthorized"])
+async def test_a_refused_client_secret_is_named(code: str) -> None:
+    """Both of the token endpoint's answers to a wrong id or secret (allegro-api-facts.md)."""
 
-    with pytest.raises(AllegroAuthError, match="ALLEGRO_CLIENT_SECRET \\(invalid_client\\)"):
+    def allegro(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": code, "error_description": "Bad"})
+
+    with pytest.raises(ClientRejected, match=rf"\({code}\); check ALLEGRO_CLIENT_ID and ALLEGRO_"):
         await check_client_credentials(CONFIG, transport=httpx.MockTransport(allegro))

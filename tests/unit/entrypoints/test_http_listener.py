@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from entrypoints.errors import StartupError
-from entrypoints.http import HttpLimits, bind_listener, server_config
+from entrypoints.http import HttpLimits, bind_listeners, server_config
 
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
@@ -44,7 +44,7 @@ def test_a_port_in_use_is_one_line_naming_http_port() -> None:
         port = taken.getsockname()[1]
 
         with pytest.raises(StartupError) as caught:
-            bind_listener("127.0.0.1", port)
+            bind_listeners("127.0.0.1", port)
 
     message = str(caught.value)
     assert message.startswith(f"HTTP_PORT {port} on 127.0.0.1 is in use"), message
@@ -53,14 +53,33 @@ def test_a_port_in_use_is_one_line_naming_http_port() -> None:
 
 def test_an_address_that_is_not_ours_names_http_host() -> None:
     with pytest.raises(StartupError, match=r"^HTTP_HOST 192\.0\.2\.1 is not an address"):
-        bind_listener("192.0.2.1", 0)  # TEST-NET-1 (RFC 5737): never a local address
+        bind_listeners("192.0.2.1", 0)  # TEST-NET-1 (RFC 5737): never a local address
 
 
 def test_the_listener_is_bound_but_refuses_until_served() -> None:
-    listener = bind_listener("127.0.0.1", 0)
+    [listener] = bind_listeners("127.0.0.1", 0)
     try:
         port = listener.getsockname()[1]
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:
         listener.close()
+
+
+def test_every_address_of_a_host_name_is_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As uvicorn did on its own (asyncio's create_server): `HTTP_HOST=localhost` on a host
+    whose resolver answers ::1 first must still serve 127.0.0.1, where probes and curl go."""
+    real = socket.getaddrinfo
+
+    def resolver(host: str, port: int, *args: object, **kwargs: object) -> list[object]:
+        assert host == "localhost"
+        return [*real("::1", port, *args, **kwargs), *real("127.0.0.1", port, *args, **kwargs)]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+
+    listeners = bind_listeners("localhost", 0)
+    try:
+        assert sorted(sock.getsockname()[0] for sock in listeners) == ["127.0.0.1", "::1"]
+    finally:
+        for sock in listeners:
+            sock.close()
