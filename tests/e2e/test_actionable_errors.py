@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
-from tests.support.service import run_cli, service_env
+from adapters.simulator import SimulatorServer
+from tests.support.service import run_cli, scripted_simulator, simulator_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -24,19 +24,14 @@ BOUND_SECONDS = 30
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=412))
-    state.script_mixed_lifecycles(3, seed=412)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=412, orders=3) as server:
         yield server
 
 
 def env_for(
     allegro: SimulatorServer, kafka: KafkaConfig, tmp: Path, **extra: str
 ) -> dict[str, str]:
-    state = allegro.state
-    return service_env(
-        allegro.url, state.config, state.initial_refresh_token, kafka, tmp / "s.db", **extra
-    )
+    return simulator_env(allegro, kafka, tmp / "s.db", **extra)
 
 
 def operator_lines(stderr: str) -> list[str]:

@@ -22,13 +22,13 @@ import pytest
 from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.persistence import POSTGRES_MIGRATIONS
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer
 from application.ports.state import TokenPair, TokenStore
 from entrypoints.containers import build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from tests.integration.operations.harness import postgres_state_url
-from tests.support.service import run_cli, run_once, service_env
+from tests.support.service import run_cli, run_once, scripted_simulator, simulator_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -39,18 +39,13 @@ NAMES = ["configuration", "state store", "tokens", "allegro", "kafka"]
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=812))
-    state.script_mixed_lifecycles(5, seed=812)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=812, orders=5) as server:
         yield server
 
 
 @pytest.fixture
 def env(allegro: SimulatorServer, kafka_topics: KafkaConfig, tmp_path: Path) -> dict[str, str]:
-    state = allegro.state
-    return service_env(
-        allegro.url, state.config, state.initial_refresh_token, kafka_topics, tmp_path / "s.db"
-    )
+    return simulator_env(allegro, kafka_topics, tmp_path / "s.db")
 
 
 @pytest.fixture

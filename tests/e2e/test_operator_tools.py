@@ -18,12 +18,12 @@ import pytest
 from adapters.kafka.config import KafkaConfig
 from adapters.persistence import PostgresLease, PostgresStateStore, parse_state_url
 from adapters.persistence.url import PostgresLocation
-from adapters.simulator import SimulatorConfig, SimulatorServer
+from adapters.simulator import SimulatorServer
 from tests.faults.harness import InstrumentedState
 from tests.integration.operations.harness import postgres_state_url
 from tests.support.kafka_reader import read_topic
 from tests.support.process import ServiceProcess
-from tests.support.service import run_cli, run_once, service_env
+from tests.support.service import run_cli, run_once, scripted_simulator, simulator_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -33,23 +33,13 @@ REFUSAL_BOUND = 5.0  # seconds: a refusal is at once, not after LEASE_WAIT_SECON
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = InstrumentedState(SimulatorConfig(seed=1209))
-    state.script_mixed_lifecycles(12, seed=1209)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=1209, orders=12, state_type=InstrumentedState) as server:
         yield server
 
 
 @pytest.fixture
 def env(allegro: SimulatorServer, kafka_topics: KafkaConfig, tmp_path: Path) -> dict[str, str]:
-    state = allegro.state
-    return service_env(
-        allegro.url,
-        state.config,
-        state.initial_refresh_token,
-        kafka_topics,
-        tmp_path / "state" / "s.db",
-        LOG_LEVEL="INFO",
-    )
+    return simulator_env(allegro, kafka_topics, tmp_path / "state" / "s.db", LOG_LEVEL="INFO")
 
 
 def cli(*args: str, env: dict[str, str], code: int = 0) -> tuple[str, list[str]]:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer
 from tests.support.process import ServiceProcess, service_process
-from tests.support.service import service_env
+from tests.support.service import scripted_simulator, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -31,9 +31,7 @@ READY_WITHIN = 10.0
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=712, device_interval_seconds=1))
-    state.script_mixed_lifecycles(4, seed=712)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=712, orders=4, device_interval_seconds=1) as server:
         yield server
 
 

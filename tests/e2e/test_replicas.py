@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer, SimulatorState
 from tests.integration.operations.harness import (
     free_port,
     metrics,
@@ -28,7 +28,7 @@ from tests.integration.operations.harness import (
 )
 from tests.support.kafka_reader import ConsumedRecord, read_topic
 from tests.support.process import ServiceProcess, wait_until
-from tests.support.service import run_cli
+from tests.support.service import run_cli, scripted_simulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -44,9 +44,7 @@ PUBLISHED_IMPORTS = 'openoms_allegro_events_published_total{event_type="OrderImp
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=4242))
-    state.script_mixed_lifecycles(24, seed=4242)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=4242, orders=24) as server:
         yield server
 
 

@@ -20,32 +20,33 @@ import pytest
 
 from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer
 from application.ports.errors import StateStoreError
 from entrypoints.containers import build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from entrypoints.status import STATE_DEADLINE_SECONDS, run_status
 from tests.support.process import service_process
-from tests.support.service import TEST_KEY, run_cli, run_once, service_env
+from tests.support.service import (
+    TEST_KEY,
+    run_cli,
+    run_once,
+    scripted_simulator,
+    simulator_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=515))
-    state.script_mixed_lifecycles(15, seed=515)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=515, orders=15) as server:
         yield server
 
 
 @pytest.fixture
 def env(allegro: SimulatorServer, kafka_topics: KafkaConfig, tmp_path: Path) -> dict[str, str]:
-    state = allegro.state
-    return service_env(
-        allegro.url, state.config, state.initial_refresh_token, kafka_topics, tmp_path / "s.db"
-    )
+    return simulator_env(allegro, kafka_topics, tmp_path / "s.db")
 
 
 def polling(env: dict[str, str]) -> dict[str, str]:

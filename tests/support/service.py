@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig
+from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
 
 TEST_KEY = base64.urlsafe_b64encode(b"openoms-allegro-test-key-32bytes").decode()
 
@@ -73,3 +75,24 @@ def run_once(env: dict[str, str]) -> dict[str, Any]:
     assert done.returncode == 0, f"run --once exited {done.returncode}: {done.stderr[-3000:]}"
     summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary
+
+
+@contextmanager
+def scripted_simulator(
+    seed: int, orders: int, state_type: type[SimulatorState] = SimulatorState, **config: Any
+) -> Iterator[SimulatorServer]:
+    """The simulator over real HTTP on loopback, `orders` mixed lifecycles scripted first."""
+    state = state_type(SimulatorConfig(seed=seed, **config))
+    state.script_mixed_lifecycles(orders, seed=seed)
+    with SimulatorServer(state) as server:
+        yield server
+
+
+def simulator_env(
+    server: SimulatorServer, kafka: KafkaConfig, state_db: Path, **overrides: str
+) -> dict[str, str]:
+    """`service_env` for `server`, with the refresh token it was started with."""
+    state = server.state
+    return service_env(
+        server.url, state.config, state.initial_refresh_token, kafka, state_db, **overrides
+    )

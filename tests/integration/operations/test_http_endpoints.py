@@ -11,9 +11,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer, SimulatorState
 from tests.integration.operations.harness import free_port, get, metrics, operations_env, readiness
 from tests.support.process import service_process
+from tests.support.service import scripted_simulator
 from tests.unit.entrypoints.prometheus_text import parse_metrics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -66,9 +67,7 @@ LABEL_VALUES = {
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=808))
-    state.script_mixed_lifecycles(20, seed=808)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=808, orders=20) as server:
         yield server
 
 

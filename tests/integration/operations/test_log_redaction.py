@@ -12,18 +12,16 @@ import pytest
 
 from adapters.kafka.config import KafkaConfig
 from adapters.persistence import SqliteTokenStore, TokenCipher
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from adapters.simulator import SimulatorServer
 from tests.support.process import service_process
-from tests.support.service import TEST_KEY, service_env
+from tests.support.service import TEST_KEY, scripted_simulator, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
 def allegro() -> Iterator[SimulatorServer]:
-    state = SimulatorState(SimulatorConfig(seed=31337))
-    state.script_mixed_lifecycles(25, seed=31337)
-    with SimulatorServer(state) as server:
+    with scripted_simulator(seed=31337, orders=25) as server:
         yield server
 
 
