@@ -16,8 +16,9 @@ import uuid
 
 from pipeline import fresh_topics
 
-from adapters.kafka import AiokafkaEventPublisher, EmbeddedBroker
+from adapters.kafka import AiokafkaEventPublisher
 from application.ports.publisher import ORDERS, OutboundMessage
+from sandbox.kafka_broker import EmbeddedBroker
 
 CODECS = ("gzip", "zstd", "lz4", "snappy", "none")
 RECORDS = 16_000

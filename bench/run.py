@@ -36,8 +36,8 @@ from scenarios import (
     trickle,
 )
 
-from adapters.kafka import EmbeddedBroker
 from entrypoints.gc_tuning import tune_gc
+from sandbox.kafka_broker import EmbeddedBroker
 
 PARTS = ("throughput", "burst", "trickle", "budget", "backfill", "drain_memory")
 RESULTS = Path(__file__).resolve().parent / "results"

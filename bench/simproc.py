@@ -19,9 +19,9 @@ from typing import Any
 
 from common import SimInfo, peak_rss_mb
 
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
-from adapters.simulator.faults import Verdict
-from adapters.simulator.lifecycles import Interleaver
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro.faults import Verdict
+from sandbox.allegro.lifecycles import Interleaver
 
 UNLIMITED = 10**9  # requests per minute: "rate limit off"
 _START_TIMEOUT = 60.0

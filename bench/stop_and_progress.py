@@ -32,7 +32,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from simproc import SimProcess, service_env
 from takeover import RESULTS, Replica
 
-from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
+from adapters.kafka import KafkaConfig, ensure_topics
+from sandbox.kafka_broker import EmbeddedBroker
 
 BACKLOG = 600  # ~4 minutes of single reads under the default budget: never drained here
 FIRST_ORDER_BOUND = 60.0

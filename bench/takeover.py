@@ -37,8 +37,8 @@ import psycopg
 from psycopg import sql
 from simproc import SimProcess, service_env
 
-from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
-from adapters.kafka.embedded import die_with_parent
+from adapters.kafka import KafkaConfig, ensure_topics
+from sandbox.kafka_broker import EmbeddedBroker, die_with_parent
 
 DSN = os.environ.get("OPENOMS_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -17,7 +17,7 @@ from entrypoints.cli_support import EXIT_FAILURE, execute, load_and_log, version
 from entrypoints.logging_setup import configure_logging
 
 if TYPE_CHECKING:
-    from adapters.simulator import SimulatorState
+    from sandbox.allegro import SimulatorState
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,8 +171,8 @@ def sandbox_serve(
     host: str, port: int, orders: int, live: bool, seed: int, refresh_token: str | None
 ) -> None:
     """Serve a faithful Allegro REST API simulator (orders, events, OAuth, faults)."""
-    from adapters.simulator import SimulatorConfig, run_forever
-    from adapters.simulator.server import announcement
+    from sandbox.allegro import SimulatorConfig, run_forever
+    from sandbox.allegro.server import announcement
 
     def ready(url: str, state: SimulatorState) -> None:
         click.echo(announcement(url, state))
@@ -188,8 +188,8 @@ def demo(orders: int, duration: float) -> None:
     """Simulator + embedded broker + the service, with a live view of published events.
 
     Ctrl-C stops the service, then the broker, then prints a summary (exit 0)."""
-    from adapters.kafka.embedded import EmbeddedBrokerError
     from entrypoints.demo import run_demo
+    from sandbox.kafka_broker import EmbeddedBrokerError
 
     configure_logging("WARNING", "text")
     try:

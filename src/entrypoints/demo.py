@@ -7,7 +7,7 @@ amount and the statuses only.
 
 Ctrl-C (SIGINT to the whole foreground process group) or SIGTERM stops it in this order:
 the service (gracefully, as `run` does), the live view, the broker, the simulator; then the
-summary is printed. The broker runs in its own session (adapters.kafka.embedded), so the
+summary is printed. The broker runs in its own session (sandbox.kafka_broker), so the
 terminal's SIGINT never reaches it while clients are still connected.
 """
 
@@ -34,13 +34,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from adapters.kafka import EmbeddedBroker, KafkaConfig, ensure_topics
+from adapters.kafka import KafkaConfig, ensure_topics
 from adapters.persistence import SqliteDatabase, SqliteStateStore
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState, start_live_activity
 from application.ports import PortError
 from entrypoints.containers import kafka_config
 from entrypoints.service import serve
 from entrypoints.settings import Settings, load_settings
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState, start_live_activity
+from sandbox.kafka_broker import EmbeddedBroker
 
 console = Console(highlight=False, soft_wrap=True)
 

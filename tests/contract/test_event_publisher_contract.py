@@ -18,12 +18,12 @@ from adapters.inmemory import InMemoryEventPublisher
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher
 from adapters.kafka.config import KafkaConfig
-from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
 from adapters.kafka.messages import MIN_MAX_MESSAGE_BYTES, encode_event, record_size
 from application.ports.errors import PublishError
 from application.ports.publisher import EventPublisher
 from domain.events import DomainEvent
 from domain.statuses import OrderStatus
+from sandbox.kafka_broker import EmbeddedBroker, EmbeddedBrokerUnavailable
 from tests.support.builders import (
     make_dead_letter,
     make_order_imported,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer
+from sandbox.allegro import SimulatorServer
 from tests.support.service import run_cli, scripted_simulator, simulator_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

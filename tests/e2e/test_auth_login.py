@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters.persistence import SqliteTokenStore, TokenCipher
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.process import ServiceProcess, service_process
 from tests.support.service import TEST_KEY, run_cli
 

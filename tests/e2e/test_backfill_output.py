@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.service import run_cli, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -22,11 +22,11 @@ import pytest
 from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.persistence import POSTGRES_MIGRATIONS
-from adapters.simulator import SimulatorServer
 from application.ports.state import TokenPair, TokenStore
 from entrypoints.containers import build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
+from sandbox.allegro import SimulatorServer
 from tests.integration.operations.harness import postgres_state_url
 from tests.support.service import run_cli, run_once, scripted_simulator, simulator_env
 

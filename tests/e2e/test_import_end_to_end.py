@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.kafka_reader import ConsumedRecord, read_topic
 from tests.support.service import run_once, service_env
 

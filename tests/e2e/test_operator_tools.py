@@ -18,7 +18,7 @@ import pytest
 from adapters.kafka.config import KafkaConfig
 from adapters.persistence import PostgresLease, PostgresStateStore, parse_state_url
 from adapters.persistence.url import PostgresLocation
-from adapters.simulator import SimulatorServer
+from sandbox.allegro import SimulatorServer
 from tests.faults.harness import InstrumentedState
 from tests.integration.operations.harness import postgres_state_url
 from tests.support.kafka_reader import read_topic

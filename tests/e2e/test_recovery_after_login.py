@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer
+from sandbox.allegro import SimulatorServer
 from tests.support.process import ServiceProcess, service_process
 from tests.support.service import scripted_simulator, service_env
 

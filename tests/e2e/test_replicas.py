@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorServer, SimulatorState
 from tests.integration.operations.harness import (
     free_port,
     metrics,

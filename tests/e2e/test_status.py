@@ -20,12 +20,12 @@ import pytest
 
 from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer
 from application.ports.errors import StateStoreError
 from entrypoints.containers import build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from entrypoints.status import STATE_DEADLINE_SECONDS, run_status
+from sandbox.allegro import SimulatorServer
 from tests.support.process import service_process
 from tests.support.service import (
     TEST_KEY,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.kafka.embedded import EmbeddedBroker, EmbeddedBrokerUnavailable
+from sandbox.kafka_broker import EmbeddedBroker, EmbeddedBrokerUnavailable
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
-from adapters.simulator.faults import Verdict
-from adapters.simulator.lifecycles import Interleaver
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro.faults import Verdict
+from sandbox.allegro.lifecycles import Interleaver
 from tests.support.process import wait_until
 from tests.support.service import service_env
 

@@ -27,7 +27,7 @@ import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer
+from sandbox.allegro import SimulatorConfig, SimulatorServer
 from tests.faults.harness import ACCOUNT, InstrumentedState, elapsed_since, env_for
 from tests.support.expectations import quiescent_event_ids
 from tests.support.kafka_reader import ConsumedRecord, read_topic

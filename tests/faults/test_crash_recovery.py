@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer
+from sandbox.allegro import SimulatorConfig, SimulatorServer
 from tests.faults.harness import (
     ACCOUNT,
     GENEROUS_SIMULATOR_LIMIT,

@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer
-from adapters.simulator.gateway import is_rest
+from sandbox.allegro import SimulatorConfig, SimulatorServer
+from sandbox.allegro.gateway import is_rest
 from tests.faults.harness import (
     ACCOUNT,
     InstrumentedState,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer
-from adapters.simulator.gateway import is_rest
+from sandbox.allegro import SimulatorConfig, SimulatorServer
+from sandbox.allegro.gateway import is_rest
 from tests.faults.harness import ACCOUNT, InstrumentedState, env_for
 from tests.support.kafka_reader import read_topic
 from tests.support.process import ServiceProcess, wait_until

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer
-from adapters.simulator.encoding import RawJson
+from sandbox.allegro import SimulatorConfig, SimulatorServer
+from sandbox.allegro.encoding import RawJson
 from tests.faults.harness import ACCOUNT, InstrumentedState, env_for
 from tests.faults.test_poison import ATTEMPTS, drain, fresh_topics
 from tests.support.expectations import quiescent_event_ids

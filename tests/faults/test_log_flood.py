@@ -19,9 +19,9 @@ import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
-from adapters.kafka.embedded import EmbeddedBroker
-from adapters.simulator import SimulatorConfig, SimulatorServer
 from entrypoints.logging_setup import OWN_PACKAGES
+from sandbox.allegro import SimulatorConfig, SimulatorServer
+from sandbox.kafka_broker import EmbeddedBroker
 from tests.faults.harness import InstrumentedState, env_for
 from tests.support.process import ServiceProcess, wait_until
 

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer
+from sandbox.allegro import SimulatorConfig, SimulatorServer
 from tests.faults.harness import ACCOUNT, InstrumentedState, env_for
 from tests.support.expectations import quiescent_event_ids
 from tests.support.kafka_fixtures import TEST_REQUEST_TIMEOUT_MS

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.faults.harness import GENEROUS_SIMULATOR_LIMIT, env_for
 from tests.support.kafka_reader import ConsumedRecord, read_topic
 from tests.support.process import KILLED

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from adapters.kafka.embedded import EmbeddedBroker
+from sandbox.kafka_broker import EmbeddedBroker
 
 DOCKER_PING_TIMEOUT_SECONDS = 2
 

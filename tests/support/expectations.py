@@ -21,12 +21,12 @@ from itertools import pairwise
 from typing import Any
 
 from adapters.allegro.translate import read_checkout_form
-from adapters.simulator import SimulatorState
 from application.ports import UnreadableCheckoutForm
 from domain.events import OrderImported, event_id
 from domain.mapping import StatusMapping
 from domain.order import OrderSnapshot
 from domain.statuses import PaymentStatus
+from sandbox.allegro import SimulatorState
 from tests.support.kafka_reader import ConsumedRecord
 
 IMPORTED = "openoms.order.imported.v1"

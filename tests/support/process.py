@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import IO, Any
 
-from adapters.kafka.embedded import die_with_parent
+from sandbox.kafka_broker import die_with_parent
 
 POLL_SECONDS = 0.02
 KILLED = -signal.SIGKILL

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 
 TEST_KEY = base64.urlsafe_b64encode(b"openoms-allegro-test-key-32bytes").decode()
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, build_allegro_client
-from adapters.simulator import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
 from application.ports.state import TokenPair
+from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
 
 
 @dataclass

@@ -13,7 +13,7 @@ from adapters.allegro import AllegroClientConfig, build_allegro_client
 from adapters.allegro.translate import journal_event
 from adapters.allegro.wire import EVENTS_PAGE, OrderEventWire
 from adapters.persistence import MemoryTokenStore
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from adapters.simulator import SimulatorConfig, SimulatorState
-from adapters.simulator.encoding import EncodingCache
-from adapters.simulator.orderstore import ListQuery
-from adapters.simulator.responses import encode
+from sandbox.allegro import SimulatorConfig, SimulatorState
+from sandbox.allegro.encoding import EncodingCache
+from sandbox.allegro.orderstore import ListQuery
+from sandbox.allegro.responses import encode
 
 
 def scripted() -> SimulatorState:

@@ -23,7 +23,6 @@ from adapters.kafka.aiokafka_event_publisher import (
     partition_of,
 )
 from adapters.kafka.config import KafkaConfig
-from adapters.kafka.embedded import EmbeddedBroker
 from adapters.kafka.messages import (
     DEFAULT_MAX_MESSAGE_BYTES,
     MIN_MAX_MESSAGE_BYTES,
@@ -35,6 +34,7 @@ from adapters.kafka.messages import (
 from application.ports.errors import PublishError
 from application.ports.publisher import ORDERS, OutboundMessage
 from domain.events import DomainEvent
+from sandbox.kafka_broker import EmbeddedBroker
 from tests.support.builders import (
     make_dead_letter,
     make_order_imported,

@@ -15,14 +15,14 @@ import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
-from adapters.kafka.embedded import EmbeddedBroker
+from sandbox.kafka_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 START_BROKER_AND_REPORT = (
     "import sys\n"
-    "from adapters.kafka.embedded import EmbeddedBroker\n"
+    "from sandbox.kafka_broker import EmbeddedBroker\n"
     "broker = EmbeddedBroker().start()\n"
     "print(broker.pid, flush=True)\n"
     "if sys.argv[1] == 'wait':\n"

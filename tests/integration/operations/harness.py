@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer
+from sandbox.allegro import SimulatorServer
 from tests.integration.persistence.backends import throwaway_schema
 from tests.support.service import service_env
 from tests.unit.entrypoints.prometheus_text import parse_metrics

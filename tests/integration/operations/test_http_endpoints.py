@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.kafka.config import KafkaConfig
-from adapters.simulator import SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorServer, SimulatorState
 from tests.integration.operations.harness import free_port, get, metrics, operations_env, readiness
 from tests.support.process import service_process
 from tests.support.service import scripted_simulator

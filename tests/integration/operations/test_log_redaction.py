@@ -12,7 +12,7 @@ import pytest
 
 from adapters.kafka.config import KafkaConfig
 from adapters.persistence import SqliteTokenStore, TokenCipher
-from adapters.simulator import SimulatorServer
+from sandbox.allegro import SimulatorServer
 from tests.support.process import service_process
 from tests.support.service import TEST_KEY, scripted_simulator, service_env
 

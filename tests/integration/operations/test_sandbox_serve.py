@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from adapters.simulator import SimulatorConfig
+from sandbox.allegro import SimulatorConfig
 from tests.support.process import service_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

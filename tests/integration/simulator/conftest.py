@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.simulator import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
 
 VENDOR = "application/vnd.allegro.public.v1+json"
 CLIENT_AUTH = ("sim-client", "sim-secret")

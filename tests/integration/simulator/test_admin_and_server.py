@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.simulator import SimulatorServer, SimulatorState, start_live_activity
+from sandbox.allegro import SimulatorServer, SimulatorState, start_live_activity
 from tests.integration.simulator.conftest import Sim
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def test_two_servers_run_side_by_side_on_free_ports() -> None:
 
 def test_run_forever_serves_until_sigterm() -> None:
     code = (
-        "from adapters.simulator import SimulatorConfig, run_forever\n"
+        "from sandbox.allegro import SimulatorConfig, run_forever\n"
         "run_forever(SimulatorConfig(), '127.0.0.1', 0, orders=25, live=True,"
         " live_interval_seconds=0.05)\n"
     )

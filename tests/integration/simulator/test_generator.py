@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.simulator import ManualClock, SimulatorConfig, SimulatorState
+from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorState
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from adapters.simulator import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.integration.simulator.conftest import CLIENT_AUTH, VENDOR, Sim, SimFactory
 
 pytestmark = pytest.mark.integration

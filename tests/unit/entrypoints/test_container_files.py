@@ -14,13 +14,13 @@ import click
 import pytest
 
 from adapters.persistence import SqliteLocation, parse_state_url
-from adapters.simulator import SimulatorConfig
 from entrypoints.cli import main
 from entrypoints.health import Readiness, Role
 from entrypoints.http import create_app
 from entrypoints.metrics import Metrics
 from entrypoints.service import check_run_settings
 from entrypoints.settings import Settings, load_settings
+from sandbox.allegro import SimulatorConfig
 from tests.unit.entrypoints.yaml_subset import YamlSubsetError, load
 
 ROOT = Path(__file__).resolve().parents[3]

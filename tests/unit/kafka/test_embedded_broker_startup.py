@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.kafka.embedded import (
+from sandbox.kafka_broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
     EmbeddedBrokerUnavailable,

@@ -6,8 +6,8 @@ from collections.abc import Collection
 
 from starlette.datastructures import QueryParams
 
-from adapters.simulator.errors import ErrorBody, errors_holder, validation_error
-from adapters.simulator.timefmt import parse_datetime
+from sandbox.allegro.errors import ErrorBody, errors_holder, validation_error
+from sandbox.allegro.timefmt import parse_datetime
 
 
 class ParamError(Exception):

@@ -10,19 +10,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.simulator import errors
-from adapters.simulator.encoding import EncodingCache
-from adapters.simulator.forms import (
+from sandbox.allegro import errors
+from sandbox.allegro.encoding import EncodingCache
+from sandbox.allegro.forms import (
     CHECKOUT_STATUSES,
     FILTERABLE_EVENT_TYPES,
     FULFILLMENT_STATUSES,
     SETTABLE_FULFILLMENT,
 )
-from adapters.simulator.orderstore import ListQuery
-from adapters.simulator.params import ParamError, choice_param, datetime_param, int_param
-from adapters.simulator.responses import VENDOR_JSON, plain, vendor, vendor_bytes
-from adapters.simulator.state import OrderNotFound, RevisionConflict, SimulatorState
-from adapters.simulator.tokens import OAuthError
+from sandbox.allegro.orderstore import ListQuery
+from sandbox.allegro.params import ParamError, choice_param, datetime_param, int_param
+from sandbox.allegro.responses import VENDOR_JSON, plain, vendor, vendor_bytes
+from sandbox.allegro.state import OrderNotFound, RevisionConflict, SimulatorState
+from sandbox.allegro.tokens import OAuthError
 
 Handler = Callable[[Request, SimulatorState], Awaitable[Response]]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

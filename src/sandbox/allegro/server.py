@@ -13,11 +13,11 @@ from types import FrameType, TracebackType
 
 import uvicorn
 
-from adapters.simulator.app import build_app
-from adapters.simulator.config import SimulatorConfig
-from adapters.simulator.live import start_live_activity
-from adapters.simulator.oauth import VERIFICATION_PATH
-from adapters.simulator.state import SimulatorState
+from sandbox.allegro.app import build_app
+from sandbox.allegro.config import SimulatorConfig
+from sandbox.allegro.live import start_live_activity
+from sandbox.allegro.oauth import VERIFICATION_PATH
+from sandbox.allegro.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from adapters.simulator.responses import plain
-from adapters.simulator.state import SimulatorState
-from adapters.simulator.tokens import OAuthError
+from sandbox.allegro.responses import plain
+from sandbox.allegro.state import SimulatorState
+from sandbox.allegro.tokens import OAuthError
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 VERIFICATION_PATH = "/skojarz-aplikacje"

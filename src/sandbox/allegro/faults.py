@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from adapters.simulator.config import FaultPlan
+from sandbox.allegro.config import FaultPlan
 
 _SERVER_ERRORS = (500, 503, 504)
 

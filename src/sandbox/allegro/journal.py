@@ -7,8 +7,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from adapters.simulator.forms import Json
-from adapters.simulator.timefmt import iso_millis
+from sandbox.allegro.forms import Json
+from sandbox.allegro.timefmt import iso_millis
 
 
 @dataclass(frozen=True, slots=True)

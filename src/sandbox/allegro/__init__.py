@@ -4,12 +4,12 @@ Used by the test suite, `openoms-allegro sandbox serve` / `demo`, and fault test
 benchmarks. It speaks Allegro's raw camelCase JSON and imports no other adapter.
 """
 
-from adapters.simulator.clock import Clock, ManualClock, SystemClock
-from adapters.simulator.config import FaultPlan, SimulatorConfig
-from adapters.simulator.generator import LineItemSpec
-from adapters.simulator.live import start_live_activity
-from adapters.simulator.server import SimulatorServer, run_forever
-from adapters.simulator.state import (
+from sandbox.allegro.clock import Clock, ManualClock, SystemClock
+from sandbox.allegro.config import FaultPlan, SimulatorConfig
+from sandbox.allegro.generator import LineItemSpec
+from sandbox.allegro.live import start_live_activity
+from sandbox.allegro.server import SimulatorServer, run_forever
+from sandbox.allegro.state import (
     OrderNotFound,
     RequestLogEntry,
     RevisionConflict,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from adapters.simulator.forms import Json
-from adapters.simulator.sortedindex import Key, SortedIndex
+from sandbox.allegro.forms import Json
+from sandbox.allegro.sortedindex import Key, SortedIndex
 
 _MAX = 2**62
 _ALL = "*"

@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from adapters.simulator import admin, oauth, rest
-from adapters.simulator.encoding import EncodingCache
-from adapters.simulator.errors import errors_holder, not_found
-from adapters.simulator.gateway import Gateway
-from adapters.simulator.responses import vendor
-from adapters.simulator.state import SimulatorState
+from sandbox.allegro import admin, oauth, rest
+from sandbox.allegro.encoding import EncodingCache
+from sandbox.allegro.errors import errors_holder, not_found
+from sandbox.allegro.gateway import Gateway
+from sandbox.allegro.responses import vendor
+from sandbox.allegro.state import SimulatorState
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.simulator.forms import Json
-from adapters.simulator.responses import encode
+from sandbox.allegro.forms import Json
+from sandbox.allegro.responses import encode
 
 _quote = json.encoder.encode_basestring  # a JSON string literal, ensure_ascii=False
 _EVENT_KEYS = ("id", "type", "occurredAt", "order")

@@ -6,8 +6,8 @@ import logging
 import random
 import threading
 
-from adapters.simulator.lifecycles import Interleaver
-from adapters.simulator.state import SimulatorState
+from sandbox.allegro.lifecycles import Interleaver
+from sandbox.allegro.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

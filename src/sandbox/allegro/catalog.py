@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from adapters.simulator.ids import IdFactory
-from adapters.simulator.locales import Locale
+from sandbox.allegro.ids import IdFactory
+from sandbox.allegro.locales import Locale
 
 _CENT = Decimal("0.01")
 _WHOLE_CURRENCIES = frozenset({"CZK", "HUF"})  # priced in whole units in practice

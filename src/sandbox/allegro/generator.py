@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypedDict
 
-from adapters.simulator.catalog import Catalog
-from adapters.simulator.forms import EMPTY, Json, fulfillment, marketplace_ref, money, shared
-from adapters.simulator.ids import IdFactory
-from adapters.simulator.locales import LOCALES, City, DeliveryMethod, Locale
-from adapters.simulator.timefmt import iso_millis, iso_seconds
+from sandbox.allegro.catalog import Catalog
+from sandbox.allegro.forms import EMPTY, Json, fulfillment, marketplace_ref, money, shared
+from sandbox.allegro.ids import IdFactory
+from sandbox.allegro.locales import LOCALES, City, DeliveryMethod, Locale
+from sandbox.allegro.timefmt import iso_millis, iso_seconds
 
 _DAY_US = 86_400 * 1_000_000
 _HOUR_US = 3_600 * 1_000_000

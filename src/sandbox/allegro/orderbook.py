@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from adapters.simulator.clock import Clock
-from adapters.simulator.forms import (
+from sandbox.allegro.clock import Clock
+from sandbox.allegro.forms import (
     EMPTY,
     EVENT_TYPES,
     SETTABLE_FULFILLMENT,
@@ -22,11 +22,11 @@ from adapters.simulator.forms import (
     snapshot_base,
     total_to_pay,
 )
-from adapters.simulator.generator import LineItemSpec, OrderGenerator
-from adapters.simulator.ids import FastRandom, IdFactory
-from adapters.simulator.journal import EventJournal, JournalEvent
-from adapters.simulator.orderstore import ListQuery, OrderKeys, OrderStore
-from adapters.simulator.timefmt import iso_millis, to_micros
+from sandbox.allegro.generator import LineItemSpec, OrderGenerator
+from sandbox.allegro.ids import FastRandom, IdFactory
+from sandbox.allegro.journal import EventJournal, JournalEvent
+from sandbox.allegro.orderstore import ListQuery, OrderKeys, OrderStore
+from sandbox.allegro.timefmt import iso_millis, to_micros
 
 _UNPAID = frozenset({"BOUGHT", "FILLED_IN"})
 _DAY_US = 86_400 * 1_000_000

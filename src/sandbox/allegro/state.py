@@ -14,16 +14,16 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from adapters.simulator.clock import Clock, SystemClock
-from adapters.simulator.config import FaultPlan, SimulatorConfig
-from adapters.simulator.faults import Verdict, decide
-from adapters.simulator.forms import Json
-from adapters.simulator.generator import LineItemSpec
-from adapters.simulator.orderbook import OrderBook, OrderNotFound, RevisionConflict
-from adapters.simulator.orderstore import ListQuery
-from adapters.simulator.ratelimit import SlidingWindowLimiter
-from adapters.simulator.timefmt import iso_millis
-from adapters.simulator.tokens import AccessGrant, TokenAuthority
+from sandbox.allegro.clock import Clock, SystemClock
+from sandbox.allegro.config import FaultPlan, SimulatorConfig
+from sandbox.allegro.faults import Verdict, decide
+from sandbox.allegro.forms import Json
+from sandbox.allegro.generator import LineItemSpec
+from sandbox.allegro.orderbook import OrderBook, OrderNotFound, RevisionConflict
+from sandbox.allegro.orderstore import ListQuery
+from sandbox.allegro.ratelimit import SlidingWindowLimiter
+from sandbox.allegro.timefmt import iso_millis
+from sandbox.allegro.tokens import AccessGrant, TokenAuthority
 
 __all__ = ["OrderNotFound", "RequestLogEntry", "RevisionConflict", "SimulatorState"]
 
@@ -146,7 +146,7 @@ class SimulatorState:
 
     def script_mixed_lifecycles(self, n: int, seed: int = 0) -> list[str]:
         """n orders through mixed, interleaved lifecycles; returns their final ids."""
-        from adapters.simulator.lifecycles import run_script  # lifecycles drive this class
+        from sandbox.allegro.lifecycles import run_script  # lifecycles drive this class
 
         return run_script(self, n, seed)
 

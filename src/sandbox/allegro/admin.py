@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.simulator.state import SimulatorState
+from sandbox.allegro.state import SimulatorState
 
 _MAX_BATCH = 200_000
 

@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.simulator.errors import server_error
-from adapters.simulator.faults import Verdict
-from adapters.simulator.oauth import basic_credentials
-from adapters.simulator.responses import VENDOR_JSON, encode
-from adapters.simulator.state import SimulatorState
+from sandbox.allegro.errors import server_error
+from sandbox.allegro.faults import Verdict
+from sandbox.allegro.oauth import basic_credentials
+from sandbox.allegro.responses import VENDOR_JSON, encode
+from sandbox.allegro.state import SimulatorState
 
 ADMIN_PREFIX = "/__sim"
 _SECRET_PARAMS = frozenset(

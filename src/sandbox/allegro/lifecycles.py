@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from adapters.simulator.state import SimulatorState
+    from sandbox.allegro.state import SimulatorState
 
 Lifecycle = Iterator[str]
 _FREEZE_AT = 10_000
