@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := constraints.txt
 
-.PHONY: demo test test-fast lint fmt bench check clean lock
+.PHONY: demo test test-fast lint fmt bench check clean lock contracts
 
 # Every dependency is installed at the version pinned in $(LOCK), as the Dockerfile does.
 $(STAMP): pyproject.toml $(LOCK)
@@ -25,14 +25,17 @@ test-fast: $(STAMP)  ## the edit-test loop: unit and contract tests (each port's
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
 
 lint: $(STAMP)  ## ruff, formatting, mypy --strict, import-linter
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
+
+contracts: $(STAMP)  ## regenerate contracts/ (JSON Schemas, AsyncAPI) from the message models
+	$(BIN)/python -m tools.contracts
 
 bench: $(STAMP)  ## performance figures (not part of the test run)
 	$(BIN)/python bench/run.py

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft7Validator, Draft202012Validator, ValidationError
+from jsonschema.validators import validator_for
 
-from adapters.kafka import contracts
 from adapters.kafka.examples import (
     example_dead_letter,
     example_order_imported,
@@ -21,13 +24,44 @@ from tests.support.builders import (
     make_order_imported,
     make_order_status_changed,
 )
-from tests.unit.kafka.jsonschema_lite import validate
+from tools import contracts
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
+
+# Draft-07 (what the payload schemas declare, and the dialect AsyncAPI 3.0 reads) names no
+# "uuid" format, so `Draft7Validator.FORMAT_CHECKER` would let a malformed `event_id` through;
+# the 2020-12 checker checks every format our schemas use (a test below keeps that true).
+FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
 
 def schema(file_name: str) -> dict[str, Any]:
     return json.loads((CONTRACTS_DIR / file_name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def validate(instance: Any, document: dict[str, Any]) -> list[str]:
+    """Every violation, as `path: message` (alternatives of anyOf included); empty when valid.
+
+    The validator is the one for the draft `document` declares (`$schema`), formats checked.
+    """
+    validator_class = validator_for(document)
+    validator_class.check_schema(document)
+    validator = validator_class(document, format_checker=FORMAT_CHECKER)
+    return [f"{e.json_path}: {e.message}" for e in _flatten(validator.iter_errors(instance))]
+
+
+def _flatten(errors: Iterable[ValidationError]) -> Iterator[ValidationError]:
+    for error in errors:
+        yield error
+        yield from _flatten(error.context or ())
+
+
+def _formats(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["format"]} if isinstance(node.get("format"), str) else set()
+        return found.union(*(_formats(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_formats(value) for value in node))
+    return set()
 
 
 def test_checked_in_contracts_match_the_message_models() -> None:
@@ -35,7 +69,7 @@ def test_checked_in_contracts_match_the_message_models() -> None:
 
     assert not stale, (
         f"contracts/ is out of date ({', '.join(stale)}): run "
-        f"`python -m adapters.kafka.contracts` from the repository root and commit the result"
+        f"`{contracts.REGENERATE_COMMAND}` from the repository root and commit the result"
     )
 
 
@@ -48,6 +82,12 @@ def test_check_mode_fails_on_a_stale_file_and_regeneration_fixes_it(tmp_path: Pa
     assert contracts.main(["--check", "--dir", str(tmp_path)]) == 1
     assert contracts.main(["--dir", str(tmp_path)]) == 0
     assert contracts.main(["--check", "--dir", str(tmp_path)]) == 0
+    asyncapi_file = tmp_path / contracts.ASYNCAPI_FILE
+    asyncapi_file.write_text(asyncapi_file.read_text().replace("openoms.orders.v1", "orders"))
+
+    assert contracts.stale_files(tmp_path) == [contracts.ASYNCAPI_FILE]
+    assert contracts.main(["--dir", str(tmp_path)]) == 0
+    assert contracts.stale_files(tmp_path) == []
 
 
 ORDER_IMPORTED_CASES = {
@@ -96,14 +136,17 @@ def test_serialized_messages_validate_against_their_schema(file_name: str, make:
 @pytest.mark.parametrize(
     ("mutate", "problem"),
     [
-        (lambda v: v.update(total_amount=80.97), "expected string"),
-        (lambda v: v.update(total_amount="80,97"), "does not match"),
+        (lambda v: v.update(total_amount=80.97), "80.97 is not of type 'string'"),
+        (lambda v: v.update(total_amount="80,97"), "'80,97' does not match"),
         (lambda v: v.update(occurred_at="2026-03-14T10:15:21+01:00"), "does not match"),
-        (lambda v: v.update(order_status="lost"), "not in"),
-        (lambda v: v.pop("notes"), "missing 'notes'"),
-        (lambda v: v.update(notez="x"), "unexpected property 'notez'"),
-        (lambda v: v["line_items"][0].update(quantity="2"), "expected integer"),
-        (lambda v: v["buyer"].pop("guest"), "missing 'guest'"),
+        (lambda v: v.update(order_status="lost"), "'lost' is not one of"),
+        (lambda v: v.pop("notes"), "'notes' is a required property"),
+        (lambda v: v.update(notez="x"), "('notez' was unexpected)"),
+        (lambda v: v["line_items"][0].update(quantity="2"), "'2' is not of type 'integer'"),
+        (lambda v: v["buyer"].pop("guest"), "'guest' is a required property"),
+        # formats are checked, not only patterns: these two match every pattern in the schema
+        (lambda v: v.update(occurred_at="2026-02-30T10:15:21Z"), "is not a 'date-time'"),
+        (lambda v: v.update(event_id="not-a-uuid"), "'not-a-uuid' is not a 'uuid'"),
     ],
 )
 def test_the_schema_rejects_what_the_contract_forbids(mutate: Any, problem: str) -> None:
@@ -145,25 +188,48 @@ def test_asyncapi_example_headers_validate_against_the_header_schemas() -> None:
         assert validate(message["examples"][0]["headers"], headers_schema) == [], name
 
 
-def test_yaml_rendering_quotes_strings_and_nests_blocks() -> None:
-    data = {
-        "asyncapi": "3.0.0",
-        "on": True,
-        "$ref": "#/x",
-        "list": [{"a": 1, "b": [None, "two"]}, "three", []],
-        "empty": {},
-    }
+def test_an_example_message_with_a_malformed_time_or_id_fails_validation() -> None:
+    """Format checking bites on the documented examples, not only on built messages."""
+    cases = (("occurred_at", "2026-03-14T25:61:00Z", "date-time"), ("event_id", "1234", "uuid"))
+    for field, bad, format_name in cases:
+        value = json.loads(encode_event(example_order_imported()).value)
+        value[field] = bad
 
-    assert contracts.to_yaml(data) == (
-        'asyncapi: "3.0.0"\n'
-        '"on": true\n'
-        '"$ref": "#/x"\n'
-        "list:\n"
-        "  - a: 1\n"
-        "    b:\n"
-        "      - null\n"
-        '      - "two"\n'
-        '  - "three"\n'
-        "  - []\n"
-        "empty: {}\n"
-    )
+        errors = validate(value, schema(contracts.ORDER_IMPORTED_SCHEMA))
+
+        assert errors == [f"$.{field}: {bad!r} is not a {format_name!r}"], errors
+
+
+def test_every_format_the_contracts_use_is_checked() -> None:
+    used = set().union(*(_formats(schema(name)) for name in contracts.SCHEMA_MODELS))
+    used |= _formats(contracts.asyncapi_document()["components"]["schemas"])
+
+    assert used, "the schemas declare no format: this test no longer guards anything"
+    assert used <= set(FORMAT_CHECKER.checkers), sorted(used - set(FORMAT_CHECKER.checkers))
+    assert "uuid" not in Draft7Validator.FORMAT_CHECKER.checkers  # why FORMAT_CHECKER is 2020-12
+
+
+def _key_orders(node: Any) -> list[list[str]]:
+    """The key order of every mapping in `node`, depth first."""
+    if isinstance(node, dict):
+        nested = [order for value in node.values() for order in _key_orders(value)]
+        return [list(node), *nested]
+    if isinstance(node, list):
+        return [order for value in node for order in _key_orders(value)]
+    return []
+
+
+def test_the_asyncapi_file_reads_back_as_the_document_in_the_same_key_order() -> None:
+    document = contracts.asyncapi_document()
+    text = (CONTRACTS_DIR / contracts.ASYNCAPI_FILE).read_text(encoding="utf-8")
+
+    loaded = yaml.safe_load(text)
+
+    assert loaded == document
+    assert _key_orders(loaded) == _key_orders(document)  # no sorting: diffs stay local
+
+
+def test_yaml_rendering_keeps_strings_that_look_like_other_types() -> None:
+    data = {"asyncapi": "3.0.0", "const": "1.0", "on": "yes", "empty": "", "none": "null"}
+
+    assert yaml.safe_load(contracts.to_yaml(data)) == data

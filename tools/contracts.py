@@ -1,21 +1,23 @@
 """Generates `contracts/`: JSON Schemas from the message models, and an AsyncAPI 3.0 document.
 
-Run from the repository root after changing a message model, and commit the result:
+A build-time tool, not part of the service: it lives outside `src/` so neither it nor PyYAML
+ships in the image. Run from the repository root after changing a message model, and commit
+the result (tests/unit/kafka/test_contracts_drift.py fails while `contracts/` is stale):
 
-    python -m adapters.kafka.contracts          # rewrite the files
-    python -m adapters.kafka.contracts --check  # exit 1 when they are out of date
+    python -m tools.contracts          # rewrite the files
+    python -m tools.contracts --check  # exit 1 when they are out of date
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 from adapters.kafka.examples import (
@@ -42,7 +44,9 @@ ORDER_IMPORTED_SCHEMA = "order-imported.v1.schema.json"
 ORDER_STATUS_CHANGED_SCHEMA = "order-status-changed.v1.schema.json"
 DEAD_LETTER_SCHEMA = "dead-letter.v1.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
-REGENERATE_COMMAND = "python -m adapters.kafka.contracts"
+REGENERATE_COMMAND = "python -m tools.contracts"
+# Long descriptions stay on one line: a folded scalar would move on every rewording.
+YAML_WIDTH = 1_000_000
 
 SCHEMA_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
     ORDER_IMPORTED_SCHEMA: ("OrderImported v1", OrderImportedMessage),
@@ -244,6 +248,18 @@ def render() -> dict[str, str]:
     return files
 
 
+def to_yaml(value: Any) -> str:
+    """Block-style YAML that `yaml.safe_load` reads back as `value`.
+
+    Keys keep the document's order (no sorting), so a change to one message shows up as a
+    change to that message only; PyYAML quotes every string that would otherwise read back
+    as another type (`"1.0"`, `"on"`, `"null"`).
+    """
+    return yaml.safe_dump(
+        value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=YAML_WIDTH
+    )
+
+
 def stale_files(directory: Path) -> list[str]:
     """Names of the contract files missing from `directory` or differing from `render()`."""
     stale = []
@@ -264,52 +280,8 @@ def write(directory: Path) -> list[str]:
     return changed
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_YAML_KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
-
-
-def to_yaml(value: Any) -> str:
-    """Block-style YAML for JSON-like data; every string is quoted, so nothing is reinterpreted."""
-    return "\n".join(_yaml_lines(value, "")) + "\n"
-
-
-def _is_leaf(value: Any) -> bool:
-    return not isinstance(value, dict | list) or not value
-
-
-def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _yaml_key(key: str) -> str:
-    if _PLAIN_KEY.match(key) and key.lower() not in _YAML_KEYWORDS:
-        return key
-    return json.dumps(key, ensure_ascii=False)
-
-
-def _yaml_lines(value: Any, indent: str) -> list[str]:
-    if _is_leaf(value):
-        return [indent + _yaml_scalar(value)]
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _is_leaf(item):
-                lines.append(f"{indent}{_yaml_key(key)}: {_yaml_scalar(item)}")
-            else:
-                lines.append(f"{indent}{_yaml_key(key)}:")
-                lines.extend(_yaml_lines(item, indent + "  "))
-        return lines
-    for item in value:
-        nested = _yaml_lines(item, indent + "  ")
-        lines.append(f"{indent}- {nested[0].lstrip()}")
-        lines.extend(nested[1:])
-    return lines
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adapters.kafka.contracts", description=__doc__)
+    parser = argparse.ArgumentParser(prog=REGENERATE_COMMAND, description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail when the files are stale")
     parser.add_argument(
         "--dir", type=Path, default=Path("contracts"), help="output directory (./contracts)"
