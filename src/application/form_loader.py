@@ -77,7 +77,8 @@ def vouched(listed: OrderSnapshot, group: FormEvents) -> bool:
 
     Either it carries the newest revision the batch shows (see `_newest_shown`), or it shows
     a buyer-side change (`updatedAt`) made after every event of the batch for the order.
-    Seller-side changes move the revision but not `updatedAt` (API facts §9), so a copy
+    Seller-side changes move the revision but not `updatedAt` (docs/allegro-api.md, Checkout
+    form), so a copy
     older than one of the batch's events can pass neither test: its `updatedAt` is at most
     that of the version the event reported, which is not later than the event itself.
     """

@@ -3,8 +3,8 @@ API does) and handling dead letters. The entrypoints run the writing ones as the
 only writer (`openoms-allegro cursor ...`, `dead-letters retry|clear`); every change is
 logged at INFO with who asked for it.
 
-Journal event ids behave like microsecond Unix timestamps (16 digits; see
-/work/shared/spec/allegro-api-facts.md and `reconcile.cursor_time`): a date becomes a
+Journal event ids behave like microsecond Unix timestamps (16 digits; see docs/allegro-api.md,
+Order event journal, and `reconcile.cursor_time`): a date becomes a
 journal position by jumping near it with such an id and walking forward to the last event
 before it. A position older than the journal's retention is repaired by the
 reconciliation sweep when the service next starts (`Reconciler.repair_stale_cursor`).

@@ -1,7 +1,8 @@
 """Keeps the journal honest: repairs a cursor older than the journal's retention and sweeps
 for silent holes. All of it feeds the same idempotent decision path.
 
-Allegro keeps order events for 60 days. A cursor older than that would silently skip
+Allegro keeps order events for 60 days (docs/allegro-api.md, Order event journal). A
+cursor older than that would silently skip
 whatever expired; instead we take event-stats as a barrier, sweep the orders bought since
 the cursor's time, and only then move the cursor to the barrier.
 
@@ -54,7 +55,8 @@ class ReconcileSettings:
 
 
 def cursor_time(cursor: Cursor) -> datetime | None:
-    """Order event ids behave like microsecond Unix timestamps (16 digits)."""
+    """Order event ids behave like microsecond Unix timestamps (16 digits; docs/allegro-api.md,
+    Order event journal)."""
     position = cursor.position
     if position is None or not position.isdigit() or len(position) != 16:
         return None

@@ -3,8 +3,9 @@
 Used for `backfill --since`, for repairing a cursor older than the journal's retention, and
 for the periodic light sweep that catches silent holes in the journal. Windows are sliced by
 `lineItems.boughtAt`, halving any window that matches more than the 10 000 orders offset
-paging can reach. Pages are sorted oldest first, so orders bought during the sweep append
-at the end instead of shifting the pages still to read.
+paging can reach (docs/allegro-api.md, Checkout form list). Pages are sorted oldest first,
+so orders bought during the sweep append at the end instead of shifting the pages still to
+read.
 
 Each page is delivered through the outbox like a journal batch (`application.outbox`):
 staged without a cursor, sent, committed. A sweep first re-sends whatever an interruption

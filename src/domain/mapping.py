@@ -1,6 +1,6 @@
 """Allegro status pair -> OpenOMS (order_status, payment_status, fulfillment_status).
 
-The default table is the product specification's; operators may override the
+The default table is the one in README.md (Messages); operators may override the
 fulfillment column (e.g. map SENT to in_transit) through configuration.
 """
 

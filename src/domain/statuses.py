@@ -1,4 +1,7 @@
-"""Status vocabularies: Allegro's (as strings, because Allegro adds values) and OpenOMS's."""
+"""Status vocabularies: Allegro's (as strings, because Allegro adds values) and OpenOMS's.
+
+Allegro's values and what they mean: docs/allegro-api.md, Checkout form.
+"""
 
 from __future__ import annotations
 

@@ -12,12 +12,12 @@ configuration validation). One line per dependency; exit 0 only when every one p
   hands out a producer id when KAFKA_ENABLE_IDEMPOTENCE is on (adapters/kafka/admin.probe_kafka).
 
 `check` never refreshes the seller's tokens. Allegro's refresh tokens are single-use and
-rotate: a refresh consumes the stored one, so a check racing the service (or failing between
-Allegro's answer and the save) could leave the service with a dead token, and avoiding that
-would need the writer lock or lease, which a read-only tool must not take. An expired access
-token is therefore reported, not renewed: the service refreshes it at its next poll; and the
-client credentials, which a refresh also needs, are proved by the `client_credentials` grant,
-which consumes nothing.
+rotate (docs/allegro-api.md, OAuth): a refresh consumes the stored one, so a check racing
+the service (or failing between Allegro's answer and the save) could leave the service with
+a dead token, and avoiding that would need the writer lock or lease, which a read-only tool
+must not take. An expired access token is therefore reported, not renewed: the service
+refreshes it at its next poll; and the client credentials, which a refresh also needs, are
+proved by the `client_credentials` grant, which consumes nothing.
 
 Every probe is bounded (REQUEST_TIMEOUT_SECONDS per request, one attempt; a deadline per
 dependency) and Kafka is probed while the rest runs, so the whole check answers within a few

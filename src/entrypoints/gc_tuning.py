@@ -1,14 +1,14 @@
 """The garbage collector, tuned for a long-running import.
 
 An import allocates many short-lived objects (decoded pages, snapshots, messages) that
-reference counting frees at once; the cyclic collector only adds work. With CPython's default
-thresholds (700, 10, 10) the benchmark's mixed drain spent 2.35 s of its 10.1 s of CPU in the
-collector (19 full collections over every object of the process, which found 30 objects of
-garbage); tuned, 0.31 s of 8.2 s. So, once start-up is over, `gc.freeze()` moves what
-start-up built (modules, pydantic schemas, the wiring) out of the collector's sight, and
-larger thresholds make collections rarer. Reference cycles are still collected, later: the
-HTTP adapter breaks the one httpx makes per response (see `adapters.allegro.api._unbound`),
-so a rare collection does not keep response bodies alive (backfill memory stays flat).
+reference counting frees at once; the cyclic collector only adds work. With CPython's
+default thresholds (700, 10, 10) it runs full collections over every object of the process
+that find almost no garbage (the figures are in docs/performance.md). So, once start-up is
+over, `gc.freeze()` moves what start-up built (modules, pydantic schemas, the wiring) out of
+the collector's sight, and larger thresholds make collections rarer. Reference cycles are
+still collected, later: the HTTP adapter breaks the one httpx makes per response (see
+`adapters.allegro.api._unbound`), so a rare collection does not keep response bodies alive
+(backfill memory stays flat).
 """
 
 from __future__ import annotations

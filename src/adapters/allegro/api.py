@@ -137,9 +137,9 @@ async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bo
 
 def _unbound(response: httpx.Response, body: bytes) -> httpx.Response:
     """The response with its body as a plain stream, as if read by `Response.read()`. httpx
-    binds every streamed response to its stream, a reference cycle: the body (260 KB for a
-    list page) would then wait for the cyclic garbage collector instead of going as soon as
-    it is parsed."""
+    binds every streamed response to its stream, a reference cycle: the body (a whole list
+    page) would then wait for the cyclic garbage collector instead of going as soon as it
+    is parsed."""
     response._content = body  # what `Response.read()` sets; the decoded body
     response.stream = httpx.ByteStream(body)
     return response

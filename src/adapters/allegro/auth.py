@@ -1,5 +1,6 @@
 """OAuth tokens of one seller account: loaded from the TokenStore, refreshed one at a time,
-and persisted before they are used (Allegro rotates the refresh token on every use)."""
+and persisted before they are used (Allegro rotates the refresh token on every use:
+docs/allegro-api.md, OAuth)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ with warnings.catch_warnings():
 logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
-DEFAULT_EXPIRES_IN = 43199.0  # Allegro's access tokens live 12 h
+DEFAULT_EXPIRES_IN = 43199.0  # Allegro's access tokens live 12 h (docs/allegro-api.md, OAuth)
 # Attempts to save a refreshed pair, and the pauses between them (a store restarting, a lock
 # held briefly): 1 s, then 2 s. No jitter: one process saves, there is no crowd to spread.
 SAVE_BACKOFF = BackoffPolicy(max_attempts=3, initial=1.0, cap=2.0, jitter=lambda ceiling: ceiling)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a list page of 100 forms is ~0.3 MB
+# Far above any real body: the largest, a list page of 100 full forms, is a small fraction
+# of it (sizes in docs/performance.md).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class AllegroClientConfig:
     max_attempts: int = 6
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    # A 429 blocks the client id for a minute; Allegro documents no `Retry-After` for it
+    # (docs/allegro-api.md, Errors and rate limits).
     rate_limit_block_seconds: float = 60.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger 2xx body is malformed
     retry_after_max_seconds: float = 300.0  # longer Retry-After values are cut to this

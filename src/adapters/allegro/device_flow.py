@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5.0
-SLOW_DOWN_STEP = 5.0  # RFC 8628 §3.5: add 5 s to the interval on every slow_down
+SLOW_DOWN_STEP = 5.0  # add 5 s to the interval on every slow_down (docs/allegro-api.md, OAuth)
 _AGAIN = "run `openoms-allegro auth login` again"
 
 
@@ -163,7 +163,7 @@ def _check_start_status(response: httpx.Response) -> None:
     detail = describe_error(response)
     if status == 429 or status >= 500:
         raise AllegroUnavailable(f"device authorisation: HTTP {status} ({detail})")
-    if status == 401:  # the application's credentials (allegro-api-facts.md §7.6)
+    if status == 401:  # the application's credentials (docs/allegro-api.md, OAuth)
         raise ClientRejected(f"device authorisation refused: HTTP 401 ({detail}); {CLIENT_HINT}")
     raise AllegroAuthError(
         f"device authorisation refused: HTTP {status} ({detail}); check the client id and "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from application.ports.errors import AllegroAuthError, AllegroUnavailable, MalformedBody
 
 LOGIN_HINT = "run `openoms-allegro auth login` to authorise the seller account again"
-# The token endpoint's answers to a wrong client id or secret (allegro-api-facts.md §7.6:
+# The token endpoint's answers to a wrong client id or secret (docs/allegro-api.md, OAuth:
 # `invalid_client` for bad credentials, `unauthorized` for missing or unreadable client
 # authentication). Logging in again cannot help: the application's credentials are wrong.
 CLIENT_REJECTED_CODES = frozenset({"invalid_client", "unauthorized"})

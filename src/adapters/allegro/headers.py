@@ -1,4 +1,4 @@
-"""Headers Allegro expects on every call."""
+"""Headers Allegro expects on every call (docs/allegro-api.md, General conventions)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 A value of another shape is not Allegro's: it is refused as malformed (the form or event
 takes the poison path) before it can reach a URL path, a Kafka key or a database row. An
 id of `.` put into `/order/checkout-forms/{id}` names the list endpoint; a NUL character
-fails every PostgreSQL write. The shapes (docs/hostile-input.md):
+fails every PostgreSQL write. The shapes (docs/hostile-input.md; Allegro's own in
+docs/allegro-api.md, General conventions and Order event journal):
 - checkout form and line item ids are UUIDs (Allegro answers 422 to any other);
 - a revision is opaque (8 lowercase hex characters today): letters, digits, `-` and `_`;
 - statuses and event types are upper-case words joined by `_`; new values keep that shape;

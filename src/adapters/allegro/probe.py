@@ -102,7 +102,7 @@ async def check_client_credentials(
         except OAuthError as exc:
             code = str(exc.error)
             # The same codes and words as the service's own refresh (errors.py): Allegro
-            # answers a wrong id or secret with either code (allegro-api-facts.md).
+            # answers a wrong id or secret with either code (docs/allegro-api.md, OAuth).
             if code in CLIENT_REJECTED_CODES or code == "unauthorized_client":
                 raise ClientRejected(
                     f"Allegro refused the application's client credentials ({code}); {CLIENT_HINT}"

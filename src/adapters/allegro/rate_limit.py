@@ -1,6 +1,7 @@
 """One token bucket per client id, shared by every request (API and token endpoint).
 
-Allegro blocks a client id for a minute once it exceeds its limit, so the bucket also
+Allegro blocks a client id for a minute once it exceeds its limit (docs/allegro-api.md,
+Errors and rate limits), so the bucket also
 holds a block: after a 429 every request of this client waits, not only the one that got it.
 A bucket alone lets `per_minute + burst` requests into some 60-second window; a sliding
 window of the last `per_minute` send times closes that gap, so no 60-second window ever

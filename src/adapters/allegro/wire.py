@@ -1,7 +1,8 @@
 """Allegro's JSON as pydantic types: camelCase lives here and in translate.py only.
 
-Every field the specification does not require is optional and accepts both an explicit
-`null` and a missing key; enumerations are plain strings because Allegro adds values.
+Every field Allegro's OpenAPI file does not require is optional and accepts both an explicit
+`null` and a missing key (real payloads carry both); enumerations are plain strings because
+Allegro adds values (docs/allegro-api.md, General conventions).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ class WireModel(BaseModel):
 
 
 # Orders, the hot path: TypedDicts with Allegro's own (camelCase) keys, validated by
-# pydantic-core straight from the response bytes (`TypeAdapter.validate_json`). A journal
-# page of 1 000 events or a list page of 100 forms would cost ~3x as much decoded with `json`
-# and validated into model instances; keys not declared here are skipped, never built.
+# pydantic-core straight from the response bytes (`TypeAdapter.validate_json`): decoding
+# with `json` first and validating into model instances would build every value twice (the
+# cost is in docs/performance.md); keys not declared here are skipped, never built.
 
 _WIRE = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 

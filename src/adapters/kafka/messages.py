@@ -1,4 +1,4 @@
-"""The Kafka wire contract (product spec §4): message models and pure encoders.
+"""The Kafka wire contract (README.md, Messages): message models and pure encoders.
 
 The models are the single source of the JSON Schemas in `contracts/` (see `contracts.py`).
 Encoding is deterministic: the same event always gives byte-identical key, value and headers,

@@ -10,6 +10,7 @@ Tree::
     │   ├── AllegroAuthError        tokens rejected or missing: an operator must re-authorise
     │   ├── AllegroRejected         a 4xx we did not expect (bad request, 403, 406, 422)
     │   ├── CheckoutFormNotFound    404: merged into a new order, or older than 12 months
+    │   │                           (docs/allegro-api.md, Checkout form)
     │   └── MalformedCheckoutForm   the body cannot be understood: a bad item, not an outage
     ├── PublishError                the broker did not acknowledge
     └── StateStoreError             the state store failed

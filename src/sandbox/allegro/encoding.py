@@ -1,9 +1,9 @@
 """Fast JSON for the two big answers: journal pages and checkout-form pages.
 
-Encoding dominated the simulator's time under load (a 1 000-event page is ~1 MB). Forms and
-the per-form part of every event are immutable values shared between answers (see
-`forms.py`), so their encoding is cached by identity; the output is byte-identical to
-`responses.encode` of the same body.
+Encoding is most of the simulator's work under load: these pages are its largest answers
+(the figures are in docs/performance.md). Forms and the per-form part of every event are
+immutable values shared between answers (see `forms.py`), so their encoding is cached by
+identity; the output is byte-identical to `responses.encode` of the same body.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Error bodies exactly as Allegro sends them (§8 of the facts file)."""
+"""Error bodies exactly as Allegro sends them (docs/allegro-api.md, Errors and rate limits)."""
 
 from __future__ import annotations
 

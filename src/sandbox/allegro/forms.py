@@ -84,7 +84,8 @@ def items_total(line_items: Sequence[Json]) -> Decimal:
 
 
 def total_to_pay(form: Json) -> Decimal:
-    """Sum of price * quantity + delivery + surcharges (the facts file leaves the formula open)."""
+    """Sum of price * quantity + delivery + surcharges (Allegro does not document the formula:
+    docs/allegro-api.md, Checkout form)."""
     delivery = form.get("delivery") or {}
     cost = amount_of(delivery["cost"]) if delivery.get("cost") else Decimal(0)
     extra = sum((amount_of(s["paidAmount"]) for s in form["surcharges"]), Decimal(0))

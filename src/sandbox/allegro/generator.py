@@ -104,7 +104,8 @@ class OrderGenerator:
         return {
             "id": buyer_id,
             "email": self._ids.masked_email(),
-            # Guest logins are `Client:<id>` (the facts file marks the format unconfirmed).
+            # Allegro does not document a guest's login; `Client:<id>` is an illustration
+            # (docs/allegro-api.md, Checkout form).
             "login": f"Client:{buyer_id}" if guest else self.login(person),
             "firstName": person.first,
             "lastName": person.last,

@@ -220,7 +220,7 @@ def run_script(state: SimulatorState, n: int, seed: int, window: int = 32) -> li
             gc.enable()
     if n >= _FREEZE_AT:
         # Orders live as long as the simulator and hold no reference cycles; moving them out
-        # of the collector's reach avoids multi-second full collections later (100k orders
-        # are ~2.5M tracked objects).
+        # of the collector's reach keeps later full collections from walking every object of
+        # every order (the figures are in docs/performance.md).
         gc.freeze()
     return runner.final_ids

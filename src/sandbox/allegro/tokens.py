@@ -155,7 +155,7 @@ class TokenAuthority:
         too_fast = grant.last_poll is not None and now - grant.last_poll < grant.interval
         grant.last_poll = now
         if too_fast:
-            grant.interval += 5  # RFC 8628 §3.5: slow_down adds five seconds for good
+            grant.interval += 5  # slow_down adds five seconds for good (docs/allegro-api.md, OAuth)
             raise OAuthError(400, "slow_down")
         if grant.decision == "pending":
             raise OAuthError(400, "authorization_pending")
