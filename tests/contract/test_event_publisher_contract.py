@@ -84,7 +84,7 @@ class InMemoryHarness:
         ]
 
     async def break_broker(self) -> None:
-        self.fake.fail_next(1)
+        self.fake.fail_with = PublishError("simulated broker outage")
 
     async def limit_message_size(self, max_bytes: int) -> None:
         self.fake.limit_message_size(max_bytes, lambda event: record_size(encode_event(event)))
@@ -265,17 +265,19 @@ async def test_an_outage_is_a_publish_error_for_dead_letters(harness: Harness) -
         await harness.publisher.publish_dead_letters([make_dead_letter()])
 
 
-# The in-memory fake's outage switch, which the application's tests rely on.
+# The in-memory fake's outage switch (the same `fail_with` as the in-memory stores'),
+# which the application's tests rely on.
 
 
-async def test_fake_fails_the_next_n_calls_recording_nothing_then_recovers() -> None:
+async def test_fake_fails_every_call_while_fail_with_is_set_recording_nothing() -> None:
     fake = InMemoryEventPublisher()
-    fake.fail_next(2)
+    fake.fail_with = PublishError("broker down")
 
-    with pytest.raises(PublishError):
+    with pytest.raises(PublishError, match="broker down"):
         await fake.publish([make_order_imported()])
-    with pytest.raises(PublishError):
+    with pytest.raises(PublishError, match="broker down"):
         await fake.publish_dead_letters([make_dead_letter()])
+    fake.fail_with = None
     await fake.publish([make_order_status_changed()])
 
     assert fake.published == [make_order_status_changed()]

@@ -7,11 +7,11 @@ import pytest
 
 from entrypoints.failpoints import CrashingPublisher, parse, wrap_publisher
 from tests.support.builders import make_order_imported
-from tests.support.fakes import FakePublisher
+from tests.support.fakes import InMemoryEventPublisher
 
 
 def test_no_spec_leaves_the_publisher_alone():
-    publisher = FakePublisher()
+    publisher = InMemoryEventPublisher()
 
     assert wrap_publisher(publisher, "") is publisher
 
@@ -29,7 +29,7 @@ def test_an_unknown_failpoint_is_refused():
 
 
 async def test_a_failpoint_at_probability_zero_passes_everything_through():
-    inner = FakePublisher()
+    inner = InMemoryEventPublisher()
     publisher = wrap_publisher(inner, "crash_after_publish:0,crash_before_publish:0")
     event = make_order_imported()
 

@@ -37,7 +37,7 @@ from domain.mapping import StatusTriple
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger, OrderRecord, Revelation
 from domain.statuses import OrderStatus, PaymentStatus
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import T0, FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
 ACCOUNT = "props"
 PROPERTY_SETTINGS = settings(
@@ -329,7 +329,7 @@ def test_a_body_that_is_not_a_form_is_unreadable_not_an_exception(body):
     assert isinstance(result, OrderSnapshot | UnreadableCheckoutForm)
 
 
-class EncodingPublisher(FakePublisher):
+class EncodingPublisher(InMemoryEventPublisher):
     """The fake publisher, plus the real Kafka encoding the aiokafka adapter applies."""
 
     async def publish(self, events: list[DomainEvent]) -> None:  # type: ignore[override]
@@ -363,7 +363,7 @@ def journal_event(seq: int, form_id: str, revision: str | None) -> JournalEvent:
     max_attempts=1,
 )
 def test_the_poll_loop_never_raises_for_bad_data_and_passes_every_form(forms, max_attempts):
-    allegro, publisher, state = FakeAllegro(), EncodingPublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), EncodingPublisher(), MemoryStateStore()
     for seq, form in enumerate(forms, start=1):
         form_id = f"form-{seq}"
         if isinstance(form.get("id"), str):

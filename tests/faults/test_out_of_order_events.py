@@ -18,7 +18,7 @@ from domain.events import OrderStatusChanged
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
 from tests.support.builders import make_line_item, make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import T0, FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
 ACCOUNT = "ooo"
 BOUGHT = T0 - timedelta(hours=2)
@@ -48,7 +48,7 @@ def order(n: int, **overrides: object) -> OrderSnapshot:
 
 
 async def test_a_cancellation_followed_by_a_late_payment_event_is_published():
-    allegro, publisher, state = ListingAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = ListingAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     for n in range(5):  # enough orders close in time to be read through a list page
         allegro.emit("READY_FOR_PROCESSING", order(n))
     sync = SyncOrders(

@@ -30,7 +30,7 @@ from domain.events import DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
 from tests.support.builders import BOUGHT_AT, make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, MemoryStateStore
 
 ACCOUNT = "replay"
 ORDER = "00000000-0000-11f1-8f11-000000000001"
@@ -103,7 +103,7 @@ def order(revision: str, fulfillment: str) -> OrderSnapshot:
 
 async def run(
     allegro: FakeAllegro,
-    state: FakeStateStore,
+    state: MemoryStateStore,
     broker: Broker,
     *,
     crash: bool,
@@ -127,7 +127,7 @@ async def run(
 
 
 async def test_an_unchanged_form_is_re_sent_byte_identical():
-    allegro, state, broker = FakeAllegro(), FakeStateStore(), Broker()
+    allegro, state, broker = FakeAllegro(), MemoryStateStore(), Broker()
     allegro.emit("READY_FOR_PROCESSING", order("r1", "NEW"))
 
     await run(allegro, state, broker, crash=True)
@@ -138,7 +138,7 @@ async def test_an_unchanged_form_is_re_sent_byte_identical():
 
 
 async def test_an_order_is_imported_once_even_if_it_changed_before_the_restart():
-    allegro, state, broker = FakeAllegro(), FakeStateStore(), Broker()
+    allegro, state, broker = FakeAllegro(), MemoryStateStore(), Broker()
     allegro.emit("READY_FOR_PROCESSING", order("r1", "NEW"))
     await run(allegro, state, broker, crash=True)
     allegro.emit("FULFILLMENT_STATUS_CHANGED", order("r2", "PROCESSING"))
@@ -152,7 +152,7 @@ async def test_an_order_is_imported_once_even_if_it_changed_before_the_restart()
 
 
 async def test_a_replay_is_byte_identical_when_the_form_moved_during_the_batch():
-    allegro, state, broker = SellerActsDuringRead(), FakeStateStore(), Broker()
+    allegro, state, broker = SellerActsDuringRead(), MemoryStateStore(), Broker()
     allegro.emit("READY_FOR_PROCESSING", order("r1", "NEW"))
     await run(allegro, state, broker, crash=False)
     allegro.emit("FULFILLMENT_STATUS_CHANGED", order("r2", "PROCESSING"))
@@ -166,7 +166,7 @@ async def test_a_replay_is_byte_identical_when_the_form_moved_during_the_batch()
 
 
 async def test_a_dead_letter_re_sent_after_a_crash_keeps_its_id():
-    allegro, state, broker = FakeAllegro(), FakeStateStore(), Broker()
+    allegro, state, broker = FakeAllegro(), MemoryStateStore(), Broker()
     allegro.emit("READY_FOR_PROCESSING", order("r1", "NEW"))
     allegro.forms[ORDER] = UnreadableCheckoutForm(ORDER, "{not json", "body is not JSON")
     await run(allegro, state, broker, crash=True, max_attempts=1)
@@ -178,7 +178,7 @@ async def test_a_dead_letter_re_sent_after_a_crash_keeps_its_id():
 
 
 async def sweep(
-    allegro: FakeAllegro, state: FakeStateStore, broker: Broker, *, crash: bool
+    allegro: FakeAllegro, state: MemoryStateStore, broker: Broker, *, crash: bool
 ) -> None:
     """One process lifetime of a backfill over the day `order` was bought in."""
     sweeper = SweepCheckoutForms(
@@ -197,7 +197,7 @@ async def sweep(
 
 
 async def test_a_sweep_page_is_re_sent_byte_identical_even_if_the_form_moved_meanwhile():
-    allegro, state, broker = FakeAllegro(), FakeStateStore(), Broker()
+    allegro, state, broker = FakeAllegro(), MemoryStateStore(), Broker()
     allegro.forms[ORDER] = order("r1", "NEW")
     await sweep(allegro, state, broker, crash=True)
     crashed = len(broker.records)

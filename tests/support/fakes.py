@@ -1,41 +1,57 @@
-"""Ten-line fakes for the ports; tests check their state, never call assertions."""
+"""One fake per port, all imported from here; tests check their state, never call assertions.
+
+- `Clock`: `FakeClock`;
+- `OrderEventJournal` and `CheckoutFormReader`: `FakeAllegro` (Allegro as the ports see it);
+- `EventPublisher`: `InMemoryEventPublisher` (from adapters.inmemory);
+- `StateStore`: `MemoryStateStore` (from adapters.persistence);
+- `TokenStore`: `MemoryTokenStore` (from adapters.persistence).
+
+The last three are in-memory adapters that pass the ports' contract suites (`tests/contract`),
+so a test's fake behaves as production's adapters do. Each has the same outage switch: set
+`fail_with` to an exception and every call raises it; `FakeAllegro.fail_reads` does the same
+for checkout form reads. Allegro over HTTP (below the adapter, not a port) is
+`tests/support/allegro_server.py`'s `FakeAllegroServer`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.inmemory import InMemoryEventPublisher
+from adapters.persistence import MemoryStateStore, MemoryTokenStore
 from application.ports import (
     CheckoutFormNotFound,
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
     Clock,
-    Cursor,
     JournalEvent,
     MalformedCheckoutForm,
     OrderEventJournal,
-    OutboundMessage,
-    PublishError,
     StateStore,
     UnreadableCheckoutForm,
 )
 from application.ports.publisher import EventPublisher
-from application.ports.state import (
-    ErrorReport,
-    FailingOrder,
-    PollError,
-    Quarantined,
-    StagedBatch,
-)
 from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
-from domain.policy import ImportPolicy, OrderRecord
+from domain.policy import ImportPolicy
+
+__all__ = [
+    "SYNC_ACCOUNT",
+    "T0",
+    "FakeAllegro",
+    "FakeClock",
+    "InMemoryEventPublisher",
+    "MemoryStateStore",
+    "MemoryTokenStore",
+    "make_sweep",
+    "make_sync",
+]
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -139,96 +155,6 @@ def _bought_within(form: OrderSnapshot | UnreadableCheckoutForm, query: Checkout
         return query.bought_at_gte is None and query.bought_at_lte is None
     low, high = query.bought_at_gte, query.bought_at_lte
     return (low is None or bought >= low) and (high is None or bought <= high)
-
-
-class FakePublisher(InMemoryEventPublisher):
-    """The in-memory adapter (it passes the publisher contract suite), plus a switchable outage."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.outage = False
-
-    async def send(self, messages: Sequence[OutboundMessage]) -> None:
-        if self.outage:
-            raise PublishError("broker unreachable")
-        await super().send(messages)
-
-
-class FakeStateStore(StateStore):
-    def __init__(self) -> None:
-        self.cursors: dict[str, Cursor] = {}
-        self.records: dict[tuple[str, str], OrderRecord] = {}
-        self.failures: dict[tuple[str, str], int] = {}
-        self.errors: dict[tuple[str, str], str] = {}
-        self.poll_errors: dict[str, PollError] = {}
-        self.staged: dict[str, StagedBatch] = {}
-        self.quarantined: dict[tuple[str, str], Quarantined] = {}
-        self.commits = 0
-
-    async def load_cursor(self, account: str) -> Cursor | None:
-        return self.cursors.get(account)
-
-    async def load_records(
-        self, account: str, checkout_form_ids: Collection[str]
-    ) -> Mapping[str, OrderRecord]:
-        found = {i: self.records.get((account, i)) for i in checkout_form_ids}
-        return {i: r for i, r in found.items() if r is not None}
-
-    async def commit(
-        self,
-        account: str,
-        cursor: Cursor | None,
-        records: Sequence[OrderRecord] = (),
-        cleared_failures: Collection[str] = (),
-    ) -> None:
-        if cursor is not None:
-            self.cursors[account] = cursor
-        self.records.update({(account, r.checkout_form_id): r for r in records})
-        for form_id in cleared_failures:
-            self.failures.pop((account, form_id), None)
-        staged = self.staged.get(account)
-        ended = staged if cursor is not None or (staged and staged.cursor is None) else None
-        if ended is not None:
-            self.staged.pop(account, None)  # the batch this commit ends (`StateStore.commit`)
-        dead = {q.checkout_form_id: q for q in ended.quarantined} if ended else {}
-        for form_id in cleared_failures:
-            if form_id not in dead:
-                self.quarantined.pop((account, form_id), None)
-        self.quarantined.update({(account, form_id): q for form_id, q in dead.items()})
-        self.commits += 1
-
-    async def stage(self, account: str, batch: StagedBatch) -> None:
-        self.staged[account] = batch
-
-    async def load_staged(self, account: str) -> StagedBatch | None:
-        return self.staged.get(account)
-
-    async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
-        key = (account, checkout_form_id)
-        self.failures[key] = self.failures.get(key, 0) + 1
-        self.errors[key] = error
-        return self.failures[key]
-
-    async def record_poll_error(self, account: str, message: str, occurred_at: datetime) -> None:
-        self.poll_errors[account] = PollError(message, occurred_at)
-
-    async def load_errors(self, account: str, limit: int = 20) -> ErrorReport:
-        failing = [
-            FailingOrder(form_id, attempts, self.errors.get((acc, form_id), ""), T0)
-            for (acc, form_id), attempts in self.failures.items()
-            if acc == account
-        ]
-        return ErrorReport(self.poll_errors.get(account), tuple(failing[:limit]))
-
-    async def load_quarantined(self, account: str, limit: int = 100) -> tuple[Quarantined, ...]:
-        mine = [q for (acc, _), q in self.quarantined.items() if acc == account]
-        mine.sort(key=lambda q: (-q.failed_at.timestamp(), q.checkout_form_id))
-        return tuple(mine[:limit])
-
-    async def clear_failure(self, account: str, checkout_form_id: str) -> bool:
-        counted = self.failures.pop((account, checkout_form_id), None)
-        entry = self.quarantined.pop((account, checkout_form_id), None)
-        return counted is not None or entry is not None
 
 
 SYNC_ACCOUNT = "shop-1"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from application.ports.errors import PublishError
 from application.ports.publisher import (
     DEAD_LETTERS,
     ORDERS,
@@ -20,19 +19,19 @@ class InMemoryEventPublisher(EventPublisher):
     the domain objects themselves (and a re-sent staged message appears twice, as on Kafka).
 
     After `limit_message_size`, an event over the limit is encoded as a dead letter in its
-    place, as the Kafka publisher does with an event over its maximum message size."""
+    place, as the Kafka publisher does with an event over its maximum message size.
+
+    Set `fail_with` (a `PublishError`, as the port promises for an outage) to make every
+    `send` raise it and record nothing, until it is set back to None: the same outage switch
+    as the in-memory stores'."""
 
     def __init__(self) -> None:
         self.published: list[DomainEvent] = []
         self.dead_letters: list[DeadLetter] = []
         self.sent: list[OutboundMessage] = []
         self._encoded: dict[bytes, DomainEvent | DeadLetter] = {}
-        self._failures_left = 0
+        self.fail_with: Exception | None = None
         self._size_limit: tuple[int, Callable[[DomainEvent], int]] | None = None
-
-    def fail_next(self, n: int = 1) -> None:
-        """Simulate a broker outage: the next `n` calls raise PublishError and record nothing."""
-        self._failures_left = n
 
     def limit_message_size(self, max_bytes: int, size_of: Callable[[DomainEvent], int]) -> None:
         """From now on an event whose `size_of` is over `max_bytes` is dead-lettered. The
@@ -99,6 +98,5 @@ class InMemoryEventPublisher(EventPublisher):
         return OutboundMessage(channel, key.encode(), value, ())
 
     def _check_outage(self) -> None:
-        if self._failures_left > 0:
-            self._failures_left -= 1
-            raise PublishError("simulated broker outage")
+        if self.fail_with is not None:
+            raise self.fail_with

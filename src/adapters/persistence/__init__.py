@@ -1,7 +1,8 @@
 """State adapters: the journal cursor, order records, failure counts and OAuth tokens.
 
 `STATE_URL` picks the backend (`parse_state_url`): a SQLite file for one replica, or
-PostgreSQL. The in-memory stores are fakes for tests. All of them pass the contract
+PostgreSQL. The in-memory stores are the tests' fakes of `StateStore` and `TokenStore` (see
+`tests/support/fakes.py`). All of them pass the contract
 suites in `tests/contract`.
 """
 

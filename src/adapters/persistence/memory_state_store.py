@@ -1,8 +1,10 @@
-"""In-memory stores: fakes for tests (whose state tests read directly) and for demos.
+"""In-memory stores: the one fake of `StateStore` and of `TokenStore` (tests read their state
+directly; `tests/support/fakes.py` gathers every port's fake).
 
 They pass the same contract suites as the SQL stores, including refusing what the SQL
 schema's CHECK constraints refuse, and committing all or nothing.
-Set `fail_with` to make every call raise it, e.g. `StateStoreError("disk full")`.
+Set `fail_with` to make every call raise it, e.g. `StateStoreError("disk full")`: the same
+outage switch as the in-memory publisher's.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class MemoryStateStore(StateStore):
         self.poll_errors: dict[str, PollError] = {}
         self.staged: dict[str, str] = {}  # account -> encoded batch, as the SQL stores keep it
         self.quarantined: dict[str, dict[str, Quarantined]] = {}  # account -> id -> entry
+        self.commits = 0  # successful `commit` calls: how many transactions a batch took
         self.fail_with: Exception | None = None
 
     async def load_cursor(self, account: str) -> Cursor | None:
@@ -94,6 +97,7 @@ class MemoryStateStore(StateStore):
         for form_id in decided_again(cleared, quarantined):
             index.pop(form_id, None)
         index.update((entry.checkout_form_id, entry) for entry in rows)
+        self.commits += 1
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         self._maybe_fail()
@@ -165,10 +169,12 @@ def _stored(entry: Quarantined) -> Quarantined:
 
 
 class MemoryTokenStore(TokenStore):
-    """Keeps pairs in clear: there is no rest to encrypt at."""
+    """Keeps pairs in clear: there is no rest to encrypt at. `saves` lists every pair saved,
+    oldest first, so a test can see each rotation of the single-use refresh token."""
 
-    def __init__(self) -> None:
-        self.pairs: dict[str, TokenPair] = {}
+    def __init__(self, pairs: Mapping[str, TokenPair] | None = None) -> None:
+        self.pairs: dict[str, TokenPair] = dict(pairs or {})
+        self.saves: list[TokenPair] = []
         self.fail_with: Exception | None = None
 
     async def load(self, account: str) -> TokenPair | None:
@@ -182,6 +188,7 @@ class MemoryTokenStore(TokenStore):
         _check_key("account", account)
         require_aware(pair.expires_at)
         self.pairs[account] = pair
+        self.saves.append(pair)
 
 
 def _check_key(what: str, value: str) -> None:

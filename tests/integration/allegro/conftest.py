@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, build_allegro_client
-from application.ports.state import TokenPair
 from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
+from tests.support.fakes import MemoryTokenStore
+
+__all__ = ["MemoryTokenStore", "Sandbox", "SandboxFactory", "SharedTime", "SkewedTime"]
 
 
 @dataclass
@@ -45,19 +47,6 @@ class SkewedTime(SharedTime):
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.wall() + self.skew, UTC)
-
-
-@dataclass
-class MemoryTokenStore:
-    pairs: dict[str, TokenPair] = field(default_factory=dict)
-    saves: list[TokenPair] = field(default_factory=list)
-
-    async def load(self, account: str) -> TokenPair | None:
-        return self.pairs.get(account)
-
-    async def save(self, account: str, pair: TokenPair) -> None:
-        self.saves.append(pair)
-        self.pairs[account] = pair
 
 
 @dataclass

@@ -12,12 +12,12 @@ import pytest
 from adapters.allegro import AllegroClientConfig, build_allegro_client
 from adapters.inmemory.inmemory_event_publisher import InMemoryEventPublisher
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig, ensure_topics
-from adapters.persistence import MemoryStateStore, MemoryTokenStore
 from application.ports import EventPublisher, SystemClock
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
 from domain.policy import ImportPolicy
 from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
+from tests.support.fakes import MemoryStateStore, MemoryTokenStore
 from tests.support.kafka_reader import read_topic
 
 pytestmark = pytest.mark.integration

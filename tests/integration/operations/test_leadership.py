@@ -27,7 +27,7 @@ from entrypoints.health import Role
 from entrypoints.leadership import Leadership, LeaseUnavailable
 from tests.integration.persistence.backends import open_backend, pg_execute
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher
+from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -95,7 +95,7 @@ async def test_a_fenced_ex_leader_cannot_move_the_cursor_and_goes_back_to_standb
     location: PostgresLocation, leases: PostgresLease
 ) -> None:
     fence, roles = LeaseFence(), []
-    allegro, publisher = FakeAllegro(), FakePublisher()
+    allegro, publisher = FakeAllegro(), InMemoryEventPublisher()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id="first"))
     async with await PostgresStateStore.open(location, fence) as store:
         sync = SyncOrders(

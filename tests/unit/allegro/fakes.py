@@ -1,23 +1,50 @@
-"""Test doubles for the Allegro adapter: fake time, a token store, an observer, a fake Allegro."""
+"""The Allegro adapter's unit-test harness: fake time, an observer, and the client wired to
+`FakeAllegroServer` through httpx's MockTransport (the token store is the one fake)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, build_allegro_client
 from application.ports.state import TokenPair
+from tests.support.allegro_server import (
+    API_URL,
+    AUTH_URL,
+    VENDOR,
+    FakeAllegroServer,
+    Reply,
+    allegro_error,
+    vendor_json,
+)
+from tests.support.fakes import MemoryTokenStore
 
-VENDOR = "application/vnd.allegro.public.v1+json"
-API_URL = "https://api.allegro.test"
-AUTH_URL = "https://allegro.test/auth/oauth"
+__all__ = [
+    "API_URL",
+    "AUTH_URL",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "VENDOR",
+    "FakeAllegroServer",
+    "FakeTime",
+    "Harness",
+    "ManualTime",
+    "MemoryTokenStore",
+    "RecordingObserver",
+    "Reply",
+    "allegro_error",
+    "make_config",
+    "make_harness",
+    "settle",
+    "valid_pair",
+    "vendor_json",
+]
+
 CLIENT_ID = "client-id-123"
 CLIENT_SECRET = "client-secret-XYZ"
 START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
@@ -76,21 +103,6 @@ async def settle() -> None:
 
 
 @dataclass
-class MemoryTokenStore:
-    pairs: dict[str, TokenPair] = field(default_factory=dict)
-    saves: list[tuple[str, TokenPair]] = field(default_factory=list)
-    loads: int = 0
-
-    async def load(self, account: str) -> TokenPair | None:
-        self.loads += 1
-        return self.pairs.get(account)
-
-    async def save(self, account: str, pair: TokenPair) -> None:
-        self.saves.append((account, pair))
-        self.pairs[account] = pair
-
-
-@dataclass
 class RecordingObserver:
     requests: list[tuple[str, int | str, float]] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
@@ -100,103 +112,6 @@ class RecordingObserver:
 
     def rate_limit_wait(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
-
-
-def vendor_json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(
-        status,
-        content=json.dumps(body).encode(),
-        headers={"content-type": VENDOR, **(headers or {})},
-    )
-
-
-def allegro_error(status: int, code: str, message: str) -> httpx.Response:
-    error = {"code": code, "message": message, "details": None, "path": None}
-    return vendor_json(status, {"errors": [{**error, "userMessage": message, "metadata": {}}]})
-
-
-class FakeAllegro:
-    """Just enough Allegro for MockTransport: a rotating token endpoint, bearer checks on the
-    REST API, and per-path scripted replies (the last reply of a script repeats)."""
-
-    def __init__(self) -> None:
-        self.access_token = "access-0"
-        self.refresh_token = "refresh-0"
-        self.issued = 0
-        self.expires_in: Any = 43199
-        self.requests: list[httpx.Request] = []
-        self.token_replies: list[Reply] = []
-        self.device_replies: list[Reply] = []
-        self.on_api_request: Callable[[httpx.Request], None] | None = None
-        self._scripts: dict[str, list[Reply]] = {}
-
-    def script(self, path: str, *replies: Reply) -> None:
-        self._scripts.setdefault(path, []).extend(replies)
-
-    @property
-    def api_requests(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.host == httpx.URL(API_URL).host]
-
-    @property
-    def token_requests(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path == "/auth/oauth/token"]
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        await asyncio.sleep(0)  # let concurrent callers interleave, as over a network
-        if request.url.path == "/auth/oauth/token":
-            return self._reply(self.token_replies, request) or self._refresh(request)
-        if request.url.path == "/auth/oauth/device":
-            reply = self._reply(self.device_replies, request)
-            assert reply is not None, "no device reply scripted"
-            return reply
-        if self.on_api_request is not None:
-            self.on_api_request(request)
-        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
-            return vendor_json(
-                401, {"error": "invalid_token", "error_description": "Access token expired: x"}
-            )
-        script = self._scripts.get(request.url.path)
-        assert script, f"unexpected request {request.method} {request.url}"
-        reply = self._reply(script, request, keep_last=True)
-        assert reply is not None
-        return reply
-
-    def _reply(
-        self, replies: list[Reply], request: httpx.Request, *, keep_last: bool = False
-    ) -> httpx.Response | None:
-        if not replies:
-            return None
-        reply = replies[0] if keep_last and len(replies) == 1 else replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        if callable(reply) and not isinstance(reply, httpx.Response):
-            return reply(request)
-        return reply
-
-    def _refresh(self, request: httpx.Request) -> httpx.Response:
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != (
-            self.refresh_token
-        ):
-            return httpx.Response(400, json={"error": "invalid_grant", "error_description": "x"})
-        self.issued += 1
-        self.access_token = f"access-{self.issued}"
-        self.refresh_token = f"refresh-{self.issued}"
-        return httpx.Response(
-            200,
-            json={
-                "access_token": self.access_token,
-                "token_type": "bearer",
-                "refresh_token": self.refresh_token,
-                "expires_in": self.expires_in,
-                "scope": "allegro:api:orders:read",
-                "jti": "abc",
-            },
-        )
 
 
 def make_config(**overrides: Any) -> AllegroClientConfig:
@@ -216,7 +131,7 @@ def valid_pair(time: FakeTime, access: str = "access-0", refresh: str = "refresh
 
 @dataclass
 class Harness:
-    fake: FakeAllegro
+    fake: FakeAllegroServer
     store: MemoryTokenStore
     time: FakeTime
     observer: RecordingObserver
@@ -226,13 +141,13 @@ class Harness:
 def make_harness(
     *,
     store: MemoryTokenStore | None = None,
-    fake: FakeAllegro | None = None,
+    fake: FakeAllegroServer | None = None,
     time: FakeTime | None = None,
     jitter: Callable[[float], float] | None = None,
     **config: Any,
 ) -> Harness:
     time = time or FakeTime()
-    fake = fake or FakeAllegro()
+    fake = fake or FakeAllegroServer()
     if store is None:
         store = MemoryTokenStore({"default": valid_pair(time)})
     observer = RecordingObserver()

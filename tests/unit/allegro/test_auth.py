@@ -20,7 +20,7 @@ from application.ports.state import TokenPair
 from .fakes import (
     CLIENT_ID,
     CLIENT_SECRET,
-    FakeAllegro,
+    FakeAllegroServer,
     FakeTime,
     MemoryTokenStore,
     make_config,
@@ -42,7 +42,7 @@ def form_of(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
 
 
-def refresh_tokens_sent(fake: FakeAllegro) -> list[str]:
+def refresh_tokens_sent(fake: FakeAllegroServer) -> list[str]:
     return [form_of(r)["refresh_token"] for r in fake.token_requests]
 
 
@@ -143,7 +143,7 @@ async def test_refresh_tokens_rotate_on_every_use() -> None:
         "refresh-0",
         "refresh-1",
     ]
-    assert [pair.refresh_token for _, pair in h.store.saves] == ["refresh-1", "refresh-2"]
+    assert [pair.refresh_token for pair in h.store.saves] == ["refresh-1", "refresh-2"]
 
 
 async def test_an_empty_store_is_seeded_from_the_initial_refresh_token() -> None:
@@ -304,7 +304,7 @@ async def test_concurrent_401s_share_one_refresh() -> None:
 
     assert results == ["42"] * 8
     assert len(h.fake.token_requests) == 1
-    assert [pair.access_token for _, pair in h.store.saves] == ["access-1"]
+    assert [pair.access_token for pair in h.store.saves] == ["access-1"]
     retried = [stored for sent, stored in used_while_stored if sent == "Bearer access-1"]
     assert retried == ["access-1"] * 8  # every retry used a pair that was already saved
 
@@ -386,7 +386,7 @@ async def test_a_caller_arriving_during_an_abandoned_save_waits_for_it() -> None
 
     assert await asyncio.wait_for(later, timeout=5.0) == "42"
     assert refresh_tokens_sent(h.fake) == ["refresh-0"]
-    assert [pair.refresh_token for _, pair in store.saves] == ["refresh-1"]
+    assert [pair.refresh_token for pair in store.saves] == ["refresh-1"]
     assert h.fake.api_requests[-1].headers["Authorization"] == "Bearer access-1"
 
 
@@ -408,7 +408,7 @@ async def test_closing_lets_a_refresh_in_flight_land_in_the_store() -> None:
 async def test_closing_waits_for_a_stuck_save_no_longer_than_the_landing_timeout() -> None:
     time = FakeTime()
     store = GatedStore(expiring_store(time, timedelta(0)).pairs)  # the gate never opens
-    fake = FakeAllegro()
+    fake = FakeAllegroServer()
     tokens = TokenManager(
         build_oauth_client(make_config(), httpx.MockTransport(fake)),
         token_url=make_config().token_url,

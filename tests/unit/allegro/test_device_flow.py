@@ -14,13 +14,20 @@ from adapters.allegro import DeviceAuthorization, DeviceFlow, DeviceFlowError, M
 from application.ports.errors import AllegroAuthError, AllegroUnavailable
 from application.ports.state import TokenPair
 
-from .fakes import CLIENT_ID, CLIENT_SECRET, FakeAllegro, FakeTime, MemoryTokenStore, make_config
+from .fakes import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeAllegroServer,
+    FakeTime,
+    MemoryTokenStore,
+    make_config,
+)
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 AUTHORIZATION = DeviceAuthorization("dev-123", "cbt3zdu4g", "https://x/skojarz", None, 5.0, 60.0)
 
 
-def make_flow(fake: FakeAllegro, time: FakeTime, store: MemoryTokenStore) -> DeviceFlow:
+def make_flow(fake: FakeAllegroServer, time: FakeTime, store: MemoryTokenStore) -> DeviceFlow:
     return DeviceFlow(
         make_config(account="shop"),
         store,
@@ -46,7 +53,7 @@ def form_of(request: httpx.Request) -> dict[str, str]:
 
 
 async def test_start_asks_for_a_code_with_basic_auth() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.device_replies.append(
         httpx.Response(
             200,
@@ -79,7 +86,7 @@ async def test_start_asks_for_a_code_with_basic_auth() -> None:
 
 
 async def test_start_defaults_a_missing_interval() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     body = {"device_code": "d", "user_code": "u", "verification_uri": "v", "expires_in": 3600}
     fake.device_replies.append(httpx.Response(200, json=body))
 
@@ -100,7 +107,7 @@ async def test_start_defaults_a_missing_interval() -> None:
     ],
 )
 async def test_start_failures(reply: Any, error: type[Exception], message: str) -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.device_replies.extend([reply] * 6)
 
     async with make_flow(fake, time, store) as flow:
@@ -109,7 +116,7 @@ async def test_start_failures(reply: Any, error: type[Exception], message: str) 
 
 
 async def test_polls_while_pending_then_saves_the_pair() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.token_replies.extend(
         [oauth_error("authorization_pending"), oauth_error("authorization_pending"), tokens()]
     )
@@ -128,7 +135,7 @@ async def test_polls_while_pending_then_saves_the_pair() -> None:
 
 
 async def test_slow_down_increases_the_interval_for_good() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.token_replies.extend(
         [
             oauth_error("slow_down"),
@@ -154,7 +161,7 @@ async def test_slow_down_increases_the_interval_for_good() -> None:
     ],
 )
 async def test_terminal_answers_end_the_flow(code: str, reason: str) -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.token_replies.append(oauth_error(code))
 
     async with make_flow(fake, time, store) as flow:
@@ -167,7 +174,7 @@ async def test_terminal_answers_end_the_flow(code: str, reason: str) -> None:
 
 
 async def test_the_flow_gives_up_when_the_code_expires() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
 
     def pending(_: httpx.Request) -> httpx.Response:
         return oauth_error("authorization_pending")
@@ -184,7 +191,7 @@ async def test_the_flow_gives_up_when_the_code_expires() -> None:
 
 
 async def test_a_token_endpoint_outage_while_polling_is_unavailable() -> None:
-    fake, time, store = FakeAllegro(), FakeTime(), MemoryTokenStore()
+    fake, time, store = FakeAllegroServer(), FakeTime(), MemoryTokenStore()
     fake.token_replies.extend([httpx.Response(500, text="x")] * 6)
 
     async with make_flow(fake, time, store) as flow:

@@ -2,14 +2,14 @@
 
 import pytest
 
-from tests.support.fakes import FakePublisher, FakeStateStore
+from tests.support.fakes import InMemoryEventPublisher, MemoryStateStore
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def publisher() -> InMemoryEventPublisher:
+    return InMemoryEventPublisher()
 
 
 @pytest.fixture
-def state() -> FakeStateStore:
-    return FakeStateStore()
+def state() -> MemoryStateStore:
+    return MemoryStateStore()

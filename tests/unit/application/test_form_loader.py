@@ -22,7 +22,7 @@ from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger
 from tests.support.builders import make_line_item, make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakePublisher, make_sync
+from tests.support.fakes import T0, FakeAllegro, InMemoryEventPublisher, make_sync
 
 ACCOUNT = "shop-1"
 BOUGHT = T0 - timedelta(hours=2)  # the fake journal's events happen at T0 + n seconds
@@ -74,7 +74,7 @@ def allegro() -> ListingAllegro:
     return ListingAllegro()
 
 
-def imported_ids(publisher: FakePublisher) -> list[str]:
+def imported_ids(publisher: InMemoryEventPublisher) -> list[str]:
     return sorted(e.external_id for e in publisher.published if isinstance(e, OrderImported))
 
 

@@ -14,7 +14,14 @@ from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import Decision, ImportPolicy, OrderRecord, Revelation
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import T0, FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
+from tests.support.fakes import (
+    T0,
+    FakeAllegro,
+    FakeClock,
+    InMemoryEventPublisher,
+    MemoryStateStore,
+    make_sync,
+)
 
 ACCOUNT = "shop-1"
 
@@ -44,7 +51,7 @@ def malformed_event(allegro: FakeAllegro, form_id: str) -> JournalEvent:
 
 
 async def test_a_malformed_journal_event_is_quarantined_at_once_and_passed(
-    allegro: FakeAllegro, publisher: FakePublisher, state: FakeStateStore
+    allegro: FakeAllegro, publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro.emit("READY_FOR_PROCESSING", order(1))
     bad = malformed_event(allegro, ".")
@@ -61,24 +68,26 @@ async def test_a_malformed_journal_event_is_quarantined_at_once_and_passed(
     assert letter.raw_payload == bad.raw
     assert "not of Allegro's shape" in letter.error
     assert allegro.reads == [order(1).id, order(2).id]  # nothing read for it
-    assert state.failures == {}
+    assert state.failures.get(ACCOUNT, {}) == {}
 
 
 async def test_a_failing_form_found_gone_loses_its_failure_row(
-    allegro: FakeAllegro, publisher: FakePublisher, state: FakeStateStore
+    allegro: FakeAllegro, publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro.emit("READY_FOR_PROCESSING", order(1))
     allegro.forms[order(1).id] = UnreadableCheckoutForm(order(1).id, "{", "not JSON")
     sync = make_sync(allegro, publisher, state, max_attempts=3)
     await sync.run_batch()
-    assert state.failures == {(ACCOUNT, order(1).id): 1}
+    assert state.failures[ACCOUNT] == {order(1).id: 1}
     del allegro.forms[order(1).id]  # merged away meanwhile: 404 from now on
 
     outcome = await sync.run_batch()
 
     assert outcome.gone == [order(1).id]
     assert outcome.committed
-    assert state.failures == {}  # `status` no longer lists it, no attempts carried over
+    assert (
+        state.failures.get(ACCOUNT, {}) == {}
+    )  # `status` no longer lists it, no attempts carried over
 
 
 class ExplodingPolicy(ImportPolicy):
@@ -96,7 +105,7 @@ ORDER_THAT_EXPLODES = order(1).id
 
 
 async def test_an_unexpected_error_deciding_one_form_takes_the_poison_path(
-    allegro: FakeAllegro, publisher: FakePublisher, state: FakeStateStore
+    allegro: FakeAllegro, publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro.emit("READY_FOR_PROCESSING", order(1))
     last = allegro.emit("READY_FOR_PROCESSING", order(2))
@@ -122,7 +131,7 @@ class UnreadablePages(FakeAllegro):
 
 
 async def test_a_sweep_skips_an_unreadable_page_and_finishes(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = UnreadablePages()
     sweep = SweepCheckoutForms(
@@ -142,7 +151,7 @@ class RefusingRawReads(FakeAllegro):
 
 
 async def test_a_dead_letter_whose_raw_body_cannot_be_had_keeps_the_parsed_form(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = RefusingRawReads()
     allegro.emit("READY_FOR_PROCESSING", order(1, status="TELEPORTED"))
@@ -157,7 +166,7 @@ async def test_a_dead_letter_whose_raw_body_cannot_be_had_keeps_the_parsed_form(
 
 
 async def test_an_unexpected_error_deciding_one_form_in_a_sweep_takes_the_poison_path(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     allegro.forms = {order(1).id: order(1), order(2).id: order(2)}

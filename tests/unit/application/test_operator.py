@@ -31,8 +31,8 @@ from tests.support.fakes import (
     SYNC_ACCOUNT,
     T0,
     FakeAllegro,
-    FakePublisher,
-    FakeStateStore,
+    InMemoryEventPublisher,
+    MemoryStateStore,
     make_sweep,
 )
 
@@ -58,7 +58,7 @@ def test_an_event_id_is_digits_only() -> None:
 
 
 async def test_a_move_stores_the_cursor_and_logs_old_new_and_who(
-    state: FakeStateStore, caplog: pytest.LogCaptureFixture
+    state: MemoryStateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     state.cursors[ACCOUNT] = Cursor("100")
     caplog.set_level(logging.INFO, logger="application.operator")
@@ -76,16 +76,16 @@ async def test_a_move_stores_the_cursor_and_logs_old_new_and_who(
     )
 
 
-async def test_a_move_is_refused_while_a_batch_is_staged(state: FakeStateStore) -> None:
+async def test_a_move_is_refused_while_a_batch_is_staged(state: MemoryStateStore) -> None:
     state.cursors[ACCOUNT] = Cursor("100")
     staged = StagedBatch(Cursor("150"), (), (), ())
-    state.staged[ACCOUNT] = staged
+    await state.stage(ACCOUNT, staged)
 
     with pytest.raises(OperatorRefusal, match="run --once"):
         await move_cursor(state, ACCOUNT, Cursor("42"), command="cursor set", actor="ops@h")
 
     assert state.cursors[ACCOUNT] == Cursor("100")
-    assert state.staged[ACCOUNT] is staged  # still there to be sent
+    assert await state.load_staged(ACCOUNT) == staged  # still there to be sent
 
 
 async def test_latest_is_the_newest_event_and_earliest_the_oldest_retained() -> None:
@@ -170,7 +170,7 @@ async def test_a_date_in_the_future_is_refused() -> None:
 
 
 async def quarantine_one(
-    allegro: FakeAllegro, publisher: FakePublisher, state: FakeStateStore, form_id: str
+    allegro: FakeAllegro, publisher: InMemoryEventPublisher, state: MemoryStateStore, form_id: str
 ) -> SweepCheckoutForms:
     """`form_id` unreadable, failed twice through the sweep's path: quarantined."""
     allegro.forms[form_id] = UnreadableCheckoutForm(form_id, "{not json", "invalid JSON")
@@ -181,7 +181,7 @@ async def quarantine_one(
 
 
 async def test_a_dead_lettered_order_is_listed_with_its_attempts_and_error(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     await quarantine_one(allegro, publisher, state, "bad")
@@ -195,7 +195,7 @@ async def test_a_dead_lettered_order_is_listed_with_its_attempts_and_error(
 
 
 async def test_a_fixed_order_retried_is_published_and_leaves_the_index(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     good = order(7)
@@ -213,7 +213,7 @@ async def test_a_fixed_order_retried_is_published_and_leaves_the_index(
 
 
 async def test_an_order_still_failing_stays_quarantined_and_counts(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     sweep = await quarantine_one(allegro, publisher, state, "bad")
@@ -230,7 +230,7 @@ async def test_an_order_still_failing_stays_quarantined_and_counts(
 
 
 async def test_an_order_gone_from_allegro_is_cleared(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     sweep = await quarantine_one(allegro, publisher, state, "merged")
@@ -243,13 +243,13 @@ async def test_an_order_gone_from_allegro_is_cleared(
 
 
 async def test_a_quarantined_journal_entry_is_skipped_by_all_and_refused_by_name(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     sweep = make_sweep(allegro, publisher, state)
     key = MALFORMED_EVENT_KEY.format(event_id="17")
     entry = Quarantined(key, "17", "malformed journal event: id", 1, T0)
-    state.staged[ACCOUNT] = StagedBatch(Cursor("17"), (), (), (), (entry,))
+    await state.stage(ACCOUNT, StagedBatch(Cursor("17"), (), (), (), (entry,)))
     await state.commit(ACCOUNT, Cursor("17"))
 
     report = await retry_dead_letters(sweep, state, ACCOUNT, None, actor="ops@h")
@@ -261,7 +261,7 @@ async def test_a_quarantined_journal_entry_is_skipped_by_all_and_refused_by_name
 
 
 async def test_clearing_forgets_the_count_and_the_quarantine(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     await quarantine_one(allegro, publisher, state, "bad")
@@ -276,7 +276,7 @@ async def test_clearing_forgets_the_count_and_the_quarantine(
 
 
 async def test_an_order_dead_lettered_by_the_journal_path_is_indexed(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     from tests.support.fakes import SYNC_ACCOUNT, make_sync
 
@@ -295,7 +295,7 @@ async def test_an_order_dead_lettered_by_the_journal_path_is_indexed(
 
 
 async def test_a_dead_letter_sent_again_after_an_interruption_is_indexed_by_that_commit(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     from tests.support.fakes import make_sync
 
@@ -304,14 +304,16 @@ async def test_a_dead_letter_sent_again_after_an_interruption_is_indexed_by_that
     allegro.events[-1] = dataclasses.replace(allegro.events[-1], checkout_form_id="bad")
     allegro.forms["bad"] = UnreadableCheckoutForm("bad", "{not json", "invalid JSON")
     sync = make_sync(allegro, publisher, state, max_attempts=1)
-    publisher.outage = True
+    publisher.fail_with = PublishError("broker unreachable")
 
     with pytest.raises(PublishError):
         await sync.drain()
-    assert state.staged[SYNC_ACCOUNT].quarantined  # staged with the batch, not yet sent
+    staged = await state.load_staged(SYNC_ACCOUNT)
+    assert staged is not None
+    assert staged.quarantined  # staged with the batch, not yet sent
     assert await state.load_quarantined(SYNC_ACCOUNT) == ()  # not sent: not listed
 
-    publisher.outage = False
+    publisher.fail_with = None
     await sync.drain()  # the staged batch is sent again, then committed
 
     [entry] = await state.load_quarantined(SYNC_ACCOUNT)

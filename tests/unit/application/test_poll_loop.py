@@ -5,15 +5,17 @@ from application.ports import AllegroUnavailable
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.policy import ImportPolicy
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
 
-def make_loop(allegro: FakeAllegro, publisher: FakePublisher, batch_size: int = 1000) -> PollLoop:
+def make_loop(
+    allegro: FakeAllegro, publisher: InMemoryEventPublisher, batch_size: int = 1000
+) -> PollLoop:
     sync = SyncOrders(
         allegro,
         allegro,
         publisher,
-        FakeStateStore(),
+        MemoryStateStore(),
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest", batch_size=batch_size),
         FakeClock(),
@@ -31,7 +33,7 @@ async def test_a_full_page_is_followed_immediately_and_idle_waits_the_interval()
     allegro = FakeAllegro()
     for n in range(3):
         allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id=f"id-{n}"))
-    loop = make_loop(allegro, FakePublisher(), batch_size=2)
+    loop = make_loop(allegro, InMemoryEventPublisher(), batch_size=2)
 
     assert await loop.step() == 0.0
     assert await loop.step() == 15
@@ -42,7 +44,7 @@ async def test_an_outage_backs_off_and_records_the_error():
     allegro = FakeAllegro()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot())
     allegro.fail_reads = AllegroUnavailable("timeout")
-    loop = make_loop(allegro, FakePublisher())
+    loop = make_loop(allegro, InMemoryEventPublisher())
 
     delays = [await loop.step() for _ in range(3)]
 
@@ -55,7 +57,7 @@ async def test_an_outage_backs_off_and_records_the_error():
 
 
 async def test_run_stops_when_asked():
-    loop = make_loop(FakeAllegro(), FakePublisher())
+    loop = make_loop(FakeAllegro(), InMemoryEventPublisher())
     stop = asyncio.Event()
     task = asyncio.create_task(loop.run(stop))
     await asyncio.sleep(0)

@@ -15,7 +15,7 @@ from application.sync_orders import BatchOutcome, SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
 BOUND = 5.0  # every wait in these tests; the loop's own waits are far longer
 LONG_BACKOFF = Backoff(initial=1000.0, maximum=1000.0, jitter=lambda: 1.0)
@@ -67,8 +67,8 @@ def make_loop(
     sync = SyncOrders(
         allegro,
         allegro,
-        FakePublisher(),
-        FakeStateStore(),
+        InMemoryEventPublisher(),
+        MemoryStateStore(),
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
         FakeClock(),

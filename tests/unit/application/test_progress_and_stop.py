@@ -16,7 +16,13 @@ from application.ports import Cursor, OutboundMessage
 from application.ports.errors import PublishError
 from domain.order import OrderSnapshot
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore, make_sync
+from tests.support.fakes import (
+    FakeAllegro,
+    FakeClock,
+    InMemoryEventPublisher,
+    MemoryStateStore,
+    make_sync,
+)
 from tests.unit.application.test_form_loader import ListingAllegro, paid_orders
 from tests.unit.application.test_read_ahead import settle
 
@@ -41,7 +47,7 @@ class HeldReads(FakeAllegro):
         return await super().get(checkout_form_id)
 
 
-class HeldSends(FakePublisher):
+class HeldSends(InMemoryEventPublisher):
     """A broker that acknowledges only when the test lets it."""
 
     def __init__(self) -> None:
@@ -55,8 +61,8 @@ class HeldSends(FakePublisher):
         await super().send(messages)
 
 
-class CursorAtEachSend(FakePublisher):
-    def __init__(self, state: FakeStateStore, allegro: FakeAllegro) -> None:
+class CursorAtEachSend(InMemoryEventPublisher):
+    def __init__(self, state: MemoryStateStore, allegro: FakeAllegro) -> None:
         super().__init__()
         self.state = state
         self.allegro = allegro
@@ -72,7 +78,7 @@ def loop_over(sync: object) -> PollLoop:
 
 
 async def test_a_single_read_backlog_publishes_and_commits_slice_by_slice(
-    state: FakeStateStore,
+    state: MemoryStateStore,
 ) -> None:
     allegro = FakeAllegro()
     last = [allegro.emit("READY_FOR_PROCESSING", order(n)) for n in range(60)][-1]
@@ -88,7 +94,7 @@ async def test_a_single_read_backlog_publishes_and_commits_slice_by_slice(
 
 
 async def test_a_form_waiting_for_a_retry_holds_the_cursor_at_its_slice_only(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = FakeAllegro()
     events = [allegro.emit("READY_FOR_PROCESSING", order(n)) for n in range(60)]
@@ -105,7 +111,7 @@ async def test_a_form_waiting_for_a_retry_holds_the_cursor_at_its_slice_only(
 
 
 async def test_orders_read_by_pages_stay_one_slice(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = ListingAllegro()
     paid_orders(allegro, range(200), timedelta(seconds=10))
@@ -119,7 +125,7 @@ async def test_orders_read_by_pages_stay_one_slice(
 
 
 async def test_a_stop_abandons_a_batch_still_reading(
-    publisher: FakePublisher, state: FakeStateStore
+    publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = HeldReads()
     allegro.emit("READY_FOR_PROCESSING", order(1))
@@ -144,7 +150,7 @@ class HeldCommit:
     last_event_id: str
 
 
-async def loop_held_at_send(state: FakeStateStore, stop: asyncio.Event) -> HeldCommit:
+async def loop_held_at_send(state: MemoryStateStore, stop: asyncio.Event) -> HeldCommit:
     allegro = FakeAllegro()
     last = allegro.emit("READY_FOR_PROCESSING", order(1))
     publisher = HeldSends()
@@ -155,7 +161,7 @@ async def loop_held_at_send(state: FakeStateStore, stop: asyncio.Event) -> HeldC
 
 
 async def test_a_stop_lets_a_publish_and_commit_under_way_complete(
-    state: FakeStateStore,
+    state: MemoryStateStore,
 ) -> None:
     stop = asyncio.Event()
     held = await loop_held_at_send(state, stop)
@@ -173,7 +179,7 @@ async def test_a_stop_lets_a_publish_and_commit_under_way_complete(
 
 
 async def test_cancelling_twice_abandons_even_a_commit_under_way(
-    state: FakeStateStore,
+    state: MemoryStateStore,
 ) -> None:
     held = await loop_held_at_send(state, asyncio.Event())
 
@@ -188,7 +194,7 @@ async def test_cancelling_twice_abandons_even_a_commit_under_way(
 
 
 async def test_a_loop_cancelled_from_outside_waits_for_the_commit_under_way(
-    state: FakeStateStore,
+    state: MemoryStateStore,
 ) -> None:
     # E.g. the lease lost: the next term must not start beside a commit left running.
     held = await loop_held_at_send(state, asyncio.Event())

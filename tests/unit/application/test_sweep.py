@@ -13,8 +13,8 @@ from tests.support.fakes import (
     SYNC_ACCOUNT,
     FakeAllegro,
     FakeClock,
-    FakePublisher,
-    FakeStateStore,
+    InMemoryEventPublisher,
+    MemoryStateStore,
     make_sweep,
     make_sync,
 )
@@ -33,7 +33,7 @@ def order(n: int, **overrides):
 
 
 async def test_backfill_imports_paid_orders_of_the_window_once():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     unpaid = make_payment(finished_at=None, paid_amount=None)
     for n in range(250):
         allegro.forms[order(n).id] = (
@@ -57,7 +57,7 @@ async def test_backfill_imports_paid_orders_of_the_window_once():
 
 
 async def test_windows_past_ten_thousand_are_halved():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     for n in range(10_050):
         allegro.forms[order(n).id] = order(n)
 
@@ -69,7 +69,7 @@ async def test_windows_past_ten_thousand_are_halved():
 
 
 async def test_a_sweep_publishes_status_changes_with_the_reconciliation_reason():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     allegro.forms[order(1).id] = order(1)
     sweep = make_sweep(allegro, publisher, state)
     await sweep.run(START, START + timedelta(days=1))
@@ -83,7 +83,7 @@ async def test_a_sweep_publishes_status_changes_with_the_reconciliation_reason()
 
 
 async def test_a_sweep_leaves_the_cursor_alone():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     state.cursors[ACCOUNT] = Cursor("1773479698020317")
     allegro.forms[order(1).id] = order(1)
 
@@ -93,7 +93,7 @@ async def test_a_sweep_leaves_the_cursor_alone():
 
 
 async def test_unreadable_forms_are_dead_lettered_after_the_attempts():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     allegro.forms["bad"] = UnreadableCheckoutForm("bad", "{not json", "invalid JSON")
     sweep = make_sweep(allegro, publisher, state, max_attempts=2)
 
@@ -109,7 +109,7 @@ async def test_unreadable_forms_are_dead_lettered_after_the_attempts():
     )
 
 
-class FailsOnce(FakePublisher):
+class FailsOnce(InMemoryEventPublisher):
     """The broker refuses the first send after the page was staged; `attempted` keeps it."""
 
     def __init__(self) -> None:
@@ -127,7 +127,7 @@ WINDOW = (START, START + timedelta(days=1))
 
 
 async def test_a_page_that_failed_to_send_is_re_sent_byte_identical_before_any_decision():
-    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), MemoryStateStore()
     allegro.forms[order(1).id] = order(1, revision="r1")
     with pytest.raises(PublishError):
         await make_sweep(allegro, publisher, state).run(*WINDOW)
@@ -144,7 +144,7 @@ async def test_a_page_that_failed_to_send_is_re_sent_byte_identical_before_any_d
 
 
 async def test_the_journal_re_sends_a_staged_sweep_page_once_and_keeps_its_cursor():
-    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), MemoryStateStore()
     state.cursors[ACCOUNT] = Cursor("1773479698020317")
     allegro.forms[order(1).id] = order(1)
     with pytest.raises(PublishError):
@@ -156,11 +156,11 @@ async def test_the_journal_re_sends_a_staged_sweep_page_once_and_keeps_its_curso
     assert (first.resent, second.resent) == (1, 0)
     assert [type(e) for e in publisher.published] == [OrderImported]
     assert state.cursors[ACCOUNT] == Cursor("1773479698020317")
-    assert state.records.keys() == {(ACCOUNT, order(1).id)}
+    assert state.records[ACCOUNT].keys() == {order(1).id}
 
 
 async def test_a_sweep_first_re_sends_a_journal_batch_staged_before_an_interruption():
-    allegro, publisher, state = FakeAllegro(), FailsOnce(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), FailsOnce(), MemoryStateStore()
     imported = allegro.emit("READY_FOR_PROCESSING", order(1, revision="r1"))
     with pytest.raises(PublishError):
         await make_sync(allegro, publisher, state).run_batch()
@@ -171,7 +171,7 @@ async def test_a_sweep_first_re_sends_a_journal_batch_staged_before_an_interrupt
     # Imported once, by the journal's decision; the sweep decides on top of its record.
     assert [type(e) for e in publisher.published] == [OrderImported, OrderStatusChanged]
     assert state.cursors[ACCOUNT] == Cursor(imported.id)
-    assert state.records[(ACCOUNT, order(1).id)].revision == "r2"
+    assert state.records[ACCOUNT][order(1).id].revision == "r2"
     assert state.staged == {}
 
 
@@ -194,7 +194,7 @@ def make_reconciler(allegro, publisher, state, clock, **settings) -> Reconciler:
 
 
 async def test_a_cursor_older_than_retention_is_repaired_by_a_sweep_then_moved():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     stale = START - timedelta(days=1)
     state.cursors[ACCOUNT] = Cursor(str(int(stale.timestamp() * 1_000_000)))
     allegro.forms[order(1).id] = order(1)
@@ -210,7 +210,7 @@ async def test_a_cursor_older_than_retention_is_repaired_by_a_sweep_then_moved()
 
 
 async def test_a_fresh_cursor_is_left_alone():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     state.cursors[ACCOUNT] = Cursor(str(int(START.timestamp() * 1_000_000)))
     clock = FakeClock(START + timedelta(days=10))
 
@@ -220,7 +220,7 @@ async def test_a_fresh_cursor_is_left_alone():
 
 
 async def test_the_light_sweep_runs_once_per_period_after_the_first():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     clock = FakeClock(START)
     reconciler = make_reconciler(
         allegro, publisher, state, clock, light_every=timedelta(minutes=10)
@@ -254,7 +254,7 @@ def windows(allegro: FakeAllegro) -> list[tuple[datetime | None, datetime | None
 
 
 async def test_the_deep_sweep_walks_the_range_beyond_the_light_one_a_slice_at_a_time():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     clock = FakeClock(START + timedelta(days=40))
     reconciler = deep_reconciler(allegro, publisher, state, clock)
     step = timedelta(hours=3)
@@ -285,7 +285,7 @@ async def test_the_deep_sweep_walks_the_range_beyond_the_light_one_a_slice_at_a_
 
 
 async def test_the_deep_sweep_repairs_a_missed_seller_side_change_of_an_old_order():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     clock = FakeClock(START + timedelta(days=8))  # order(1) was bought 8 days ago
     reconciler = deep_reconciler(allegro, publisher, state, clock)
     imported = order(1)
@@ -310,7 +310,7 @@ async def test_the_deep_sweep_repairs_a_missed_seller_side_change_of_an_old_orde
 
 
 async def test_the_deep_sweep_can_be_turned_off():
-    allegro, publisher, state = FakeAllegro(), FakePublisher(), FakeStateStore()
+    allegro, publisher, state = FakeAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     clock = FakeClock(START + timedelta(days=40))
     reconciler = make_reconciler(allegro, publisher, state, clock, deep_every=None)
 

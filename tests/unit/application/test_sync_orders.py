@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from application.ports import AllegroUnavailable, Cursor, UnreadableCheckoutForm
+from application.ports import AllegroUnavailable, Cursor, PublishError, UnreadableCheckoutForm
 from domain.events import OrderImported, OrderStatusChanged
 from tests.support.builders import make_order_snapshot, make_payment
 from tests.support.fakes import FakeAllegro, make_sync
@@ -97,17 +97,17 @@ async def test_an_outage_holds_the_cursor_and_publishes_nothing(allegro, publish
 
     assert publisher.published == []
     assert state.cursors[ACCOUNT] == Cursor(None)  # the initial cursor only
-    assert state.failures == {}
+    assert state.failures.get(ACCOUNT, {}) == {}
 
 
 async def test_a_broker_outage_holds_the_cursor(allegro, publisher, state):
     allegro.emit("READY_FOR_PROCESSING", order(1))
-    publisher.outage = True
+    publisher.fail_with = PublishError("broker unreachable")
     sync = make_sync(allegro, publisher, state)
 
     with pytest.raises(Exception, match="broker unreachable"):
         await sync.run_batch()
-    publisher.outage = False
+    publisher.fail_with = None
     await sync.run_batch()
 
     assert [e.external_id for e in publisher.published] == [order(1).id]
@@ -130,7 +130,7 @@ async def test_a_poison_form_is_retried_then_dead_lettered_and_the_cursor_moves(
     assert json.loads(letter.raw_payload)["id"] == order(1).id
     assert [e.external_id for e in publisher.published] == [order(2).id]
     assert state.cursors[ACCOUNT] == Cursor(last.id)
-    assert state.failures == {}
+    assert state.failures.get(ACCOUNT, {}) == {}
 
 
 async def test_an_unreadable_body_is_dead_lettered_with_the_raw_payload(allegro, publisher, state):

@@ -9,7 +9,7 @@ from application.ports import UnreadableCheckoutForm
 from application.sync_orders import BatchOutcome, SyncOrders
 from entrypoints.service import DrainSummary
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakePublisher, FakeStateStore, make_sync
+from tests.support.fakes import FakeAllegro, InMemoryEventPublisher, MemoryStateStore, make_sync
 
 
 def backlog(orders: int) -> FakeAllegro:
@@ -24,7 +24,9 @@ def backlog(orders: int) -> FakeAllegro:
 
 
 def sync_over(allegro: FakeAllegro) -> SyncOrders:
-    return make_sync(allegro, FakePublisher(), FakeStateStore(), batch_size=2, max_attempts=1)
+    return make_sync(
+        allegro, InMemoryEventPublisher(), MemoryStateStore(), batch_size=2, max_attempts=1
+    )
 
 
 def live_outcomes() -> int:

@@ -9,7 +9,6 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from adapters.persistence import MemoryStateStore, MemoryTokenStore
 from application.poll_loop import LoopStatus
 from application.ports import StateStoreError
 from application.ports.state import Cursor, TokenPair
@@ -17,7 +16,7 @@ from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
 from entrypoints.http import HttpEndpoint, create_app
 from entrypoints.lag import Lag
 from entrypoints.metrics import Metrics
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, MemoryStateStore, MemoryTokenStore
 from tests.unit.entrypoints.prometheus_text import parse_metrics
 
 ACCOUNT = "shop"

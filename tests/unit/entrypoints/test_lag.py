@@ -5,7 +5,7 @@ from __future__ import annotations
 from application.ports.state import Cursor
 from entrypoints.lag import LagProbe
 from tests.support.builders import make_order_snapshot
-from tests.support.fakes import FakeAllegro, FakeClock, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, MemoryStateStore
 
 ACCOUNT = "shop"
 
@@ -20,8 +20,8 @@ class CountingAllegro(FakeAllegro):
         return await super().fetch(after, limit)
 
 
-def arrange(events: int) -> tuple[CountingAllegro, FakeStateStore, LagProbe]:
-    allegro, state = CountingAllegro(), FakeStateStore()
+def arrange(events: int) -> tuple[CountingAllegro, MemoryStateStore, LagProbe]:
+    allegro, state = CountingAllegro(), MemoryStateStore()
     for n in range(events):
         allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id=f"cf-{n}"))
     return allegro, state, LagProbe(allegro, state, ACCOUNT, FakeClock(), cap=3)

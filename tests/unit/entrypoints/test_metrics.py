@@ -23,7 +23,7 @@ from tests.support.builders import (
     make_order_snapshot,
     make_order_status_changed,
 )
-from tests.support.fakes import FakeAllegro, FakeClock, FakePublisher, FakeStateStore
+from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 from tests.unit.entrypoints.prometheus_text import parse_metrics
 
 IMPORTED = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
@@ -257,12 +257,12 @@ def test_a_gauge_without_the_prefix_is_refused():
 
 
 def make_loop(
-    allegro: FakeAllegro, state: FakeStateStore, metrics: Metrics, clock: FakeClock
+    allegro: FakeAllegro, state: MemoryStateStore, metrics: Metrics, clock: FakeClock
 ) -> PollLoop:
     sync = SyncOrders(
         allegro,
         allegro,
-        FakePublisher(),
+        InMemoryEventPublisher(),
         state,
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
@@ -279,7 +279,7 @@ def make_loop(
 
 
 async def test_the_poll_loop_reports_batches_and_keeps_its_last_error_durably():
-    allegro, state, metrics, clock = FakeAllegro(), FakeStateStore(), Metrics(), FakeClock()
+    allegro, state, metrics, clock = FakeAllegro(), MemoryStateStore(), Metrics(), FakeClock()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id="cf-1"))
     loop = make_loop(allegro, state, metrics, clock)
     allegro.fail_reads = AllegroRejected("HTTP 403 (forbidden)", 403)
@@ -297,7 +297,7 @@ async def test_the_poll_loop_reports_batches_and_keeps_its_last_error_durably():
 
 
 async def test_a_poll_error_that_cannot_be_recorded_does_not_stop_the_loop():
-    allegro, state, metrics, clock = FakeAllegro(), FakeStateStore(), Metrics(), FakeClock()
+    allegro, state, metrics, clock = FakeAllegro(), MemoryStateStore(), Metrics(), FakeClock()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id="cf-1"))
     allegro.fail_reads = AllegroRejected("HTTP 403", 403)
 
@@ -321,8 +321,8 @@ async def test_errors_named_in_stop_on_end_the_run_instead_of_a_backoff():
     sync = SyncOrders(
         allegro,
         allegro,
-        FakePublisher(),
-        FakeStateStore(),
+        InMemoryEventPublisher(),
+        MemoryStateStore(),
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
         FakeClock(),

@@ -16,28 +16,26 @@ from entrypoints.health import ServiceState
 from entrypoints.lag import Lag
 from entrypoints.recovery import watch_recovery
 from entrypoints.runtime import measure_lag
+from tests.support.fakes import MemoryTokenStore
 
 PERIOD = 0.01
 BOUND = 5.0
 T0 = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+ACCOUNT = "shop"
 
 
-class Store:
+class Store(MemoryTokenStore):
+    """The one token-store fake, announcing each look so that a test can wait for looks."""
+
     def __init__(self, changed: asyncio.Event) -> None:
-        self.pair: TokenPair | None = TokenPair("a-0", "r-0", T0 + timedelta(hours=12))
+        super().__init__({ACCOUNT: TokenPair("a-0", "r-0", T0 + timedelta(hours=12))})
         self.loads = 0
-        self.down = False
         self._changed = changed
 
     async def load(self, account: str) -> TokenPair | None:
         self.loads += 1
         self._changed.set()
-        if self.down:
-            raise PortError("store down")
-        return self.pair
-
-    async def save(self, account: str, pair: TokenPair) -> None:
-        self.pair = pair
+        return await super().load(account)
 
 
 class Loop:
@@ -83,7 +81,7 @@ class Watch:
 async def watch() -> AsyncIterator[Watch]:
     w = Watch()
     task = asyncio.create_task(
-        watch_recovery(w.loop, w.stop, w.store, "shop", {"broker": w.broker.healthy}, PERIOD)
+        watch_recovery(w.loop, w.stop, w.store, ACCOUNT, {"broker": w.broker.healthy}, PERIOD)
     )
     try:
         yield w
@@ -96,7 +94,7 @@ async def test_new_tokens_saved_by_a_login_wake_the_failing_loop(watch: Watch) -
     await watch.looks(3)
     assert watch.loop.wakes == 0  # the same pair, the same dependencies: nothing to do
 
-    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+    watch.store.pairs[ACCOUNT] = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
 
     await watch.until(lambda: watch.loop.wakes == 1)
     await watch.looks(3)
@@ -104,10 +102,10 @@ async def test_new_tokens_saved_by_a_login_wake_the_failing_loop(watch: Watch) -
 
 
 async def test_a_first_pair_stored_wakes_the_loop(watch: Watch) -> None:
-    watch.store.pair = None
+    del watch.store.pairs[ACCOUNT]
     await watch.looks(2)
 
-    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+    watch.store.pairs[ACCOUNT] = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
 
     await watch.until(lambda: watch.loop.wakes == 1)
 
@@ -129,7 +127,7 @@ async def test_a_healthy_loop_is_left_alone(watch: Watch) -> None:
     watch.broker.up = False
     await asyncio.sleep(PERIOD * 5)  # nothing to wait for: the watch must stay idle
 
-    watch.store.pair = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
+    watch.store.pairs[ACCOUNT] = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
     watch.broker.up = True
     await asyncio.sleep(PERIOD * 5)
 
@@ -138,7 +136,7 @@ async def test_a_healthy_loop_is_left_alone(watch: Watch) -> None:
 
 
 async def test_a_store_that_fails_to_answer_wakes_nothing(watch: Watch) -> None:
-    watch.store.down = True
+    watch.store.fail_with = PortError("store down")
     await watch.looks(3)
 
     assert watch.loop.wakes == 0

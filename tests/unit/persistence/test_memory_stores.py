@@ -1,4 +1,4 @@
-"""The fakes' own extras: state that tests read, and an outage switch."""
+"""The fakes' own extras: state that tests read (saves, commits) and an outage switch."""
 
 from __future__ import annotations
 
@@ -54,3 +54,26 @@ async def test_fail_with_makes_every_token_call_raise() -> None:
         await store.load("shop")
 
     assert store.pairs == {}
+
+
+async def test_the_token_store_starts_from_given_pairs_and_lists_every_save_in_order() -> None:
+    first = TokenPair("a-0", "r-0", datetime(2030, 1, 1, tzinfo=UTC))
+    second = TokenPair("a-1", "r-1", datetime(2030, 1, 2, tzinfo=UTC))
+    store = MemoryTokenStore({"shop": first})
+
+    assert await store.load("shop") == first
+    await store.save("shop", second)
+    await store.save("other", first)
+
+    assert store.saves == [second, first]  # each rotation, not only the last pair
+    assert store.pairs == {"shop": second, "other": first}
+
+
+async def test_commits_counts_the_transactions_that_took_effect() -> None:
+    store = MemoryStateStore()
+    await store.commit("shop", Cursor("7"), [RECORD])
+    await store.commit("shop", None, [RECORD])
+    with pytest.raises(StateStoreError):
+        await store.commit("", Cursor("8"))  # refused: nothing took effect
+
+    assert store.commits == 2
