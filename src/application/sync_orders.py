@@ -19,6 +19,7 @@ from application.dead_letters import decision_error, describe, malformed_event
 from application.form_loader import MIN_ORDERS, FormLoader, Loaded, LoadedForms
 from application.outbox import deliver, resend_staged
 from application.ports.allegro import (
+    JOURNAL_PAGE_SIZE,
     LIST_PAGE_SIZE,
     CheckoutFormReader,
     JournalEvent,
@@ -43,14 +44,20 @@ log = logging.getLogger(__name__)
 
 START_LATEST = "latest"
 START_EARLIEST = "earliest"
+# Journal pages one batch may take while a backlog lasts: the service's default (BATCH_PAGES)
+# and the most one batch may hold in memory (MAX_PAGES_PER_BATCH full journal pages).
+PAGES_PER_BATCH = 4
+MAX_PAGES_PER_BATCH = 20
 
 
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     account: str
     start_from: str = START_LATEST  # "latest", "earliest" or a journal event id
-    batch_size: int = 1000  # events per journal page
-    pages_per_batch: int = 1  # journal pages one batch may take while a backlog lasts
+    batch_size: int = JOURNAL_PAGE_SIZE  # events per journal page
+    # Journal pages one batch may take in a backlog: one unless told (the service passes
+    # BATCH_PAGES, PAGES_PER_BATCH by default).
+    pages_per_batch: int = 1
     slice_requests: float = DEFAULT_SLICE_REQUESTS  # reads one commit unit may cost
     max_attempts: int = 3
     read_concurrency: int = 8
@@ -58,10 +65,10 @@ class SyncSettings:
     bulk_min_orders: int = MIN_ORDERS  # fewer orders in a purchase-time window: single reads
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 1000:
-            raise ValueError("batch_size must be within 1..1000 (Allegro's limit)")
-        if self.pages_per_batch < 1:
-            raise ValueError("pages_per_batch must be positive")
+        if not 1 <= self.batch_size <= JOURNAL_PAGE_SIZE:
+            raise ValueError(f"batch_size must be within 1..{JOURNAL_PAGE_SIZE} (Allegro's limit)")
+        if not 1 <= self.pages_per_batch <= MAX_PAGES_PER_BATCH:
+            raise ValueError(f"pages_per_batch must be within 1..{MAX_PAGES_PER_BATCH}")
         if not self.slice_requests > 0:
             raise ValueError("slice_requests must be positive")
         if self.max_attempts < 1 or self.read_concurrency < 1 or self.bulk_min_orders < 1:

@@ -46,67 +46,79 @@ from domain.policy import ImportPolicy
 from entrypoints.failpoints import wrap_publisher
 from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
-from entrypoints.settings import Settings
+from entrypoints.settings import (
+    AllegroSettings,
+    KafkaSettings,
+    LoggingSettings,
+    PollingSettings,
+    ReconciliationSettings,
+    Settings,
+    StateSettings,
+)
 
 
-def allegro_config(settings: Settings) -> AllegroClientConfig:
-    refresh = settings.allegro_refresh_token
+def allegro_config(allegro: AllegroSettings) -> AllegroClientConfig:
+    refresh = allegro.allegro_refresh_token
     return AllegroClientConfig(
-        api_url=settings.api_url,
-        auth_url=settings.auth_url,
-        client_id=settings.allegro_client_id,
-        client_secret=settings.allegro_client_secret.get_secret_value(),
-        account=settings.allegro_account,
+        api_url=allegro.api_url,
+        auth_url=allegro.auth_url,
+        client_id=allegro.allegro_client_id,
+        client_secret=allegro.allegro_client_secret.get_secret_value(),
+        account=allegro.allegro_account,
         initial_refresh_token=refresh.get_secret_value() if refresh else None,
-        rate_limit_per_minute=settings.allegro_rate_limit_per_minute,
-        rate_limit_burst=settings.allegro_rate_limit_burst,
-        timeout_seconds=settings.allegro_timeout_seconds,
-        retry_after_max_seconds=settings.allegro_retry_after_max_seconds,
-        max_body_bytes=settings.allegro_max_body_bytes,
+        rate_limit_per_minute=allegro.allegro_rate_limit_per_minute,
+        rate_limit_burst=allegro.allegro_rate_limit_burst,
+        timeout_seconds=allegro.allegro_timeout_seconds,
+        retry_after_max_seconds=allegro.allegro_retry_after_max_seconds,
+        max_body_bytes=allegro.allegro_max_body_bytes,
     )
 
 
-def kafka_config(settings: Settings) -> KafkaConfig:
-    password = settings.kafka_sasl_password
+def kafka_config(kafka: KafkaSettings) -> KafkaConfig:
+    password = kafka.kafka_sasl_password
     return KafkaConfig(
-        bootstrap_servers=settings.require_kafka(),
-        topic_orders=settings.kafka_topic_orders,
-        topic_dlq=settings.kafka_topic_dlq,
-        enable_idempotence=settings.kafka_enable_idempotence,
+        bootstrap_servers=kafka.require_kafka(),
+        topic_orders=kafka.kafka_topic_orders,
+        topic_dlq=kafka.kafka_topic_dlq,
+        enable_idempotence=kafka.kafka_enable_idempotence,
         compression_type=(
-            None if settings.kafka_compression_type == "none" else settings.kafka_compression_type
+            None if kafka.kafka_compression_type == "none" else kafka.kafka_compression_type
         ),
-        security_protocol=settings.kafka_security_protocol,
-        sasl_mechanism=settings.kafka_sasl_mechanism,
-        sasl_username=settings.kafka_sasl_username,
+        security_protocol=kafka.kafka_security_protocol,
+        sasl_mechanism=kafka.kafka_sasl_mechanism,
+        sasl_username=kafka.kafka_sasl_username,
         sasl_password=password.get_secret_value() if password else None,
-        ssl_cafile=settings.kafka_ssl_cafile,
-        ssl_certfile=settings.kafka_ssl_certfile,
-        ssl_keyfile=settings.kafka_ssl_keyfile,
-        max_message_bytes=settings.kafka_max_message_bytes,
+        ssl_cafile=kafka.kafka_ssl_cafile,
+        ssl_certfile=kafka.kafka_ssl_certfile,
+        ssl_keyfile=kafka.kafka_ssl_keyfile,
+        max_message_bytes=kafka.kafka_max_message_bytes,
     )
 
 
-def token_cipher(settings: Settings) -> TokenCipher | None:
-    key = settings.token_encryption_key
+def token_cipher(state: StateSettings) -> TokenCipher | None:
+    key = state.token_encryption_key
     return TokenCipher.from_key(key.get_secret_value()) if key else None
 
 
-def state_backend(settings: Settings) -> str:
-    location = parse_state_url(settings.state_url)
+def state_backend(state: StateSettings) -> str:
+    location = parse_state_url(state.state_url)
     return "postgres" if isinstance(location, PostgresLocation) else "sqlite"
 
 
-def sqlite_location(settings: Settings) -> SqliteLocation:
-    location = parse_state_url(settings.state_url)
+def sqlite_location(state: StateSettings) -> SqliteLocation:
+    location = parse_state_url(state.state_url)
     assert isinstance(location, SqliteLocation)
     return location
 
 
-def postgres_location(settings: Settings) -> PostgresLocation:
-    location = parse_state_url(settings.state_url)
+def postgres_location(state: StateSettings) -> PostgresLocation:
+    location = parse_state_url(state.state_url)
     assert isinstance(location, PostgresLocation)
     return location
+
+
+def _failpoints(logging: LoggingSettings) -> str:
+    return logging.openoms_failpoints
 
 
 async def kafka_publisher_resource(
@@ -185,38 +197,49 @@ class Gateways(containers.DeclarativeContainer):
     publisher = providers.Callable(
         wrap_publisher,
         kafka_publisher,
-        providers.Callable(lambda s: s.openoms_failpoints, core.settings),
+        providers.Callable(_failpoints, core.settings),
     )
 
 
-def _policy(settings: Settings) -> ImportPolicy:
+def _policy(allegro: AllegroSettings) -> ImportPolicy:
     return ImportPolicy(
-        account=settings.allegro_account,
-        trigger=settings.allegro_import_trigger,
-        mapping=StatusMapping.with_overrides(settings.allegro_status_mapping),
+        account=allegro.allegro_account,
+        trigger=allegro.allegro_import_trigger,
+        mapping=StatusMapping.with_overrides(allegro.allegro_status_mapping),
     )
 
 
-def _sync_settings(settings: Settings) -> SyncSettings:
+def _sync_settings(allegro: AllegroSettings, polling: PollingSettings) -> SyncSettings:
     return SyncSettings(
-        account=settings.allegro_account,
-        start_from=settings.allegro_start_from,
-        batch_size=settings.batch_size,
-        pages_per_batch=settings.batch_pages,
-        max_attempts=settings.dead_letter_after_attempts,
-        bulk_reads=settings.allegro_bulk_reads,
+        account=allegro.allegro_account,
+        start_from=allegro.allegro_start_from,
+        batch_size=polling.batch_size,
+        pages_per_batch=polling.batch_pages,
+        max_attempts=polling.dead_letter_after_attempts,
+        bulk_reads=allegro.allegro_bulk_reads,
     )
 
 
-def _reconcile_settings(settings: Settings) -> ReconcileSettings:
-    every, deep = settings.reconcile_interval_seconds, settings.reconcile_deep_interval_hours
+def _reconcile_settings(
+    allegro: AllegroSettings, reconciliation: ReconciliationSettings
+) -> ReconcileSettings:
+    every = reconciliation.reconcile_interval_seconds
+    deep = reconciliation.reconcile_deep_interval_hours
     return ReconcileSettings(
-        account=settings.allegro_account,
+        account=allegro.allegro_account,
         light_every=timedelta(seconds=every) if every > 0 else None,
-        light_lookback=timedelta(hours=settings.reconcile_lookback_hours),
+        light_lookback=timedelta(hours=reconciliation.reconcile_lookback_hours),
         deep_every=timedelta(hours=deep) if deep > 0 else None,
-        deep_lookback=timedelta(days=settings.reconcile_deep_lookback_days),
+        deep_lookback=timedelta(days=reconciliation.reconcile_deep_lookback_days),
     )
+
+
+def _max_attempts(polling: PollingSettings) -> int:
+    return polling.dead_letter_after_attempts
+
+
+def _poll_interval(polling: PollingSettings) -> float:
+    return polling.poll_interval_seconds
 
 
 def _journal(client: AllegroClient) -> object:
@@ -239,7 +262,7 @@ class UseCases(containers.DeclarativeContainer):
         publisher=gateways.publisher,
         state=gateways.state_store,
         policy=policy,
-        settings=providers.Callable(_sync_settings, core.settings),
+        settings=providers.Callable(_sync_settings, core.settings, core.settings),
         clock=core.clock,
     )
     sweep = providers.Factory(
@@ -249,21 +272,21 @@ class UseCases(containers.DeclarativeContainer):
         state=gateways.state_store,
         policy=policy,
         clock=core.clock,
-        max_attempts=providers.Callable(lambda s: s.dead_letter_after_attempts, core.settings),
+        max_attempts=providers.Callable(_max_attempts, core.settings),
     )
     reconciler = providers.Factory(
         Reconciler,
         journal=providers.Callable(_journal, gateways.allegro),
         state=gateways.state_store,
         sweep=sweep,
-        settings=providers.Callable(_reconcile_settings, core.settings),
+        settings=providers.Callable(_reconcile_settings, core.settings, core.settings),
         clock=core.clock,
     )
     poll_loop = providers.Factory(
         PollLoop,
         sync=sync_orders,
         clock=core.clock,
-        idle_seconds=providers.Callable(lambda s: s.poll_interval_seconds, core.settings),
+        idle_seconds=providers.Callable(_poll_interval, core.settings),
         status=core.loop_status,
         reconciler=reconciler,
         observer=core.metrics,

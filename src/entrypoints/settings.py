@@ -5,6 +5,12 @@ its errors become one line naming the variable, with exit code 2. Every setting 
 here, when it is loaded, not when a component first uses it: a bad value never starts the
 service, never ends in a traceback, and an empty secret is the same as an unset one.
 
+The variables are grouped by concern (GROUPS: Allegro, polling, reconciliation, Kafka, state,
+HTTP, logging), each group a settings model of its own that the composition root hands to the
+component of that concern; `Settings` is all of them, so every variable keeps its flat name.
+A limit that another layer also checks (a journal page, the pages of a batch) is that layer's
+constant, imported here, never a second literal.
+
 `STATE_URL`'s default is absolute, the XDG convention for state on Linux
 (`$XDG_STATE_HOME/openoms-allegro/state.db`, else `~/.local/state/openoms-allegro/state.db`),
 resolved when the settings are loaded: `auth login` and `run` started from different folders
@@ -17,16 +23,19 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, is_loopback
 from adapters.kafka.config import SASL_MECHANISMS
 from adapters.kafka.messages import DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES
 from adapters.persistence.token_cipher import TokenCipher
 from adapters.persistence.url import parse_state_url
+from application.ports.allegro import JOURNAL_PAGE_SIZE
+from application.sync_orders import MAX_PAGES_PER_BATCH, PAGES_PER_BATCH
 from domain.mapping import StatusMapping
 from domain.policy import ImportTrigger
 from domain.statuses import FulfillmentStatus
@@ -79,8 +88,22 @@ def default_state_url() -> str:
     return f"sqlite:///{quote(str(root / STATE_DIRECTORY / 'state.db'))}"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+_FLAT = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+
+def _empty_is_unset(value: object) -> object:
+    """`VAR=` (as compose files and `env` leave it) means the same as no VAR at all."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+        return None
+    return value
+
+
+class AllegroSettings(BaseSettings):
+    """`ALLEGRO_*`: which Allegro account, how to reach it, what to import from it."""
+
+    model_config = _FLAT
 
     allegro_environment: Literal["production", "sandbox"] = "production"
     allegro_api_url: str | None = None
@@ -95,18 +118,97 @@ class Settings(BaseSettings):
     allegro_rate_limit_burst: int = Field(default=5, ge=1, le=1000)
     allegro_status_mapping: dict[str, str] = Field(default_factory=dict)
     allegro_timeout_seconds: float = Field(default=30.0, gt=0)
-    # A larger 2xx body is malformed: a list page of 100 forms is ~0.3 MB.
-    allegro_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1024**3)
+    # A larger 2xx body is malformed (see adapters/allegro/config.py).
+    allegro_max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=64 * 1024, le=1024**3)
     allegro_retry_after_max_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     allegro_bulk_reads: bool = True  # read checkout forms through list pages where it pays
+
+    _refresh_token_unset = field_validator("allegro_refresh_token", mode="before")(_empty_is_unset)
+
+    @field_validator("allegro_client_secret")
+    @classmethod
+    def _client_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty: set the client secret of your Allegro application")
+        return value
+
+    @field_validator("allegro_status_mapping")
+    @classmethod
+    def _status_mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(key for key in value if key.upper() not in FULFILLMENT_STATUSES)
+        if unknown:
+            raise ValueError(
+                f"unknown Allegro fulfillment status {unknown[0]!r}; the keys are "
+                f"{', '.join(sorted(FULFILLMENT_STATUSES))}"
+            )
+        StatusMapping.with_overrides(value)  # its ValueError names the unknown OpenOMS status
+        return value
+
+    @field_validator("allegro_start_from")
+    @classmethod
+    def _start_from(cls, value: str) -> str:
+        if value in ("latest", "earliest") or value.isdigit():
+            return value
+        raise ValueError("must be 'latest', 'earliest' or a journal event id (digits)")
+
+    @model_validator(mode="after")
+    def _urls(self) -> Self:
+        api, auth = ENVIRONMENTS[self.allegro_environment]
+        self.allegro_api_url = _checked_url(self.allegro_api_url or api, "ALLEGRO_API_URL")
+        self.allegro_auth_url = _checked_url(self.allegro_auth_url or auth, "ALLEGRO_AUTH_URL")
+        return self
+
+    @property
+    def api_url(self) -> str:
+        assert self.allegro_api_url is not None  # set by the validator
+        return self.allegro_api_url
+
+    @property
+    def auth_url(self) -> str:
+        assert self.allegro_auth_url is not None
+        return self.allegro_auth_url
+
+
+class PollingSettings(BaseSettings):
+    """How the journal is followed: how often, how much a batch takes, when to give up."""
+
+    model_config = _FLAT
+
     poll_interval_seconds: float = Field(default=15.0, gt=0)
-    batch_size: int = Field(default=1000, ge=1, le=1000)
-    batch_pages: int = Field(default=4, ge=1, le=20)  # journal pages per batch in a backlog
+    batch_size: int = Field(default=JOURNAL_PAGE_SIZE, ge=1, le=JOURNAL_PAGE_SIZE)
+    # Journal pages per batch while a backlog lasts.
+    batch_pages: int = Field(default=PAGES_PER_BATCH, ge=1, le=MAX_PAGES_PER_BATCH)
     dead_letter_after_attempts: int = Field(default=3, ge=1)
+    lag_probe_seconds: float = Field(default=30.0, gt=0)
+
+
+class ReconciliationSettings(BaseSettings):
+    """`RECONCILE_*`: the light and the deep sweep that catch what the journal missed."""
+
+    model_config = _FLAT
+
     reconcile_interval_seconds: float = Field(default=3600.0, ge=0)  # 0 disables
     reconcile_lookback_hours: float = Field(default=72.0, gt=0)
     reconcile_deep_interval_hours: float = Field(default=24.0, ge=0)  # 0 disables
     reconcile_deep_lookback_days: float = Field(default=30.0, gt=0, le=365)
+
+    @model_validator(mode="after")
+    def _deep_sweep(self) -> Self:
+        if self.reconcile_deep_interval_hours > 0 and (
+            self.reconcile_deep_lookback_days * 24 <= self.reconcile_lookback_hours
+        ):
+            raise ValueError(
+                "RECONCILE_DEEP_LOOKBACK_DAYS must reach further back than "
+                "RECONCILE_LOOKBACK_HOURS (the deep sweep covers what the light one does not); "
+                "RECONCILE_DEEP_INTERVAL_HOURS=0 turns the deep sweep off"
+            )
+        return self
+
+
+class KafkaSettings(BaseSettings):
+    """`KAFKA_*`: where events are published and how the client authenticates."""
+
+    model_config = _FLAT
 
     kafka_bootstrap_servers: str | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -126,30 +228,7 @@ class Settings(BaseSettings):
         default=DEFAULT_MAX_MESSAGE_BYTES, ge=MIN_MAX_MESSAGE_BYTES, le=2**31 - 1
     )
 
-    # May carry a password (shown redacted by `status`: adapters.persistence.redact_url).
-    # Empty (the default): default_state_url(), resolved by the validator.
-    state_url: str = Field(default="", repr=False, validate_default=True)
-    token_encryption_key: SecretStr | None = None
-    # PostgreSQL only: several replicas, one leader per account (see entrypoints/leadership).
-    lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
-    lease_wait_seconds: float = Field(default=60.0, ge=0, le=3600)  # one-shot commands; 0: none
-    lag_probe_seconds: float = Field(default=30.0, gt=0)
-    http_host: str = "127.0.0.1"  # the container image sets 0.0.0.0 (see the Dockerfile)
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    log_level: str = "INFO"  # one of LOG_LEVELS (WARN is read as WARNING), any case
-    log_format: Literal["auto", "json", "text"] = "auto"
-    openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
-
-    @field_validator("state_url")
-    @classmethod
-    def _state_url(cls, value: str) -> str:
-        value = value.strip() or default_state_url()
-        parse_state_url(value)  # its ValueError names the problem, never the password
-        return value
-
-    @field_validator(
-        "token_encryption_key",
-        "allegro_refresh_token",
+    _unset = field_validator(
         "kafka_sasl_password",
         "kafka_sasl_mechanism",
         "kafka_sasl_username",
@@ -158,71 +237,7 @@ class Settings(BaseSettings):
         "kafka_ssl_keyfile",
         "kafka_bootstrap_servers",
         mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        """`VAR=` (as compose files and `env` leave it) means the same as no VAR at all."""
-        if isinstance(value, str) and not value.strip():
-            return None
-        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-            return None
-        return value
-
-    @field_validator("allegro_client_secret")
-    @classmethod
-    def _client_secret(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("is empty: set the client secret of your Allegro application")
-        return value
-
-    @field_validator("token_encryption_key")
-    @classmethod
-    def _token_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        try:
-            TokenCipher.from_key(value.get_secret_value())
-        except ValueError:
-            raise ValueError(
-                "is not a Fernet key (URL-safe base64 of 32 bytes: 44 characters ending in "
-                "'='); generate one with `openoms-allegro auth generate-key`"
-            ) from None  # the cause would quote the key
-        return value
-
-    @field_validator("allegro_status_mapping")
-    @classmethod
-    def _status_mapping(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(key for key in value if key.upper() not in FULFILLMENT_STATUSES)
-        if unknown:
-            raise ValueError(
-                f"unknown Allegro fulfillment status {unknown[0]!r}; the keys are "
-                f"{', '.join(sorted(FULFILLMENT_STATUSES))}"
-            )
-        StatusMapping.with_overrides(value)  # its ValueError names the unknown OpenOMS status
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        level = "WARNING" if level == "WARN" else level
-        if level not in LOG_LEVELS:
-            raise ValueError(f"unknown level {value!r}; use one of {', '.join(LOG_LEVELS)}")
-        return level
-
-    @field_validator("http_host")
-    @classmethod
-    def _http_host(cls, value: str) -> str:
-        host = value.strip()
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            if not _HOSTNAME.fullmatch(host):
-                raise ValueError(
-                    f"{value!r} is neither an IP address nor a host name; use e.g. 127.0.0.1 "
-                    "(this host only) or 0.0.0.0 (every interface)"
-                ) from None
-        return host
+    )(_empty_is_unset)
 
     @field_validator("kafka_topic_orders", "kafka_topic_dlq")
     @classmethod
@@ -251,7 +266,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _kafka_security(self) -> Settings:
+    def _kafka_security(self) -> Self:
         """The combinations aiokafka would refuse (or silently ignore) when it connects."""
         protocol = self.kafka_security_protocol
         sasl = {
@@ -297,27 +312,125 @@ class Settings(BaseSettings):
             raise ValueError("KAFKA_TOPIC_DLQ must differ from KAFKA_TOPIC_ORDERS")
         return self
 
-    @field_validator("allegro_start_from")
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise ConfigurationError("KAFKA_BOOTSTRAP_SERVERS is required for this command")
+        return self.kafka_bootstrap_servers
+
+
+class StateSettings(BaseSettings):
+    """Where the cursor, outbox and tokens live, and the lease that guards them."""
+
+    model_config = _FLAT
+
+    # May carry a password (shown redacted by `status`: adapters.persistence.redact_url).
+    # Empty (the default): default_state_url(), resolved by the validator.
+    state_url: str = Field(default="", repr=False, validate_default=True)
+    token_encryption_key: SecretStr | None = None
+    # PostgreSQL only: several replicas, one leader per account (see entrypoints/leadership).
+    lease_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
+    lease_wait_seconds: float = Field(default=60.0, ge=0, le=3600)  # one-shot commands; 0: none
+
+    _key_unset = field_validator("token_encryption_key", mode="before")(_empty_is_unset)
+
+    @field_validator("state_url")
     @classmethod
-    def _start_from(cls, value: str) -> str:
-        if value in ("latest", "earliest") or value.isdigit():
-            return value
-        raise ValueError("must be 'latest', 'earliest' or a journal event id (digits)")
+    def _state_url(cls, value: str) -> str:
+        value = value.strip() or default_state_url()
+        parse_state_url(value)  # its ValueError names the problem, never the password
+        return value
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _token_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            TokenCipher.from_key(value.get_secret_value())
+        except ValueError:
+            raise ValueError(
+                "is not a Fernet key (URL-safe base64 of 32 bytes: 44 characters ending in "
+                "'='); generate one with `openoms-allegro auth generate-key`"
+            ) from None  # the cause would quote the key
+        return value
+
+
+class HttpSettings(BaseSettings):
+    """`HTTP_*`: where /healthz, /readyz and /metrics listen."""
+
+    model_config = _FLAT
+
+    http_host: str = "127.0.0.1"  # the container image sets 0.0.0.0 (see the Dockerfile)
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("http_host")
+    @classmethod
+    def _http_host(cls, value: str) -> str:
+        host = value.strip()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(host):
+                raise ValueError(
+                    f"{value!r} is neither an IP address nor a host name; use e.g. 127.0.0.1 "
+                    "(this host only) or 0.0.0.0 (every interface)"
+                ) from None
+        return host
+
+
+class LoggingSettings(BaseSettings):
+    """`LOG_*`, and the failpoints of the crash tests."""
+
+    model_config = _FLAT
+
+    log_level: str = "INFO"  # one of LOG_LEVELS (WARN is read as WARNING), any case
+    log_format: Literal["auto", "json", "text"] = "auto"
+    openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        level = "WARNING" if level == "WARN" else level
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+
+# Each variable belongs to exactly one group (tests/unit/entrypoints/test_settings_groups.py):
+# a component is handed the group of its concern, and `Settings` is all of them at once, so
+# every variable keeps its flat name (the public interface) and its one-line error.
+GROUPS: tuple[type[BaseSettings], ...] = (
+    AllegroSettings,
+    PollingSettings,
+    ReconciliationSettings,
+    KafkaSettings,
+    StateSettings,
+    HttpSettings,
+    LoggingSettings,
+)
+
+
+class Settings(
+    LoggingSettings,
+    HttpSettings,
+    StateSettings,
+    KafkaSettings,
+    ReconciliationSettings,
+    PollingSettings,
+    AllegroSettings,
+):
+    """Every group (its fields in GROUPS' order); the rules that span two of them."""
+
+    model_config = _FLAT
 
     @model_validator(mode="after")
-    def _urls(self) -> Settings:
-        api, auth = ENVIRONMENTS[self.allegro_environment]
-        self.allegro_api_url = _checked_url(self.allegro_api_url or api, "ALLEGRO_API_URL")
-        self.allegro_auth_url = _checked_url(self.allegro_auth_url or auth, "ALLEGRO_AUTH_URL")
-        return self
-
-    @model_validator(mode="after")
-    def _no_demo_key_for_allegro(self) -> Settings:
+    def _no_demo_key_for_allegro(self) -> Self:
         key = self.token_encryption_key
         if key is None or key.get_secret_value().strip() != COMPOSE_DEMO_KEY:
             return self
         hosts = {urlsplit(url).hostname or "" for url in (self.api_url, self.auth_url)}
-        if all(_is_loopback(host) for host in hosts):
+        if all(is_loopback(host) for host in hosts):
             return self
         raise ValueError(
             "TOKEN_ENCRYPTION_KEY is docker-compose.yml's public demo key, which may only be "
@@ -325,50 +438,14 @@ class Settings(BaseSettings):
             "with `openoms-allegro auth generate-key`"
         )
 
-    @model_validator(mode="after")
-    def _deep_sweep(self) -> Settings:
-        if self.reconcile_deep_interval_hours > 0 and (
-            self.reconcile_deep_lookback_days * 24 <= self.reconcile_lookback_hours
-        ):
-            raise ValueError(
-                "RECONCILE_DEEP_LOOKBACK_DAYS must reach further back than "
-                "RECONCILE_LOOKBACK_HOURS (the deep sweep covers what the light one does not); "
-                "RECONCILE_DEEP_INTERVAL_HOURS=0 turns the deep sweep off"
-            )
-        return self
-
-    @property
-    def api_url(self) -> str:
-        assert self.allegro_api_url is not None  # set by the validator
-        return self.allegro_api_url
-
-    @property
-    def auth_url(self) -> str:
-        assert self.allegro_auth_url is not None
-        return self.allegro_auth_url
-
-    def require_kafka(self) -> str:
-        if not self.kafka_bootstrap_servers:
-            raise ConfigurationError("KAFKA_BOOTSTRAP_SERVERS is required for this command")
-        return self.kafka_bootstrap_servers
-
 
 def _checked_url(url: str, variable: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return url.rstrip("/")
     raise ValueError(f"{variable} must be an https:// URL (plain http only for loopback hosts)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_settings(**overrides: object) -> Settings:

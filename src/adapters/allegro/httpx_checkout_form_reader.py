@@ -13,6 +13,8 @@ from adapters.allegro.identifiers import is_checkout_form_id
 from adapters.allegro.translate import read_checkout_form, read_checkout_form_items
 from adapters.allegro.wire import CHECKOUT_FORMS_PAGE
 from application.ports.allegro import (
+    LIST_OFFSET_WINDOW,
+    LIST_PAGE_SIZE,
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
@@ -28,8 +30,6 @@ from domain.order import OrderSnapshot
 
 CHECKOUT_FORMS = "/order/checkout-forms"
 CHECKOUT_FORM = "/order/checkout-forms/{id}"
-MAX_PAGE_LIMIT = 100
-MAX_WINDOW = 10_000  # Allegro answers 422 when offset + limit exceeds it
 
 
 class HttpxCheckoutFormReader(CheckoutFormReader):
@@ -86,11 +86,11 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
 
 
 def search_params(query: CheckoutFormQuery) -> dict[str, str]:
-    if not 1 <= query.limit <= MAX_PAGE_LIMIT:
-        raise ValueError(f"limit must be within 1..{MAX_PAGE_LIMIT}, got {query.limit}")
-    if query.offset < 0 or query.offset + query.limit > MAX_WINDOW:
+    if not 1 <= query.limit <= LIST_PAGE_SIZE:
+        raise ValueError(f"limit must be within 1..{LIST_PAGE_SIZE}, got {query.limit}")
+    if query.offset < 0 or query.offset + query.limit > LIST_OFFSET_WINDOW:
         raise ValueError(
-            f"offset + limit must stay within 0..{MAX_WINDOW} (got {query.offset} + "
+            f"offset + limit must stay within 0..{LIST_OFFSET_WINDOW} (got {query.offset} + "
             f"{query.limit}); slice by lineItems.boughtAt instead"
         )
     params = {"offset": str(query.offset), "limit": str(query.limit)}

@@ -9,11 +9,10 @@ from adapters.allegro.errors import MalformedResponse
 from adapters.allegro.identifiers import MalformedIdentifier, event_id
 from adapters.allegro.translate import journal_event
 from adapters.allegro.wire import EVENT_STATS_BODY, EVENTS_PAGE
-from application.ports.allegro import JournalEvent, OrderEventJournal
+from application.ports.allegro import JOURNAL_PAGE_SIZE, JournalEvent, OrderEventJournal
 
 EVENTS = "/order/events"
 EVENT_STATS = "/order/event-stats"
-MAX_EVENTS_LIMIT = 1000
 
 
 class HttpxOrderEventJournal(OrderEventJournal):
@@ -21,8 +20,8 @@ class HttpxOrderEventJournal(OrderEventJournal):
         self._api = api
 
     async def fetch(self, after: str | None, limit: int) -> Sequence[JournalEvent]:
-        if not 1 <= limit <= MAX_EVENTS_LIMIT:
-            raise ValueError(f"limit must be within 1..{MAX_EVENTS_LIMIT}, got {limit}")
+        if not 1 <= limit <= JOURNAL_PAGE_SIZE:
+            raise ValueError(f"limit must be within 1..{JOURNAL_PAGE_SIZE}, got {limit}")
         params = {"limit": str(limit)}
         if after is not None:
             params["from"] = after

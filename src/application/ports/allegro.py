@@ -37,6 +37,7 @@ class UnreadableCheckoutForm:
     reason: str
 
 
+JOURNAL_PAGE_SIZE = 1000  # `GET /order/events`: at most 1000 events a page
 LIST_PAGE_SIZE = 100  # `GET /order/checkout-forms`: at most 100 forms a page
 LIST_OFFSET_WINDOW = 10_000  # ... and offset + limit must not exceed 10 000
 
@@ -46,7 +47,7 @@ class CheckoutFormQuery:
     """Filters of `GET /order/checkout-forms` (offset + limit must stay within 10 000)."""
 
     offset: int = 0
-    limit: int = 100
+    limit: int = LIST_PAGE_SIZE
     status: str | None = None
     fulfillment_status: str | None = None
     bought_at_gte: datetime | None = None

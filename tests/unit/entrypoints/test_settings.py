@@ -126,7 +126,8 @@ def test_batch_pages_reach_the_sync_settings(env):
 
     env.setenv("BATCH_PAGES", "7")
 
-    assert _sync_settings(load_settings()).pages_per_batch == 7
+    settings = load_settings()
+    assert _sync_settings(settings, settings).pages_per_batch == 7
 
 
 @pytest.mark.parametrize(
