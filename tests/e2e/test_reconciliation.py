@@ -17,7 +17,7 @@ from tests.support.service import run_cli, run_once, service_env
 
 pytestmark = pytest.mark.integration
 
-# Written out independently of src/domain/mapping.py, from the product specification.
+# Written out independently of src/domain/mapping.py, from README.md, Messages (the status table).
 FULFILLMENT_TO_STATUS = {
     None: "new",
     "NEW": "new",

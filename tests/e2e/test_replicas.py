@@ -8,6 +8,7 @@ a standby without committing anything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -15,6 +16,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from adapters.kafka.config import KafkaConfig
@@ -39,6 +41,15 @@ TTL = 6.0
 # 2/3 TTL left at any moment, the leader renews every TTL/3) to run out.
 TAKEOVER_BOUND = 1.5  # the probe's own polling, one acquire, the new term's start
 LEASE_LOST = "lease lost: back to standby (nothing more is committed by this replica)"
+COMMITTED = "batch committed"
+STOP_ATTEMPTS = 20
+OPEN_TRANSACTIONS = """
+    SELECT count(DISTINCT a.pid) FROM pg_stat_activity a
+    JOIN pg_locks l ON l.pid = a.pid
+    JOIN pg_class c ON c.oid = l.relation
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND a.xact_start IS NOT NULL AND a.pid <> pg_backend_pid()
+"""
 PUBLISHED_IMPORTS = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
 
 
@@ -181,14 +192,50 @@ async def test_one_replica_publishes_and_the_other_takes_over_when_it_is_killed(
     assert standby.process.count("lease released") == 1
 
 
+async def stop_between_transactions(
+    replica: Replica, state: SimulatorState, state_url: str
+) -> None:
+    """SIGSTOP `replica` while it holds no transaction open on its schema.
+
+    A replica stopped inside a transaction (its cursor commit reads the lease row FOR SHARE,
+    a renewal updates it) keeps that row lock until it resumes, so the successor's takeover
+    waits for the SIGCONT and the test times out: what made this test flaky on a loaded
+    machine. The stall this test is about is one between transactions; first the leader
+    commits the end of the journal (idle from then on but for renewals), then the stop is
+    retried until it lands outside a transaction.
+    """
+    latest = state.journal()[-1]["id"]
+    replica.process.wait_for(
+        lambda: latest in {r.get("cursor") for r in replica.process.logs_with(COMMITTED)},
+        within=15,
+        what="the leader to commit the end of the journal",
+    )
+    for _ in range(STOP_ATTEMPTS):
+        replica.process.signal(signal.SIGSTOP)
+        if not await open_transactions(state_url):
+            return
+        replica.process.signal(signal.SIGCONT)
+        await asyncio.sleep(0.05)  # let it finish that transaction: pacing, not a sync
+    raise AssertionError(f"no stop outside a transaction in {STOP_ATTEMPTS} attempts")
+
+
+async def open_transactions(state_url: str) -> int:
+    """Sessions (but ours) inside a transaction that holds a lock on the test's schema."""
+    dsn, _, schema = state_url.rpartition("schema=")
+    async with await psycopg.AsyncConnection.connect(dsn[:-1], autocommit=True) as connection:
+        cursor = await connection.execute(OPEN_TRANSACTIONS, (schema,))
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def test_a_leader_that_stalls_past_its_lease_comes_back_as_a_standby(
-    allegro: SimulatorServer, kafka_topics: KafkaConfig, replicas: list[Replica]
+    allegro: SimulatorServer, kafka_topics: KafkaConfig, replicas: list[Replica], state_url: str
 ) -> None:
     state = allegro.state
     stalled, successor = leader_and_standby(replicas)
     await topic_covers(kafka_topics, expected_imports(state))
 
-    stalled.process.signal(signal.SIGSTOP)
+    await stop_between_transactions(stalled, state, state_url)
     try:
         successor.process.wait_for(
             lambda: successor.role() == "leader", within=TTL * 4, what="takeover"
@@ -199,6 +246,11 @@ async def test_a_leader_that_stalls_past_its_lease_comes_back_as_a_standby(
         stalled.process.signal(signal.SIGCONT)
     stalled.process.wait_for(
         lambda: stalled.role() == "standby", within=TTL * 4, what="the stalled leader to step down"
+    )
+    # Its role answers over HTTP while its log reaches us through a reader thread: wait for the
+    # line rather than count it at once (on a loaded machine the count raced the reader).
+    stalled.process.wait_for(
+        lambda: stalled.process.count(LEASE_LOST) >= 1, within=5, what="the lease-lost log line"
     )
     new_paid_orders(state, 3)
     records = await topic_covers(kafka_topics, expected_imports(state))

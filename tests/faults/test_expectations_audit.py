@@ -4,15 +4,27 @@ fail), and a clean topic reports nothing."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import uuid
+from typing import Any
 
+import pytest
+
+from adapters.allegro.translate import read_checkout_form
 from adapters.kafka.messages import encode_event
 from domain.events import DomainEvent
-from tests.support.builders import (
-    make_order_imported,
-    make_order_snapshot,
-    make_order_status_changed,
+from domain.mapping import StatusMapping
+from domain.order import OrderSnapshot
+from domain.statuses import PaymentStatus
+from sandbox.allegro import SimulatorConfig, SimulatorState
+from tests.support.builders import make_order_imported, make_order_status_changed
+from tests.support.expectations import (
+    PAID_ORDER_STATUS,
+    Expected,
+    audit,
+    documented_event_id,
+    documented_triple,
 )
-from tests.support.expectations import Expected, audit
 from tests.support.kafka_reader import ConsumedRecord
 
 ORDER = make_order_imported().external_id
@@ -28,11 +40,21 @@ def records(*events: DomainEvent) -> list[ConsumedRecord]:
     return consumed
 
 
+def paid_form(fulfillment: str) -> dict[str, Any]:
+    """The fields of Allegro's checkout form JSON the status table reads."""
+    return {
+        "id": ORDER,
+        "status": "READY_FOR_PROCESSING",
+        "fulfillment": {"status": fulfillment},
+        "payment": {"type": "ONLINE", "paidAmount": {"amount": "123.45", "currency": "PLN"}},
+    }
+
+
 def expected(fulfillment: str = "SENT", imports: frozenset[str] = frozenset({ORDER})) -> Expected:
     return Expected(
         account="default",
         imports=imports,
-        final_forms={ORDER: make_order_snapshot(id=ORDER, fulfillment_status=fulfillment)},
+        final_forms={ORDER: paid_form(fulfillment)},
         revisions={ORDER: frozenset({IMPORTED.revision, SENT.revision})},
     )
 
@@ -85,3 +107,61 @@ def test_an_import_nobody_expected_is_reported():
     result = audit(records(IMPORTED), expected(imports=frozenset()))
 
     assert result.unexpected_imports == {ORDER}
+
+
+def test_an_event_id_off_the_documented_recipe_is_reported():
+    stray = dataclasses.replace(SENT, event_id=uuid.uuid5(uuid.NAMESPACE_URL, "elsewhere"))
+
+    result = audit(records(IMPORTED, stray), expected())
+
+    assert list(result.wrong_ids) == [str(stray.event_id)]
+    assert result.problems()
+
+
+ALLEGRO_STATUSES = ("BOUGHT", "FILLED_IN", "READY_FOR_PROCESSING", "CANCELLED")
+
+
+@pytest.mark.parametrize("payment_type", ["ONLINE", "CASH_ON_DELIVERY"])
+@pytest.mark.parametrize("status", ALLEGRO_STATUSES)
+def test_the_service_derives_what_the_documented_table_says(status, payment_type):
+    """The service's reading and mapping of a real simulator form, row by row, against the
+    table written out in the test support (a swapped row fails here in a second, and in
+    every end-to-end audit)."""
+    form = _simulator_form()
+    form["payment"]["type"] = payment_type
+    if payment_type == "CASH_ON_DELIVERY":
+        form["payment"]["paidAmount"] = None
+    mapping = StatusMapping()
+    for fulfillment in [*PAID_ORDER_STATUS, None]:
+        form["status"] = status
+        form["fulfillment"] = {"status": fulfillment} if fulfillment else None
+        for published in (None, "paid"):
+            snapshot = read_checkout_form(json.dumps(form))
+            assert isinstance(snapshot, OrderSnapshot), snapshot
+            previous = PaymentStatus(published) if published else None
+            derived = mapping.derive(snapshot, previous)
+            service = (derived.order_status, derived.payment_status, derived.fulfillment_status)
+            assert service == documented_triple(form, published), (fulfillment, published)
+
+
+def test_the_service_ids_events_as_documented():
+    imported = make_order_imported()
+    changed = make_order_status_changed()
+
+    assert str(imported.event_id) == documented_event_id(
+        "default", ORDER, imported.revision or "", "OrderImported"
+    )
+    assert str(changed.event_id) == documented_event_id(
+        "default", ORDER, changed.revision or "", "OrderStatusChanged", "shipped", "paid", "SENT"
+    )
+
+
+def _simulator_form() -> dict[str, Any]:
+    state = SimulatorState(SimulatorConfig(seed=7))
+    state.script_mixed_lifecycles(4, seed=7)
+    online = [
+        form
+        for form in map(state.checkout_form, state.order_ids())
+        if form["payment"]["type"] == "ONLINE" and form["payment"]["paidAmount"]
+    ]
+    return online[0]

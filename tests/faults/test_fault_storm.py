@@ -15,8 +15,10 @@ import pytest
 from adapters.kafka.config import KafkaConfig
 from sandbox.allegro import SimulatorConfig, SimulatorServer
 from sandbox.allegro.gateway import is_rest
+from sandbox.allegro.state import RequestLogEntry
 from tests.faults.harness import (
     ACCOUNT,
+    Arrival,
     InstrumentedState,
     OrderStream,
     elapsed_since,
@@ -118,14 +120,52 @@ def test_a_fault_storm_keeps_the_budget_and_loses_nothing(kafka_topics, tmp_path
         f"{failures} failed polls; peak requests per window (budget): "
         + ", ".join(f"{w:g}s {peaks[w]} ({budget(w)})" for w in WINDOWS)
         + f", 60s by the request log {logged_peak}"
+        + f"; next request after a 429 (s): {quiet_after_429(log, arrivals)}"
         + f"; {len(state.order_ids())} orders, {result.summary()}; "
         f"{elapsed_since(started)} s"
     )
+    early = requests_inside_blocks(log, arrivals)
     for window, peak in peaks.items():
         assert peak <= budget(window), f"{peak} requests in {window} s"
+    assert statuses[429] >= 1, "no 429 was answered: the block went untested"
+    assert not early, f"requests sent inside a 429's block (seconds after the 429): {early[:5]}"
     assert logged_peak <= PER_MINUTE, f"{logged_peak} requests in a minute of the request log"
     assert not result.problems(), "\n".join(result.problems())
     assert (result.duplicates, result.extra_imports, result.repeated_triples) == (0, 0, 0)
+
+
+def requests_inside_blocks(log: list[RequestLogEntry], arrivals: list[Arrival]) -> list[float]:
+    """Arrivals of a client inside the block a 429 announced to it, as seconds after that 429.
+
+    docs/allegro-api.md, Errors and rate limits: a 429 blocks the client id (a minute, or
+    what `Retry-After` says), so
+    the client must send nothing more until the block ends, not only retry the refused
+    request later. The block is measured from when the 429 was answered (the request log
+    stamps the response's start); requests already under way then are allowed the slack.
+    """
+    early = []
+    for refused in (e for e in log if e.status == 429 and is_rest(e.path)):
+        start, end = refused.monotonic + STAMP_SLACK_SECONDS, refused.monotonic + BLOCK_SECONDS
+        early += [
+            round(a.monotonic - refused.monotonic, 3)
+            for a in arrivals
+            if a.client_id == refused.client_id and start < a.monotonic < end - STAMP_SLACK_SECONDS
+        ]
+    return early
+
+
+def quiet_after_429(log: list[RequestLogEntry], arrivals: list[Arrival]) -> list[float]:
+    """For each 429: seconds until the client's next request arrived (past the slack)."""
+    gaps = []
+    for refused in (e for e in log if e.status == 429 and is_rest(e.path)):
+        later = [
+            a.monotonic - refused.monotonic
+            for a in arrivals
+            if a.client_id == refused.client_id
+            and a.monotonic > refused.monotonic + STAMP_SLACK_SECONDS
+        ]
+        gaps.append(round(min(later), 2) if later else float("inf"))
+    return gaps
 
 
 def _read(kafka_topics: KafkaConfig) -> list[ConsumedRecord]:

@@ -1,5 +1,6 @@
-"""Spec §5: out-of-order and repeated journal events change nothing the checkout form does
-not show. Pinned down here with fakes, after the fault-storm test lost a cancellation.
+"""README.md, Guarantees: out-of-order and repeated journal events change nothing the
+checkout form does not show. Pinned down here with fakes, after the fault-storm test lost a
+cancellation.
 
 Allegro's journal does deliver a READY_FOR_PROCESSING late, carrying the revision the order
 had when it was paid, after the BUYER_CANCELLED that followed it (the simulator's

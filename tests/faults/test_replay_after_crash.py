@@ -1,5 +1,5 @@
-"""What a restart re-sends after a crash between Kafka's ack and the commit (spec §5: "what
-is re-sent after a crash carries the same event_id and value"), with the use case and fakes,
+"""What a restart re-sends after a crash between Kafka's ack and the commit (README.md,
+Guarantees: a re-sent event carries the same event_id and value), with the use case and fakes,
 so each interleaving is exact. The crash is a BaseException the use case cannot catch,
 raised by the publisher once the broker "acknowledged" the batch: nothing is committed.
 

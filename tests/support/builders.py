@@ -113,7 +113,7 @@ def make_buyer(**overrides: Any) -> Buyer:
 
 
 def make_order_snapshot(**overrides: Any) -> OrderSnapshot:
-    """A paid, new order (example §10.2 of the facts file) with any field overridden."""
+    """A paid, new order (shaped as docs/allegro-api.md, Checkout form), fields overridable."""
     order = OrderSnapshot(
         id="15d9e2a0-ea25-11f1-8f11-02fc00000001",
         revision="3fa1c09e",

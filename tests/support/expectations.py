@@ -9,23 +9,22 @@ on timing, so it is not predicted, only checked for consistency.
 When every order was finished before the service first ran (a quiescent simulator), the
 outcome is exact: one OrderImported per order, at its final revision, and nothing else
 (`quiescent_event_ids`).
+
+Independence: the expected statuses and event ids are written out here from the documents
+(README "Messages": the status table and the event id's inputs), never computed by the
+production `StatusMapping` or `event_id`, so a bug in either makes these expectations
+disagree with the topic instead of agreeing with it.
 """
 
 from __future__ import annotations
 
-import json
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from adapters.allegro.translate import read_checkout_form
-from application.ports import UnreadableCheckoutForm
-from domain.events import OrderImported, event_id
-from domain.mapping import StatusMapping
-from domain.order import OrderSnapshot
-from domain.statuses import PaymentStatus
 from sandbox.allegro import SimulatorState
 from tests.support.kafka_reader import ConsumedRecord
 
@@ -35,6 +34,59 @@ TRIGGER = "READY_FOR_PROCESSING"
 
 Triple = tuple[str, str, str | None]
 
+# README "Messages", row by row: a paid
+# (READY_FOR_PROCESSING) order's fulfillment status -> `order_status`; absent counts as NEW.
+PAID_ORDER_STATUS: Mapping[str, str] = {
+    "NEW": "new",
+    "PROCESSING": "processing",
+    "READY_FOR_SHIPMENT": "ready_to_ship",
+    "READY_FOR_PICKUP": "ready_to_ship",
+    "SENT": "shipped",
+    "PICKED_UP": "delivered",
+    "SUSPENDED": "on_hold",
+    "CANCELLED": "cancelled",
+    "RETURNED": "refunded",
+}
+# The published `event_id` namespace: uuid5(NAMESPACE_URL,
+# "https://openoms.org/integrations/allegro"), written out as a literal because consumers
+# that deduplicate across versions depend on the value itself.
+EVENT_ID_NAMESPACE = uuid.UUID("f495570b-d861-59c9-b4a0-aa6f197c53fc")
+IMPORTED_EVENT_TYPE = "OrderImported"
+# ce_type -> the event type in the id; a status change's id also covers its triple.
+EVENT_TYPES: Mapping[str, str] = {
+    IMPORTED: IMPORTED_EVENT_TYPE,
+    STATUS_CHANGED: "OrderStatusChanged",
+}
+
+
+def documented_event_id(
+    account: str, order_id: str, revision: str, event_type: str, *triple: str
+) -> str:
+    """README: "`event_id` is a UUIDv5 over (account, checkout form id, revision, event
+    type[, status triple])", the parts joined with "|"."""
+    return str(
+        uuid.uuid5(EVENT_ID_NAMESPACE, "|".join((account, order_id, revision, event_type, *triple)))
+    )
+
+
+def documented_triple(form: Mapping[str, Any], published_payment: str | None) -> Triple:
+    """The status triple the README's table gives a checkout form as Allegro serves it.
+
+    `published_payment`: the payment status published before, which a cancellation keeps
+    ("unchanged"); without one, a cancelled order is paid only if money arrived."""
+    status = form["status"]
+    fulfillment = (form.get("fulfillment") or {}).get("status")
+    payment = form.get("payment") or {}
+    cash_on_delivery = payment.get("type") == "CASH_ON_DELIVERY"
+    if status == "CANCELLED":
+        paid = payment.get("paidAmount") is not None and not cash_on_delivery
+        return ("cancelled", published_payment or ("paid" if paid else "pending"), fulfillment)
+    if status in ("BOUGHT", "FILLED_IN"):
+        return ("new", "pending", fulfillment)
+    assert status == "READY_FOR_PROCESSING", f"no documented mapping for status {status!r}"
+    order_status = PAID_ORDER_STATUS[fulfillment or "NEW"]
+    return (order_status, "cash_on_delivery" if cash_on_delivery else "paid", fulfillment)
+
 
 @dataclass(frozen=True, slots=True)
 class Expected:
@@ -43,23 +95,20 @@ class Expected:
     account: str
     imports: frozenset[str]
     """Orders that must have an OrderImported (they reached the trigger)."""
-    final_forms: Mapping[str, OrderSnapshot]
-    """The final checkout form of every order in `imports`."""
+    final_forms: Mapping[str, Mapping[str, Any]]
+    """The final checkout form (Allegro's JSON) of every order in `imports`."""
     revisions: Mapping[str, frozenset[str]]
     """Every revision the journal ever showed, per order: nothing else may be published."""
-    mapping: StatusMapping = field(default_factory=StatusMapping)
 
     def final_triple(self, order_id: str, import_payment: str | None) -> Triple:
         """The triple the final form derives to. A cancelled order keeps the payment status
         it was published with, so the import's payment status is the one to carry over."""
-        previous = PaymentStatus(import_payment) if import_payment else None
-        triple = self.mapping.derive(self.final_forms[order_id], previous)
-        return (str(triple.order_status), str(triple.payment_status), triple.fulfillment_status)
+        return documented_triple(self.final_forms[order_id], import_payment)
 
 
 def expected_events(state: SimulatorState, account: str) -> Expected:
     imports = frozenset(oid for oid in state.order_ids() if state.ever_reached(oid, TRIGGER))
-    forms = {oid: _snapshot(state.checkout_form(oid)) for oid in imports}
+    forms = {oid: state.checkout_form(oid) for oid in imports}
     revisions: dict[str, set[str]] = defaultdict(set)
     for event in state.journal():
         form = (event.get("order") or {}).get("checkoutForm") or {}
@@ -79,16 +128,10 @@ def quiescent_event_ids(state: SimulatorState, account: str) -> dict[str, str]:
     """ce_id -> order id of the exact event set for a simulator that was finished before
     the service first read it: one OrderImported per order, at its current revision."""
     return {
-        str(event_id(account, oid, state.revision_of(oid), OrderImported.event_type)): oid
+        documented_event_id(account, oid, state.revision_of(oid), IMPORTED_EVENT_TYPE): oid
         for oid in state.order_ids()
         if state.ever_reached(oid, TRIGGER)
     }
-
-
-def _snapshot(form: dict[str, Any]) -> OrderSnapshot:
-    snapshot = read_checkout_form(json.dumps(form))
-    assert not isinstance(snapshot, UnreadableCheckoutForm), snapshot.reason
-    return snapshot
 
 
 @dataclass(slots=True)
@@ -107,6 +150,8 @@ class TopicAudit:
     """order -> (last published triple, expected triple)."""
     changed_before_import: set[str] = field(default_factory=set)
     unknown_revisions: dict[str, str] = field(default_factory=dict)
+    wrong_ids: dict[str, str] = field(default_factory=dict)
+    """ce_id -> the id the README's recipe gives that event (account, order, revision...)."""
     extra_imports: int = 0
     """Orders with more than one distinct OrderImported id (re-decided after a crash)."""
     repeated_triples: int = 0
@@ -129,6 +174,9 @@ class TopicAudit:
             found.append(f"status changes before the import: {self.changed_before_import}")
         if self.unknown_revisions:
             found.append(f"revisions the journal never showed: {self.unknown_revisions}")
+        if self.wrong_ids:
+            sample = dict(list(self.wrong_ids.items())[:5])
+            found.append(f"event ids other than the documented recipe gives (-> recipe): {sample}")
         return found
 
     def summary(self) -> str:
@@ -182,6 +230,19 @@ def _types(records: list[ConsumedRecord]) -> Counter[str]:
     return Counter(record.header("ce_type") for record in records)
 
 
+def _documented_id(account: str, oid: str, ce_type: str, message: Mapping[str, Any]) -> str | None:
+    event_type = EVENT_TYPES.get(ce_type)
+    if event_type is None:
+        return None  # a type without a documented id recipe
+    revision = message["revision"] or ""
+    if event_type == IMPORTED_EVENT_TYPE:
+        return documented_event_id(account, oid, revision, event_type)
+    order_status, payment_status, fulfillment = _triple(message)
+    return documented_event_id(
+        account, oid, revision, event_type, order_status, payment_status, fulfillment or ""
+    )
+
+
 def _triple(message: Mapping[str, Any]) -> Triple:
     return (message["order_status"], message["payment_status"], message["fulfillment_status"])
 
@@ -201,9 +262,12 @@ def _audit_order(
     if _types(records)[IMPORTED] > 1:
         result.extra_imports += 1
     known = expected.revisions.get(oid, frozenset())
-    for message in messages:
+    for record, message in zip(records, messages, strict=True):
         if message["revision"] not in known:
             result.unknown_revisions[oid] = message["revision"]
+        recipe = _documented_id(expected.account, oid, record.header("ce_type"), message)
+        if recipe is not None and recipe != record.header("ce_id"):
+            result.wrong_ids[record.header("ce_id")] = recipe
     triples = [_triple(message) for message in messages]
     result.repeated_triples += sum(1 for a, b in pairwise(triples) if a == b)
     if oid in expected.imports:

@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.kafka.config import KafkaConfig
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
+from sandbox.kafka_broker import die_with_parent
 
 TEST_KEY = base64.urlsafe_b64encode(b"openoms-allegro-test-key-32bytes").decode()
 
@@ -66,6 +67,7 @@ def run_cli(
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=die_with_parent(),  # a killed test run leaves no CLI behind
     )
 
 

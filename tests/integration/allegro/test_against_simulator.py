@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -109,7 +110,11 @@ async def test_search_filters_are_accepted_by_the_simulator(sandbox: Sandbox) ->
 async def test_refresh_tokens_rotate_and_each_pair_is_stored(
     sandbox_factory: SandboxFactory,
 ) -> None:
-    sandbox = sandbox_factory(access_token_ttl=3600, refresh_grace_seconds=60)
+    # A client id of this test's own: the simulator listens on a port the kernel picked, which
+    # a process left over from an earlier, killed run (a `run --once` still retrying its dead
+    # simulator's URL with the default client id) may reach; only our requests are counted.
+    client_id = f"rotate-{uuid.uuid4().hex[:12]}"
+    sandbox = sandbox_factory(access_token_ttl=3600, refresh_grace_seconds=60, client_id=client_id)
     store = MemoryTokenStore()
 
     async with sandbox.client(store) as client:
@@ -122,7 +127,11 @@ async def test_refresh_tokens_rotate_and_each_pair_is_stored(
     refresh_tokens = [pair.refresh_token for pair in store.saves]
     assert len(refresh_tokens) == 3
     assert len({sandbox.state.initial_refresh_token, *refresh_tokens}) == 4
-    token_calls = [e for e in sandbox.state.request_log if e.path == "/auth/oauth/token"]
+    token_calls = [
+        e
+        for e in sandbox.state.request_log
+        if e.path == "/auth/oauth/token" and e.client_id == client_id
+    ]
     assert [e.status for e in token_calls] == [200, 200, 200]
 
 

@@ -1,4 +1,4 @@
-"""Allegro payload builders with overrides, based on the facts sheet's sample (§10.2)."""
+"""Allegro payload builders with overrides, shaped as docs/allegro-api.md (Checkout form)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Whose credential the token endpoint refused decides the fix an operator reads: the
 application's client id/secret (`invalid_client`, `unauthorized`: a configuration fix) or
-the seller's refresh token (`invalid_grant`: `auth login`). allegro-api-facts.md §7.6."""
+the seller's refresh token (`invalid_grant`: `auth login`). docs/allegro-api.md, OAuth."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ async def test_the_client_credentials_grant_proves_the_secret_and_consumes_nothi
 
 @pytest.mark.parametrize("code", ["invalid_client", "unauthorized"])
 async def test_a_refused_client_secret_is_named(code: str) -> None:
-    """Both of the token endpoint's answers to a wrong id or secret (allegro-api-facts.md)."""
+    """Both of the token endpoint's answers to a wrong id or secret (docs/allegro-api.md, OAuth)."""
 
     def allegro(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": code, "error_description": "Bad"})

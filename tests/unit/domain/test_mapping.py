@@ -12,7 +12,7 @@ PAID = make_payment()
 COD = make_cod_payment()
 UNPAID = make_payment(finished_at=None, paid_amount=None)
 
-# The product specification's status table, row by row.
+# README.md, Messages: the status table, row by row.
 STATUS_TABLE = [
     # (status, fulfillment, payment) -> (order_status, payment_status)
     ("BOUGHT", None, None, OrderStatus.NEW, PaymentStatus.PENDING),

@@ -1,4 +1,4 @@
-"""The wire contract of product spec §4: names, money, times, headers, key, determinism."""
+"""The wire contract (README.md, Messages): names, money, times, headers, key, determinism."""
 
 from __future__ import annotations
 
