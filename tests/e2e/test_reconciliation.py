@@ -11,31 +11,19 @@ from typing import Any
 import pytest
 
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
+from tests.support.expectations import PAID_ORDER_STATUS
 from tests.support.kafka_reader import ConsumedRecord, read_topic
 from tests.support.process import service_process
 from tests.support.service import run_cli, run_once, service_env
 
 pytestmark = pytest.mark.integration
 
-# Written out independently of src/domain/mapping.py, from README.md, Messages (the status table).
-FULFILLMENT_TO_STATUS = {
-    None: "new",
-    "NEW": "new",
-    "PROCESSING": "processing",
-    "READY_FOR_SHIPMENT": "ready_to_ship",
-    "READY_FOR_PICKUP": "ready_to_ship",
-    "SENT": "shipped",
-    "PICKED_UP": "delivered",
-    "SUSPENDED": "on_hold",
-    "CANCELLED": "cancelled",
-    "RETURNED": "refunded",
-}
-
 
 def expected_status(form: dict[str, Any]) -> str:
     if form["status"] == "CANCELLED":
         return "cancelled"
-    return FULFILLMENT_TO_STATUS[(form.get("fulfillment") or {}).get("status")]
+    # README.md, Messages (written out in tests/support/expectations, not read from src)
+    return PAID_ORDER_STATUS[(form.get("fulfillment") or {}).get("status") or "NEW"]
 
 
 def latest_status_per_order(records: list[ConsumedRecord]) -> dict[str, str]:
