@@ -37,19 +37,17 @@ from adapters.persistence.resources import (
     sqlite_token_resource_for,
 )
 from application.poll_loop import LoopStatus, PollLoop
-from application.ports import SystemClock
+from application.ports import CheckoutFormReader, EventPublisher, OrderEventJournal, SystemClock
 from application.reconcile import Reconciler, ReconcileSettings
 from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.mapping import StatusMapping
 from domain.policy import ImportPolicy
-from entrypoints.failpoints import wrap_publisher
 from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
 from entrypoints.settings import (
     AllegroSettings,
     KafkaSettings,
-    LoggingSettings,
     PollingSettings,
     ReconciliationSettings,
     Settings,
@@ -117,10 +115,6 @@ def postgres_location(state: StateSettings) -> PostgresLocation:
     return location
 
 
-def _failpoints(logging: LoggingSettings) -> str:
-    return logging.openoms_failpoints
-
-
 async def kafka_publisher_resource(
     config: KafkaConfig, observer: PublishObserver | None = None
 ) -> AsyncIterator[AiokafkaEventPublisher]:
@@ -130,6 +124,10 @@ async def kafka_publisher_resource(
         yield publisher
     finally:
         await publisher.stop()
+
+
+def event_publisher(producer: AiokafkaEventPublisher) -> EventPublisher:
+    return producer
 
 
 class Core(containers.DeclarativeContainer):
@@ -194,11 +192,10 @@ class Gateways(containers.DeclarativeContainer):
     kafka_publisher = providers.Resource(
         kafka_publisher_resource, providers.Callable(kafka_config, core.settings), core.metrics
     )
-    publisher = providers.Callable(
-        wrap_publisher,
-        kafka_publisher,
-        providers.Callable(_failpoints, core.settings),
-    )
+    # What the use cases publish through: the producer itself, as the port. A provider of
+    # its own so that a test can wrap it (`Application.gateways.publisher.override(...)`,
+    # see tests/support/failpoints.py) while health checks and shutdown keep the producer.
+    publisher = providers.Callable(event_publisher, kafka_publisher)
 
 
 def _policy(allegro: AllegroSettings) -> ImportPolicy:
@@ -242,11 +239,11 @@ def _poll_interval(polling: PollingSettings) -> float:
     return polling.poll_interval_seconds
 
 
-def _journal(client: AllegroClient) -> object:
+def _journal(client: AllegroClient) -> OrderEventJournal:
     return client.journal
 
 
-def _forms(client: AllegroClient) -> object:
+def _forms(client: AllegroClient) -> CheckoutFormReader:
     return client.forms
 
 

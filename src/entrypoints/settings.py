@@ -379,13 +379,12 @@ class HttpSettings(BaseSettings):
 
 
 class LoggingSettings(BaseSettings):
-    """`LOG_*`, and the failpoints of the crash tests."""
+    """`LOG_*`."""
 
     model_config = _FLAT
 
     log_level: str = "INFO"  # one of LOG_LEVELS (WARN is read as WARNING), any case
     log_format: Literal["auto", "json", "text"] = "auto"
-    openoms_failpoints: str = ""  # crash tests only; see entrypoints/failpoints.py
 
     @field_validator("log_level")
     @classmethod

@@ -26,7 +26,7 @@ from tests.faults.harness import (
 )
 from tests.support.expectations import audit, expected_events
 from tests.support.kafka_reader import read_topic
-from tests.support.process import KILLED, ServiceProcess
+from tests.support.process import CLI, FAILPOINT_CLI, KILLED, ServiceProcess
 from tests.support.service import run_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -67,9 +67,12 @@ class Kills:
 
 def one_run(env: dict[str, str], rng: random.Random, kind: str, kills: Kills) -> None:
     """Start the service; it dies by its failpoint, or the test SIGKILLs it."""
-    run_env = env if kind == "test" else {**env, "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}"}
+    if kind == "test":
+        run_env, module = env, CLI
+    else:
+        run_env, module = {**env, "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}"}, FAILPOINT_CLI
     kills.runs += 1
-    with ServiceProcess(run_env, "run") as service:
+    with ServiceProcess(run_env, "run", module=module) as service:
         patience = MAX_FAILPOINT_RUN if kind != "test" else rng.uniform(*RANDOM_KILL_AFTER)
         if service.exits_within(patience):
             crashed_on_purpose = (

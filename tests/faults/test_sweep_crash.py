@@ -14,7 +14,7 @@ import pytest
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from tests.faults.harness import GENEROUS_SIMULATOR_LIMIT, env_for
 from tests.support.kafka_reader import ConsumedRecord, read_topic
-from tests.support.process import KILLED
+from tests.support.process import FAILPOINT_CLI, KILLED
 from tests.support.service import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,7 +57,11 @@ async def test_a_backfill_crashed_after_the_ack_re_sends_its_page_without_decidi
     with SimulatorServer(state) as server:
         env = env_for(server, state, kafka_topics, tmp_path / "state.db")
         crashed = run_cli(
-            "backfill", "--since", since, env={**env, "OPENOMS_FAILPOINTS": "crash_after_publish"}
+            "backfill",
+            "--since",
+            since,
+            env={**env, "OPENOMS_FAILPOINTS": "crash_after_publish"},
+            module=FAILPOINT_CLI,
         )
         assert crashed.returncode == KILLED, crashed.stderr[-3000:]
         before = await read_topic(kafka_topics.bootstrap_servers, kafka_topics.topic_orders)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
@@ -22,6 +23,15 @@ from sandbox.kafka_broker import die_with_parent
 
 POLL_SECONDS = 0.02
 KILLED = -signal.SIGKILL
+CLI = "entrypoints.cli"
+# The CLI with crash-test failpoints (`OPENOMS_FAILPOINTS`), see tests/support/failpoints.py.
+FAILPOINT_CLI = "tests.support.failpoint_cli"
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def cwd_for(module: str) -> Path | None:
+    """The CLI runs where the test runs; a module of `tests` runs where `tests` imports."""
+    return None if module == CLI else REPOSITORY
 
 
 class WaitTimeout(AssertionError):
@@ -40,17 +50,19 @@ def wait_until(
 
 
 class ServiceProcess:
-    """`python -m entrypoints.cli <args>` with its stdout and stderr read line by line."""
+    """`python -m entrypoints.cli <args>` (or `module`) with its stdout and stderr read line
+    by line."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, module: str = CLI) -> None:
         self.args = args or ("run",)
         self._lock = threading.Lock()
         self._stderr: list[str] = []
         self._stdout: list[str] = []
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", *self.args],
+            [sys.executable, "-m", module, *self.args],
             env=env,
+            cwd=cwd_for(module),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

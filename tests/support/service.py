@@ -15,6 +15,7 @@ from typing import Any
 from adapters.kafka.config import KafkaConfig
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from sandbox.kafka_broker import die_with_parent
+from tests.support.process import CLI, cwd_for
 
 TEST_KEY = base64.urlsafe_b64encode(b"openoms-allegro-test-key-32bytes").decode()
 
@@ -58,11 +59,13 @@ def service_env(
 
 
 def run_cli(
-    *args: str, env: dict[str, str], timeout: float = 120
+    *args: str, env: dict[str, str], timeout: float = 120, module: str = CLI
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m entrypoints.cli <args>`, or `module` (e.g. process.FAILPOINT_CLI)."""
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
+        [sys.executable, "-m", module, *args],
         env=env,
+        cwd=cwd_for(module),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,8 +1,10 @@
 """Failpoints for crash tests: kill the process at the worst moments, on purpose.
 
-Off unless `OPENOMS_FAILPOINTS` is set (never in production). Each failpoint SIGKILLs the
-process with its probability per published batch, e.g.
-`OPENOMS_FAILPOINTS=crash_after_publish:0.3,crash_before_publish:0.1`:
+Test code only: the service never wraps its publisher. `install` overrides the composition
+root's publisher provider, so every container the process builds afterwards publishes through
+a `CrashingPublisher`; `tests/support/failpoint_cli.py` does that before it runs the normal
+CLI. Each failpoint SIGKILLs the process with its probability per published batch, e.g.
+`crash_after_publish:0.3,crash_before_publish:0.1`:
 
 - `crash_after_publish`: after the broker acknowledged the batch and before the cursor and
   order records are committed (the replay must re-send the same events, byte for byte);
@@ -18,8 +20,11 @@ import random
 import signal
 from collections.abc import Mapping, Sequence
 
+from dependency_injector import providers
+
 from application.ports import DeadLetter, EventPublisher, OutboundMessage
 from domain.events import DomainEvent
+from entrypoints.containers import Application
 
 log = logging.getLogger(__name__)
 CRASH_AFTER_PUBLISH = "crash_after_publish"
@@ -75,3 +80,15 @@ def wrap_publisher(publisher: EventPublisher, spec: str) -> EventPublisher:
     if points:
         return CrashingPublisher(publisher, points, random.Random())
     return publisher
+
+
+def install(spec: str) -> None:
+    """Every `Application` built from now on in this process publishes through `spec`'s
+    failpoints. An override on the class's nested provider is copied into each instance and
+    bound to that instance's own Kafka producer (the one its runtime checks and closes)."""
+    gateways = Application.gateways
+    gateways.publisher.override(providers.Callable(wrap_publisher, gateways.kafka_publisher, spec))
+
+
+def uninstall() -> None:
+    Application.gateways.publisher.reset_override()
