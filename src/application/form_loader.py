@@ -7,7 +7,7 @@ budget (150 a minute is 2.5 orders a second). A page of `GET /order/checkout-for
 - the batch's orders are clustered by their purchase time (from the journal events), split
   where purchases lie more than `max_gap` apart, so a few old orders never stretch a window
   over months; a cluster of fewer than `min_orders` orders is read one by one;
-- each cluster is paged as one `lineItems.boughtAt` window, oldest first, and paging stops
+- each cluster is paged as one purchase-time window, oldest first, and paging stops
   as soon as the pages left would cost more than reading the orders left one by one;
 - a listed form is used only when it is vouched for (see `vouched`);
 - a copy listed for one batch is not reused by the next, even when the next batch's events
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 MIN_ORDERS = 4  # a trickle of 1-3 orders is cheaper read one by one
 MAX_GAP = timedelta(hours=1)
-# `lineItems.boughtAt.lte` goes out with millisecond precision: reach the end of the last
+# The purchase-time filter goes out with millisecond precision: reach the end of the last
 # millisecond so that a sub-millisecond purchase time is still inside the window.
 _LAST_MILLISECOND = timedelta(microseconds=999)
 
@@ -302,9 +302,9 @@ class _Reading:
                     limit=self._page_size,
                     bought_at_gte=low,
                     bought_at_lte=high,
-                    sort="lineItems.boughtAt",  # oldest first: new purchases append at the end
-                    only_ids=wanted,  # the window's other forms are not translated
-                )
+                    order="oldest_first",  # new purchases append at the end
+                ),
+                wanted=wanted,  # the window's other forms need not be translated
             )
 
     def _listed_somehow(self, checkout_form_id: str) -> bool:

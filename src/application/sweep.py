@@ -2,7 +2,7 @@
 
 Used for `backfill --since`, for repairing a cursor older than the journal's retention, and
 for the periodic light sweep that catches silent holes in the journal. Windows are sliced by
-`lineItems.boughtAt`, halving any window that matches more than the 10 000 orders offset
+purchase time, halving any window that matches more than the 10 000 orders offset
 paging can reach (docs/allegro-api.md, Checkout form list). Pages are sorted oldest first,
 so orders bought during the sweep append at the end instead of shifting the pages still to
 read.
@@ -205,7 +205,7 @@ class SweepCheckoutForms:
             limit=self._page_size,
             bought_at_gte=low,
             bought_at_lte=high,
-            sort="lineItems.boughtAt",
+            order="oldest_first",
         )
         try:
             return await self._forms.search(query)

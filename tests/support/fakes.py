@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +75,7 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         self.forms: dict[str, OrderSnapshot | UnreadableCheckoutForm] = {}
         self.reads: list[str] = []
         self.searches: list[CheckoutFormQuery] = []
+        self.wanted: list[Collection[str] | None] = []  # `search`'s `wanted`, one per request
         self.journal_reads: list[str | None] = []  # `fetch`'s `after`, one per request
         self.fail_reads: Exception | None = None
 
@@ -119,8 +120,11 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
             return form.raw
         return json.dumps(dataclasses.asdict(form), default=str, sort_keys=True)
 
-    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
+    async def search(
+        self, query: CheckoutFormQuery, *, wanted: Collection[str] | None = None
+    ) -> CheckoutFormPage:
         self.searches.append(query)
+        self.wanted.append(wanted)
         if self.fail_reads is not None:
             raise self.fail_reads
         matching = sorted(
@@ -130,12 +134,13 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
                 if isinstance(f, UnreadableCheckoutForm)
                 else (_bought_at(f) or T0, f.id)
             ),
+            reverse=query.order == "newest_first",
         )
         if query.offset + query.limit > 10_000:
             raise AssertionError("offset + limit beyond Allegro's 10 000 window")
         page = matching[query.offset : query.offset + query.limit]
-        if query.only_ids is not None:  # left out, as the HTTP adapter leaves them untranslated
-            page = [f for f in page if _form_id(f) is None or _form_id(f) in query.only_ids]
+        if wanted is not None:  # left out, as the HTTP adapter leaves them untranslated
+            page = [f for f in page if _form_id(f) is None or _form_id(f) in wanted]
         return CheckoutFormPage(tuple(page), len(matching))
 
 

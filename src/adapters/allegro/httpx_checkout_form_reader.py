@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import httpx
@@ -18,6 +19,7 @@ from application.ports.allegro import (
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
+    PurchaseOrder,
     UnreadableCheckoutForm,
 )
 from application.ports.errors import (
@@ -30,6 +32,11 @@ from domain.order import OrderSnapshot
 
 CHECKOUT_FORMS = "/order/checkout-forms"
 CHECKOUT_FORM = "/order/checkout-forms/{id}"
+# The port's purchase-time order in Allegro's `sort` syntax (a leading `-` is descending).
+SORT_BY_PURCHASE: dict[PurchaseOrder, str] = {
+    "oldest_first": "lineItems.boughtAt",
+    "newest_first": "-lineItems.boughtAt",
+}
 
 
 class HttpxCheckoutFormReader(CheckoutFormReader):
@@ -72,7 +79,9 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
             raise
         return response
 
-    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
+    async def search(
+        self, query: CheckoutFormQuery, *, wanted: Collection[str] | None = None
+    ) -> CheckoutFormPage:
         response = await self._api.request(
             "GET", CHECKOUT_FORMS, CHECKOUT_FORMS, params=search_params(query)
         )
@@ -81,7 +90,7 @@ class HttpxCheckoutFormReader(CheckoutFormReader):
         items_as_sent = functools.cache(
             lambda: decode_json(response, CHECKOUT_FORMS)["checkoutForms"]
         )
-        items = tuple(read_checkout_form_items(page, items_as_sent, query.only_ids))
+        items = tuple(read_checkout_form_items(page, items_as_sent, wanted))
         return CheckoutFormPage(items=items, total_count=page["totalCount"])
 
 
@@ -95,7 +104,7 @@ def search_params(query: CheckoutFormQuery) -> dict[str, str]:
         )
     params = {"offset": str(query.offset), "limit": str(query.limit)}
     optional = {
-        "sort": query.sort or None,
+        "sort": SORT_BY_PURCHASE[query.order],
         "status": query.status,
         "fulfillment.status": query.fulfillment_status,
         "lineItems.boughtAt.gte": _instant(query.bought_at_gte),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from domain.order import OrderSnapshot
 
@@ -42,9 +42,15 @@ LIST_PAGE_SIZE = 100  # `GET /order/checkout-forms`: at most 100 forms a page
 LIST_OFFSET_WINDOW = 10_000  # ... and offset + limit must not exceed 10 000
 
 
+# Which way a page of checkout forms runs in purchase time. Oldest first keeps the pages of a
+# window still to read in place while new purchases append at its end.
+PurchaseOrder = Literal["oldest_first", "newest_first"]
+
+
 @dataclass(frozen=True, slots=True)
 class CheckoutFormQuery:
-    """Filters of `GET /order/checkout-forms` (offset + limit must stay within 10 000)."""
+    """One page of the checkout forms that match these filters, in purchase-time `order`
+    (offset + limit must stay within LIST_OFFSET_WINDOW; slice by purchase time beyond it)."""
 
     offset: int = 0
     limit: int = LIST_PAGE_SIZE
@@ -54,10 +60,7 @@ class CheckoutFormQuery:
     bought_at_lte: datetime | None = None
     updated_at_gte: datetime | None = None
     updated_at_lte: datetime | None = None
-    sort: str = "-lineItems.boughtAt"
-    # Not a filter Allegro knows: when set, the page's items need only hold these forms
-    # (the reader may leave the others out, unread); `total_count` still counts them all.
-    only_ids: frozenset[str] | None = None
+    order: PurchaseOrder = "newest_first"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,13 @@ class CheckoutFormReader(Protocol):
         """Raises CheckoutFormNotFound, MalformedCheckoutForm, or an outage error."""
         ...
 
-    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage: ...
+    async def search(
+        self, query: CheckoutFormQuery, *, wanted: Collection[str] | None = None
+    ) -> CheckoutFormPage:
+        """The page `query` names. With `wanted`, the caller needs only those forms: the
+        reader may leave the page's others out, untranslated (an item whose id cannot be
+        read stays); `total_count` still counts every form the filters match."""
+        ...
 
     async def get_raw(self, checkout_form_id: str) -> str:
         """The body Allegro sends for the form, as is (for the dead-letter topic)."""

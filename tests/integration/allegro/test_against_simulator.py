@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from adapters.allegro import DeviceFlow
-from application.ports.allegro import CheckoutFormQuery, JournalEvent
+from application.ports.allegro import CheckoutFormPage, CheckoutFormQuery, JournalEvent
 from application.ports.errors import (
     AllegroAuthError,
     AllegroUnavailable,
@@ -100,7 +101,7 @@ async def test_search_filters_are_accepted_by_the_simulator(sandbox: Sandbox) ->
                 bought_at_gte=order.ordered_at,
                 bought_at_lte=order.ordered_at,
                 fulfillment_status=order.fulfillment_status,
-                sort="lineItems.boughtAt",
+                order="oldest_first",
             )
         )
 
@@ -328,3 +329,21 @@ async def test_device_flow_login_then_api_access(sandbox: Sandbox) -> None:
     async with sandbox.client(store, account="shop", initial_refresh_token=None) as client:
         assert await client.journal.latest_event_id() is None
     assert len(waits) == 2
+
+
+async def test_search_pages_run_in_the_purchase_time_order_asked_for(sandbox: Sandbox) -> None:
+    for minutes in (5, 1, 30, 2, 9):  # purchases minutes apart
+        sandbox.time.clock.advance(minutes * 60)
+        sandbox.state.pay(sandbox.state.place_order())
+
+    async with sandbox.client() as client:
+        oldest = await client.forms.search(CheckoutFormQuery(order="oldest_first"))
+        newest = await client.forms.search(CheckoutFormQuery(order="newest_first"))
+
+    def times(page: CheckoutFormPage) -> list[datetime]:
+        return [i.ordered_at for i in page.items if isinstance(i, OrderSnapshot) and i.ordered_at]
+
+    assert len(times(oldest)) == len(sandbox.state.order_ids())
+    assert len(set(times(oldest))) == len(times(oldest))  # distinct: the order is visible
+    assert times(oldest) == sorted(times(oldest))
+    assert times(newest) == sorted(times(oldest), reverse=True)

@@ -13,6 +13,7 @@ from adapters.allegro.httpx_checkout_form_reader import search_params
 from application.ports.allegro import (
     CheckoutFormQuery,
     CheckoutFormReader,
+    PurchaseOrder,
     UnreadableCheckoutForm,
 )
 from application.ports.errors import AllegroRejected, CheckoutFormNotFound, MalformedCheckoutForm
@@ -119,7 +120,7 @@ async def test_search_builds_the_query_and_reads_every_item() -> None:
         bought_at_lte=datetime(2026, 3, 14, 9, 12, 40, 118999, tzinfo=UTC),
         updated_at_gte=datetime(2026, 3, 2, 1, 0, tzinfo=timezone(timedelta(hours=1))),
         updated_at_lte=datetime(2026, 3, 3, 4, 5, 6),  # naive: read as UTC
-        sort="updatedAt",
+        order="oldest_first",
     )
 
     result = await h.client.forms.search(query)
@@ -133,7 +134,7 @@ async def test_search_builds_the_query_and_reads_every_item() -> None:
         "lineItems.boughtAt.lte": "2026-03-14T09:12:40.118Z",
         "updatedAt.gte": "2026-03-02T00:00:00.000Z",
         "updatedAt.lte": "2026-03-03T04:05:06.000Z",
-        "sort": "updatedAt",
+        "sort": "lineItems.boughtAt",
     }
     assert result.total_count == 57
     good, unreadable = result.items
@@ -149,6 +150,34 @@ def test_default_query_params() -> None:
         "limit": "100",
         "sort": "-lineItems.boughtAt",
     }
+
+
+async def test_search_translates_only_the_wanted_forms_and_counts_them_all() -> None:
+    h = make_harness()
+    wanted = make_checkout_form()
+    other = {**make_checkout_form(), "id": "0f0f0f0f-0000-11f1-8000-00000000000c"}
+    nameless = {"status": "READY_FOR_PROCESSING"}  # no id to tell: kept, as unreadable
+    page = {"checkoutForms": [other, wanted, nameless], "count": 3, "totalCount": 3}
+    h.fake.script("/order/checkout-forms", vendor_json(200, page))
+
+    result = await h.client.forms.search(CheckoutFormQuery(), wanted={wanted["id"]})
+
+    # `wanted` is the reader's own filtering, never a query parameter
+    assert set(h.fake.api_requests[0].url.params) == {"offset", "limit", "sort"}
+    listed, unreadable = result.items
+    assert isinstance(listed, OrderSnapshot)
+    assert listed.id == wanted["id"]
+    assert isinstance(unreadable, UnreadableCheckoutForm)
+    assert unreadable.checkout_form_id is None
+    assert result.total_count == 3
+
+
+@pytest.mark.parametrize(
+    ("order", "sort"),
+    [("oldest_first", "lineItems.boughtAt"), ("newest_first", "-lineItems.boughtAt")],
+)
+def test_the_purchase_time_order_is_sent_as_allegros_sort(order: PurchaseOrder, sort: str) -> None:
+    assert search_params(CheckoutFormQuery(order=order))["sort"] == sort
 
 
 @pytest.mark.parametrize(

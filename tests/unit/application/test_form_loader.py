@@ -1,7 +1,7 @@
 """Bulk reads: list pages where they save requests, single reads for everything else."""
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 import pytest
@@ -45,14 +45,16 @@ class ListingAllegro(FakeAllegro):
         self.events[-1] = event
         return event
 
-    async def search(self, query: CheckoutFormQuery) -> CheckoutFormPage:
+    async def search(
+        self, query: CheckoutFormQuery, *, wanted: Collection[str] | None = None
+    ) -> CheckoutFormPage:
         if self.search_error is not None:
             self.searches.append(query)
             raise self.search_error
         fresh = self.forms
         self.forms = {k: v for k, v in {**fresh, **self.listed}.items() if k not in self.hidden}
         try:
-            return await super().search(query)
+            return await super().search(query, wanted=wanted)
         finally:
             self.forms = fresh
 
@@ -105,11 +107,11 @@ async def test_the_list_window_spans_exactly_the_batchs_purchase_times(allegro, 
     await make_sync(allegro, publisher, state).run_batch()
 
     [query] = allegro.searches
-    assert query.only_ids == frozenset(ids(*range(5)))  # the window's other forms: untranslated
+    assert allegro.wanted == [frozenset(ids(*range(5)))]  # the window's other forms: untranslated
     assert query.bought_at_gte == BOUGHT
     # to the end of the last millisecond: Allegro's filter takes milliseconds
     assert query.bought_at_lte == BOUGHT + timedelta(minutes=4, microseconds=999)
-    assert (query.sort, query.offset, query.limit) == ("lineItems.boughtAt", 0, 100)
+    assert (query.order, query.offset, query.limit) == ("oldest_first", 0, 100)
 
 
 async def test_a_trickle_of_orders_is_read_one_by_one(allegro, publisher, state):

@@ -66,6 +66,8 @@ async def test_windows_past_ten_thousand_are_halved():
     assert outcome.seen >= 10_050
     assert len({e.external_id for e in publisher.published}) == 10_050
     assert all(q.offset + q.limit <= 10_000 for q in allegro.searches)
+    # oldest first: purchases made during the sweep append instead of shifting unread pages
+    assert {q.order for q in allegro.searches} == {"oldest_first"}
 
 
 async def test_a_sweep_publishes_status_changes_with_the_reconciliation_reason():
