@@ -69,12 +69,6 @@ class ProbePublisher(EventPublisher):
                     self.latencies.append(acked - paid_at)
         self._acked.set()
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.send(self.encode(events))
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.send(self.encode((), letters))
-
     async def wait_imported(self, count: int) -> None:
         """Until `count` orders were imported (callers bound it with `asyncio.timeout`)."""
         while self.imported < count:

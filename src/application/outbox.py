@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from application.ports.publisher import EventPublisher
+from application.ports.publisher import MessageSender
 from application.ports.state import StagedBatch, StateStore
 
 log = logging.getLogger(__name__)
@@ -49,24 +49,24 @@ async def uninterrupted(work: Awaitable[T]) -> T:
 
 
 async def deliver(
-    state: StateStore, publisher: EventPublisher, account: str, batch: StagedBatch
+    state: StateStore, sender: MessageSender, account: str, batch: StagedBatch
 ) -> None:
     """Stage, send and commit `batch` (uninterrupted); a batch with no message is only
     committed."""
-    await uninterrupted(_deliver(state, publisher, account, batch))
+    await uninterrupted(_deliver(state, sender, account, batch))
 
 
 async def _deliver(
-    state: StateStore, publisher: EventPublisher, account: str, batch: StagedBatch
+    state: StateStore, sender: MessageSender, account: str, batch: StagedBatch
 ) -> None:
     if batch.messages:
         await state.stage(account, batch)
-        await publisher.send(batch.messages)
+        await sender.send(batch.messages)
     await state.commit(account, batch.cursor, batch.records, batch.cleared_failures)
 
 
 async def resend_staged(
-    state: StateStore, publisher: EventPublisher, account: str
+    state: StateStore, sender: MessageSender, account: str
 ) -> StagedBatch | None:
     """The batch staged before an interruption, if any, sent again and committed."""
     staged = await state.load_staged(account)
@@ -80,12 +80,12 @@ async def resend_staged(
             "moves_cursor": staged.cursor is not None,
         },
     )
-    await uninterrupted(_resend(state, publisher, account, staged))
+    await uninterrupted(_resend(state, sender, account, staged))
     return staged
 
 
 async def _resend(
-    state: StateStore, publisher: EventPublisher, account: str, staged: StagedBatch
+    state: StateStore, sender: MessageSender, account: str, staged: StagedBatch
 ) -> None:
-    await publisher.send(staged.messages)
+    await sender.send(staged.messages)
     await state.commit(account, staged.cursor, staged.records, staged.cleared_failures)

@@ -20,7 +20,7 @@ from adapters.kafka.aiokafka_event_publisher import AiokafkaEventPublisher
 from adapters.kafka.config import KafkaConfig
 from adapters.kafka.messages import MIN_MAX_MESSAGE_BYTES, encode_event, record_size
 from application.ports.errors import PublishError
-from application.ports.publisher import EventPublisher
+from application.ports.publisher import EventPublisher, publish, publish_dead_letters
 from domain.events import DomainEvent
 from domain.statuses import OrderStatus
 from sandbox.kafka_broker import EmbeddedBroker, EmbeddedBrokerUnavailable
@@ -172,7 +172,7 @@ async def test_every_event_is_delivered_when_publish_returns(harness: Harness) -
         make_order_status_changed(external_id="order-c"),
     ]
 
-    await harness.publisher.publish(events)
+    await publish(harness.publisher, events)
 
     assert by_id(await harness.delivered()) == by_id(delivered_as(events))
 
@@ -185,8 +185,8 @@ async def test_events_of_one_order_keep_their_publish_order(harness: Harness) ->
     shipped = make_order_status_changed(external_id="order-a", revision="r3")
     other = make_order_imported(external_id="order-b")
 
-    await harness.publisher.publish([imported, other, processing])
-    await harness.publisher.publish([shipped])
+    await publish(harness.publisher, [imported, other, processing])
+    await publish(harness.publisher, [shipped])
 
     delivered = await harness.delivered()
     assert of_order(delivered, "order-a") == delivered_as([imported, processing, shipped])
@@ -198,14 +198,14 @@ async def test_a_large_batch_is_delivered_completely(harness: Harness) -> None:
         make_order_imported(external_id=f"order-{n:03d}") for n in range(250)
     ]
 
-    await harness.publisher.publish(events)
+    await publish(harness.publisher, events)
 
     assert by_id(await harness.delivered()) == by_id(delivered_as(events))
 
 
 async def test_an_empty_batch_delivers_nothing(harness: Harness) -> None:
-    await harness.publisher.publish([])
-    await harness.publisher.publish_dead_letters([])
+    await publish(harness.publisher, [])
+    await publish_dead_letters(harness.publisher, [])
 
     assert await harness.delivered() == []
     assert await harness.quarantined() == []
@@ -214,8 +214,8 @@ async def test_an_empty_batch_delivers_nothing(harness: Harness) -> None:
 async def test_publishing_again_delivers_again_with_the_same_event_id(harness: Harness) -> None:
     event = make_order_imported()
 
-    await harness.publisher.publish([event])
-    await harness.publisher.publish([event])
+    await publish(harness.publisher, [event])
+    await publish(harness.publisher, [event])
 
     assert await harness.delivered() == delivered_as([event, event])
 
@@ -226,7 +226,7 @@ async def test_dead_letters_are_kept_apart_from_events(harness: Harness) -> None
         make_dead_letter(checkout_form_id="order-y", allegro_event_id=None),
     ]
 
-    await harness.publisher.publish_dead_letters(letters)
+    await publish_dead_letters(harness.publisher, letters)
 
     assert await harness.delivered() == []
     assert sorted(await harness.quarantined(), key=lambda q: q.checkout_form_id) == [
@@ -245,7 +245,7 @@ async def test_an_event_over_the_size_limit_is_quarantined_and_the_others_delive
         make_order_status_changed(external_id="order-b"),
     ]
 
-    await harness.publisher.publish([others[0], big, others[1]])
+    await publish(harness.publisher, [others[0], big, others[1]])
 
     assert by_id(await harness.delivered()) == by_id(delivered_as(others))
     assert await harness.quarantined() == [Quarantined("order-big", None, 1)]
@@ -255,14 +255,14 @@ async def test_an_outage_is_a_publish_error(harness: Harness) -> None:
     await harness.break_broker()
 
     with pytest.raises(PublishError):
-        await harness.publisher.publish([make_order_imported()])
+        await publish(harness.publisher, [make_order_imported()])
 
 
 async def test_an_outage_is_a_publish_error_for_dead_letters(harness: Harness) -> None:
     await harness.break_broker()
 
     with pytest.raises(PublishError):
-        await harness.publisher.publish_dead_letters([make_dead_letter()])
+        await publish_dead_letters(harness.publisher, [make_dead_letter()])
 
 
 # The in-memory fake's outage switch (the same `fail_with` as the in-memory stores'),
@@ -274,11 +274,11 @@ async def test_fake_fails_every_call_while_fail_with_is_set_recording_nothing() 
     fake.fail_with = PublishError("broker down")
 
     with pytest.raises(PublishError, match="broker down"):
-        await fake.publish([make_order_imported()])
+        await publish(fake, [make_order_imported()])
     with pytest.raises(PublishError, match="broker down"):
-        await fake.publish_dead_letters([make_dead_letter()])
+        await publish_dead_letters(fake, [make_dead_letter()])
     fake.fail_with = None
-    await fake.publish([make_order_status_changed()])
+    await publish(fake, [make_order_status_changed()])
 
     assert fake.published == [make_order_status_changed()]
     assert fake.dead_letters == []

@@ -12,6 +12,7 @@ import pytest
 from dependency_injector import providers
 
 from application.ports import EventPublisher
+from application.ports.publisher import publish
 from entrypoints.containers import Application, build_container
 from entrypoints.runtime import resolve
 from entrypoints.settings import Settings, load_settings
@@ -45,7 +46,7 @@ async def test_a_failpoint_at_probability_zero_passes_everything_through() -> No
     publisher = wrap_publisher(inner, "crash_after_publish:0,crash_before_publish:0")
     event = make_order_imported()
 
-    await publisher.publish([event])
+    await publish(publisher, [event])
 
     assert isinstance(publisher, CrashingPublisher)
     assert inner.published == [event]
@@ -104,7 +105,7 @@ async def test_installed_failpoints_wrap_the_producer_of_every_container_built_l
 
     first = await publisher_of(build_container(settings), producer)
     second = await publisher_of(build_container(settings, read_only=True), producer)
-    await first.publish([event])
+    await publish(first, [event])
 
     assert isinstance(first, CrashingPublisher)
     assert isinstance(second, CrashingPublisher)

@@ -73,12 +73,6 @@ class AckThenCrash(EventPublisher):
         if self._crash and messages:
             raise Crash
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.send(self.encode(events))
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.send(self.encode((), letters))
-
 
 class SellerActsDuringRead(FakeAllegro):
     """The seller changes the order after the journal page was read, before the form read."""

@@ -62,12 +62,6 @@ class CrashingPublisher(EventPublisher):
         await self._inner.send(messages)
         self._maybe_crash(CRASH_AFTER_PUBLISH, len(messages))
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.send(self.encode(events))
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.send(self.encode((), letters))
-
     def _maybe_crash(self, point: str, events: int) -> None:
         probability = self._points.get(point, 0.0)
         if events and probability and self._rng.random() < probability:

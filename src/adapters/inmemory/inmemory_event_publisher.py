@@ -1,4 +1,4 @@
-"""EventPublisher kept in lists: tests assert on `published` and `dead_letters`."""
+"""EventEncoder and MessageSender kept in lists: tests assert on `published`, `dead_letters`."""
 
 from __future__ import annotations
 
@@ -55,12 +55,6 @@ class InMemoryEventPublisher(EventPublisher):
                 self.dead_letters.append(item)
             else:
                 self.published.append(item)
-
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.send(self.encode(events))
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.send(self.encode((), letters))
 
     def _event_message(self, event: DomainEvent) -> OutboundMessage:
         letter = self._oversize(event)

@@ -1,4 +1,4 @@
-"""EventPublisher on aiokafka: acks=all, and a batch returns only once every record is acked.
+"""Kafka's EventEncoder and MessageSender: acks=all; a batch returns once every record is acked.
 
 No record is refused silently, and none blocks the others: an event over the maximum message
 size is encoded as a dead-letter stub instead (before it is staged), and a record the broker
@@ -197,20 +197,6 @@ class AiokafkaEventPublisher(EventPublisher):
                 "orders": sum(m.channel == ORDERS for m in messages),
                 "dead_letters": sum(m.channel == DEAD_LETTERS for m in messages),
                 "refused_as_too_large": len(refused),
-            },
-        )
-
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        await self.send(self.encode(events))
-
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self.send(self.encode((), letters))
-        logger.info(
-            "dead letters acknowledged",
-            extra={
-                "topic": self._config.topic_dlq,
-                "count": len(letters),
-                "checkout_form_ids": [letter.checkout_form_id for letter in letters],
             },
         )
 

@@ -37,21 +37,33 @@ class OutboundMessage:
     headers: tuple[tuple[str, bytes], ...]
 
 
-class EventPublisher(Protocol):
+class EventEncoder(Protocol):
+    """Pure: turns domain events and dead letters into the records that are staged."""
+
     def encode(
         self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
     ) -> list[OutboundMessage]:
         """The records that `send` will write: deterministic, so a replay is byte-identical."""
         ...
 
+
+class MessageSender(Protocol):
+    """Writes staged records as they are: the re-send of a staged batch needs only this."""
+
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         """Returns once every record is acknowledged by the broker; else raises PublishError."""
         ...
 
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        """`send(encode(events))`."""
-        ...
 
-    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """`send(encode((), letters))`."""
-        ...
+class EventPublisher(EventEncoder, MessageSender, Protocol):
+    """Both halves, as one adapter (Kafka, in memory) provides them."""
+
+
+async def publish(publisher: EventPublisher, events: Sequence[DomainEvent]) -> None:
+    """`send(encode(events))`: for callers that need no staging between the two."""
+    await publisher.send(publisher.encode(events))
+
+
+async def publish_dead_letters(publisher: EventPublisher, letters: Sequence[DeadLetter]) -> None:
+    """`send(encode((), letters))`."""
+    await publisher.send(publisher.encode((), letters))
