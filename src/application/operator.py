@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from application.dead_letters import MALFORMED_EVENT_KEY
-from application.ports.allegro import OrderEventJournal
+from application.ports.allegro import JOURNAL_PAGE_SIZE, OrderEventJournal
 from application.ports.state import Cursor, FailingOrder, Quarantined, StateStore
 from application.reconcile import JOURNAL_RETENTION
 from application.sweep import RetryResult, SweepCheckoutForms
@@ -31,7 +31,7 @@ EARLIEST = "earliest"
 # not its promise, so the jump lands early and the walk does the rest.
 SEARCH_MARGIN = timedelta(minutes=10)
 SEARCH_PAGES = 20  # journal pages walked at most; stopping early only re-reads more events
-PAGE_SIZE = 1000
+PAGE_SIZE = JOURNAL_PAGE_SIZE  # full pages: fewer requests for the walk
 # Within this much of the retention the service sweeps checkout forms on start
 # (`ReconcileSettings.retention - safety_margin`): the position is then only a time.
 STALE_AFTER = JOURNAL_RETENTION - timedelta(days=2)

@@ -62,7 +62,9 @@ async def _deliver(
     if batch.messages:
         await state.stage(account, batch)
         await sender.send(batch.messages)
-    await state.commit(account, batch.cursor, batch.records, batch.cleared_failures)
+    await state.commit(
+        account, batch.cursor, batch.records, batch.cleared_failures, batch.quarantined
+    )
 
 
 async def resend_staged(
@@ -88,4 +90,6 @@ async def _resend(
     state: StateStore, sender: MessageSender, account: str, staged: StagedBatch
 ) -> None:
     await sender.send(staged.messages)
-    await state.commit(account, staged.cursor, staged.records, staged.cleared_failures)
+    await state.commit(
+        account, staged.cursor, staged.records, staged.cleared_failures, staged.quarantined
+    )

@@ -176,9 +176,8 @@ class SweepCheckoutForms:
                 items.append(
                     UnreadableCheckoutForm(form_id, exc.unreadable.raw, exc.unreadable.reason)
                 )
-        work = await self._handle(CheckoutFormPage(tuple(items), len(items)), SweepOutcome())
-        if gone:
-            await self._state.commit(self._policy.account, None, cleared_failures=gone)
+        page = CheckoutFormPage(tuple(items), len(items))
+        work = await self._handle(page, SweepOutcome(), gone)  # one commit, gone ones included
         dead = {letter.checkout_form_id for letter in work.dead}
         published = Counter(event.external_id for event in work.events)
         results = []
@@ -220,7 +219,11 @@ class SweepCheckoutForms:
             outcome.unreadable_pages += 1
             return CheckoutFormPage(items=(), total_count=0)
 
-    async def _handle(self, page: CheckoutFormPage, outcome: SweepOutcome) -> _PageWork:
+    async def _handle(
+        self, page: CheckoutFormPage, outcome: SweepOutcome, gone: Sequence[str] = ()
+    ) -> _PageWork:
+        """Decide, publish and commit the page; `gone` (forms Allegro no longer has) have
+        their failure counts and quarantine entries dropped by the same commit."""
         snapshots = [item for item in page.items if isinstance(item, OrderSnapshot)]
         records = await self._state.load_records(self._policy.account, [s.id for s in snapshots])
         work = _PageWork()
@@ -238,7 +241,7 @@ class SweepCheckoutForms:
             if decision.record is not None:
                 work.records.append(decision.record)
             work.succeeded.append(item.id)
-        cleared = (*work.succeeded, *(d.checkout_form_id for d in work.dead))
+        cleared = (*work.succeeded, *gone, *(d.checkout_form_id for d in work.dead))
         messages = self._publisher.encode(work.events, work.dead)
         quarantined = tuple(Quarantined.of(letter) for letter in work.dead)
         # The cursor as is (None); the dead letters indexed by the commit that sends them.

@@ -519,7 +519,9 @@ def batch_quarantining(
 async def deliver_batch(store: StateStore, batch: StagedBatch) -> None:
     """What the outbox does: stage, (send,) commit."""
     await store.stage(ACCOUNT, batch)
-    await store.commit(ACCOUNT, batch.cursor, batch.records, batch.cleared_failures)
+    await store.commit(
+        ACCOUNT, batch.cursor, batch.records, batch.cleared_failures, batch.quarantined
+    )
 
 
 async def test_nothing_is_quarantined_at_first(store: StateStore) -> None:

@@ -382,21 +382,12 @@ def order_status_changed_message(event: OrderStatusChanged) -> OrderStatusChange
     )
 
 
-def dead_letter_id(letter: DeadLetter) -> uuid.UUID:
-    """Deterministic id of a dead letter, so a re-sent quarantine can be deduplicated: the
-    same input (account, form, Allegro event, payload) gives the same id whatever the
-    attempt count or the time it failed at."""
-    return _quarantine_id(
-        letter.account,
-        letter.checkout_form_id,
-        letter.allegro_event_id,
-        hashlib.sha256(letter.raw_payload.encode()).hexdigest(),
-    )
-
-
 def _quarantine_id(
     account: str, checkout_form_id: str, allegro_event_id: str | None, payload_sha256: str
 ) -> uuid.UUID:
+    """Deterministic id of a dead letter, so a re-sent quarantine can be deduplicated: the
+    same input (account, form, Allegro event, payload) gives the same id whatever the
+    attempt count, the time it failed at, or whether it was cut to fit."""
     name = "|".join(
         (account, checkout_form_id, allegro_event_id or "", DEAD_LETTER_EVENT_TYPE, payload_sha256)
     )

@@ -23,7 +23,7 @@ from adapters.persistence.staged_batch import (
     decided_again,
     decode_staged,
     encode_staged,
-    ended_batch,
+    staged_cursor,
 )
 from application.ports.errors import StateStoreError
 from application.ports.state import (
@@ -70,6 +70,7 @@ class MemoryStateStore(StateStore):
         cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
         self._maybe_fail()
         _check_key("account", account)
@@ -79,8 +80,8 @@ class MemoryStateStore(StateStore):
         for record in staged:
             _check_key("checkout form id", record.checkout_form_id)
         cleared = list(cleared_failures)
-        ended = ended_batch(self.staged.get(account), cursor)
-        quarantined = ended.quarantined if ended is not None else ()
+        payload = self.staged.get(account)
+        ends = payload is not None and (cursor is not None or staged_cursor(payload) is None)
         rows = [_stored(entry) for entry in quarantined]  # may raise: nothing has changed yet
         if cursor is not None:
             self.cursors[account] = cursor
@@ -91,7 +92,7 @@ class MemoryStateStore(StateStore):
             self.failures.get(account, {}).pop(checkout_form_id, None)
             self.last_errors.get(account, {}).pop(checkout_form_id, None)
             self.failed_at.get(account, {}).pop(checkout_form_id, None)
-        if ended is not None:  # see `StateStore.commit`
+        if ends:  # see `StateStore.commit`
             self.staged.pop(account, None)
         index = self.quarantined.setdefault(account, {})
         for form_id in decided_again(cleared, quarantined):

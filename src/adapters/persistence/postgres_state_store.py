@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from adapters.persistence.lifecycle import OwnsDatabase
-from adapters.persistence.postgres_database import Connection, PostgresDatabase
+from adapters.persistence.postgres_database import PostgresDatabase
 from adapters.persistence.postgres_lease import LeaseFence, check_fence
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
@@ -20,7 +20,6 @@ from adapters.persistence.staged_batch import (
     decided_again,
     decode_staged,
     encode_staged,
-    ended_batch,
 )
 from adapters.persistence.url import PostgresLocation
 from application.ports.state import (
@@ -133,6 +132,7 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
         cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
         async with self._database.transaction("committing the cursor") as connection:
             if self._fence is not None:
@@ -148,12 +148,13 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                     "DELETE FROM failures WHERE account = %s AND checkout_form_id = ANY(%s)",
                     (account, list(cleared_failures)),
                 )
-            ended = ended_batch(await _staged_payload(connection, account), cursor)
-            if ended is not None:
-                await connection.execute(
-                    "DELETE FROM staged_batches WHERE account = %s", (account,)
-                )
-            quarantined = ended.quarantined if ended is not None else ()
+            # The batch this commit ends (see `StateStore.commit`), decided without reading
+            # the payload back: with a cursor, any; without one, only one staged without.
+            await connection.execute(
+                "DELETE FROM staged_batches WHERE account = %s "
+                "AND (%s OR payload::jsonb ->> 'cursor' IS NULL)",
+                (account, cursor is not None),
+            )
             decided = decided_again(cleared_failures, quarantined)
             if decided:
                 await connection.execute(
@@ -235,11 +236,3 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
                 done = await connection.execute(statement, (account, checkout_form_id))
                 removed += done.rowcount
         return removed > 0
-
-
-async def _staged_payload(connection: Connection, account: str) -> str | None:
-    db_cursor = await connection.execute(
-        "SELECT payload FROM staged_batches WHERE account = %s", (account,)
-    )
-    row = await db_cursor.fetchone()
-    return None if row is None else str(row[0])

@@ -7,8 +7,6 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import aiosqlite
-
 from adapters.persistence.lifecycle import OwnsDatabase
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
@@ -24,7 +22,6 @@ from adapters.persistence.staged_batch import (
     decided_again,
     decode_staged,
     encode_staged,
-    ended_batch,
 )
 from application.ports.state import (
     Cursor,
@@ -134,6 +131,7 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
         cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
         async with self._database.transaction("committing the cursor") as connection:
             if cursor is not None:
@@ -145,10 +143,13 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 "DELETE FROM failures WHERE account = ? AND checkout_form_id = ?",
                 [(account, checkout_form_id) for checkout_form_id in cleared_failures],
             )
-            ended = ended_batch(await _staged_payload(connection, account), cursor)
-            if ended is not None:
-                await connection.execute("DELETE FROM staged_batches WHERE account = ?", (account,))
-            quarantined = ended.quarantined if ended is not None else ()
+            # The batch this commit ends (see `StateStore.commit`), decided without reading
+            # the payload back: with a cursor, any; without one, only one staged without.
+            await connection.execute(
+                "DELETE FROM staged_batches WHERE account = ? "
+                "AND (? OR json_extract(payload, '$.cursor') IS NULL)",
+                (account, cursor is not None),
+            )
             await connection.executemany(
                 "DELETE FROM dead_letters WHERE account = ? AND checkout_form_id = ?",
                 [(account, form_id) for form_id in decided_again(cleared_failures, quarantined)],
@@ -218,12 +219,3 @@ class SqliteStateStore(OwnsDatabase[SqliteDatabase], StateStore):
                 done = await connection.execute(statement, (account, checkout_form_id))
                 removed += done.rowcount
         return removed > 0
-
-
-async def _staged_payload(connection: aiosqlite.Connection, account: str) -> str | None:
-    rows = list(
-        await connection.execute_fetchall(
-            "SELECT payload FROM staged_batches WHERE account = ?", (account,)
-        )
-    )
-    return str(rows[0][0]) if rows else None

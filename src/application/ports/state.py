@@ -90,6 +90,7 @@ class StateStore(Protocol):
         cursor: Cursor | None,
         records: Sequence[OrderRecord] = (),
         cleared_failures: Collection[str] = (),
+        quarantined: Sequence[Quarantined] = (),
     ) -> None:
         """Cursor, records and cleared failure counts in ONE transaction: all or nothing.
 
@@ -100,10 +101,11 @@ class StateStore(Protocol):
         batch staged without a cursor (a sweep page's). A journal batch staged with a cursor
         survives a commit without one: it is still to be re-sent.
 
-        The commit that ends a staged batch also indexes the batch's `quarantined` entries
-        (see `load_quarantined`): an input is listed as quarantined exactly when its dead
-        letter was sent. An id in `cleared_failures` that the ended batch does not
-        quarantine was decided again (imported, or gone): its quarantine entry is dropped.
+        The commit that ends a batch also indexes the batch's `quarantined` entries, given by
+        the caller, which holds the batch (see `load_quarantined`): an input is listed as
+        quarantined exactly when its dead letter was sent. An id in `cleared_failures` that
+        the batch does not quarantine was decided again (imported, or gone): its quarantine
+        entry is dropped. The staged payload is never read back by a commit.
         """
         ...
 

@@ -28,12 +28,14 @@ from tests.integration.persistence.backends import DURABLE_KINDS, open_backend
 ACCOUNT = "shop"
 
 
-def before_the_index(location: StateLocation) -> int:
-    """How many migrations the previous release had: those before the index's (later
-    releases add theirs after it)."""
+async def open_previous_release(location: StateLocation) -> SqliteDatabase | PostgresDatabase:
+    """The database as the previous release migrated it: the migrations before the index's
+    (later releases add theirs after it)."""
     released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
     [index] = [i for i, m in enumerate(released) if "dead-letter index" in m.description]
-    return index
+    if isinstance(location, SqliteLocation):
+        return await SqliteDatabase.open(location.path, SQLITE_MIGRATIONS[:index])
+    return await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:index])
 
 
 @pytest.fixture(params=DURABLE_KINDS)
@@ -52,13 +54,7 @@ async def open_store(location: StateLocation) -> SqliteStateStore | PostgresStat
 async def test_an_older_database_gets_the_index_and_keeps_its_state(
     location: StateLocation,
 ) -> None:
-    count = before_the_index(location)
-    if isinstance(location, SqliteLocation):
-        old: SqliteDatabase | PostgresDatabase = await SqliteDatabase.open(
-            location.path, SQLITE_MIGRATIONS[:count]
-        )
-    else:
-        old = await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:count])
+    old = await open_previous_release(location)
     async with old.transaction("arrange") as connection:
         await connection.execute("INSERT INTO cursors (account, position) VALUES ('shop', '9')")
         await connection.execute(
@@ -74,7 +70,7 @@ async def test_an_older_database_gets_the_index_and_keeps_its_state(
         entry = Quarantined("cf-1", "10", "boom", 3, datetime(2026, 3, 14, tzinfo=UTC))
         message = OutboundMessage(DEAD_LETTERS, b"cf-1", b"{}", ())
         await store.stage(ACCOUNT, StagedBatch(Cursor("10"), (), ("cf-1",), (message,), (entry,)))
-        await store.commit(ACCOUNT, Cursor("10"), (), ("cf-1",))
+        await store.commit(ACCOUNT, Cursor("10"), (), ("cf-1",), (entry,))
 
         assert await store.load_quarantined(ACCOUNT) == (entry,)
         assert (await store.load_errors(ACCOUNT)).failing_orders == ()
@@ -106,15 +102,10 @@ PREVIOUS_RELEASE_STAGED = json.dumps(
 async def test_a_batch_staged_by_the_previous_release_is_loaded_and_committed(
     location: StateLocation,
 ) -> None:
-    count = before_the_index(location)
+    old = await open_previous_release(location)
+    insert = "INSERT INTO staged_batches (account, payload) VALUES (%s, %s)"
     if isinstance(location, SqliteLocation):
-        old: SqliteDatabase | PostgresDatabase = await SqliteDatabase.open(
-            location.path, SQLITE_MIGRATIONS[:count]
-        )
         insert = "INSERT INTO staged_batches (account, payload) VALUES (?, ?)"
-    else:
-        old = await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:count])
-        insert = "INSERT INTO staged_batches (account, payload) VALUES (%s, %s)"
     async with old.transaction("arrange") as connection:
         await connection.execute(
             "INSERT INTO failures (account, checkout_form_id, attempts, last_error) "

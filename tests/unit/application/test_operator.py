@@ -242,6 +242,30 @@ async def test_an_order_gone_from_allegro_is_cleared(
     assert await state.load_quarantined(ACCOUNT) == ()
 
 
+async def test_a_retried_page_with_a_gone_order_is_one_commit(
+    publisher: InMemoryEventPublisher, state: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allegro = FakeAllegro()
+    good = order(8)
+    sweep = await quarantine_one(allegro, publisher, state, "merged")
+    allegro.forms[good.id] = good
+    del allegro.forms["merged"]
+    commits: list[tuple[str, ...]] = []
+    real_commit = state.commit
+
+    async def counted(account, cursor, records=(), cleared_failures=(), quarantined=()):  # type: ignore[no-untyped-def]
+        commits.append(tuple(cleared_failures))
+        await real_commit(account, cursor, records, cleared_failures, quarantined)
+
+    monkeypatch.setattr(state, "commit", counted)
+
+    report = await retry_dead_letters(sweep, state, ACCOUNT, ["merged", good.id], actor="ops@h")
+
+    assert report.results == (RetryResult("merged", gone=True), RetryResult(good.id, published=1))
+    assert commits == [(good.id, "merged")]  # the decided and the gone order, one transaction
+    assert await state.load_quarantined(ACCOUNT) == ()
+
+
 async def test_a_quarantined_journal_entry_is_skipped_by_all_and_refused_by_name(
     publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
@@ -250,7 +274,7 @@ async def test_a_quarantined_journal_entry_is_skipped_by_all_and_refused_by_name
     key = MALFORMED_EVENT_KEY.format(event_id="17")
     entry = Quarantined(key, "17", "malformed journal event: id", 1, T0)
     await state.stage(ACCOUNT, StagedBatch(Cursor("17"), (), (), (), (entry,)))
-    await state.commit(ACCOUNT, Cursor("17"))
+    await state.commit(ACCOUNT, Cursor("17"), quarantined=(entry,))
 
     report = await retry_dead_letters(sweep, state, ACCOUNT, None, actor="ops@h")
     with pytest.raises(OperatorRefusal, match="nothing to read again"):
