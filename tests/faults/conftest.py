@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from adapters.kafka.admin import ensure_topics
+from adapters.kafka.config import KafkaConfig
 from sandbox.kafka_broker import EmbeddedBroker, EmbeddedBrokerUnavailable
 
 
@@ -20,3 +23,17 @@ def own_broker() -> Iterator[EmbeddedBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def own_kafka(own_broker: EmbeddedBroker) -> KafkaConfig:
+    """The service's topics, created on `own_broker` (a restarted one is empty: create them
+    again with `ensure_topics`)."""
+    kafka = KafkaConfig(
+        bootstrap_servers=own_broker.bootstrap_servers,
+        topic_orders="own.orders",
+        topic_dlq="own.orders.dlq",
+        enable_idempotence=False,  # tansu rejects InitProducerId
+    )
+    asyncio.run(ensure_topics(kafka))
+    return kafka

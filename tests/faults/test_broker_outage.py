@@ -22,12 +22,14 @@ import asyncio
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
 from sandbox.allegro import SimulatorConfig, SimulatorServer
+from sandbox.kafka_broker import EmbeddedBroker
 from tests.faults.harness import ACCOUNT, InstrumentedState, elapsed_since, env_for
 from tests.support.expectations import quiescent_event_ids
 from tests.support.kafka_reader import ConsumedRecord, read_topic
@@ -63,19 +65,14 @@ def published_ids(kafka: KafkaConfig) -> set[str]:
         return set()
 
 
-def test_the_service_rides_out_a_broker_outage(own_broker, tmp_path):
+def test_the_service_rides_out_a_broker_outage(
+    own_broker: EmbeddedBroker, own_kafka: KafkaConfig, tmp_path: Path
+) -> None:
     started = time.monotonic()
-    kafka = KafkaConfig(
-        bootstrap_servers=own_broker.bootstrap_servers,
-        topic_orders="outage.orders",
-        topic_dlq="outage.orders.dlq",
-        enable_idempotence=False,  # tansu rejects InitProducerId
-    )
-    asyncio.run(ensure_topics(kafka))
     state = InstrumentedState(SimulatorConfig(seed=503))
     state.script_mixed_lifecycles(30, seed=503)
     with SimulatorServer(state) as server:
-        env = env_for(server, state, kafka, tmp_path / "state.db", BATCH_SIZE="20")
+        env = env_for(server, state, own_kafka, tmp_path / "state.db", BATCH_SIZE="20")
         with ServiceProcess(env, "run") as service:
 
             def ids_for(order_ids: list[str] | None = None) -> set[str]:
@@ -83,7 +80,7 @@ def test_the_service_rides_out_a_broker_outage(own_broker, tmp_path):
                 return {ce for ce, oid in wanted.items() if order_ids is None or oid in order_ids}
 
             def on_topic(ids: set[str]) -> bool:
-                return ids <= published_ids(kafka)
+                return ids <= published_ids(own_kafka)
 
             before = ids_for()
             service.wait_for(lambda: on_topic(before), within=30, what="the first orders")
@@ -109,7 +106,7 @@ def test_the_service_rides_out_a_broker_outage(own_broker, tmp_path):
             service.signal(signal.SIGSTOP)
             during_outage = service.logs()[logged_before_outage:]
             own_broker.start()  # same port, empty
-            asyncio.run(ensure_topics(kafka))
+            asyncio.run(ensure_topics(own_kafka))
             service.signal(signal.SIGCONT)
             missing = ids_for(in_flight + during)
             service.wait_for(lambda: on_topic(missing), within=60, what="the held orders", poll=0.5)
@@ -121,7 +118,7 @@ def test_the_service_rides_out_a_broker_outage(own_broker, tmp_path):
             still_running = service.running
             service.terminate()
             code = service.wait_exit(within=15)
-        records = read_all(kafka)
+        records = read_all(own_kafka)
 
     ids = Counter(r.header("ce_id") for r in records)
     values = {r.header("ce_id"): r.value for r in records}

@@ -8,7 +8,6 @@ request timeout, so none falls in the first window). The test owns its broker
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from adapters.kafka.admin import ensure_topics
 from adapters.kafka.config import KafkaConfig
 from entrypoints.logging_setup import OWN_PACKAGES
 from sandbox.allegro import SimulatorConfig, SimulatorServer
@@ -37,19 +35,12 @@ MAX_OWN_LINES = 15
 
 
 def test_a_broker_outage_logs_a_few_json_lines_not_a_flood(
-    own_broker: EmbeddedBroker, tmp_path: Path
+    own_broker: EmbeddedBroker, own_kafka: KafkaConfig, tmp_path: Path
 ) -> None:
-    kafka = KafkaConfig(
-        bootstrap_servers=own_broker.bootstrap_servers,
-        topic_orders="flood.orders",
-        topic_dlq="flood.orders.dlq",
-        enable_idempotence=False,  # tansu rejects InitProducerId
-    )
-    asyncio.run(ensure_topics(kafka))
     state = InstrumentedState(SimulatorConfig(seed=606))
     state.script_mixed_lifecycles(5, seed=606)
     with SimulatorServer(state) as server:
-        env = env_for(server, state, kafka, tmp_path / "state.db", POLL_INTERVAL_SECONDS="0.5")
+        env = env_for(server, state, own_kafka, tmp_path / "state.db", POLL_INTERVAL_SECONDS="0.5")
         with ServiceProcess(env, "run") as service:
             service.wait_for_log("batch committed", within=30)
             before = len(service.stderr_lines())

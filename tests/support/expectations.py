@@ -22,7 +22,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any
 
 from sandbox.allegro import SimulatorState
@@ -134,6 +134,11 @@ def quiescent_event_ids(state: SimulatorState, account: str) -> dict[str, str]:
     }
 
 
+def _first_five(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A sample of `mapping` short enough for an assertion message."""
+    return dict(islice(mapping.items(), 5))
+
+
 @dataclass(slots=True)
 class TopicAudit:
     """Everything a test wants to know about a topic against `Expected`."""
@@ -161,21 +166,21 @@ class TopicAudit:
         """The broken guarantees; empty when nothing was lost and no replay differed."""
         found = []
         if self.conflicting_ids:
-            sample = dict(list(self.conflicting_ids.items())[:5])
+            sample = _first_five(self.conflicting_ids)
             found.append(f"ce_ids re-sent with other bytes (and what differs): {sample}")
         if self.missing_imports:
             found.append(f"orders never imported: {sorted(self.missing_imports)[:5]}")
         if self.unexpected_imports:
             found.append(f"orders imported without reaching the trigger: {self.unexpected_imports}")
         if self.wrong_final:
-            sample = dict(list(self.wrong_final.items())[:5])
+            sample = _first_five(self.wrong_final)
             found.append(f"last published triple differs from the final form: {sample}")
         if self.changed_before_import:
             found.append(f"status changes before the import: {self.changed_before_import}")
         if self.unknown_revisions:
             found.append(f"revisions the journal never showed: {self.unknown_revisions}")
         if self.wrong_ids:
-            sample = dict(list(self.wrong_ids.items())[:5])
+            sample = _first_five(self.wrong_ids)
             found.append(f"event ids other than the documented recipe gives (-> recipe): {sample}")
         return found
 
