@@ -23,16 +23,15 @@ import signal
 import statistics
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pipeline import fresh_topics
 from simproc import SimProcess, service_env
 from takeover import RESULTS, Replica
 
-from adapters.kafka import KafkaConfig, ensure_topics
 from sandbox.kafka_broker import EmbeddedBroker
 
 BACKLOG = 600  # ~4 minutes of single reads under the default budget: never drained here
@@ -133,14 +132,7 @@ async def _count(bootstrap_servers: str, topic: str) -> int:
 
 
 def _env(sim: SimProcess, bootstrap_servers: str, state_db: Path) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaConfig(
-        bootstrap_servers=bootstrap_servers,
-        topic_orders=f"bench.stop.{suffix}",
-        topic_dlq=f"bench.stop.dlq.{suffix}",
-        enable_idempotence=False,
-    )
-    asyncio.run(ensure_topics(kafka))
+    kafka = asyncio.run(fresh_topics(bootstrap_servers, "stop"))
     return service_env(
         sim,
         bootstrap_servers,

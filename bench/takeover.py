@@ -34,10 +34,10 @@ from typing import IO, Any
 
 import httpx
 import psycopg
+from pipeline import fresh_topics
 from psycopg import sql
 from simproc import SimProcess, service_env
 
-from adapters.kafka import KafkaConfig, ensure_topics
 from sandbox.kafka_broker import EmbeddedBroker, die_with_parent
 
 DSN = os.environ.get("OPENOMS_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -214,14 +214,7 @@ def _wait(condition: Callable[[], bool], within: float, what: str) -> None:
 
 def _env(sim: SimProcess, bootstrap_servers: str, schema: str, ttl: float) -> dict[str, str]:
     assert sim.info is not None
-    suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaConfig(
-        bootstrap_servers=bootstrap_servers,
-        topic_orders=f"bench.takeover.{suffix}",
-        topic_dlq=f"bench.takeover.dlq.{suffix}",
-        enable_idempotence=False,  # the embedded broker (tansu) rejects InitProducerId
-    )
-    asyncio.run(ensure_topics(kafka))
+    kafka = asyncio.run(fresh_topics(bootstrap_servers, "takeover"))
     separator = "&" if "?" in DSN else "?"
     return service_env(
         sim,

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from adapters.allegro import DeviceAuthorization, DeviceFlow
 from application.ports.state import TokenStore
-from entrypoints.containers import allegro_config, build_container
-from entrypoints.runtime import resolve
+from entrypoints.containers import allegro_config
+from entrypoints.runtime import opened, resolve
 from entrypoints.settings import ConfigurationError, Settings
 
 
@@ -43,8 +43,7 @@ async def login(settings: Settings, echo: Callable[[str], None]) -> datetime:
     Raises DeviceFlowError (denied, expired) or another PortError; no token is printed.
     """
     require_token_key(settings)
-    container = build_container(settings)
-    try:
+    async with opened(settings) as container:
         tokens: TokenStore = await resolve(container.gateways.token_store())
         observer = container.core.metrics()
         async with DeviceFlow(allegro_config(settings), tokens, observer=observer) as flow:
@@ -52,5 +51,3 @@ async def login(settings: Settings, echo: Callable[[str], None]) -> datetime:
             echo(instructions(settings.allegro_account, authorization))
             pair = await flow.poll_until_done(authorization)
         return pair.expires_at
-    finally:
-        await resolve(container.shutdown_resources())

@@ -50,20 +50,16 @@ from application.ports.state import StateStore, TokenPair, TokenStore
 from entrypoints.containers import (
     Application,
     allegro_config,
-    build_container,
     kafka_config,
     state_backend,
 )
-from entrypoints.runtime import resolve
+from entrypoints.runtime import opened, resolve
 from entrypoints.settings import ConfigurationError, Settings
-from entrypoints.status import bounded_state
+from entrypoints.status import TOKEN_MARGIN, bounded_state
 
 REQUEST_TIMEOUT_SECONDS = PROBE_TIMEOUT_SECONDS
 # Per dependency, all its requests together (Allegro's two calls run side by side).
 DEADLINE_SECONDS = 3.0
-# As `status`: the service refreshes 5 minutes before expiry; a token this close to it may be
-# replaced while we use it.
-TOKEN_MARGIN_SECONDS = 600.0
 
 Status = Literal["ok", "FAIL", "SKIP"]
 T = TypeVar("T")
@@ -120,14 +116,11 @@ async def run_check(settings: Settings, clock: Clock, limits: Limits | None = No
         f"account {settings.allegro_account!r}, Allegro {allegro.api_url}, "
         f"Kafka {kafka.bootstrap_servers}, state {redact_url(settings.state_url)}",
     )
-    container = build_container(settings, read_only=True)
-    try:
+    async with opened(settings, read_only=True) as container:
         local, broker = await asyncio.gather(
             _state_tokens_allegro(settings, container, clock, limits),
             _kafka(kafka, limits),
         )
-    finally:
-        await resolve(container.shutdown_resources())
     return CheckReport((configuration, *local, broker))
 
 
@@ -201,7 +194,9 @@ async def _allegro(
     settings: Settings, pair: TokenPair | None, clock: Clock, limits: Limits
 ) -> Outcome:
     config = allegro_config(settings)
-    usable = pair is not None and _seconds_left(pair, clock) > TOKEN_MARGIN_SECONDS
+    # As `status`: the service refreshes 5 minutes before expiry; a token this close to it may
+    # be replaced while we use it.
+    usable = pair is not None and pair.expires_at - clock.now() > TOKEN_MARGIN
     credentials, stats = await asyncio.gather(
         _attempt(check_client_credentials(config, request_timeout=limits.request_timeout), limits),
         _attempt(_event_stats(settings, pair, limits), limits) if usable else _nothing(),

@@ -16,8 +16,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from entrypoints.containers import Application, build_container
-from entrypoints.runtime import resolve
+from entrypoints.containers import Application
+from entrypoints.runtime import opened
 from entrypoints.service import exclusively
 from entrypoints.settings import Settings
 
@@ -39,22 +39,16 @@ async def as_only_writer(
     """`work(container)` while this process is the account's only writer, or the writer
     lock's / lease's one-line refusal naming who holds it (a PortError: exit 1)."""
     at_once = settings.model_copy(update={"lease_wait_seconds": 0.0})
-    container = build_container(at_once)
+    async with opened(at_once) as container:
 
-    async def lead(_: asyncio.Event) -> T:
-        return await work(container)
+        async def lead(_: asyncio.Event) -> T:
+            return await work(container)
 
-    try:
         return await exclusively(container, at_once, command, lead)
-    finally:
-        await resolve(container.shutdown_resources())
 
 
 async def reading(settings: Settings, work: Callable[[Application], Awaitable[T]]) -> T:
     """`work(container)` on stores that create, migrate and lock nothing (a missing state is
     one StateStoreError naming STATE_URL)."""
-    container = build_container(settings, read_only=True)
-    try:
+    async with opened(settings, read_only=True) as container:
         return await work(container)
-    finally:
-        await resolve(container.shutdown_resources())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from adapters.kafka import AiokafkaEventPublisher
 from application.poll_loop import PollLoop
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
-from entrypoints.containers import Application, state_backend
+from entrypoints.containers import Application, build_container, state_backend
 from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
@@ -43,6 +43,17 @@ async def resolve(value: Awaitable[T] | T) -> T:
     if isinstance(value, Awaitable):
         return await value
     return value
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Application]:
+    """The container every command works in; what it opened is closed on the way out, however
+    the command ends. `read_only`: stores that create, migrate and lock nothing."""
+    container = build_container(settings, read_only=read_only)
+    try:
+        yield container
+    finally:
+        await resolve(container.shutdown_resources())
 
 
 async def measure_lag(service: ServiceState, probe: LagProbe) -> None:

@@ -24,7 +24,7 @@ from entrypoints.containers import Application, build_container
 from entrypoints.errors import StartupError
 from entrypoints.http import HttpEndpoint, bind_listeners, create_app
 from entrypoints.leadership import Lead
-from entrypoints.runtime import Runtime, resolve
+from entrypoints.runtime import Runtime, opened, resolve
 from entrypoints.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,14 @@ async def require_tokens(settings: Settings) -> None:
     token key that does not open the tokens) is left to the command, which reports it."""
     if settings.allegro_refresh_token is not None:
         return
-    container = build_container(settings, read_only=True)
     try:
-        tokens: TokenStore = await resolve(container.gateways.token_store())
-        stored = await tokens.load(settings.allegro_account) is not None
+        async with opened(settings, read_only=True) as container:
+            tokens: TokenStore = await resolve(container.gateways.token_store())
+            stored = await tokens.load(settings.allegro_account) is not None
     except StateMissing:
         stored = False
     except StateStoreError:
         stored = True
-    finally:
-        await resolve(container.shutdown_resources())
     if not stored:
         raise StartupError(
             f"no tokens stored for account {settings.allegro_account} in "
@@ -101,11 +99,8 @@ async def drain_once(settings: Settings) -> DrainSummary:
     """`run --once`. With PostgreSQL it takes the lease for the drain, waiting for it up to
     `LEASE_WAIT_SECONDS`."""
     await check_writer(settings)
-    container = build_container(settings)
-    try:
+    async with opened(settings) as container:
         return await exclusively(container, settings, "run --once", lambda _: _drain(container))
-    finally:
-        await resolve(container.shutdown_resources())
 
 
 async def _drain(container: Application) -> DrainSummary:
@@ -131,18 +126,15 @@ async def backfill(
     new) so that `run` continues from the moment the backfill started, and never moved.
     With PostgreSQL it takes the lease for the sweep, waiting for it up to `LEASE_WAIT_SECONDS`."""
     await check_writer(settings)
-    container = build_container(settings)
+    async with opened(settings) as container:
 
-    async def sweep(_: asyncio.Event) -> SweepOutcome:
-        sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-        await sync.cursor()
-        sweeper: SweepCheckoutForms = await resolve(container.use_cases.sweep())
-        return await sweeper.run(since, until, progress)
+        async def sweep(_: asyncio.Event) -> SweepOutcome:
+            sync: SyncOrders = await resolve(container.use_cases.sync_orders())
+            await sync.cursor()
+            sweeper: SweepCheckoutForms = await resolve(container.use_cases.sweep())
+            return await sweeper.run(since, until, progress)
 
-    try:
         return await exclusively(container, settings, "backfill", sweep)
-    finally:
-        await resolve(container.shutdown_resources())
 
 
 async def exclusively(container: Application, settings: Settings, command: str, work: Lead[T]) -> T:

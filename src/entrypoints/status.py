@@ -47,9 +47,9 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import Application, allegro_config, build_container, state_backend
+from entrypoints.containers import Application, allegro_config, state_backend
 from entrypoints.lag import Lag, LagProbe
-from entrypoints.runtime import resolve
+from entrypoints.runtime import opened, resolve
 from entrypoints.settings import Settings
 
 # The Allegro client refreshes a token 5 minutes before it expires; stay clear of that.
@@ -267,11 +267,8 @@ class StatusReport:
 async def run_status(settings: Settings, as_json: bool) -> str:
     """`openoms-allegro status`: the report as text. Opens the state read-only (never creates
     nor migrates it); raises StateStoreError when it cannot be read."""
-    container = build_container(settings, read_only=True)
-    try:
+    async with opened(settings, read_only=True) as container:
         report = await gather_status(settings, container, SystemClock())
-    finally:
-        await resolve(container.shutdown_resources())
     return render_json(report) if as_json else report.table()
 
 

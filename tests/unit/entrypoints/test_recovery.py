@@ -39,10 +39,23 @@ class Store(MemoryTokenStore):
 
 
 class Loop:
+    """Announces each look at `failing`, so that a test can wait for the watch's periods."""
+
     def __init__(self, changed: asyncio.Event) -> None:
-        self.failing = True
+        self._failing = True
+        self.looks = 0
         self.wakes = 0
         self._changed = changed
+
+    @property
+    def failing(self) -> bool:
+        self.looks += 1
+        self._changed.set()
+        return self._failing
+
+    @failing.setter
+    def failing(self, value: bool) -> None:
+        self._failing = value
 
     def wake(self) -> None:
         self.wakes += 1
@@ -75,6 +88,11 @@ class Watch:
         """Waits for `count` more looks at the token store."""
         target = self.store.loads + count
         await self.until(lambda: self.store.loads >= target)
+
+    async def periods(self, count: int) -> None:
+        """Waits for `count` more periods of the watch (each looks whether the loop fails)."""
+        target = self.loop.looks + count
+        await self.until(lambda: self.loop.looks >= target)
 
 
 @pytest.fixture
@@ -125,11 +143,11 @@ async def test_the_broker_answering_again_wakes_the_loop(watch: Watch) -> None:
 async def test_a_healthy_loop_is_left_alone(watch: Watch) -> None:
     watch.loop.failing = False
     watch.broker.up = False
-    await asyncio.sleep(PERIOD * 5)  # nothing to wait for: the watch must stay idle
+    await watch.periods(5)  # the watch must stay idle
 
     watch.store.pairs[ACCOUNT] = TokenPair("a-1", "r-1", T0 + timedelta(hours=12))
     watch.broker.up = True
-    await asyncio.sleep(PERIOD * 5)
+    await watch.periods(5)
 
     assert watch.store.loads == 0
     assert watch.loop.wakes == 0
