@@ -26,6 +26,7 @@ from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import DomainEvent, OrderImported
 from domain.policy import ImportPolicy
+from entrypoints.assembly import OrderImport, order_import
 from entrypoints.settings import Settings
 
 ACCOUNT = "bench"
@@ -87,31 +88,31 @@ class Pipeline:
     state: SqliteStateStore
     policy: ImportPolicy
 
-    def sync(self, *, bulk: bool, batch_size: int = 1000, pages: int = BATCH_PAGES) -> SyncOrders:
-        return SyncOrders(
-            journal=self.client.journal,
-            forms=self.client.forms,
-            publisher=self.publisher,
-            state=self.state,
-            policy=self.policy,
-            settings=SyncSettings(
+    def imports(
+        self, *, bulk: bool = True, batch_size: int = 1000, pages: int = BATCH_PAGES
+    ) -> OrderImport:
+        """The account's use cases, wired by the service's own assembly."""
+        return order_import(
+            self.client.journal,
+            self.client.forms,
+            self.publisher,
+            self.state,
+            self.policy,
+            SyncSettings(
                 account=ACCOUNT,
                 start_from="earliest",
                 batch_size=batch_size,
                 pages_per_batch=pages,
                 bulk_reads=bulk,
             ),
-            clock=SystemClock(),
+            SystemClock(),
         )
 
+    def sync(self, *, bulk: bool, batch_size: int = 1000, pages: int = BATCH_PAGES) -> SyncOrders:
+        return self.imports(bulk=bulk, batch_size=batch_size, pages=pages).sync
+
     def sweep(self) -> SweepCheckoutForms:
-        return SweepCheckoutForms(
-            forms=self.client.forms,
-            publisher=self.publisher,
-            state=self.state,
-            policy=self.policy,
-            clock=SystemClock(),
-        )
+        return self.imports().sweep
 
 
 async def fresh_topics(bootstrap_servers: str, name: str, **config: Any) -> KafkaConfig:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from application.dead_letters import MALFORMED_EVENT_KEY
 from application.ports.allegro import JOURNAL_PAGE_SIZE, OrderEventJournal
-from application.ports.state import Cursor, FailingOrder, Quarantined, StateStore
+from application.ports.state import Cursor, FailingOrder, FailureLog, Quarantined, StagingStore
 from application.reconcile import JOURNAL_RETENTION
 from application.sweep import RetryResult, SweepCheckoutForms
 
@@ -130,7 +130,7 @@ def parse_date(text: str) -> datetime:
 
 
 async def move_cursor(
-    state: StateStore,
+    state: StagingStore,
     account: str,
     target: Cursor,
     *,
@@ -169,7 +169,7 @@ class DeadLetterReport:
     failing: tuple[FailingOrder, ...]  # failed, waiting for their next attempt
 
 
-async def dead_letter_report(state: StateStore, account: str, limit: int) -> DeadLetterReport:
+async def dead_letter_report(state: FailureLog, account: str, limit: int) -> DeadLetterReport:
     errors = await state.load_errors(account, limit)
     return DeadLetterReport(await state.load_quarantined(account, limit), errors.failing_orders)
 
@@ -187,7 +187,7 @@ class RetryReport:
 
 async def retry_dead_letters(
     sweep: SweepCheckoutForms,
-    state: StateStore,
+    state: FailureLog,
     account: str,
     checkout_form_ids: Sequence[str] | None,
     *,
@@ -224,7 +224,7 @@ async def retry_dead_letters(
 
 
 async def clear_failure(
-    state: StateStore, account: str, checkout_form_id: str, *, actor: str
+    state: FailureLog, account: str, checkout_form_id: str, *, actor: str
 ) -> bool:
     """Forget an order's failure count and quarantine entry (its next failure counts from
     one). The caller holds the writer lock or lease."""

@@ -2,7 +2,7 @@
 
 A batch is encoded once and staged (durably) with everything its commit writes; then sent;
 then committed, and the commit deletes the staged batch in the same transaction (see
-`StateStore.commit`). A crash anywhere in between leaves it staged: the next run of either
+`CursorStore.commit`). A crash anywhere in between leaves it staged: the next run of either
 path sends it again byte for byte and commits it before it decides anything, because the
 decisions it carries were made once, and making them again from checkout forms that moved
 meanwhile could differ (a new `OrderImported` for an order already imported, for one).
@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from application.ports.publisher import MessageSender
-from application.ports.state import StagedBatch, StateStore
+from application.ports.state import StagedBatch, StagingStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,48 +48,49 @@ async def uninterrupted(work: Awaitable[T]) -> T:
         raise  # the cancellation, whatever the work ended with
 
 
-async def deliver(
-    state: StateStore, sender: MessageSender, account: str, batch: StagedBatch
-) -> None:
-    """Stage, send and commit `batch` (uninterrupted); a batch with no message is only
-    committed."""
-    await uninterrupted(_deliver(state, sender, account, batch))
+class Outbox:
+    """One account's outbox: its staged slot in `store`, sent through `sender`. Anything that
+    writes effects for the account (the order pipeline, and later command and offer paths)
+    delivers through one of these, so a crash between send and commit is always re-sent
+    before anything new is decided."""
 
+    def __init__(self, store: StagingStore, sender: MessageSender, account: str) -> None:
+        self._store = store
+        self._sender = sender
+        self.account = account
 
-async def _deliver(
-    state: StateStore, sender: MessageSender, account: str, batch: StagedBatch
-) -> None:
-    if batch.messages:
-        await state.stage(account, batch)
-        await sender.send(batch.messages)
-    await state.commit(
-        account, batch.cursor, batch.records, batch.cleared_failures, batch.quarantined
-    )
+    async def deliver(self, batch: StagedBatch) -> None:
+        """Stage, send and commit `batch` (uninterrupted); a batch with no message is only
+        committed."""
+        await uninterrupted(self._deliver(batch))
 
+    async def _deliver(self, batch: StagedBatch) -> None:
+        if batch.messages:
+            await self._store.stage(self.account, batch)
+            await self._sender.send(batch.messages)
+        await self._commit(batch)
 
-async def resend_staged(
-    state: StateStore, sender: MessageSender, account: str
-) -> StagedBatch | None:
-    """The batch staged before an interruption, if any, sent again and committed."""
-    staged = await state.load_staged(account)
-    if staged is None:
-        return None
-    log.warning(
-        "re-sending a batch staged before an interruption",
-        extra={
-            "account": account,
-            "messages": len(staged.messages),
-            "moves_cursor": staged.cursor is not None,
-        },
-    )
-    await uninterrupted(_resend(state, sender, account, staged))
-    return staged
+    async def resend_staged(self) -> StagedBatch | None:
+        """The batch staged before an interruption, if any, sent again and committed."""
+        staged = await self._store.load_staged(self.account)
+        if staged is None:
+            return None
+        log.warning(
+            "re-sending a batch staged before an interruption",
+            extra={
+                "account": self.account,
+                "messages": len(staged.messages),
+                "moves_cursor": staged.cursor is not None,
+            },
+        )
+        await uninterrupted(self._resend(staged))
+        return staged
 
+    async def _resend(self, staged: StagedBatch) -> None:
+        await self._sender.send(staged.messages)
+        await self._commit(staged)
 
-async def _resend(
-    state: StateStore, sender: MessageSender, account: str, staged: StagedBatch
-) -> None:
-    await sender.send(staged.messages)
-    await state.commit(
-        account, staged.cursor, staged.records, staged.cleared_failures, staged.quarantined
-    )
+    async def _commit(self, batch: StagedBatch) -> None:
+        await self._store.commit(
+            self.account, batch.cursor, batch.records, batch.cleared_failures, batch.quarantined
+        )

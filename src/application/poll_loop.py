@@ -23,7 +23,7 @@ from typing import Protocol
 
 from application.ports.clock import Clock
 from application.ports.errors import PortError
-from application.ports.state import StateStore
+from application.ports.state import FailureLog
 from application.reconcile import Reconciler
 from application.sweep import SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
@@ -83,7 +83,7 @@ class PollLoop:
         status: LoopStatus | None = None,
         reconciler: Reconciler | None = None,
         observer: LoopObserver | None = None,
-        error_log: StateStore | None = None,
+        error_log: FailureLog | None = None,
         stop_on: tuple[type[PortError], ...] = (),
     ) -> None:
         """`stop_on`: port errors that end `run` (they propagate) instead of a backoff,
@@ -197,7 +197,6 @@ class PollLoop:
     def _swept(self, outcome: SweepOutcome | None) -> None:
         if outcome is None:
             return
-        self._sync.forget_read_ahead()  # the sweep may have written the records it decides on
         self.status.published += outcome.published
         self.status.dead_lettered += len(outcome.dead_letters)
         if self._observer is not None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from application.ports.allegro import OrderEventJournal
 from application.ports.clock import Clock
-from application.ports.state import Cursor, StateStore
+from application.ports.state import Cursor, CursorStore
 from application.sweep import SweepCheckoutForms, SweepOutcome
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Reconciler:
     def __init__(
         self,
         journal: OrderEventJournal,
-        state: StateStore,
+        state: CursorStore,
         sweep: SweepCheckoutForms,
         settings: ReconcileSettings,
         clock: Clock,

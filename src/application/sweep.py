@@ -7,38 +7,32 @@ paging can reach (docs/allegro-api.md, Checkout form list). Pages are sorted old
 so orders bought during the sweep append at the end instead of shifting the pages still to
 read.
 
-Each page is delivered through the outbox like a journal batch (`application.outbox`):
-staged without a cursor, sent, committed. A sweep first re-sends whatever an interruption
-left staged (a page of its own or a journal batch), so it decides on committed records only
-and never replaces a staged batch that was not sent.
+Each page goes through the same batch pipeline as a journal batch (`application.pipeline`):
+decided, staged without a cursor, sent, committed. A sweep first re-sends whatever an
+interruption left staged (a page of its own or a journal batch), so it decides on committed
+records only and never replaces a staged batch that was not sent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from application.dead_letters import decision_error, describe
-from application.outbox import deliver, resend_staged
+from application.pipeline import BatchPipeline, Delivery, Revealed
 from application.ports.allegro import (
     LIST_OFFSET_WINDOW,
     LIST_PAGE_SIZE,
     CheckoutFormPage,
     CheckoutFormQuery,
     CheckoutFormReader,
+    Loaded,
     UnreadableCheckoutForm,
 )
-from application.ports.clock import Clock
 from application.ports.errors import CheckoutFormNotFound, MalformedBody, MalformedCheckoutForm
-from application.ports.publisher import DeadLetter, EventPublisher
-from application.ports.state import Quarantined, StagedBatch, StateStore
-from domain.events import RECONCILIATION, DomainEvent
-from domain.order import OrderSnapshot
-from domain.policy import ImportPolicy, OrderRecord, Revelation
+from application.ports.publisher import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -80,41 +74,29 @@ class RetryResult:
         return not self.gone and self.error is None
 
 
-@dataclass(slots=True)
-class _PageWork:
-    events: list[DomainEvent] = field(default_factory=list)
-    records: list[OrderRecord] = field(default_factory=list)
-    succeeded: list[str] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    pending: int = 0
-    failed: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> error, attempts
-
-
 class SweepCheckoutForms:
     def __init__(
         self,
         forms: CheckoutFormReader,
-        publisher: EventPublisher,
-        state: StateStore,
-        policy: ImportPolicy,
-        clock: Clock,
-        max_attempts: int = 3,
+        pipeline: BatchPipeline,
         page_size: int = LIST_PAGE_SIZE,
     ) -> None:
+        if not 1 <= page_size <= LIST_PAGE_SIZE:
+            raise ValueError(f"page_size must be within 1..{LIST_PAGE_SIZE} (Allegro's limit)")
         self._forms = forms
-        self._publisher = publisher
-        self._state = state
-        self._policy = policy
-        self._clock = clock
-        self._max_attempts = max_attempts
+        self._pipeline = pipeline
         self._page_size = page_size
+
+    @property
+    def account(self) -> str:
+        return self._pipeline.account
 
     async def run(
         self, since: datetime, until: datetime, progress: Progress | None = None
     ) -> SweepOutcome:
         """Every order bought in [since, until] goes through the decision path once."""
         outcome = SweepOutcome()
-        staged = await resend_staged(self._state, self._publisher, self._policy.account)
+        staged = await self._pipeline.resend_staged()
         if staged is not None:
             outcome.resent = len(staged.messages)
         expected = 0
@@ -141,7 +123,7 @@ class SweepCheckoutForms:
         log.info(
             "sweep finished",
             extra={
-                "account": self._policy.account,
+                "account": self.account,
                 "orders": outcome.seen,
                 "published": outcome.published,
                 "requests": outcome.requests,
@@ -155,7 +137,7 @@ class SweepCheckoutForms:
         meanwhile gets nothing twice. A failure counts one more attempt (dead-lettered again
         at `max_attempts`); a form Allegro no longer has is gone, its failure count and
         quarantine entry dropped. An outage raises: nothing of the page is committed."""
-        staged = await resend_staged(self._state, self._publisher, self._policy.account)
+        staged = await self._pipeline.resend_staged()
         if staged is not None:
             log.info("a batch staged before an interruption was re-sent first")
         ids = list(dict.fromkeys(checkout_form_ids))
@@ -165,27 +147,25 @@ class SweepCheckoutForms:
         return results
 
     async def _retry_page(self, ids: list[str]) -> list[RetryResult]:
-        items: list[OrderSnapshot | UnreadableCheckoutForm] = []
-        gone: list[str] = []
+        items: list[Revealed] = []
         for form_id in ids:
+            form: Loaded
             try:
-                items.append(await self._forms.get(form_id))
-            except CheckoutFormNotFound:
-                gone.append(form_id)
+                form = await self._forms.get(form_id)
+            except CheckoutFormNotFound as exc:
+                form = exc
             except MalformedCheckoutForm as exc:
-                items.append(
-                    UnreadableCheckoutForm(form_id, exc.unreadable.raw, exc.unreadable.reason)
-                )
-        page = CheckoutFormPage(tuple(items), len(items))
-        work = await self._handle(page, SweepOutcome(), gone)  # one commit, gone ones included
-        dead = {letter.checkout_form_id for letter in work.dead}
-        published = Counter(event.external_id for event in work.events)
+                form = UnreadableCheckoutForm(form_id, exc.unreadable.raw, exc.unreadable.reason)
+            items.append(Revealed(form_id, form))
+        delivery = await self._deliver(items, SweepOutcome())  # one commit, gone ones included
+        dead = {letter.checkout_form_id for letter in delivery.dead_letters}
+        published = Counter(event.external_id for event in delivery.events)
         results = []
         for form_id in ids:
-            if form_id in gone:
+            if form_id in delivery.gone:
                 results.append(RetryResult(form_id, gone=True))
-            elif form_id in work.failed:
-                error, attempts = work.failed[form_id]
+            elif form_id in delivery.failed:
+                error, attempts = delivery.failed[form_id]
                 results.append(
                     RetryResult(
                         form_id, error=error, attempts=attempts, quarantined=form_id in dead
@@ -214,70 +194,33 @@ class SweepCheckoutForms:
             # (a sweep that failed would be tried again before every batch, holding them).
             log.warning(
                 "checkout form page unreadable, rest of the sweep window skipped",
-                extra={"account": self._policy.account, "offset": offset, "error": str(exc)},
+                extra={"account": self.account, "offset": offset, "error": str(exc)},
             )
             outcome.unreadable_pages += 1
             return CheckoutFormPage(items=(), total_count=0)
 
-    async def _handle(
-        self, page: CheckoutFormPage, outcome: SweepOutcome, gone: Sequence[str] = ()
-    ) -> _PageWork:
-        """Decide, publish and commit the page; `gone` (forms Allegro no longer has) have
-        their failure counts and quarantine entries dropped by the same commit."""
-        snapshots = [item for item in page.items if isinstance(item, OrderSnapshot)]
-        records = await self._state.load_records(self._policy.account, [s.id for s in snapshots])
-        work = _PageWork()
+    async def _handle(self, page: CheckoutFormPage, outcome: SweepOutcome) -> None:
+        items = []
         for item in page.items:
-            if isinstance(item, UnreadableCheckoutForm):
-                await self._failed(item.checkout_form_id, item.raw, item.reason, work)
+            form_id = item.checkout_form_id if isinstance(item, UnreadableCheckoutForm) else item.id
+            if not form_id:
+                log.warning(
+                    "unreadable checkout form without an id skipped",
+                    extra={"error": getattr(item, "reason", "")},
+                )
                 continue
-            revelation = Revelation(RECONCILIATION, item.updated_at or self._clock.now())
-            try:
-                decision = self._policy.decide(item, records.get(item.id), revelation)
-            except Exception as exc:  # see `decision_error`: one form never stops a sweep
-                await self._failed(item.id, describe(item), decision_error(exc), work, parsed=True)
-                continue
-            work.events.extend(decision.events)
-            if decision.record is not None:
-                work.records.append(decision.record)
-            work.succeeded.append(item.id)
-        cleared = (*work.succeeded, *gone, *(d.checkout_form_id for d in work.dead))
-        messages = self._publisher.encode(work.events, work.dead)
-        quarantined = tuple(Quarantined.of(letter) for letter in work.dead)
-        # The cursor as is (None); the dead letters indexed by the commit that sends them.
-        batch = StagedBatch(None, tuple(work.records), cleared, tuple(messages), quarantined)
-        await deliver(self._state, self._publisher, self._policy.account, batch)
+            items.append(Revealed(form_id, item))
+        await self._deliver(items, outcome)
         outcome.seen += len(page.items)
-        outcome.published_by_type.update(event.event_type for event in work.events)
-        outcome.dead_letters += work.dead
-        outcome.pending_failures += work.pending
-        return work
 
-    async def _failed(
-        self, form_id: str | None, raw: str, error: str, work: _PageWork, parsed: bool = False
-    ) -> None:
-        if not form_id:
-            log.warning("unreadable checkout form without an id skipped", extra={"error": error})
-            return
-        attempts = await self._state.record_failure(self._policy.account, form_id, error)
-        work.failed[form_id] = (error, attempts)
-        if attempts < self._max_attempts:
-            work.pending += 1  # the next sweep tries again
-            return
-        if parsed:  # quarantine the body Allegro sent, not our reading of it
-            with contextlib.suppress(CheckoutFormNotFound):
-                raw = await self._forms.get_raw(form_id)
-        work.dead.append(
-            DeadLetter(
-                account=self._policy.account,
-                checkout_form_id=form_id,
-                allegro_event_id=None,
-                raw_payload=raw,
-                error=error,
-                attempts=attempts,
-                failed_at=self._clock.now(),
-            )
-        )
+    async def _deliver(self, items: Sequence[Revealed], outcome: SweepOutcome) -> Delivery:
+        """Through the pipeline, without a cursor move: decided forms are committed, failing
+        ones counted (and quarantined at the last attempt), gone ones cleared."""
+        delivery = await self._pipeline.run(items)
+        outcome.published_by_type.update(event.event_type for event in delivery.events)
+        outcome.dead_letters += delivery.dead_letters
+        outcome.pending_failures += len(delivery.pending)
+        return delivery
 
     @staticmethod
     def _report(progress: Progress | None, outcome: SweepOutcome, expected: int) -> None:

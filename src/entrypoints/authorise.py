@@ -11,10 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.allegro import DeviceAuthorization, DeviceFlow
-from application.ports.state import TokenStore
 from entrypoints.containers import allegro_config
-from entrypoints.runtime import opened, resolve
 from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.wiring import opened
 
 
 def require_token_key(settings: Settings) -> None:
@@ -43,10 +42,9 @@ async def login(settings: Settings, echo: Callable[[str], None]) -> datetime:
     Raises DeviceFlowError (denied, expired) or another PortError; no token is printed.
     """
     require_token_key(settings)
-    async with opened(settings) as container:
-        tokens: TokenStore = await resolve(container.gateways.token_store())
-        observer = container.core.metrics()
-        async with DeviceFlow(allegro_config(settings), tokens, observer=observer) as flow:
+    async with opened(settings) as wired:
+        tokens = await wired.token_store()
+        async with DeviceFlow(allegro_config(settings), tokens, observer=wired.metrics) as flow:
             authorization = await flow.start()
             echo(instructions(settings.allegro_account, authorization))
             pair = await flow.poll_until_done(authorization)

@@ -46,16 +46,11 @@ from adapters.kafka.config import KafkaConfig
 from adapters.persistence import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, redact_url
 from application.ports.clock import Clock
 from application.ports.errors import AllegroAuthError, PortError, StateStoreError
-from application.ports.state import StateStore, TokenPair, TokenStore
-from entrypoints.containers import (
-    Application,
-    allegro_config,
-    kafka_config,
-    state_backend,
-)
-from entrypoints.runtime import opened, resolve
+from application.ports.state import TokenPair
+from entrypoints.containers import allegro_config, kafka_config
 from entrypoints.settings import ConfigurationError, Settings
 from entrypoints.status import TOKEN_MARGIN, bounded_state
+from entrypoints.wiring import Wired, opened
 
 REQUEST_TIMEOUT_SECONDS = PROBE_TIMEOUT_SECONDS
 # Per dependency, all its requests together (Allegro's two calls run side by side).
@@ -116,22 +111,22 @@ async def run_check(settings: Settings, clock: Clock, limits: Limits | None = No
         f"account {settings.allegro_account!r}, Allegro {allegro.api_url}, "
         f"Kafka {kafka.bootstrap_servers}, state {redact_url(settings.state_url)}",
     )
-    async with opened(settings, read_only=True) as container:
+    async with opened(settings, read_only=True) as wired:
         local, broker = await asyncio.gather(
-            _state_tokens_allegro(settings, container, clock, limits),
+            _state_tokens_allegro(settings, wired, clock, limits),
             _kafka(kafka, limits),
         )
     return CheckReport((configuration, *local, broker))
 
 
 async def _state_tokens_allegro(
-    settings: Settings, container: Application, clock: Clock, limits: Limits
+    settings: Settings, wired: Wired, clock: Clock, limits: Limits
 ) -> tuple[Outcome, Outcome, Outcome]:
     account = settings.allegro_account
     where = redact_url(settings.state_url)
     try:
         async with bounded_state(where, limits.deadline):
-            state: StateStore = await resolve(container.gateways.state_store())
+            state = await wired.state_store()
             cursor = await state.load_cursor(account)
     except StateStoreError as exc:
         skipped = "not checked: the state store did not open"
@@ -143,24 +138,24 @@ async def _state_tokens_allegro(
         )
     # A read-only open refuses a schema other than the one this release writes (older: run
     # the service once to migrate; newer: upgrade), so the version is known once it opened.
-    migrations = POSTGRES_MIGRATIONS if state_backend(settings) == "postgres" else SQLITE_MIGRATIONS
+    migrations = POSTGRES_MIGRATIONS if wired.postgres else SQLITE_MIGRATIONS
     position = "none stored" if cursor is None else (cursor.position or "before the oldest event")
     store = Outcome(
         "state store",
         "ok",
         f"{where} (schema version {len(migrations)}, cursor {position})",
     )
-    tokens, pair = await _tokens(settings, container, limits)
+    tokens, pair = await _tokens(settings, wired, limits)
     return store, tokens, await _allegro(settings, pair, clock, limits)
 
 
 async def _tokens(
-    settings: Settings, container: Application, limits: Limits
+    settings: Settings, wired: Wired, limits: Limits
 ) -> tuple[Outcome, TokenPair | None]:
     account = settings.allegro_account
     try:
         async with bounded_state(redact_url(settings.state_url), limits.deadline):
-            store: TokenStore = await resolve(container.gateways.token_store())
+            store = await wired.token_store()
             pair = await store.load(account)
     except StateStoreError as exc:  # TOKEN_ENCRYPTION_KEY missing or not the one used
         return Outcome("tokens", "FAIL", str(exc)), None

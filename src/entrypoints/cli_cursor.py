@@ -17,10 +17,10 @@ from application.ports.state import Cursor
 from entrypoints.cli_support import EXIT_CONFIG, EXIT_FAILURE, execute, load_and_log
 
 if TYPE_CHECKING:
-    from entrypoints.containers import Application
+    from entrypoints.wiring import Wired
 
 # Where the cursor goes, found under the writer lock or lease: (position, note).
-Locate = Callable[["Application", datetime], Awaitable[tuple[Cursor, str | None]]]
+Locate = Callable[["Wired", datetime], Awaitable[tuple[Cursor, str | None]]]
 
 
 @click.group()
@@ -58,15 +58,13 @@ def _echo_move(account: str, move: CursorMove) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
 def cursor_show(as_json: bool) -> None:
     """The last journal event fully processed (read-only: creates no state)."""
-    from application.ports.state import StateStore
     from entrypoints.operations import reading
-    from entrypoints.runtime import resolve
 
     async def action() -> None:
         settings = load_and_log()
 
-        async def load(container: Application) -> Cursor | None:
-            store: StateStore = await resolve(container.gateways.state_store())
+        async def load(wired: Wired) -> Cursor | None:
+            store = await wired.state_store()
             return await store.load_cursor(settings.allegro_account)
 
         stored = await reading(settings, load)
@@ -95,7 +93,7 @@ def cursor_set(event_id: str) -> None:
     except OperatorRefusal as exc:
         _refuse(exc, EXIT_CONFIG)
 
-    async def given(container: Application, now: datetime) -> tuple[Cursor, str | None]:
+    async def given(wired: Wired, now: datetime) -> tuple[Cursor, str | None]:
         return Cursor(position), None
 
     _move("cursor set", given)
@@ -118,36 +116,31 @@ def cursor_reset(target: str) -> None:
             parse_date(target)
         except OperatorRefusal as exc:
             _refuse(exc, EXIT_CONFIG)
-    _move(f"cursor reset --to {target}", lambda container, now: _locate(container, target, now))
+    _move(f"cursor reset --to {target}", lambda wired, now: _locate(wired, target, now))
 
 
-async def _locate(container: Application, target: str, now: datetime) -> tuple[Cursor, str | None]:
+async def _locate(wired: Wired, target: str, now: datetime) -> tuple[Cursor, str | None]:
     from application.operator import target_position
 
     if target == EARLIEST:  # no request to Allegro needed
         return Cursor(None), None
-    from adapters.allegro import AllegroClient
-    from entrypoints.runtime import resolve
-
-    client: AllegroClient = await resolve(container.gateways.allegro())
+    client = await wired.allegro()
     return await target_position(client.journal, target, now)
 
 
 def _move(command: str, locate: Locate) -> None:
-    """Under the writer lock or lease: where to (`locate(container, now)`), then the move."""
+    """Under the writer lock or lease: where to (`locate(wired, now)`), then the move."""
     from application.operator import move_cursor
-    from application.ports.state import StateStore
     from entrypoints.operations import actor, as_only_writer
-    from entrypoints.runtime import resolve
 
     async def action() -> None:
         settings = load_and_log()
         account = settings.allegro_account
 
-        async def work(container: Application) -> CursorMove:
-            now = container.core.clock().now()
-            position, note = await locate(container, now)
-            store: StateStore = await resolve(container.gateways.state_store())
+        async def work(wired: Wired) -> CursorMove:
+            now = wired.clock.now()
+            position, note = await locate(wired, now)
+            store = await wired.state_store()
             return await move_cursor(
                 store, account, position, command=command, actor=actor(), note=note
             )

@@ -21,7 +21,7 @@ from entrypoints.cli_support import EXIT_CONFIG, EXIT_FAILURE, execute, load_and
 if TYPE_CHECKING:
     from application.operator import DeadLetterReport, RetryReport
     from application.sweep import RetryResult
-    from entrypoints.containers import Application
+    from entrypoints.wiring import Wired
 
 LIST_LIMIT = 1000
 
@@ -96,15 +96,13 @@ def _report_text(account: str, report: DeadLetterReport, max_attempts: int) -> s
 def dead_letters_list(as_json: bool) -> None:
     """Quarantined orders and orders still failing (read-only: creates no state)."""
     from application.operator import dead_letter_report
-    from application.ports.state import StateStore
     from entrypoints.operations import reading
-    from entrypoints.runtime import resolve
 
     async def action() -> None:
         settings = load_and_log()
 
-        async def load(container: Application) -> DeadLetterReport:
-            store: StateStore = await resolve(container.gateways.state_store())
+        async def load(wired: Wired) -> DeadLetterReport:
+            store = await wired.state_store()
             return await dead_letter_report(store, settings.allegro_account, LIST_LIMIT)
 
         report = await reading(settings, load)
@@ -170,10 +168,7 @@ def dead_letters_retry(checkout_form_ids: tuple[str, ...], every: bool, as_json:
 
     Exit 0 when every order was decided or is gone; 1 when one still fails."""
     from application.operator import retry_dead_letters
-    from application.ports.state import StateStore
-    from application.sweep import SweepCheckoutForms
     from entrypoints.operations import actor, as_only_writer
-    from entrypoints.runtime import resolve
     from entrypoints.service import check_run_settings
 
     if bool(checkout_form_ids) == every:
@@ -187,11 +182,11 @@ def dead_letters_retry(checkout_form_ids: tuple[str, ...], every: bool, as_json:
         check_run_settings(settings)
         account = settings.allegro_account
 
-        async def work(container: Application) -> RetryReport:
-            store: StateStore = await resolve(container.gateways.state_store())
-            sweep: SweepCheckoutForms = await resolve(container.use_cases.sweep())
+        async def work(wired: Wired) -> RetryReport:
+            store = await wired.state_store()
+            imports = await wired.order_import()
             ids = None if every else list(checkout_form_ids)
-            return await retry_dead_letters(sweep, store, account, ids, actor=actor())
+            return await retry_dead_letters(imports.sweep, store, account, ids, actor=actor())
 
         try:
             report = await as_only_writer(settings, command, work)
@@ -224,16 +219,14 @@ def dead_letters_retry(checkout_form_ids: tuple[str, ...], every: bool, as_json:
 def dead_letters_clear(checkout_form_id: str) -> None:
     """Forget an order's failure count and its quarantine entry (next failure counts from 1)."""
     from application.operator import clear_failure
-    from application.ports.state import StateStore
     from entrypoints.operations import actor, as_only_writer
-    from entrypoints.runtime import resolve
 
     async def action() -> None:
         settings = load_and_log()
         account = settings.allegro_account
 
-        async def work(container: Application) -> bool:
-            store: StateStore = await resolve(container.gateways.state_store())
+        async def work(wired: Wired) -> bool:
+            store = await wired.state_store()
             return await clear_failure(store, account, checkout_form_id, actor=actor())
 
         if await as_only_writer(settings, f"dead-letters clear {checkout_form_id}", work):

@@ -2,18 +2,20 @@
 
 Containers are split by role (core, gateways, use cases). Every client with a lifecycle is a
 `providers.Resource` declared at its container's top level and resolved lazily, so only the
-state backend that `STATE_URL` selects is ever opened; `shutdown_resources()` closes what was
-opened. Use cases never import this module.
+state backend that `STATE_URL` selects is ever opened. Nothing outside entrypoints/wiring.py
+reads a provider: `Wired` there hands the objects out typed and closes what was opened. Use
+cases never import this module.
 
-`build_container(settings, read_only=True)` is for the tools that only look (`status`,
-`check`, `cursor show`, `dead-letters list`): its stores never create nor migrate anything
-(see adapters/persistence/resources.py), and a missing state is one StateStoreError.
+`read_only=True` is for the tools that only look (`status`, `check`, `cursor show`,
+`dead-letters list`): their stores never create nor migrate anything (see
+adapters/persistence/resources.py), and a missing state is one StateStoreError.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Literal
 
 from dependency_injector import containers, providers
 
@@ -38,11 +40,13 @@ from adapters.persistence.resources import (
 )
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import CheckoutFormReader, EventPublisher, OrderEventJournal, SystemClock
-from application.reconcile import Reconciler, ReconcileSettings
-from application.sweep import SweepCheckoutForms
-from application.sync_orders import SyncOrders, SyncSettings
+from application.ports.clock import Clock
+from application.ports.state import FailureLog, StateStore, TokenStore
+from application.reconcile import ReconcileSettings
+from application.sync_orders import SyncSettings
 from domain.mapping import StatusMapping
 from domain.policy import ImportPolicy
+from entrypoints.assembly import OrderImport, order_import
 from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
 from entrypoints.settings import (
@@ -98,7 +102,10 @@ def token_cipher(state: StateSettings) -> TokenCipher | None:
     return TokenCipher.from_key(key.get_secret_value()) if key else None
 
 
-def state_backend(state: StateSettings) -> str:
+Backend = Literal["sqlite", "postgres"]
+
+
+def state_backend(state: StateSettings) -> Backend:
     location = parse_state_url(state.state_url)
     return "postgres" if isinstance(location, PostgresLocation) else "sqlite"
 
@@ -145,7 +152,8 @@ class Core(containers.DeclarativeContainer):
 class Gateways(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
 
-    backend = providers.Callable(state_backend, core.settings)
+    # Chosen once per container; every branch on the backend reads this (entrypoints/wiring.py).
+    backend = providers.Singleton(state_backend, core.settings)
     cipher = providers.Singleton(token_cipher, core.settings)
 
     sqlite_state = providers.Resource(
@@ -180,8 +188,12 @@ class Gateways(containers.DeclarativeContainer):
         cipher,
         core.read_only,
     )
-    state_store = providers.Selector(backend, sqlite=sqlite_state, postgres=postgres_state)
-    token_store = providers.Selector(backend, sqlite=sqlite_tokens, postgres=postgres_tokens)
+    state_store: providers.Provider[StateStore] = providers.Selector(
+        backend, sqlite=sqlite_state, postgres=postgres_state
+    )
+    token_store: providers.Provider[TokenStore] = providers.Selector(
+        backend, sqlite=sqlite_tokens, postgres=postgres_tokens
+    )
 
     allegro = providers.Resource(
         allegro_client_resource,
@@ -231,10 +243,6 @@ def _reconcile_settings(
     )
 
 
-def _max_attempts(polling: PollingSettings) -> int:
-    return polling.dead_letter_after_attempts
-
-
 def _poll_interval(polling: PollingSettings) -> float:
     return polling.poll_interval_seconds
 
@@ -247,13 +255,36 @@ def _forms(client: AllegroClient) -> CheckoutFormReader:
     return client.forms
 
 
+def _poll_loop(
+    imports: OrderImport,
+    clock: Clock,
+    idle_seconds: float,
+    status: LoopStatus,
+    observer: Metrics,
+    error_log: FailureLog,
+) -> PollLoop:
+    """The loop around one `OrderImport`: its journal path and its reconciler share one
+    pipeline (see entrypoints/assembly.py)."""
+    return PollLoop(
+        imports.sync,
+        clock,
+        idle_seconds=idle_seconds,
+        status=status,
+        reconciler=imports.reconciler,
+        observer=observer,
+        error_log=error_log,
+        stop_on=(LeaseLost,),  # back to standby: another replica now polls the account
+    )
+
+
 class UseCases(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     gateways = providers.DependenciesContainer()
 
     policy = providers.Singleton(_policy, core.settings)
-    sync_orders = providers.Factory(
-        SyncOrders,
+    # A new one per use: each term of polling gets its own, over that term's Allegro client.
+    order_import = providers.Factory(
+        order_import,
         journal=providers.Callable(_journal, gateways.allegro),
         forms=providers.Callable(_forms, gateways.allegro),
         publisher=gateways.publisher,
@@ -261,34 +292,16 @@ class UseCases(containers.DeclarativeContainer):
         policy=policy,
         settings=providers.Callable(_sync_settings, core.settings, core.settings),
         clock=core.clock,
-    )
-    sweep = providers.Factory(
-        SweepCheckoutForms,
-        forms=providers.Callable(_forms, gateways.allegro),
-        publisher=gateways.publisher,
-        state=gateways.state_store,
-        policy=policy,
-        clock=core.clock,
-        max_attempts=providers.Callable(_max_attempts, core.settings),
-    )
-    reconciler = providers.Factory(
-        Reconciler,
-        journal=providers.Callable(_journal, gateways.allegro),
-        state=gateways.state_store,
-        sweep=sweep,
-        settings=providers.Callable(_reconcile_settings, core.settings, core.settings),
-        clock=core.clock,
+        reconcile=providers.Callable(_reconcile_settings, core.settings, core.settings),
     )
     poll_loop = providers.Factory(
-        PollLoop,
-        sync=sync_orders,
+        _poll_loop,
+        order_import,
         clock=core.clock,
         idle_seconds=providers.Callable(_poll_interval, core.settings),
         status=core.loop_status,
-        reconciler=reconciler,
         observer=core.metrics,
         error_log=gateways.state_store,
-        stop_on=(LeaseLost,),  # back to standby: another replica now polls the account
     )
 
 
@@ -301,5 +314,6 @@ class Application(containers.DeclarativeContainer):
 
 
 def build_container(settings: Settings, *, read_only: bool = False) -> Application:
-    """`read_only`: for `status`, `check`, `cursor show`, `dead-letters list` (module doc)."""
+    """`read_only`: for `status`, `check`, `cursor show`, `dead-letters list` (module doc).
+    Used through entrypoints/wiring.py's `Wired`."""
     return Application(settings=settings, read_only=read_only)

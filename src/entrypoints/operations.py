@@ -16,10 +16,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from entrypoints.containers import Application
-from entrypoints.runtime import opened
 from entrypoints.service import exclusively
 from entrypoints.settings import Settings
+from entrypoints.wiring import Wired, opened
 
 T = TypeVar("T")
 
@@ -34,21 +33,21 @@ def actor() -> str:
 
 
 async def as_only_writer(
-    settings: Settings, command: str, work: Callable[[Application], Awaitable[T]]
+    settings: Settings, command: str, work: Callable[[Wired], Awaitable[T]]
 ) -> T:
-    """`work(container)` while this process is the account's only writer, or the writer
+    """`work(wired)` while this process is the account's only writer, or the writer
     lock's / lease's one-line refusal naming who holds it (a PortError: exit 1)."""
     at_once = settings.model_copy(update={"lease_wait_seconds": 0.0})
-    async with opened(at_once) as container:
+    async with opened(at_once) as wired:
 
         async def lead(_: asyncio.Event) -> T:
-            return await work(container)
+            return await work(wired)
 
-        return await exclusively(container, at_once, command, lead)
+        return await exclusively(wired, command, lead)
 
 
-async def reading(settings: Settings, work: Callable[[Application], Awaitable[T]]) -> T:
-    """`work(container)` on stores that create, migrate and lock nothing (a missing state is
+async def reading(settings: Settings, work: Callable[[Wired], Awaitable[T]]) -> T:
+    """`work(wired)` on stores that create, migrate and lock nothing (a missing state is
     one StateStoreError naming STATE_URL)."""
-    async with opened(settings, read_only=True) as container:
-        return await work(container)
+    async with opened(settings, read_only=True) as wired:
+        return await work(wired)

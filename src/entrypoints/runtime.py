@@ -12,48 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
-from typing import TypeVar
 
-from dependency_injector import providers
-
-from adapters.allegro import AllegroClient
 from adapters.kafka import AiokafkaEventPublisher
 from application.poll_loop import PollLoop
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
-from entrypoints.containers import Application, build_container, state_backend
 from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
 from entrypoints.recovery import watch_recovery
-from entrypoints.settings import Settings
 from entrypoints.single_writer import SingleWriter
+from entrypoints.wiring import Wired
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 STALE_AFTER_POLLS = 10
 STALE_AFTER_MINIMUM = timedelta(minutes=10)
-
-
-async def resolve(value: Awaitable[T] | T) -> T:
-    """dependency-injector returns a future when async resources are involved."""
-    if isinstance(value, Awaitable):
-        return await value
-    return value
-
-
-@contextlib.asynccontextmanager
-async def opened(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Application]:
-    """The container every command works in; what it opened is closed on the way out, however
-    the command ends. `read_only`: stores that create, migrate and lock nothing."""
-    container = build_container(settings, read_only=read_only)
-    try:
-        yield container
-    finally:
-        await resolve(container.shutdown_resources())
 
 
 async def measure_lag(service: ServiceState, probe: LagProbe) -> None:
@@ -68,30 +43,25 @@ async def measure_lag(service: ServiceState, probe: LagProbe) -> None:
 
 
 class Runtime:
-    def __init__(self, container: Application, settings: Settings) -> None:
-        self._container = container
-        self._settings = settings
+    def __init__(self, wired: Wired) -> None:
+        self._wired = wired
+        self._settings = settings = wired.settings
         self.account = settings.allegro_account
-        core = container.core
-        self.metrics = core.metrics()
-        self.service: ServiceState = core.service_state()
-        self.clock = core.clock()
+        self.metrics = wired.metrics
+        self.service: ServiceState = wired.service_state
+        self.clock = wired.clock
         self.health: HealthChecks | None = None
         self.state_store: StateStore | None = None
         self.token_store: TokenStore | None = None
         self.publisher: AiokafkaEventPublisher | None = None
 
-    @property
-    def postgres(self) -> bool:
-        return state_backend(self._settings) == "postgres"
-
     async def open(self) -> HealthChecks:
         """Opens the process-wide resources; fails fast if one of them cannot start."""
-        gateways = self._container.gateways
-        self.state_store = state_store = await resolve(gateways.state_store())
-        self.token_store = token_store = await resolve(gateways.token_store())
-        self.publisher = publisher = await resolve(gateways.kafka_publisher())
-        loop_status = self._container.core.loop_status()
+        wired = self._wired
+        self.state_store = state_store = await wired.state_store()
+        self.token_store = token_store = await wired.token_store()
+        self.publisher = publisher = await wired.kafka_publisher()
+        loop_status = wired.loop_status
         poll = self._settings.poll_interval_seconds
         self.health = HealthChecks(
             account=self.account,
@@ -109,14 +79,14 @@ class Runtime:
     async def run(self, stop: asyncio.Event) -> None:
         """Polls until `stop`, while this replica holds the lease (PostgreSQL) or the state
         file's writer lock (SQLite)."""
-        if not self.postgres:
+        if not self._wired.postgres:
             await (await self.single_writer()).run(stop, self.term)
             return
         await (await self.leadership()).run(stop, self.term)
 
     async def single_writer(self) -> SingleWriter:
         return SingleWriter(
-            await resolve(self._container.gateways.writer_lock()),
+            await self._wired.writer_lock(),
             holder=default_holder(),
             clock=self.clock,
             on_role=self._become,
@@ -124,8 +94,8 @@ class Runtime:
 
     async def leadership(self) -> Leadership:
         return Leadership(
-            await resolve(self._container.gateways.leases()),
-            self._container.core.fence(),
+            await self._wired.leases(),
+            self._wired.fence,
             account=self.account,
             holder=default_holder(),
             ttl=timedelta(seconds=self._settings.lease_ttl_seconds),
@@ -136,9 +106,9 @@ class Runtime:
     async def term(self, stop: asyncio.Event) -> None:
         """One term of polling: builds the Allegro client, polls, closes the client."""
         try:
-            loop: PollLoop = await resolve(self._container.use_cases.poll_loop())
+            loop = await self._wired.poll_loop()
             loop.status.consecutive_failures = 0  # a new term is judged on its own polls
-            client: AllegroClient = await resolve(self._container.gateways.allegro())
+            client = await self._wired.allegro()
             assert self.state_store is not None, "open() first"
             probe = LagProbe(client.journal, self.state_store, self.account, self.clock)
             helpers = [
@@ -152,9 +122,7 @@ class Runtime:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
         finally:
-            allegro = self._container.gateways.allegro
-            assert isinstance(allegro, providers.Resource)
-            await resolve(allegro.shutdown())  # the next term builds a new client
+            await self._wired.close_allegro()  # the next term builds a new client
 
     async def _measure(self, probe: LagProbe, stop: asyncio.Event) -> None:
         """Every `LAG_PROBE_SECONDS`, starting one period in: a restart costs no request."""

@@ -16,16 +16,14 @@ from typing import Any, TypeVar
 from adapters.persistence import redact_url
 from adapters.persistence.missing import StateMissing
 from application.ports.errors import StateStoreError
-from application.ports.state import TokenStore
-from application.reconcile import Reconciler
-from application.sweep import Progress, SweepCheckoutForms, SweepOutcome
-from application.sync_orders import BatchOutcome, SyncOrders
-from entrypoints.containers import Application, build_container
+from application.sweep import Progress, SweepOutcome
+from application.sync_orders import BatchOutcome
 from entrypoints.errors import StartupError
 from entrypoints.http import HttpEndpoint, bind_listeners, create_app
 from entrypoints.leadership import Lead
-from entrypoints.runtime import Runtime, opened, resolve
+from entrypoints.runtime import Runtime
 from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.wiring import Wired, opened
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,8 +71,8 @@ async def require_tokens(settings: Settings) -> None:
     if settings.allegro_refresh_token is not None:
         return
     try:
-        async with opened(settings, read_only=True) as container:
-            tokens: TokenStore = await resolve(container.gateways.token_store())
+        async with opened(settings, read_only=True) as wired:
+            tokens = await wired.token_store()
             stored = await tokens.load(settings.allegro_account) is not None
     except StateMissing:
         stored = False
@@ -99,16 +97,15 @@ async def drain_once(settings: Settings) -> DrainSummary:
     """`run --once`. With PostgreSQL it takes the lease for the drain, waiting for it up to
     `LEASE_WAIT_SECONDS`."""
     await check_writer(settings)
-    async with opened(settings) as container:
-        return await exclusively(container, settings, "run --once", lambda _: _drain(container))
+    async with opened(settings) as wired:
+        return await exclusively(wired, "run --once", lambda _: _drain(wired))
 
 
-async def _drain(container: Application) -> DrainSummary:
-    sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-    cursor = await sync.cursor()  # placed first (if new), so that a stale start can be repaired
-    reconciler: Reconciler = await resolve(container.use_cases.reconciler())
-    repaired = await reconciler.repair_stale_cursor(cursor)
-    summary = await DrainSummary.of(sync.batches())
+async def _drain(wired: Wired) -> DrainSummary:
+    imports = await wired.order_import()  # one pipeline for the repair and the drain
+    cursor = await imports.sync.cursor()  # placed first (if new): a stale start can be repaired
+    repaired = await imports.reconciler.repair_stale_cursor(cursor)
+    summary = await DrainSummary.of(imports.sync.batches())
     if repaired is not None:
         summary = dataclasses.replace(
             summary,
@@ -126,25 +123,24 @@ async def backfill(
     new) so that `run` continues from the moment the backfill started, and never moved.
     With PostgreSQL it takes the lease for the sweep, waiting for it up to `LEASE_WAIT_SECONDS`."""
     await check_writer(settings)
-    async with opened(settings) as container:
+    async with opened(settings) as wired:
 
         async def sweep(_: asyncio.Event) -> SweepOutcome:
-            sync: SyncOrders = await resolve(container.use_cases.sync_orders())
-            await sync.cursor()
-            sweeper: SweepCheckoutForms = await resolve(container.use_cases.sweep())
-            return await sweeper.run(since, until, progress)
+            imports = await wired.order_import()
+            await imports.sync.cursor()
+            return await imports.sweep.run(since, until, progress)
 
-        return await exclusively(container, settings, "backfill", sweep)
+        return await exclusively(wired, "backfill", sweep)
 
 
-async def exclusively(container: Application, settings: Settings, command: str, work: Lead[T]) -> T:
+async def exclusively(wired: Wired, command: str, work: Lead[T]) -> T:
     """Runs a one-shot command as the account's only writer: under the lease (PostgreSQL,
     waited for up to `LEASE_WAIT_SECONDS`) or the state file's writer lock (SQLite, which
-    fails at once while another process holds it)."""
-    runtime = Runtime(container, settings)
-    if not runtime.postgres:
+    fails at once while another process holds it). `wired.settings` are the command's."""
+    runtime = Runtime(wired)
+    if not wired.postgres:
         return await (await runtime.single_writer()).exclusively(command, work)
-    await resolve(container.gateways.state_store())  # opened (and migrated) before the lease
+    await wired.state_store()  # opened (and migrated) before the lease
     return await (await runtime.leadership()).exclusively(work)
 
 
@@ -165,8 +161,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     except BaseException:
         _close(listeners)
         raise
-    container = build_container(settings)
-    runtime = Runtime(container, settings)
+    wired = Wired(settings)
+    runtime = Runtime(wired)
     endpoint: HttpEndpoint | None = None
     try:
         health = await runtime.open()
@@ -189,7 +185,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await endpoint.stop()
         else:
             _close(listeners)  # bound, never served: runtime.open() failed
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
         log.info("service stopped", extra={"account": settings.allegro_account})
 
 

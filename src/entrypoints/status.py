@@ -36,7 +36,7 @@ from adapters.allegro.probe import (
     describe_failure,
     probe_client,
 )
-from adapters.persistence import PostgresLease, SqliteWriterLock, redact_url
+from adapters.persistence import redact_url
 from application.ports.clock import Clock, SystemClock
 from application.ports.errors import AllegroAuthError, PortError, StateStoreError
 from application.ports.state import (
@@ -47,10 +47,10 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import Application, allegro_config, state_backend
+from entrypoints.containers import allegro_config
 from entrypoints.lag import Lag, LagProbe
-from entrypoints.runtime import opened, resolve
 from entrypoints.settings import Settings
+from entrypoints.wiring import Wired, opened
 
 # The Allegro client refreshes a token 5 minutes before it expires; stay clear of that.
 TOKEN_MARGIN = timedelta(minutes=10)
@@ -267,14 +267,14 @@ class StatusReport:
 async def run_status(settings: Settings, as_json: bool) -> str:
     """`openoms-allegro status`: the report as text. Opens the state read-only (never creates
     nor migrates it); raises StateStoreError when it cannot be read."""
-    async with opened(settings, read_only=True) as container:
-        report = await gather_status(settings, container, SystemClock())
+    async with opened(settings, read_only=True) as wired:
+        report = await gather_status(settings, wired, SystemClock())
     return render_json(report) if as_json else report.table()
 
 
 async def gather_status(
     settings: Settings,
-    container: Application,
+    wired: Wired,
     clock: Clock,
     *,
     allegro_timeout: float = PROBE_TIMEOUT_SECONDS,
@@ -286,12 +286,12 @@ async def gather_status(
     `allegro_deadline`."""
     account = settings.allegro_account
     async with bounded_state(redact_url(settings.state_url), state_deadline):
-        state: StateStore = await resolve(container.gateways.state_store())
+        state = await wired.state_store()
         cursor = await state.load_cursor(account)
         errors = await state.load_errors(account, FAILING_ORDERS_SHOWN)
-        tokens: TokenStore = await resolve(container.gateways.token_store())
+        tokens = await wired.token_store()
         pair, token = await _token(tokens, account)
-        writer = await _writer(settings, container)
+        writer = await _writer(settings, wired)
     lag, lag_error, reach = await _lag(
         settings, state, pair, clock, request_timeout=allegro_timeout, deadline=allegro_deadline
     )
@@ -320,19 +320,18 @@ async def bounded_state(where: str, seconds: float) -> AsyncIterator[None]:
         ) from None
 
 
-async def _writer(settings: Settings, container: Application) -> WriterStatus:
+async def _writer(settings: Settings, wired: Wired) -> WriterStatus:
     """Reads only: `status` never takes the lease or the writer lock."""
-    gateways = container.gateways
     try:
-        if state_backend(settings) == "postgres":
-            leases: PostgresLease = await resolve(gateways.leases())
+        if wired.postgres:
+            leases = await wired.leases()
             lease = await leases.current(settings.allegro_account)
             if lease is None:
                 return WriterStatus()
             return WriterStatus(
                 holder=lease.holder, lease_until=lease.expires_at, fencing_token=lease.fencing_token
             )
-        lock: SqliteWriterLock | None = await resolve(gateways.writer_lock())
+        lock = await wired.writer_lock()
         if lock is None:
             return WriterStatus(in_memory=True)
         info = await lock.holder()

@@ -23,9 +23,8 @@ from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.persistence import POSTGRES_MIGRATIONS
 from application.ports.state import TokenPair, TokenStore
-from entrypoints.containers import build_container
-from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
+from entrypoints.wiring import Wired
 from sandbox.allegro import SimulatorServer
 from tests.integration.operations.harness import postgres_state_url
 from tests.support.service import run_cli, run_once, scripted_simulator, simulator_env
@@ -275,26 +274,26 @@ def test_bad_configuration_is_one_line_and_exit_2(env: dict[str, str]) -> None:
 async def store_expired_access_token(env: dict[str, str]) -> TokenPair:
     """Rewrites the stored pair with an access token that expired an hour ago."""
     settings = load_settings(**settings_overrides(env))
-    container = build_container(settings)
+    wired = Wired(settings)
     try:
-        tokens: TokenStore = await resolve(container.gateways.token_store())
+        tokens: TokenStore = await wired.token_store()
         pair = await tokens.load(settings.allegro_account)
         assert pair is not None
         expired = dataclasses.replace(pair, expires_at=datetime.now(UTC) - timedelta(hours=1))
         await tokens.save(settings.allegro_account, expired)
         return expired
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
 
 async def stored_pair(env: dict[str, str]) -> TokenPair | None:
     settings = load_settings(**settings_overrides(env))
-    container = build_container(settings, read_only=True)
+    wired = Wired(settings, read_only=True)
     try:
-        tokens: TokenStore = await resolve(container.gateways.token_store())
+        tokens: TokenStore = await wired.token_store()
         return await tokens.load(settings.allegro_account)
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
 
 def settings_overrides(env: dict[str, str]) -> dict[str, object]:

@@ -21,10 +21,9 @@ import pytest
 from adapters.allegro.probe import PROBE_TIMEOUT_SECONDS
 from adapters.kafka.config import KafkaConfig
 from application.ports.errors import StateStoreError
-from entrypoints.containers import build_container
-from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from entrypoints.status import STATE_DEADLINE_SECONDS, run_status
+from entrypoints.wiring import Wired
 from sandbox.allegro import SimulatorServer
 from tests.support.process import service_process
 from tests.support.service import (
@@ -80,11 +79,11 @@ def test_status_before_anything_ran_says_so(env: dict[str, str], tmp_path: Path)
 async def open_writable_state(env: dict[str, str]) -> None:
     """What `run` does first: opens (so creates and migrates) the state store."""
     settings = load_settings(state_url=env["STATE_URL"], **CREDENTIALS)
-    container = build_container(settings)
+    wired = Wired(settings)
     try:
-        await resolve(container.gateways.state_store())
+        await wired.state_store()
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
 
 CREDENTIALS = {"allegro_client_id": "app", "allegro_client_secret": "secret"}

@@ -13,9 +13,8 @@ from dependency_injector import providers
 
 from application.ports import EventPublisher
 from application.ports.publisher import publish
-from entrypoints.containers import Application, build_container
-from entrypoints.runtime import resolve
 from entrypoints.settings import Settings, load_settings
+from entrypoints.wiring import Wired
 from tests.support.builders import make_order_imported
 from tests.support.failpoints import CrashingPublisher, install, parse, uninstall, wrap_publisher
 from tests.support.fakes import InMemoryEventPublisher
@@ -77,14 +76,13 @@ def installed() -> Iterator[None]:
         uninstall()
 
 
-async def publisher_of(container: Application, producer: EventPublisher) -> EventPublisher:
+async def publisher_of(wired: Wired, producer: EventPublisher) -> EventPublisher:
     """What the use cases publish through, with `producer` standing in for Kafka's."""
-    container.gateways.kafka_publisher.override(providers.Object(producer))
+    wired.container.gateways.kafka_publisher.override(providers.Object(producer))
     try:
-        publisher: EventPublisher = await resolve(container.gateways.publisher())
-        return publisher
+        return await wired.publisher()
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
 
 async def test_the_production_container_publishes_through_the_producer_itself(
@@ -94,7 +92,7 @@ async def test_the_production_container_publishes_through_the_producer_itself(
     monkeypatch.setenv("OPENOMS_FAILPOINTS", "crash_after_publish:0")
     producer = InMemoryEventPublisher()
 
-    assert await publisher_of(build_container(settings_at(tmp_path)), producer) is producer
+    assert await publisher_of(Wired(settings_at(tmp_path)), producer) is producer
 
 
 async def test_installed_failpoints_wrap_the_producer_of_every_container_built_later(
@@ -103,8 +101,8 @@ async def test_installed_failpoints_wrap_the_producer_of_every_container_built_l
     producer = InMemoryEventPublisher()
     event = make_order_imported()
 
-    first = await publisher_of(build_container(settings), producer)
-    second = await publisher_of(build_container(settings, read_only=True), producer)
+    first = await publisher_of(Wired(settings), producer)
+    second = await publisher_of(Wired(settings, read_only=True), producer)
     await publish(first, [event])
 
     assert isinstance(first, CrashingPublisher)
@@ -117,7 +115,7 @@ async def test_uninstalled_failpoints_leave_later_containers_alone(settings: Set
     uninstall()
     producer = InMemoryEventPublisher()
 
-    assert await publisher_of(build_container(settings), producer) is producer
+    assert await publisher_of(Wired(settings), producer) is producer
 
 
 @pytest.mark.parametrize(

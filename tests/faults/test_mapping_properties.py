@@ -32,13 +32,14 @@ from adapters.kafka.messages import encode_event
 from application.poll_loop import Backoff, PollLoop
 from application.ports import JournalEvent, UnreadableCheckoutForm
 from application.ports.publisher import DeadLetter, OutboundMessage
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.errors import DomainError
 from domain.events import DomainEvent
 from domain.mapping import StatusTriple
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger, OrderRecord, Revelation
 from domain.statuses import OrderStatus, PaymentStatus
+from entrypoints.assembly import order_import
 from tests.support.fakes import T0, FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
 ACCOUNT = "props"
@@ -378,7 +379,7 @@ def test_the_poll_loop_never_raises_for_bad_data_and_passes_every_form(forms, ma
             result = UnreadableCheckoutForm(form_id, raw, result.reason)
         allegro.forms[form_id] = result
         allegro.events.append(journal_event(seq, form_id, form.get("revision")))
-    sync = SyncOrders(
+    sync = order_import(
         journal=allegro,
         forms=allegro,
         publisher=publisher,
@@ -386,7 +387,7 @@ def test_the_poll_loop_never_raises_for_bad_data_and_passes_every_form(forms, ma
         policy=ImportPolicy(account=ACCOUNT),
         settings=SyncSettings(account=ACCOUNT, start_from="earliest", max_attempts=max_attempts),
         clock=FakeClock(),
-    )
+    ).sync
     loop = PollLoop(sync, FakeClock(), idle_seconds=0.0, backoff=Backoff(jitter=lambda: 0.0))
 
     async def poll_until_passed() -> None:

@@ -14,10 +14,11 @@ import dataclasses
 from datetime import timedelta
 
 from application.ports import JournalEvent
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.events import OrderStatusChanged
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from tests.support.builders import make_line_item, make_order_snapshot
 from tests.support.fakes import T0, FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
@@ -52,7 +53,7 @@ async def test_a_cancellation_followed_by_a_late_payment_event_is_published():
     allegro, publisher, state = ListingAllegro(), InMemoryEventPublisher(), MemoryStateStore()
     for n in range(5):  # enough orders close in time to be read through a list page
         allegro.emit("READY_FOR_PROCESSING", order(n))
-    sync = SyncOrders(
+    sync = order_import(
         journal=allegro,
         forms=allegro,
         publisher=publisher,
@@ -60,7 +61,7 @@ async def test_a_cancellation_followed_by_a_late_payment_event_is_published():
         policy=ImportPolicy(account=ACCOUNT),
         settings=SyncSettings(account=ACCOUNT, start_from="earliest"),
         clock=FakeClock(),
-    )
+    ).sync
     await sync.run_batch()
     paid = order(2)
     cancelled = dataclasses.replace(

@@ -24,11 +24,11 @@ from application.ports import (
     OutboundMessage,
     UnreadableCheckoutForm,
 )
-from application.sweep import SweepCheckoutForms
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.events import DomainEvent
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from tests.support.builders import BOUGHT_AT, make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, MemoryStateStore
 
@@ -104,7 +104,7 @@ async def run(
     max_attempts: int = 3,
 ) -> None:
     """One process lifetime: one batch, crashing after the ack when asked to."""
-    sync = SyncOrders(
+    sync = order_import(
         journal=allegro,
         forms=allegro,
         publisher=AckThenCrash(broker, crash),
@@ -112,7 +112,7 @@ async def run(
         policy=ImportPolicy(account=ACCOUNT),
         settings=SyncSettings(account=ACCOUNT, start_from="earliest", max_attempts=max_attempts),
         clock=FakeClock(),
-    )
+    ).sync
     if crash:
         with pytest.raises(Crash):
             await sync.run_batch()
@@ -175,13 +175,15 @@ async def sweep(
     allegro: FakeAllegro, state: MemoryStateStore, broker: Broker, *, crash: bool
 ) -> None:
     """One process lifetime of a backfill over the day `order` was bought in."""
-    sweeper = SweepCheckoutForms(
+    sweeper = order_import(
+        journal=allegro,
         forms=allegro,
         publisher=AckThenCrash(broker, crash),
         state=state,
         policy=ImportPolicy(account=ACCOUNT),
+        settings=SyncSettings(account=ACCOUNT),
         clock=FakeClock(),
-    )
+    ).sweep
     window = (BOUGHT_AT - timedelta(hours=12), BOUGHT_AT + timedelta(hours=12))
     if crash:
         with pytest.raises(Crash):

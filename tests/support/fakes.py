@@ -40,6 +40,7 @@ from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
+from entrypoints.assembly import OrderImport, order_import
 
 __all__ = [
     "SYNC_ACCOUNT",
@@ -165,6 +166,31 @@ def _bought_within(form: OrderSnapshot | UnreadableCheckoutForm, query: Checkout
 SYNC_ACCOUNT = "shop-1"
 
 
+def make_import(
+    allegro: FakeAllegro,
+    publisher: EventPublisher,
+    state: StateStore,
+    *,
+    policy: ImportPolicy | None = None,
+    clock: FakeClock | None = None,
+    sweep_page_size: int = 100,
+    **settings: Any,
+) -> OrderImport:
+    """The account's use cases over the fakes, wired as the service wires them (one
+    pipeline), from the journal's start; `settings` override the rest of `SyncSettings`."""
+    options: dict[str, Any] = {"account": SYNC_ACCOUNT, "start_from": "earliest", **settings}
+    return order_import(
+        allegro,
+        allegro,
+        publisher,
+        state,
+        policy or ImportPolicy(account=options["account"]),
+        SyncSettings(**options),
+        clock or FakeClock(),
+        sweep_page_size=sweep_page_size,
+    )
+
+
 def make_sync(
     allegro: FakeAllegro,
     publisher: EventPublisher,
@@ -174,16 +200,7 @@ def make_sync(
     **settings: Any,
 ) -> SyncOrders:
     """`SyncOrders` over the fakes, from the journal's start; `settings` override the rest."""
-    options: dict[str, Any] = {"account": SYNC_ACCOUNT, "start_from": "earliest", **settings}
-    return SyncOrders(
-        journal=allegro,
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=policy or ImportPolicy(account=SYNC_ACCOUNT),
-        settings=SyncSettings(**options),
-        clock=FakeClock(),
-    )
+    return make_import(allegro, publisher, state, policy=policy, **settings).sync
 
 
 def make_sweep(
@@ -195,12 +212,6 @@ def make_sweep(
     max_attempts: int = 3,
 ) -> SweepCheckoutForms:
     """`SweepCheckoutForms` over the fakes, for the account `make_sync` reads."""
-    return SweepCheckoutForms(
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=SYNC_ACCOUNT),
-        clock=FakeClock(),
-        max_attempts=max_attempts,
-        page_size=page_size,
-    )
+    return make_import(
+        allegro, publisher, state, sweep_page_size=page_size, max_attempts=max_attempts
+    ).sweep

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from application.ports.errors import CheckoutFormNotFound
 from domain.order import OrderSnapshot
 
 
@@ -36,6 +37,10 @@ class UnreadableCheckoutForm:
     raw: str
     reason: str
 
+
+# What reading one checkout form gives: the form, its absence (merged into another order, or
+# past retention), or a body that cannot be turned into a snapshot.
+Loaded = OrderSnapshot | CheckoutFormNotFound | UnreadableCheckoutForm
 
 JOURNAL_PAGE_SIZE = 1000  # `GET /order/events`: at most 1000 events a page
 LIST_PAGE_SIZE = 100  # `GET /order/checkout-forms`: at most 100 forms a page

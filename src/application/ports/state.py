@@ -77,12 +77,11 @@ class StagedBatch:
     quarantined: tuple[Quarantined, ...] = ()
 
 
-class StateStore(Protocol):
-    async def load_cursor(self, account: str) -> Cursor | None: ...
+class CursorStore(Protocol):
+    """The journal cursor and the one transaction that moves it (the journal path, the
+    reconciler's barrier, the operator's `cursor set`)."""
 
-    async def load_records(
-        self, account: str, checkout_form_ids: Collection[str]
-    ) -> Mapping[str, OrderRecord]: ...
+    async def load_cursor(self, account: str) -> Cursor | None: ...
 
     async def commit(
         self,
@@ -102,18 +101,35 @@ class StateStore(Protocol):
         survives a commit without one: it is still to be re-sent.
 
         The commit that ends a batch also indexes the batch's `quarantined` entries, given by
-        the caller, which holds the batch (see `load_quarantined`): an input is listed as
-        quarantined exactly when its dead letter was sent. An id in `cleared_failures` that
-        the batch does not quarantine was decided again (imported, or gone): its quarantine
-        entry is dropped. The staged payload is never read back by a commit.
+        the caller, which holds the batch (see `FailureLog.load_quarantined`): an input is
+        listed as quarantined exactly when its dead letter was sent. An id in
+        `cleared_failures` that the batch does not quarantine was decided again (imported, or
+        gone): its quarantine entry is dropped. The staged payload is never read back by a
+        commit.
         """
         ...
+
+
+class StagingStore(CursorStore, Protocol):
+    """The outbox's half: a batch staged durably before it is sent, ended by its commit."""
 
     async def stage(self, account: str, batch: StagedBatch) -> None:
         """Durable before it returns; replaces any batch already staged for the account."""
         ...
 
     async def load_staged(self, account: str) -> StagedBatch | None: ...
+
+
+class OrderRecords(Protocol):
+    """What was last published per order: what the next decision compares against."""
+
+    async def load_records(
+        self, account: str, checkout_form_ids: Collection[str]
+    ) -> Mapping[str, OrderRecord]: ...
+
+
+class FailureLog(Protocol):
+    """Failing inputs and failed polls: counted, quarantined, shown to operators."""
 
     async def record_failure(self, account: str, checkout_form_id: str, error: str) -> int:
         """Count one more failed attempt (durably) and return the total so far."""
@@ -139,6 +155,11 @@ class StateStore(Protocol):
         """Forget the form's failure count and its quarantine entry (an operator's decision:
         its next failure counts from one). False when there was neither."""
         ...
+
+
+class StateStore(StagingStore, OrderRecords, FailureLog, Protocol):
+    """Every half, as one adapter (SQLite, PostgreSQL, in memory) provides them in one
+    database: the commit that moves the cursor writes records and failures too."""
 
 
 @dataclass(frozen=True, slots=True)

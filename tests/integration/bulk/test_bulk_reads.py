@@ -13,9 +13,10 @@ from adapters.allegro import AllegroClientConfig, build_allegro_client
 from adapters.inmemory.inmemory_event_publisher import InMemoryEventPublisher
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig, ensure_topics
 from application.ports import EventPublisher, SystemClock
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.events import OrderImported
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.fakes import MemoryStateStore, MemoryTokenStore
 from tests.support.kafka_reader import read_topic
@@ -51,7 +52,7 @@ async def import_all(
 ) -> int:
     """Drain the journal from its start; returns the number of events published."""
     async with build_allegro_client(client_config(server, state), MemoryTokenStore()) as client:
-        sync = SyncOrders(
+        sync = order_import(
             journal=client.journal,
             forms=client.forms,
             publisher=publisher,
@@ -65,7 +66,7 @@ async def import_all(
                 bulk_reads=bulk,
             ),
             clock=SystemClock(),
-        )
+        ).sync
         outcomes = await sync.drain()
     assert not outcomes[-1].retry_pending
     return sum(len(outcome.published) for outcome in outcomes)

@@ -21,8 +21,9 @@ from adapters.persistence import (
 )
 from application.poll_loop import Backoff, PollLoop
 from application.ports.state import Cursor
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from entrypoints.health import Role
 from entrypoints.leadership import Leadership, LeaseUnavailable
 from tests.integration.persistence.backends import open_backend, pg_execute
@@ -98,7 +99,7 @@ async def test_a_fenced_ex_leader_cannot_move_the_cursor_and_goes_back_to_standb
     allegro, publisher = FakeAllegro(), InMemoryEventPublisher()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id="first"))
     async with await PostgresStateStore.open(location, fence) as store:
-        sync = SyncOrders(
+        sync = order_import(
             allegro,
             allegro,
             publisher,
@@ -106,7 +107,7 @@ async def test_a_fenced_ex_leader_cannot_move_the_cursor_and_goes_back_to_standb
             ImportPolicy(account=ACCOUNT),
             SyncSettings(account=ACCOUNT, start_from="earliest"),
             FakeClock(),
-        )
+        ).sync
         loop = PollLoop(sync, FakeClock(), 0.01, Backoff(jitter=lambda: 0.0), stop_on=(LeaseLost,))
         stop = asyncio.Event()
         lost = asyncio.Event()

@@ -8,10 +8,9 @@ import pytest
 
 from adapters.persistence import PostgresStateStore, parse_state_url
 from application.ports.errors import StateStoreError
-from entrypoints.containers import build_container
-from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from entrypoints.status import gather_status, render_json
+from entrypoints.wiring import Wired
 from tests.integration.operations.harness import postgres_state_url
 from tests.support.fakes import FakeClock
 from tests.support.service import TEST_KEY
@@ -33,11 +32,11 @@ async def test_status_never_shows_a_password_given_as_a_query_parameter() -> Non
             state_url=f"{url}&password={PASSWORD}",
             token_encryption_key=TEST_KEY,
         )
-        container = build_container(settings)
+        wired = Wired(settings)
         try:
-            report = await gather_status(settings, container, FakeClock())
+            report = await gather_status(settings, wired, FakeClock())
         finally:
-            await resolve(container.shutdown_resources())
+            await wired.shutdown()
 
     shown = report.table() + render_json(report)
     assert PASSWORD not in shown

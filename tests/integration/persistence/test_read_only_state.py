@@ -1,4 +1,4 @@
-"""`build_container(settings, read_only=True)`: the tools that only look (`status`, `check`,
+"""`Wired(settings, read_only=True)`: the tools that only look (`status`, `check`,
 `cursor show`, `dead-letters list`) never create or migrate a state store (issue 12, item 7)."""
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from adapters.persistence import (
 )
 from application.ports.errors import StateStoreError
 from application.ports.state import Cursor, StateStore, TokenPair, TokenStore
-from entrypoints.containers import Application, build_container
-from entrypoints.runtime import resolve
 from entrypoints.settings import Settings, load_settings
+from entrypoints.wiring import Wired
 from tests.integration.persistence.backends import pg_execute, throwaway_schema
 
 ACCOUNT = "shop"
@@ -40,21 +39,19 @@ def settings_for(state_url: str) -> Settings:
     )
 
 
-async def state_of(container: Application) -> StateStore:
-    store: StateStore = await resolve(container.gateways.state_store())
-    return store
+async def state_of(wired: Wired) -> StateStore:
+    return await wired.state_store()
 
 
-async def tokens_of(container: Application) -> TokenStore:
-    store: TokenStore = await resolve(container.gateways.token_store())
-    return store
+async def tokens_of(wired: Wired) -> TokenStore:
+    return await wired.token_store()
 
 
 async def write_cursor(settings: Settings, position: str) -> None:
     """As the service does: the default container creates and migrates the state."""
-    container = build_container(settings)
+    wired = Wired(settings)
     try:
-        state = await state_of(container)
+        state = await state_of(wired)
         if isinstance(state, PostgresStateStore):  # commits need the lease: go around it
             location = parse_state_url(settings.state_url)
             assert isinstance(location, PostgresLocation)
@@ -64,7 +61,7 @@ async def write_cursor(settings: Settings, position: str) -> None:
         else:
             await state.commit(ACCOUNT, Cursor(position))
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
 
 async def try_to_write(state: StateStore) -> None:
@@ -73,15 +70,15 @@ async def try_to_write(state: StateStore) -> None:
 
 async def test_a_missing_sqlite_file_is_one_line_and_nothing_is_created(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "state.db"
-    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+    wired = Wired(settings_for(f"sqlite:///{path}"), read_only=True)
 
     for store in (state_of, tokens_of):
         with pytest.raises(StateStoreError) as caught:
-            await store(container)
+            await store(wired)
         message = str(caught.value)
         assert f"no state at {path} (STATE_URL)" in message
         assert "\n" not in message
-    await resolve(container.shutdown_resources())
+    await wired.shutdown()
 
     assert not path.parent.exists()
 
@@ -110,10 +107,10 @@ async def test_read_only_stores_read_the_state_and_cannot_write_it(
     async with state_url_of(backend, tmp_path) as url:
         settings = settings_for(url)
         await write_cursor(settings, "41")
-        container = build_container(settings, read_only=True)
+        wired = Wired(settings, read_only=True)
         try:
-            state = await state_of(container)
-            tokens = await tokens_of(container)
+            state = await state_of(wired)
+            tokens = await tokens_of(wired)
             assert await state.load_cursor(ACCOUNT) == Cursor("41")
             assert await tokens.load(ACCOUNT) is None
 
@@ -122,7 +119,7 @@ async def test_read_only_stores_read_the_state_and_cannot_write_it(
             with pytest.raises(StateStoreError, match=REFUSED[backend]):
                 await tokens.save(ACCOUNT, PAIR)
         finally:
-            await resolve(container.shutdown_resources())
+            await wired.shutdown()
 
         await write_cursor(settings, "43")  # the read-only tool took no lock with it
 
@@ -131,11 +128,11 @@ async def test_read_only_sqlite_never_migrates_an_older_schema(tmp_path: Path) -
     path = tmp_path / "state.db"
     old = await SqliteDatabase.open(path, SQLITE_MIGRATIONS[:1])
     await old.aclose()
-    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+    wired = Wired(settings_for(f"sqlite:///{path}"), read_only=True)
 
     with pytest.raises(StateStoreError, match="schema version 1, older than this release"):
-        await state_of(container)
-    await resolve(container.shutdown_resources())
+        await state_of(wired)
+    await wired.shutdown()
 
     check = await SqliteDatabase.open(path, access="read_only", migrations=SQLITE_MIGRATIONS[:1])
     try:
@@ -147,11 +144,11 @@ async def test_read_only_sqlite_never_migrates_an_older_schema(tmp_path: Path) -
 async def test_an_empty_sqlite_file_is_no_state(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.touch()
-    container = build_container(settings_for(f"sqlite:///{path}"), read_only=True)
+    wired = Wired(settings_for(f"sqlite:///{path}"), read_only=True)
 
     with pytest.raises(StateStoreError, match="no state at"):
-        await state_of(container)
-    await resolve(container.shutdown_resources())
+        await state_of(wired)
+    await wired.shutdown()
 
     assert path.stat().st_size == 0
 
@@ -170,16 +167,16 @@ def postgres_url(location: PostgresLocation) -> str:
 @pytest.mark.integration
 async def test_a_missing_postgres_schema_is_one_line_and_nothing_is_created() -> None:
     async with throwaway_schema() as location:
-        container = build_container(settings_for(postgres_url(location)), read_only=True)
+        wired = Wired(settings_for(postgres_url(location)), read_only=True)
 
         for store in (state_of, tokens_of):
             with pytest.raises(StateStoreError) as caught:
-                await store(container)
+                await store(wired)
             message = str(caught.value)
             assert f"no state in PostgreSQL schema {location.schema}" in message
             assert "(STATE_URL)" in message
             assert "\n" not in message
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
         assert not await schema_exists(location.schema)
 
@@ -190,10 +187,10 @@ async def test_read_only_postgres_never_migrates_an_older_schema() -> None:
         await write_cursor(settings_for(postgres_url(location)), "41")
         table = sql.SQL("{}.schema_version").format(sql.Identifier(location.schema))
         await pg_execute(sql.SQL("UPDATE {} SET version = 1").format(table))
-        container = build_container(settings_for(postgres_url(location)), read_only=True)
+        wired = Wired(settings_for(postgres_url(location)), read_only=True)
 
         with pytest.raises(StateStoreError, match="schema version 1, older than this release"):
-            await state_of(container)
-        await resolve(container.shutdown_resources())
+            await state_of(wired)
+        await wired.shutdown()
 
         assert await pg_execute(sql.SQL("SELECT version FROM {}").format(table)) == [(1,)]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from application.coalesce import FormEvents
-from application.form_loader import FormLoader, vouched
+from application.form_loader import FormLoader
 from application.ports import (
     AllegroRejected,
     AllegroUnavailable,
@@ -18,6 +18,7 @@ from application.ports import (
     UnreadableCheckoutForm,
 )
 from application.ports.errors import MalformedBody
+from application.window_reads import vouched
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy, ImportTrigger
@@ -525,7 +526,7 @@ async def test_an_order_read_ahead_as_gone_but_imported_meanwhile_is_read_again(
     other_orders(allegro, range(5, 9), status="BOUGHT")
     emit_stored(allegro, "BOUGHT", range(5, 9))
     allegro.hidden = {imported_order.id}  # a listing that misses it
-    sync = make_sync(allegro, publisher, state, batch_size=5)
+    sync = make_sync(allegro, publisher, state, batch_size=5, pages_per_batch=1)
 
     outcomes = await sync.drain()
 

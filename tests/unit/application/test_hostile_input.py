@@ -9,7 +9,6 @@ import pytest
 
 from application.ports import Cursor, JournalEvent, UnreadableCheckoutForm
 from application.ports.errors import AllegroRejected, MalformedBody
-from application.sweep import SweepCheckoutForms
 from domain.events import OrderImported
 from domain.order import OrderSnapshot
 from domain.policy import Decision, ImportPolicy, OrderRecord, Revelation
@@ -17,9 +16,10 @@ from tests.support.builders import make_order_snapshot
 from tests.support.fakes import (
     T0,
     FakeAllegro,
-    FakeClock,
     InMemoryEventPublisher,
     MemoryStateStore,
+    make_import,
+    make_sweep,
     make_sync,
 )
 
@@ -134,9 +134,7 @@ async def test_a_sweep_skips_an_unreadable_page_and_finishes(
     publisher: InMemoryEventPublisher, state: MemoryStateStore
 ) -> None:
     allegro = UnreadablePages()
-    sweep = SweepCheckoutForms(
-        allegro, publisher, state, ImportPolicy(account=ACCOUNT), FakeClock()
-    )
+    sweep = make_sweep(allegro, publisher, state)
 
     outcome = await sweep.run(T0 - timedelta(days=1), T0)
 
@@ -170,9 +168,9 @@ async def test_an_unexpected_error_deciding_one_form_in_a_sweep_takes_the_poison
 ) -> None:
     allegro = FakeAllegro()
     allegro.forms = {order(1).id: order(1), order(2).id: order(2)}
-    sweep = SweepCheckoutForms(
-        allegro, publisher, state, ExplodingPolicy(account=ACCOUNT), FakeClock(), max_attempts=1
-    )
+    sweep = make_import(
+        allegro, publisher, state, policy=ExplodingPolicy(account=ACCOUNT), max_attempts=1
+    ).sweep
 
     outcome = await sweep.run(datetime(2000, 1, 1, tzinfo=UTC), T0 + timedelta(days=1))
 

@@ -2,8 +2,9 @@ import asyncio
 
 from application.poll_loop import Backoff, PollLoop
 from application.ports import AllegroUnavailable
-from application.sync_orders import SyncOrders, SyncSettings
+from application.sync_orders import SyncSettings
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from tests.support.builders import make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
@@ -11,15 +12,15 @@ from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, 
 def make_loop(
     allegro: FakeAllegro, publisher: InMemoryEventPublisher, batch_size: int = 1000
 ) -> PollLoop:
-    sync = SyncOrders(
+    sync = order_import(
         allegro,
         allegro,
         publisher,
         MemoryStateStore(),
         ImportPolicy(account="a"),
-        SyncSettings(account="a", start_from="earliest", batch_size=batch_size),
+        SyncSettings(account="a", start_from="earliest", batch_size=batch_size, pages_per_batch=1),
         FakeClock(),
-    )
+    ).sync
     return PollLoop(sync, FakeClock(), idle_seconds=15, backoff=Backoff(jitter=lambda: 1.0))
 
 

@@ -15,9 +15,10 @@ from application.poll_loop import Backoff, PollLoop
 from application.ports import AllegroUnavailable
 from application.ports.errors import PortError
 from application.sweep import SweepOutcome
-from application.sync_orders import BatchOutcome, SyncOrders, SyncSettings
+from application.sync_orders import BatchOutcome, SyncSettings
 from domain.order import OrderSnapshot
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from tests.support.builders import make_order_snapshot
 from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 
@@ -67,7 +68,7 @@ class RecordingObserver:
 def make_loop(
     allegro: FakeAllegro, observer: RecordingObserver, backoff: Backoff = LONG_BACKOFF
 ) -> PollLoop:
-    sync = SyncOrders(
+    sync = order_import(
         allegro,
         allegro,
         InMemoryEventPublisher(),
@@ -75,7 +76,7 @@ def make_loop(
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
         FakeClock(),
-    )
+    ).sync
     return PollLoop(sync, FakeClock(), idle_seconds=1000.0, backoff=backoff, observer=observer)
 
 

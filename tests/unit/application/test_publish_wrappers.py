@@ -10,7 +10,7 @@ import pytest
 from adapters.inmemory import InMemoryEventPublisher
 from adapters.kafka import AiokafkaEventPublisher
 from adapters.persistence import MemoryStateStore
-from application.outbox import resend_staged
+from application.outbox import Outbox
 from application.ports.publisher import (
     DEAD_LETTERS,
     ORDERS,
@@ -81,7 +81,7 @@ async def test_a_staged_batch_is_re_sent_by_the_sender_alone_byte_for_byte() -> 
     state, sender = MemoryStateStore(), RecordingSender()
     await state.stage(ACCOUNT, StagedBatch(None, (), (), messages))
 
-    staged = await resend_staged(state, sender, ACCOUNT)
+    staged = await Outbox(state, sender, ACCOUNT).resend_staged()
 
     assert staged is not None
     assert sender.batches == [list(messages)]

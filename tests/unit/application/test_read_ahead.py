@@ -15,10 +15,8 @@ import pytest
 from application.poll_loop import PollLoop
 from application.ports import AllegroUnavailable, Cursor, JournalEvent, UnreadableCheckoutForm
 from application.reconcile import Reconciler, ReconcileSettings
-from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.events import OrderImported
-from domain.policy import ImportPolicy
 from tests.support import fakes
 from tests.support.builders import make_line_item, make_order_snapshot
 from tests.support.fakes import T0, FakeAllegro, FakeClock
@@ -48,7 +46,9 @@ def allegro() -> CountingJournal:
 
 
 def make_sync(allegro, publisher, state, **settings) -> SyncOrders:
-    return fakes.make_sync(allegro, publisher, state, **{"batch_size": 2, **settings})
+    return fakes.make_sync(
+        allegro, publisher, state, **{"batch_size": 2, "pages_per_batch": 1, **settings}
+    )
 
 
 def paid(allegro: CountingJournal, count: int) -> list[JournalEvent]:
@@ -266,18 +266,15 @@ async def test_a_sweep_between_two_batches_makes_the_next_one_read_its_forms_aga
     for snapshot in orders:
         allegro.emit("READY_FOR_PROCESSING", snapshot)
     clock = FakeClock(T0)
-    sync = make_sync(allegro, publisher, state)
-    sweep = SweepCheckoutForms(
-        forms=allegro,
-        publisher=publisher,
-        state=state,
-        policy=ImportPolicy(account=ACCOUNT),
-        clock=clock,
+    # wired as the service wires it: the sweep and the journal path share one pipeline
+    imports = fakes.make_import(
+        allegro, publisher, state, clock=clock, batch_size=2, pages_per_batch=1
     )
+    sync = imports.sync
     reconciler = Reconciler(
         journal=allegro,
         state=state,
-        sweep=sweep,
+        sweep=imports.sweep,
         settings=ReconcileSettings(account=ACCOUNT, light_every=timedelta(minutes=10)),
         clock=clock,
     )

@@ -167,7 +167,7 @@ async def test_drain_follows_full_pages(allegro, publisher, state):
     for n in range(7):
         allegro.emit("READY_FOR_PROCESSING", order(n))
 
-    outcomes = await make_sync(allegro, publisher, state, batch_size=3).drain()
+    outcomes = await make_sync(allegro, publisher, state, batch_size=3, pages_per_batch=1).drain()
 
     assert [o.events_read for o in outcomes] == [3, 3, 1]
     assert len(publisher.published) == 7

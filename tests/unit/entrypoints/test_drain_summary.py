@@ -25,7 +25,12 @@ def backlog(orders: int) -> FakeAllegro:
 
 def sync_over(allegro: FakeAllegro) -> SyncOrders:
     return make_sync(
-        allegro, InMemoryEventPublisher(), MemoryStateStore(), batch_size=2, max_attempts=1
+        allegro,
+        InMemoryEventPublisher(),
+        MemoryStateStore(),
+        batch_size=2,
+        pages_per_batch=1,
+        max_attempts=1,
     )
 
 

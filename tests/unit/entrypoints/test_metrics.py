@@ -13,8 +13,9 @@ from adapters.allegro.rate_limit import WINDOW_SECONDS, TokenBucket
 from application.poll_loop import Backoff, PollLoop
 from application.ports import AllegroRejected, PublishError
 from application.sweep import SweepOutcome
-from application.sync_orders import BatchOutcome, SyncOrders, SyncSettings
+from application.sync_orders import BatchOutcome, SyncSettings
 from domain.policy import ImportPolicy
+from entrypoints.assembly import order_import
 from entrypoints.cli_support import version
 from entrypoints.metrics import BATCH_BUCKETS, REQUEST_BUCKETS, Metrics
 from tests.support.builders import (
@@ -259,7 +260,7 @@ def test_a_gauge_without_the_prefix_is_refused():
 def make_loop(
     allegro: FakeAllegro, state: MemoryStateStore, metrics: Metrics, clock: FakeClock
 ) -> PollLoop:
-    sync = SyncOrders(
+    sync = order_import(
         allegro,
         allegro,
         InMemoryEventPublisher(),
@@ -267,7 +268,7 @@ def make_loop(
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
         clock,
-    )
+    ).sync
     return PollLoop(
         sync,
         clock,
@@ -318,7 +319,7 @@ async def test_errors_named_in_stop_on_end_the_run_instead_of_a_backoff():
     allegro = FakeAllegro()
     allegro.emit("READY_FOR_PROCESSING", make_order_snapshot(id="cf-1"))
     allegro.fail_reads = Fenced("lease lost")
-    sync = SyncOrders(
+    sync = order_import(
         allegro,
         allegro,
         InMemoryEventPublisher(),
@@ -326,7 +327,7 @@ async def test_errors_named_in_stop_on_end_the_run_instead_of_a_backoff():
         ImportPolicy(account="a"),
         SyncSettings(account="a", start_from="earliest"),
         FakeClock(),
-    )
+    ).sync
     loop = PollLoop(sync, FakeClock(), idle_seconds=15, stop_on=(Fenced,))
 
     try:

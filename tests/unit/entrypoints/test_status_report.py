@@ -19,9 +19,7 @@ from application.ports.state import (
     TokenPair,
     TokenStore,
 )
-from entrypoints.containers import build_container
 from entrypoints.lag import Lag
-from entrypoints.runtime import resolve
 from entrypoints.settings import load_settings
 from entrypoints.status import (
     AccessOnlyTokens,
@@ -30,6 +28,7 @@ from entrypoints.status import (
     WriterStatus,
     gather_status,
 )
+from entrypoints.wiring import Wired
 from tests.support.fakes import T0, FakeClock
 from tests.support.service import TEST_KEY
 
@@ -203,14 +202,14 @@ async def test_status_leaves_the_lag_unmeasured_when_the_token_is_about_to_expir
         token_encryption_key=TEST_KEY,
     )
     clock = FakeClock()
-    container = build_container(settings)
+    wired = Wired(settings)
     try:
-        tokens: TokenStore = await resolve(container.gateways.token_store())
+        tokens: TokenStore = await wired.token_store()
         await tokens.save("shop", TokenPair("a", "r", clock.now() + timedelta(minutes=6)))
 
-        report = await gather_status(settings, container, clock)
+        report = await gather_status(settings, wired, clock)
     finally:
-        await resolve(container.shutdown_resources())
+        await wired.shutdown()
 
     assert report.lag is None
     assert report.lag_error is not None

@@ -1,0 +1,78 @@
+"""How one account's order import is put together from its ports: the one place that builds
+the use cases, used by the container (`containers.py`), the tests and `bench/`.
+
+One `OrderImport` per account: its journal path, its sweeps and its reconciler share one
+batch pipeline (one outbox, one staged slot), which is also how the journal's read-ahead
+learns that a sweep committed beside it (`BatchPipeline.side_commits`). Serving several
+accounts is one `OrderImport` each, around HTTP clients that share one rate budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.form_loader import FormLoader
+from application.journal_batches import JournalBatches
+from application.outbox import Outbox
+from application.pipeline import BatchPipeline
+from application.ports.allegro import LIST_PAGE_SIZE, CheckoutFormReader, OrderEventJournal
+from application.ports.clock import Clock
+from application.ports.publisher import EventPublisher, MessageSender
+from application.ports.state import StateStore
+from application.reconcile import Reconciler, ReconcileSettings
+from application.sweep import SweepCheckoutForms
+from application.sync_orders import SyncOrders, SyncSettings
+from domain.policy import ImportPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class OrderImport:
+    pipeline: BatchPipeline
+    sync: SyncOrders
+    sweep: SweepCheckoutForms
+    reconciler: Reconciler
+
+
+def order_import(
+    journal: OrderEventJournal,
+    forms: CheckoutFormReader,
+    publisher: EventPublisher,
+    state: StateStore,
+    policy: ImportPolicy,
+    settings: SyncSettings,
+    clock: Clock,
+    *,
+    sender: MessageSender | None = None,
+    reconcile: ReconcileSettings | None = None,
+    sweep_page_size: int = LIST_PAGE_SIZE,
+) -> OrderImport:
+    """The account's use cases over these ports. `publisher` encodes, and sends unless
+    `sender` is given (tests put a failing or recording sender in front of the broker)."""
+    outbox = Outbox(state, sender or publisher, policy.account)
+    pipeline = BatchPipeline(
+        policy, state, state, publisher, outbox, forms, clock, settings.max_attempts
+    )
+    loader = FormLoader(
+        forms,
+        concurrency=settings.read_concurrency,
+        bulk=settings.bulk_reads,
+        min_orders=settings.bulk_min_orders,
+    )
+    source = JournalBatches(
+        journal,
+        loader,
+        policy.trigger,
+        lambda: pipeline.side_commits,
+        batch_size=settings.batch_size,
+        pages_per_batch=settings.pages_per_batch,
+    )
+    sweep = SweepCheckoutForms(forms, pipeline, page_size=sweep_page_size)
+    reconciler = Reconciler(
+        journal, state, sweep, reconcile or ReconcileSettings(account=policy.account), clock
+    )
+    return OrderImport(
+        pipeline=pipeline,
+        sync=SyncOrders(source, pipeline, state, settings, clock),
+        sweep=sweep,
+        reconciler=reconciler,
+    )
