@@ -53,6 +53,15 @@ EVENT_TYPES = (
 )
 # The journal's `type` filter accepts fewer values than the response enum.
 FILTERABLE_EVENT_TYPES = frozenset(EVENT_TYPES) - {"BUYER_MODIFIED"}
+# `fulfillment.provider.id`: One Fulfillment orders are shipped by Allegro's warehouse.
+FULFILLMENT_PROVIDERS = ("SELLER", "ALLEGRO")
+# `fulfillment.shipmentSummary.lineItemsSent`: how many line items have a tracking number.
+LINE_ITEMS_SENT = ("NONE", "SOME", "ALL")
+# Fulfillment statuses that mean the parcel left: every line item has been sent by then.
+SENT_STATUSES = frozenset({"SENT", "PICKED_UP"})
+# What the buyer can change on a paid order (each emits BUYER_MODIFIED); `resave` saves the
+# same data again: a new revision and `updatedAt` with nothing else different.
+BUYER_CHANGES = ("address", "pickup_point", "invoice", "phone", "resave")
 
 
 def money(amount: Decimal, currency: str) -> Json:
@@ -60,13 +69,13 @@ def money(amount: Decimal, currency: str) -> Json:
     return shared(("money", text, currency), lambda: {"amount": text, "currency": currency})
 
 
-def fulfillment(status: str, sent: str = "NONE") -> Json:
+def fulfillment(status: str, sent: str = "NONE", provider: str = "SELLER") -> Json:
     return shared(
-        ("fulfillment", status, sent),
+        ("fulfillment", status, sent, provider),
         lambda: {
             "status": status,
             "shipmentSummary": {"lineItemsSent": sent},
-            "provider": {"id": "SELLER"},
+            "provider": {"id": provider},
         },
     )
 

@@ -19,7 +19,7 @@ _DAY_US = 86_400 * 1_000_000
 _HOUR_US = 3_600 * 1_000_000
 _LOGIN_WORDS = ("shop", "dom", "ogrod", "kot", "moto", "art", "fan", "tech")
 _DISCOUNTS = ("UNIT_PERCENTAGE_DISCOUNT", "BUNDLE", "COUPON", "CAMPAIGN")
-_POINTS_PER_CITY = 12
+POINTS_PER_CITY = 12
 _NOT_REQUIRED_INVOICE: Json = {"required": False, "address": None, "dueDate": None}
 
 
@@ -133,7 +133,7 @@ class OrderGenerator:
         cost = Decimal(0) if smart else low + (high - low) * Decimal(rng.randrange(0, 5)) / 4
         point = None
         if method.pickup:
-            point = self.pickup_point(loc, method, person.city, rng.randrange(_POINTS_PER_CITY))
+            point = self.pickup_point(loc, method, person.city, rng.randrange(POINTS_PER_CITY))
         return {
             "address": {
                 "firstName": person.first,

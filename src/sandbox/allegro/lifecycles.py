@@ -7,7 +7,9 @@ a journal where events of different orders mix, as they do in production.
 
 from __future__ import annotations
 
+import functools
 import gc
+import itertools
 import random
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
@@ -144,7 +146,60 @@ def still_open(s: SimulatorState, rng: random.Random) -> Lifecycle:
         yield oid
 
 
-LIFECYCLES: tuple[tuple[Callable[[SimulatorState, random.Random], Lifecycle], int], ...] = (
+# What a buyer may edit after paying, and how often, when a lifecycle picks it at random.
+_BUYER_CHANGES = ("address",) * 5 + ("phone", "phone", "pickup_point", "invoice", "resave")
+
+
+def buyer_modified(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    """Paid, then the buyer changes the address (or point, invoice, phone): BUYER_MODIFIED."""
+    pickup = rng.random() < 0.5
+    oid = yield from _paid(s, rng, pickup_point=pickup)
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+    change = rng.choice(_BUYER_CHANGES)
+    if change == "pickup_point" and not pickup:
+        change = "address"
+    s.buyer_change(oid, change)
+    yield oid
+    for status in ("READY_FOR_SHIPMENT", "SENT"):
+        s.set_fulfillment(oid, status)
+        yield oid
+
+
+def one_fulfillment(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    """Allegro's warehouse ships it (provider ALLEGRO); the statuses move all the same."""
+    oid = yield from _paid(s, rng, payment="ONLINE", one_fulfillment=True)
+    for status in ("PROCESSING", "SENT"):
+        s.set_fulfillment(oid, status)
+        yield oid
+
+
+def extended_term(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    """Ready (and shipped) before it is paid; the money brings a second READY_FOR_PROCESSING."""
+    oid = yield from _paid(s, rng, payment="EXTENDED_TERM")
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+    s.settle_extended_term(oid)
+    yield oid
+    s.set_fulfillment(oid, "SENT")
+    yield oid
+
+
+def partially_sent(s: SimulatorState, rng: random.Random) -> Lifecycle:
+    """Two parcels: lineItemsSent goes NONE, SOME, ALL."""
+    oid = yield from _paid(s, rng, payment="ONLINE", line_items=rng.choice((2, 3)))
+    s.set_fulfillment(oid, "PROCESSING")
+    yield oid
+    s.send_line_items(oid, 1)
+    yield oid
+    s.set_fulfillment(oid, "SENT")
+    yield oid
+
+
+_Factory = Callable[["SimulatorState", random.Random], Lifecycle]
+LifecycleTable = tuple[tuple[_Factory, int], ...]
+
+LIFECYCLES: LifecycleTable = (
     (shipped, 22),
     (picked_up, 8),
     (cash_on_delivery, 10),
@@ -159,21 +214,39 @@ LIFECYCLES: tuple[tuple[Callable[[SimulatorState, random.Random], Lifecycle], in
     (merged, 2),
     (still_open, 10),
 )
-_FACTORIES = [factory for factory, _ in LIFECYCLES]
-_WEIGHTS = [weight for _, weight in LIFECYCLES]
+# LIFECYCLES plus what happens to an order after it was imported. A separate table, so a
+# seed scripted with LIFECYCLES keeps giving the same orders.
+POST_IMPORT_LIFECYCLES: LifecycleTable = (
+    *LIFECYCLES,
+    (buyer_modified, 8),
+    (one_fulfillment, 6),
+    (extended_term, 4),
+    (partially_sent, 4),
+)
 
 
-def random_lifecycle(state: SimulatorState, rng: random.Random) -> Lifecycle:
-    factory = rng.choices(_FACTORIES, weights=_WEIGHTS)[0]
+@functools.cache
+def _cumulative(table: LifecycleTable) -> tuple[list[_Factory], list[int]]:
+    return [factory for factory, _ in table], list(itertools.accumulate(w for _, w in table))
+
+
+def random_lifecycle(
+    state: SimulatorState, rng: random.Random, table: LifecycleTable = LIFECYCLES
+) -> Lifecycle:
+    factories, cumulative = _cumulative(table)
+    factory = rng.choices(factories, cum_weights=cumulative)[0]
     return factory(state, rng)
 
 
 class Interleaver:
     """Runs many lifecycles at once, advancing a random one per step."""
 
-    def __init__(self, state: SimulatorState, rng: random.Random) -> None:
+    def __init__(
+        self, state: SimulatorState, rng: random.Random, table: LifecycleTable = LIFECYCLES
+    ) -> None:
         self._state = state
         self._rng = rng
+        self._table = table
         self._active: list[tuple[int, Lifecycle]] = []
         self.final_ids: list[str] = []
 
@@ -184,7 +257,7 @@ class Interleaver:
     def start(self) -> None:
         self.final_ids.append("")
         index = len(self.final_ids) - 1
-        self._active.append((index, random_lifecycle(self._state, self._rng)))
+        self._active.append((index, random_lifecycle(self._state, self._rng, self._table)))
         self.step(len(self._active) - 1)  # the purchase happens now
 
     def step(self, position: int | None = None) -> None:
@@ -200,10 +273,13 @@ class Interleaver:
             self._active.pop()
 
 
-def run_script(state: SimulatorState, n: int, seed: int, window: int = 32) -> list[str]:
+def run_script(
+    state: SimulatorState, n: int, seed: int, window: int = 32, *, post_import: bool = False
+) -> list[str]:
     if n < 0:
         raise ValueError("n must be >= 0")
-    runner = Interleaver(state, random.Random(seed))
+    table = POST_IMPORT_LIFECYCLES if post_import else LIFECYCLES
+    runner = Interleaver(state, random.Random(seed), table)
     started = 0
     # Bulk generation allocates millions of acyclic dicts; the cyclic collector would spend
     # a third of the time scanning them for nothing.

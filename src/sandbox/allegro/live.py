@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 
-from sandbox.allegro.lifecycles import Interleaver
+from sandbox.allegro.lifecycles import LIFECYCLES, POST_IMPORT_LIFECYCLES, Interleaver
 from sandbox.allegro.state import SimulatorState
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,18 @@ def start_live_activity(
     new_orders_per_tick: tuple[int, int] = (0, 2),
     steps_per_tick: int = 6,
     max_active: int = 50,
+    post_import: bool = True,
 ) -> threading.Thread:
-    """Run until `stop_event` is set; returns the (daemon) thread already started."""
+    """Run until `stop_event` is set; returns the (daemon) thread already started.
+
+    With `post_import` (the default) a share of the orders also changes after payment: an
+    address change (BUYER_MODIFIED), a One Fulfillment order, an extended-term payment, a
+    partial shipment, so a demo shows them arriving.
+    """
     if interval_seconds <= 0:
         raise ValueError("interval_seconds must be positive")
     rng = random.Random(seed)
-    runner = Interleaver(state, rng)
+    runner = Interleaver(state, rng, POST_IMPORT_LIFECYCLES if post_import else LIFECYCLES)
 
     def tick() -> None:
         # A lifecycle takes ~5 steps: 6 steps a tick finish more orders than the ~1 a tick

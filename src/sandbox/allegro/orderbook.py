@@ -8,12 +8,15 @@ while other threads keep changing the book.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sandbox.allegro.clock import Clock
 from sandbox.allegro.forms import (
+    BUYER_CHANGES,
     EMPTY,
     EVENT_TYPES,
+    SENT_STATUSES,
     SETTABLE_FULFILLMENT,
     Json,
     fulfillment,
@@ -22,14 +25,21 @@ from sandbox.allegro.forms import (
     snapshot_base,
     total_to_pay,
 )
-from sandbox.allegro.generator import LineItemSpec, OrderGenerator
+from sandbox.allegro.generator import POINTS_PER_CITY, LineItemSpec, OrderGenerator, Person
 from sandbox.allegro.ids import FastRandom, IdFactory
 from sandbox.allegro.journal import EventJournal, JournalEvent
 from sandbox.allegro.orderstore import ListQuery, OrderKeys, OrderStore
 from sandbox.allegro.timefmt import iso_millis, to_micros
 
 _UNPAID = frozenset({"BOUGHT", "FILLED_IN"})
+_PAID = frozenset({"READY_FOR_PROCESSING"})
 _DAY_US = 86_400 * 1_000_000
+_PAYMENT_TYPES = ("ONLINE", "CASH_ON_DELIVERY", "EXTENDED_TERM")
+# Allegro publishes no share of One Fulfillment orders nor an extended payment term's
+# length; these are plausible values for a simulated seller (docs/allegro-api.md,
+# What the simulator reproduces).
+_ONE_FULFILLMENT_SHARE = 0.1
+_EXTENDED_TERM_DAYS = 30
 
 
 class OrderNotFound(KeyError):
@@ -66,11 +76,21 @@ class OrderBook:
         pickup_point: bool | None,
         line_items: int | Sequence[LineItemSpec] | None,
         emit: bool,
+        one_fulfillment: bool | None = False,
     ) -> str:
         if payment is None:
             payment = "CASH_ON_DELIVERY" if self._rng.random() < 0.15 else "ONLINE"
-        if payment not in ("ONLINE", "CASH_ON_DELIVERY"):
-            raise ValueError(f"payment must be ONLINE or CASH_ON_DELIVERY, not {payment!r}")
+        if payment not in _PAYMENT_TYPES:
+            raise ValueError(f"payment must be one of {', '.join(_PAYMENT_TYPES)}, not {payment!r}")
+        extended = payment == "EXTENDED_TERM"
+        if extended:
+            # Extended terms (Allegro Pay Business) are for companies, who get an invoice
+            # whose dueDate is the end of the term (docs/allegro-api.md, Checkout form).
+            if invoice is False:
+                raise ValueError("an EXTENDED_TERM purchase comes with an invoice")
+            invoice = True
+        if one_fulfillment is None:
+            one_fulfillment = self._rng.random() < _ONE_FULFILLMENT_SHARE
         now_us = self._now_us()
         order_id = self._ids.uuid1(now_us)
         form = self._gen.checkout_form(
@@ -85,7 +105,15 @@ class OrderBook:
         )
         currency = form["summary"]["totalToPay"]["currency"]
         form["summary"] = {"totalToPay": money(total_to_pay(form), currency)}
-        provider = None if payment == "CASH_ON_DELIVERY" else self._rng.choice(("P24", "PAYU"))
+        if one_fulfillment:
+            form["fulfillment"] = fulfillment("NEW", "NONE", "ALLEGRO")
+        if extended:
+            form["invoice"] = {**form["invoice"], "dueDate": _date(now_us, _EXTENDED_TERM_DAYS)}
+            provider: str | None = "EPT"
+        elif payment == "CASH_ON_DELIVERY":
+            provider = None
+        else:
+            provider = self._rng.choice(("P24", "PAYU"))
         self._payment_kind[order_id] = (payment, provider)
         self._insert(order_id, form, now_us, now_us)
         if emit:
@@ -100,12 +128,14 @@ class OrderBook:
     def pay(self, order_id: str) -> None:
         form = self.form(order_id, allowed=_UNPAID)
         unpaid = self._unpaid_payment(order_id, form)
-        cod = unpaid["type"] == "CASH_ON_DELIVERY"
+        kind = unpaid["type"]
         # COD: finishedAt is set although nothing was paid yet, paidAmount stays null.
+        # Extended term: ready to ship now, paid later (`settle_extended_term`), so
+        # finishedAt and paidAmount stay null until the money arrives.
         paid = {
             **unpaid,
-            "finishedAt": iso_millis(self._now_us()),
-            "paidAmount": None if cod else form["summary"]["totalToPay"],
+            "finishedAt": None if kind == "EXTENDED_TERM" else iso_millis(self._now_us()),
+            "paidAmount": None if kind != "ONLINE" else form["summary"]["totalToPay"],
         }
         self._save(order_id, {**form, "payment": paid}, "READY_FOR_PROCESSING")
         self._emit(order_id, "READY_FOR_PROCESSING")
@@ -143,6 +173,82 @@ class OrderBook:
         self._emit(order_id, "READY_FOR_PROCESSING")
         return str(surcharge["id"])
 
+    def settle_extended_term(self, order_id: str) -> None:
+        """The extended-term provider transfers the money: payment.finishedAt and paidAmount
+        are set, and READY_FOR_PROCESSING comes a second time (docs/allegro-api.md, Order
+        event journal). The payment keeps its id: it is the same payment, now completed."""
+        form = self.form(order_id, allowed=_PAID)
+        payment = form["payment"]
+        if payment["type"] != "EXTENDED_TERM" or payment["finishedAt"] is not None:
+            raise ValueError(f"order {order_id} has no extended-term payment waiting")
+        currency = form["summary"]["totalToPay"]["currency"]
+        # Surcharges are payments of their own: this one pays what was bought and delivery.
+        own = money(total_to_pay({**form, "surcharges": EMPTY}), currency)
+        paid = {**payment, "finishedAt": iso_millis(self._now_us()), "paidAmount": own}
+        self._save(order_id, {**form, "payment": paid}, "READY_FOR_PROCESSING")
+        self._emit(order_id, "READY_FOR_PROCESSING")
+
+    def buyer_change(self, order_id: str, change: str) -> None:
+        """The buyer edits a paid order: BUYER_MODIFIED, a new revision, `updatedAt` moves.
+
+        `address` and `phone` rewrite `delivery.address` and stamp its `modifiedAt`;
+        `pickup_point` picks another point of the same carrier (the address object is
+        untouched, so `modifiedAt` too: Allegro does not say otherwise); `invoice` gives new
+        invoice data; `resave` saves the same data again.
+        """
+        if change not in BUYER_CHANGES:
+            raise ValueError(f"change must be one of {', '.join(BUYER_CHANGES)}, not {change!r}")
+        form = self.form(order_id, allowed=_PAID)
+        loc = self._gen.locale(form["marketplace"]["id"])
+        delivery = form["delivery"]
+        now = iso_millis(self._now_us())
+        changed = dict(form)
+        if change == "address":
+            moved = self._gen.person(loc)
+            address = {
+                **delivery["address"],
+                "street": moved.street,
+                "city": moved.city.name,
+                "zipCode": moved.postcode,
+                "modifiedAt": now,
+            }
+            changed["delivery"] = {**delivery, "address": address}
+        elif change == "phone":
+            phone = loc.phone_prefix + self._rng.choice(loc.phone_first_digits)
+            address = {**delivery["address"], "phoneNumber": phone + self._ids.digits(8)}
+            changed["delivery"] = {**delivery, "address": {**address, "modifiedAt": now}}
+        elif change == "pickup_point":
+            changed["delivery"] = {**delivery, "pickupPoint": self._other_point(form)}
+        elif change == "invoice":
+            changed["invoice"] = self._other_invoice(form)
+        self._save(order_id, changed, "READY_FOR_PROCESSING")
+        self._emit(order_id, "BUYER_MODIFIED")
+
+    def send_line_items(self, order_id: str, count: int | None) -> None:
+        """The seller adds tracking numbers for `count` line items (None: all of them).
+
+        `lineItemsSent` becomes SOME or ALL and the revision changes; `updatedAt` does not
+        move and no event is emitted: Allegro has none for tracking numbers
+        (docs/allegro-api.md, Checkout form).
+        """
+        form = self.form(order_id)
+        total = len(form["lineItems"])
+        if count is None:
+            count = total
+        if not 0 <= count <= total:
+            raise ValueError(f"count must be within 0..{total}")
+        sent = "NONE" if count == 0 else "ALL" if count == total else "SOME"
+        current = form["fulfillment"]
+        if current["shipmentSummary"]["lineItemsSent"] == sent:
+            return
+        changed = {
+            **form,
+            "fulfillment": fulfillment(current["status"], sent, current["provider"]["id"]),
+            "revision": self._ids.revision(form["revision"]),
+        }
+        old = self._store.keys_of(order_id)
+        self._store.put(order_id, changed, _keys(changed, old.bought_us, old.updated_us))
+
     def merge(self, order_ids: Sequence[str]) -> str:
         if len(set(order_ids)) < 2:
             raise ValueError("merging needs at least two different orders")
@@ -157,7 +263,7 @@ class OrderBook:
             "id": new_id,
             "payment": None,
             "status": "BOUGHT",
-            "fulfillment": fulfillment("NEW"),
+            "fulfillment": fulfillment("NEW", "NONE", first["fulfillment"]["provider"]["id"]),
             "lineItems": [item for f in forms for item in f["lineItems"]],  # same item ids
             "surcharges": EMPTY,
             "updatedAt": iso_millis(now_us),
@@ -270,17 +376,57 @@ class OrderBook:
 
     def _set_fulfillment(self, order_id: str, form: Json, status: str) -> None:
         """A seller-side change: new revision, updatedAt stays (Allegro's documented quirk)."""
-        if form["fulfillment"]["status"] == status:
+        current = form["fulfillment"]
+        if current["status"] == status:
             return  # nothing changes, nothing is emitted
-        sent = form["fulfillment"]["shipmentSummary"]["lineItemsSent"]
+        sent = current["shipmentSummary"]["lineItemsSent"]
+        if status in SENT_STATUSES:
+            # The simulated seller adds every tracking number when the parcel leaves, so a
+            # sent order has all its line items sent; tracking numbers are never taken back.
+            sent = "ALL"
         changed = {
             **form,
-            "fulfillment": fulfillment(status, sent),
+            "fulfillment": fulfillment(status, sent, current["provider"]["id"]),
             "revision": self._ids.revision(form["revision"]),
         }
         old = self._store.keys_of(order_id)
         self._store.put(order_id, changed, _keys(changed, old.bought_us, old.updated_us))
         self._emit(order_id, "FULFILLMENT_STATUS_CHANGED")
+
+    def _other_point(self, form: Json) -> Json:
+        delivery = form["delivery"]
+        point = delivery["pickupPoint"]
+        if point is None:
+            raise ValueError(f"order {form['id']} is not delivered to a pickup point")
+        loc = self._gen.locale(form["marketplace"]["id"])
+        method = next(m for m in loc.methods if m.id == delivery["method"]["id"])
+        while True:
+            city = self._rng.choice(loc.cities)
+            candidate = self._gen.pickup_point(
+                loc, method, city, self._rng.randrange(POINTS_PER_CITY)
+            )
+            if candidate["id"] != point["id"]:
+                return candidate
+
+    def _other_invoice(self, form: Json) -> Json:
+        """New company data on the invoice (or a first invoice for a private buyer)."""
+        loc = self._gen.locale(form["marketplace"]["id"])
+        old = form["invoice"]
+        delivery = form["delivery"]["address"]
+        address = old["address"] if old["required"] and old["address"] else delivery
+        city = next((c for c in loc.cities if c.name == address["city"]), loc.cities[0])
+        holder = Person(
+            delivery["firstName"],
+            delivery["lastName"],
+            address["street"],
+            city,
+            address["zipCode"],
+            delivery["phoneNumber"] or "",
+        )
+        current = (old["address"] or {}).get("company") or {}
+        companies = [c for c in loc.companies if c != current.get("name")] or list(loc.companies)
+        invoice = self._gen.invoice(loc, holder, self._rng.choice(companies))
+        return {**invoice, "dueDate": old.get("dueDate")}
 
     def _emit(self, order_id: str, event_type: str, revision: str | None = None) -> str:
         rev = revision or self.form(order_id)["revision"]
@@ -290,11 +436,24 @@ class OrderBook:
 
 def _keys(form: Json, bought_us: int, updated_us: int) -> OrderKeys:
     # Filters compare with what the form shows, and the form shows milliseconds.
+    fulfilled = form["fulfillment"]
+    payment = form["payment"]
+    method = (form["delivery"] or {}).get("method")
     return OrderKeys(
         bought_us=bought_us - bought_us % 1000,
         updated_us=updated_us - updated_us % 1000,
         status=form["status"],
-        fulfillment=form["fulfillment"]["status"],
+        fulfillment=fulfilled["status"],
         marketplace=form["marketplace"]["id"],
         login=form["buyer"]["login"],
+        provider=fulfilled["provider"]["id"],
+        sent=fulfilled["shipmentSummary"]["lineItemsSent"],
+        payment_id=payment["id"] if payment else None,
+        surcharge_ids=tuple(s["id"] for s in form["surcharges"]),
+        method_id=method["id"] if method else None,
     )
+
+
+def _date(now_us: int, days: int) -> str:
+    """`YYYY-MM-DD`, `days` after `now_us` (UTC), the format of `invoice.dueDate`."""
+    return datetime.fromtimestamp(now_us / 1_000_000 + days * 86_400, tz=UTC).date().isoformat()

@@ -15,7 +15,9 @@ from sandbox.allegro.encoding import EncodingCache
 from sandbox.allegro.forms import (
     CHECKOUT_STATUSES,
     FILTERABLE_EVENT_TYPES,
+    FULFILLMENT_PROVIDERS,
     FULFILLMENT_STATUSES,
+    LINE_ITEMS_SENT,
     SETTABLE_FULFILLMENT,
 )
 from sandbox.allegro.orderstore import ListQuery
@@ -133,6 +135,13 @@ async def checkout_forms(request: Request, state: SimulatorState) -> Response:
             fulfillment=choice_param(query, "fulfillment.status", FULFILLMENT_STATUSES),
             marketplace=query.get("marketplace.id"),
             login=query.get("buyer.login"),
+            # Enums answer 400 for an unknown value (docs/allegro-api.md, Checkout form
+            # list); ids are free strings: an unknown one matches nothing.
+            provider=choice_param(query, "fulfillment.provider.id", FULFILLMENT_PROVIDERS),
+            sent=choice_param(query, "fulfillment.shipmentSummary.lineItemsSent", LINE_ITEMS_SENT),
+            payment_id=query.get("payment.id"),
+            surcharge_id=query.get("surcharges.id"),
+            method_id=query.get("delivery.method.id"),
             bought_gte=datetime_param(query, "lineItems.boughtAt.gte"),
             bought_lte=datetime_param(query, "lineItems.boughtAt.lte"),
             updated_gte=datetime_param(query, "updatedAt.gte"),

@@ -76,16 +76,28 @@ class SimulatorState:
         line_items: int | Sequence[LineItemSpec] | None = None,
         *,
         emit: bool = True,
+        one_fulfillment: bool | None = False,
     ) -> str:
         """A new purchase (status BOUGHT); returns the checkout form id and emits BOUGHT.
 
         None means "pick at random". `line_items` is a count or explicit `LineItemSpec`s.
+        `payment` is ONLINE, CASH_ON_DELIVERY or EXTENDED_TERM (paid later: see
+        `settle_extended_term`); None picks one of the first two.
         `emit=False` holds BOUGHT back, so a script can deliver it late with
         `duplicate_event(id, "BOUGHT", revision=...)` (out-of-order journals happen).
+        `one_fulfillment=True` makes an Allegro One Fulfillment order
+        (`fulfillment.provider.id` ALLEGRO); None picks it for a small share of orders.
         """
         with self._lock:
             return self._orders.place(
-                marketplace, payment, guest, invoice, pickup_point, line_items, emit
+                marketplace,
+                payment,
+                guest,
+                invoice,
+                pickup_point,
+                line_items,
+                emit,
+                one_fulfillment,
             )
 
     def fill_in(self, order_id: str) -> None:
@@ -116,6 +128,26 @@ class SimulatorState:
         with self._lock:
             return self._orders.add_surcharge(order_id, amount)
 
+    def settle_extended_term(self, order_id: str) -> None:
+        """The money of an EXTENDED_TERM payment arrives: finishedAt and paidAmount are set
+        and READY_FOR_PROCESSING is emitted a second time."""
+        with self._lock:
+            self._orders.settle_extended_term(order_id)
+
+    def buyer_change(self, order_id: str, change: str = "address") -> None:
+        """The buyer edits a READY_FOR_PROCESSING order: `address`, `pickup_point`,
+        `invoice`, `phone`, or `resave` (same data saved again). Emits BUYER_MODIFIED; the
+        revision and updatedAt change; address and phone changes set
+        `delivery.address.modifiedAt`."""
+        with self._lock:
+            self._orders.buyer_change(order_id, change)
+
+    def send_line_items(self, order_id: str, count: int | None = None) -> None:
+        """Tracking numbers for `count` line items (None: all): lineItemsSent becomes
+        SOME or ALL, the revision changes, updatedAt stays, no event."""
+        with self._lock:
+            self._orders.send_line_items(order_id, count)
+
     def merge(self, order_ids: Sequence[str]) -> str:
         """The buyer pays several purchases together: a new form, the old ids vanish (404)."""
         with self._lock:
@@ -144,11 +176,18 @@ class SimulatorState:
         with self._lock:
             return self._orders.duplicate_event(order_id, event_type, revision)
 
-    def script_mixed_lifecycles(self, n: int, seed: int = 0) -> list[str]:
-        """n orders through mixed, interleaved lifecycles; returns their final ids."""
+    def script_mixed_lifecycles(
+        self, n: int, seed: int = 0, *, post_import: bool = False
+    ) -> list[str]:
+        """n orders through mixed, interleaved lifecycles; returns their final ids.
+
+        `post_import=True` adds what happens after an order is paid (address changes,
+        One Fulfillment, extended terms, partial shipments); without it a seed gives the
+        same orders it always gave.
+        """
         from sandbox.allegro.lifecycles import run_script  # lifecycles drive this class
 
-        return run_script(self, n, seed)
+        return run_script(self, n, seed, post_import=post_import)
 
     # ----------------------------------------------------------------- inspection
 
