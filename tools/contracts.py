@@ -6,6 +6,13 @@ the result (tests/unit/kafka/test_contracts_drift.py fails while `contracts/` is
 
     python -m tools.contracts          # rewrite the files
     python -m tools.contracts --check  # exit 1 when they are out of date
+    python -m tools.contracts --release  # copy the schemas to contracts/released/
+
+The published schemas are open (`additionalProperties: true` on every object): within a
+version fields are only ever added (contracts/COMPATIBILITY.md), and a consumer validating
+against them must not reject a record for a field it does not know yet. Our own producer-side
+tests validate against `strict_schema` instead, which closes every object and requires every
+declared property, so a field we emit but do not declare (or declare but do not emit) fails.
 """
 
 from __future__ import annotations
@@ -38,13 +45,19 @@ from adapters.kafka.messages import (
     encode_dead_letter,
     encode_event,
 )
+from tools.schema_compat import breaking_changes
 
 JSON_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 ORDER_IMPORTED_SCHEMA = "order-imported.v1.schema.json"
 ORDER_STATUS_CHANGED_SCHEMA = "order-status-changed.v1.schema.json"
 DEAD_LETTER_SCHEMA = "dead-letter.v1.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
+RELEASED_DIR = "released"
 REGENERATE_COMMAND = "python -m tools.contracts"
+COMPATIBILITY_NOTE = (
+    "Evolves by contracts/COMPATIBILITY.md: within this version fields are only added; "
+    "ignore the ones you do not know."
+)
 # Long descriptions stay on one line: a folded scalar would move on every rewording.
 YAML_WIDTH = 1_000_000
 
@@ -56,15 +69,54 @@ SCHEMA_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
 
 
 def json_schema(file_name: str) -> dict[str, Any]:
-    """Draft-07 JSON Schema (the dialect AsyncAPI 3.0 payloads use) of one message model."""
+    """Draft-07 JSON Schema (the dialect AsyncAPI 3.0 payloads use) of one message model, as
+    published: every object open to fields added later (`open_objects`)."""
     title, model = SCHEMA_MODELS[file_name]
     generated = model.model_json_schema(mode="serialization", ref_template="#/definitions/{model}")
-    schema: dict[str, Any] = {"$schema": JSON_SCHEMA_DRAFT, "$id": file_name, "title": title}
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DRAFT,
+        "$id": file_name,
+        "$comment": COMPATIBILITY_NOTE,
+        "title": title,
+    }
     for key in ("description", "type", "required", "properties", "additionalProperties"):
         schema[key] = generated[key]
     if "$defs" in generated:
         schema["definitions"] = generated["$defs"]
-    return schema
+    return open_objects(schema)
+
+
+def open_objects(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` whose every object with declared properties (the message and each
+    nested model) allows additional properties: the models forbid extra fields (we never
+    emit one), but the published contract must let consumers accept the ones a later release
+    of the same version adds."""
+    opened: dict[str, Any] = _with_objects(schema, strict=False)
+    return opened
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` whose every object with declared properties allows no other
+    property and requires all of them: what our producer emits, exactly. For our tests only;
+    consumers validate against the open, published schema."""
+    closed: dict[str, Any] = _with_objects(schema, strict=True)
+    return closed
+
+
+def _with_objects(node: Any, *, strict: bool) -> Any:
+    if isinstance(node, list):
+        return [_with_objects(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {key: _with_objects(value, strict=strict) for key, value in node.items()}
+    properties = copy.get("properties")
+    # `properties` is a keyword only where its value is a mapping of schemas; a property
+    # named "properties" inside one is a schema, not this mapping.
+    if isinstance(properties, dict) and copy.get("type") == "object":
+        copy["additionalProperties"] = not strict
+        if strict:
+            copy["required"] = list(properties)
+    return copy
 
 
 def _headers_schema(ce_type: str, subject: str) -> dict[str, Any]:
@@ -140,7 +192,10 @@ def asyncapi_document() -> dict[str, Any]:
                 "Allegro.pl orders imported into OpenOMS. Values are UTF-8 JSON; money is a "
                 "decimal string, times are RFC 3339 UTC. `event_id` (= `ce_id`) is "
                 "deterministic: consumers deduplicate on it. Topic names are configurable "
-                "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ); the addresses below are the defaults."
+                "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ); the addresses below are the defaults. "
+                "Within a `ce_type` version fields are only added, never removed, renamed or "
+                "narrowed: consumers ignore fields they do not know (contracts/COMPATIBILITY.md); "
+                "a breaking change is a new `ce_type` version, published side by side."
             ),
             "license": {"name": "Apache-2.0"},
         },
@@ -280,13 +335,60 @@ def write(directory: Path) -> list[str]:
     return changed
 
 
+class ReleaseRefused(Exception):
+    """The schemas cannot become the released baseline: stale, or breaking the last one."""
+
+
+def release(directory: Path) -> list[str]:
+    """Copy the published schemas to `directory/released/`, the baseline the compatibility
+    test holds every later schema of the same version to (contracts/COMPATIBILITY.md).
+    Refused while `directory` is stale or a schema breaks its current released copy: a
+    breaking change is a new version, never a new baseline for the old one. Returns the
+    names of the copies written or changed."""
+    stale = stale_files(directory)
+    if stale:
+        raise ReleaseRefused(f"stale: {', '.join(stale)}; run `{REGENERATE_COMMAND}` first")
+    released = directory / RELEASED_DIR
+    problems = []
+    for name in SCHEMA_MODELS:
+        baseline = released / name
+        if baseline.is_file():
+            old = json.loads(baseline.read_text(encoding="utf-8"))
+            new = json.loads((directory / name).read_text(encoding="utf-8"))
+            problems += [f"{name}: {problem}" for problem in breaking_changes(old, new)]
+    if problems:
+        raise ReleaseRefused("breaks the released copy:\n" + "\n".join(problems))
+    released.mkdir(exist_ok=True)
+    written = []
+    for name in SCHEMA_MODELS:
+        text = (directory / name).read_text(encoding="utf-8")
+        copy = released / name
+        if not copy.is_file() or copy.read_text(encoding="utf-8") != text:
+            copy.write_text(text, encoding="utf-8")
+            written.append(name)
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=REGENERATE_COMMAND, description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail when the files are stale")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--check", action="store_true", help="fail when the files are stale")
+    group.add_argument(
+        "--release", action="store_true", help=f"copy the schemas to <dir>/{RELEASED_DIR}/"
+    )
     parser.add_argument(
         "--dir", type=Path, default=Path("contracts"), help="output directory (./contracts)"
     )
     args = parser.parse_args(argv)
+    if args.release:
+        try:
+            written = release(args.dir)
+        except ReleaseRefused as refused:
+            print(f"release refused: {refused}", file=sys.stderr)
+            return 1
+        for name in written:
+            print(f"released {args.dir / RELEASED_DIR / name}")
+        return 0
     if args.check:
         stale = stale_files(args.dir)
         for name in stale:
