@@ -20,37 +20,61 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
+from adapters.kafka.commands import (
+    CE_TYPE_ADD_SHIPMENT,
+    CE_TYPE_COMMAND_RESULT,
+    CE_TYPE_SET_FULFILLMENT_STATUS,
+    AddShipmentMessage,
+    CommandResultMessage,
+    KafkaResultEncoder,
+    SetFulfillmentStatusMessage,
+)
 from adapters.kafka.examples import (
+    ACCOUNT,
+    CHECKOUT_FORM_ID,
+    REVISION,
     example_dead_letter,
     example_order_imported,
     example_order_status_changed,
+    example_order_updated,
 )
 from adapters.kafka.messages import (
     CE_TYPE_ORDER_DEAD_LETTERED,
     CE_TYPE_ORDER_IMPORTED,
     CE_TYPE_ORDER_STATUS_CHANGED,
+    CE_TYPE_ORDER_UPDATED,
     CONTENT_TYPE,
     UTC_TIMESTAMP_PATTERN,
     DeadLetterMessage,
     KafkaRecord,
     OrderImportedMessage,
     OrderStatusChangedMessage,
+    OrderUpdatedMessage,
+    cloudevent_headers,
     encode_dead_letter,
     encode_event,
 )
+from application.ports.publisher import OutboundMessage
+from domain.commands import CommandSucceeded
 from tools.schema_compat import breaking_changes
 
 JSON_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 ORDER_IMPORTED_SCHEMA = "order-imported.v1.schema.json"
 ORDER_STATUS_CHANGED_SCHEMA = "order-status-changed.v1.schema.json"
+ORDER_UPDATED_SCHEMA = "order-updated.v1.schema.json"
 DEAD_LETTER_SCHEMA = "dead-letter.v1.schema.json"
+SET_FULFILLMENT_STATUS_SCHEMA = "set-fulfillment-status.v1.schema.json"
+ADD_SHIPMENT_SCHEMA = "add-shipment.v1.schema.json"
+COMMAND_RESULT_SCHEMA = "command-result.v1.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
 RELEASED_DIR = "released"
 REGENERATE_COMMAND = "python -m tools.contracts"
@@ -64,7 +88,11 @@ YAML_WIDTH = 1_000_000
 SCHEMA_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
     ORDER_IMPORTED_SCHEMA: ("OrderImported v1", OrderImportedMessage),
     ORDER_STATUS_CHANGED_SCHEMA: ("OrderStatusChanged v1", OrderStatusChangedMessage),
+    ORDER_UPDATED_SCHEMA: ("OrderUpdated v1", OrderUpdatedMessage),
     DEAD_LETTER_SCHEMA: ("OrderDeadLettered v1", DeadLetterMessage),
+    SET_FULFILLMENT_STATUS_SCHEMA: ("SetFulfillmentStatus v1", SetFulfillmentStatusMessage),
+    ADD_SHIPMENT_SCHEMA: ("AddShipment v1", AddShipmentMessage),
+    COMMAND_RESULT_SCHEMA: ("CommandResult v1", CommandResultMessage),
 }
 
 
@@ -79,8 +107,11 @@ def json_schema(file_name: str) -> dict[str, Any]:
         "$comment": COMPATIBILITY_NOTE,
         "title": title,
     }
-    for key in ("description", "type", "required", "properties", "additionalProperties"):
+    for key in ("description", "type", "required", "properties"):
         schema[key] = generated[key]
+    # A consumed command's model ignores unknown fields, so pydantic states no
+    # `additionalProperties` for it; `open_objects` below opens every object either way.
+    schema["additionalProperties"] = generated.get("additionalProperties", True)
     if "$defs" in generated:
         schema["definitions"] = generated["$defs"]
     return open_objects(schema)
@@ -120,6 +151,7 @@ def _with_objects(node: Any, *, strict: bool) -> Any:
 
 
 def _headers_schema(ce_type: str, subject: str) -> dict[str, Any]:
+    """The headers of a message we publish: every one of them, always."""
     return {
         "type": "object",
         "description": "CloudEvents 1.0 Kafka binary-mode headers (UTF-8 values).",
@@ -148,12 +180,49 @@ def _headers_schema(ce_type: str, subject: str) -> dict[str, Any]:
     }
 
 
+def _command_headers_schema(ce_type: str) -> dict[str, Any]:
+    """The headers of a command, as its sender writes them: those of the messages we publish,
+    `ce_time` optional and in any offset (the service reads it, with the value's
+    `command_type`, and no other header: adapters/kafka/commands.py)."""
+    headers = _headers_schema(ce_type, "Checkout form id (= `checkout_form_id`).")
+    headers["description"] = (
+        "CloudEvents 1.0 Kafka binary-mode headers (UTF-8 values), as on the topics the "
+        "service publishes, `ce_time` optional. The service reads the command from the value "
+        "(`command_type`) and, of the headers, only `ce_time`."
+    )
+    headers["required"].remove("ce_time")
+    properties = headers["properties"]
+    properties["ce_id"] = {
+        "type": "string",
+        "description": "Unique id of the record, chosen by the sender (e.g. the `command_id`).",
+    }
+    properties["ce_source"] = {"type": "string", "description": "The sender, e.g. `openoms`."}
+    properties["ce_time"] = {
+        "type": "string",
+        "format": "date-time",
+        "description": (
+            "When the command was issued (RFC 3339 with an offset): the result's "
+            "`occurred_at`, in UTC. Absent, unreadable or without an offset: the record's "
+            "timestamp is used, so a re-delivered command's result is the same."
+        ),
+    }
+    return headers
+
+
+def _result_headers_schema() -> dict[str, Any]:
+    """The headers of a command's result: those of the messages we publish."""
+    return _headers_schema(
+        CE_TYPE_COMMAND_RESULT,
+        "The record key: the command's checkout form id, else its command id.",
+    )
+
+
 def _kafka_key(description: str) -> dict[str, Any]:
     key = {"type": "string", "description": description}
     return {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
 
 
-def _example(name: str, summary: str, record: KafkaRecord) -> dict[str, Any]:
+def _example(name: str, summary: str, record: KafkaRecord | OutboundMessage) -> dict[str, Any]:
     return {
         "name": name,
         "summary": summary,
@@ -162,8 +231,26 @@ def _example(name: str, summary: str, record: KafkaRecord) -> dict[str, Any]:
     }
 
 
+ORDER_CORRELATION = {
+    "description": "The record key: the Allegro checkout form id.",
+    "location": "$message.header#/ce_subject",
+}
+COMMAND_CORRELATION = {
+    "description": "The command id: a command's result carries the same `command_id`.",
+    "location": "$message.payload#/command_id",
+}
+
+
 def _message(
-    *, name: str, title: str, summary: str, schema_file: str, headers: str, key: str, example: Any
+    *,
+    name: str,
+    title: str,
+    summary: str,
+    schema_file: str,
+    headers: str,
+    key: str,
+    example: Any,
+    correlation: dict[str, str] = ORDER_CORRELATION,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -172,27 +259,82 @@ def _message(
         "contentType": CONTENT_TYPE,
         "headers": {"$ref": f"#/components/schemas/{headers}"},
         "payload": {"$ref": f"./{schema_file}"},
-        "correlationId": {
-            "description": "The record key: the Allegro checkout form id.",
-            "location": "$message.header#/ce_subject",
-        },
+        "correlationId": dict(correlation),
         "bindings": _kafka_key(key),
         "examples": [example],
     }
 
 
+# Fixed, fictional commands for the document's examples, about the order of the event examples
+# (adapters/kafka/examples.py). Written out, not built by the service: they are what a sender
+# writes, and the tests check that the service reads them.
+EXAMPLE_COMMAND_TIME = "2024-06-19T07:58:30Z"
+EXAMPLE_SET_FULFILLMENT_STATUS: dict[str, Any] = {
+    "command_id": "8c1f4e52-2b7a-4d0e-9f63-1a5e7d2c9b01",
+    "command_type": "SetFulfillmentStatus",
+    "account": ACCOUNT,
+    "checkout_form_id": CHECKOUT_FORM_ID,
+    "status": "SENT",
+    "expected_revision": REVISION,
+}
+EXAMPLE_ADD_SHIPMENT: dict[str, Any] = {
+    "command_id": "8c1f4e52-2b7a-4d0e-9f63-1a5e7d2c9b02",
+    "command_type": "AddShipment",
+    "account": ACCOUNT,
+    "checkout_form_id": CHECKOUT_FORM_ID,
+    "carrier_id": "INPOST",
+    "waybill": "620012345678901234567890",
+    "carrier_name": None,
+    "line_item_ids": [],
+}
+
+
+def _command_record(ce_type: str, document: dict[str, Any]) -> KafkaRecord:
+    form_id = str(document["checkout_form_id"])
+    headers = cloudevent_headers(
+        ce_id=str(document["command_id"]),
+        source="openoms",
+        ce_type=ce_type,
+        subject=form_id,
+        time=EXAMPLE_COMMAND_TIME,
+    )
+    return KafkaRecord(form_id.encode("utf-8"), json.dumps(document).encode("utf-8"), headers)
+
+
+def _example_result() -> OutboundMessage:
+    """The result of `EXAMPLE_ADD_SHIPMENT`, encoded by the service."""
+    succeeded = CommandSucceeded(
+        command_id=uuid.UUID(EXAMPLE_ADD_SHIPMENT["command_id"]),
+        command_type="AddShipment",
+        account=ACCOUNT,
+        checkout_form_id=CHECKOUT_FORM_ID,
+        occurred_at=datetime.fromisoformat(EXAMPLE_COMMAND_TIME).astimezone(UTC),
+        shipment_id="4f6b0a3e-95d1-4c27-b8e0-2d7c1a9e5f13",
+    )
+    return KafkaResultEncoder().encode_result(succeeded)
+
+
 def asyncapi_document() -> dict[str, Any]:
     order_key = "Allegro checkout form id (UTF-8): all events of one order share a partition."
+    command_key = (
+        "Allegro checkout form id (UTF-8), set by the sender: one order's commands share a "
+        "partition and are applied in order."
+    )
+    result_key = (
+        "The command's checkout form id (UTF-8); its command id when an `invalid` command had none."
+    )
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": "openoms-allegro order events",
+            "title": "openoms-allegro order events and commands",
             "version": "1.0.0",
             "description": (
-                "Allegro.pl orders imported into OpenOMS. Values are UTF-8 JSON; money is a "
+                "Allegro.pl orders imported into OpenOMS, and OpenOMS's commands applied to "
+                "them on Allegro, each answered by one result. Values are UTF-8 JSON; money is a "
                 "decimal string, times are RFC 3339 UTC. `event_id` (= `ce_id`) is "
                 "deterministic: consumers deduplicate on it. Topic names are configurable "
-                "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ); the addresses below are the defaults. "
+                "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ, KAFKA_TOPIC_COMMANDS, "
+                "KAFKA_TOPIC_COMMAND_RESULTS); the addresses below are the defaults. "
                 "Within a `ce_type` version fields are only added, never removed, renamed or "
                 "narrowed: consumers ignore fields they do not know (contracts/COMPATIBILITY.md); "
                 "a breaking change is a new `ce_type` version, published side by side."
@@ -204,10 +346,13 @@ def asyncapi_document() -> dict[str, Any]:
             "orders": {
                 "address": "openoms.orders.v1",
                 "title": "Order events",
-                "description": "OrderImported and OrderStatusChanged, keyed by checkout form id.",
+                "description": (
+                    "OrderImported, OrderStatusChanged and OrderUpdated, keyed by checkout form id."
+                ),
                 "messages": {
                     "orderImported": {"$ref": "#/components/messages/OrderImported"},
                     "orderStatusChanged": {"$ref": "#/components/messages/OrderStatusChanged"},
+                    "orderUpdated": {"$ref": "#/components/messages/OrderUpdated"},
                 },
             },
             "deadLetters": {
@@ -216,6 +361,28 @@ def asyncapi_document() -> dict[str, Any]:
                 "description": "Checkout forms quarantined after repeated mapping failures.",
                 "messages": {
                     "orderDeadLettered": {"$ref": "#/components/messages/OrderDeadLettered"},
+                },
+            },
+            "commands": {
+                "address": "openoms.allegro.commands.v1",
+                "title": "Commands",
+                "description": (
+                    "OpenOMS's commands to apply on Allegro, keyed by checkout form id; each "
+                    "account's service applies its own (`account`) and skips the others. A "
+                    "record that is not a command (not JSON, no `command_id`) goes to the "
+                    "dead-letter topic as it came."
+                ),
+                "messages": {
+                    "setFulfillmentStatus": {"$ref": "#/components/messages/SetFulfillmentStatus"},
+                    "addShipment": {"$ref": "#/components/messages/AddShipment"},
+                },
+            },
+            "commandResults": {
+                "address": "openoms.allegro.command-results.v1",
+                "title": "Command results",
+                "description": "Exactly one result per command id, keyed like the command.",
+                "messages": {
+                    "commandResult": {"$ref": "#/components/messages/CommandResult"},
                 },
             },
         },
@@ -227,12 +394,36 @@ def asyncapi_document() -> dict[str, Any]:
                 "messages": [
                     {"$ref": "#/channels/orders/messages/orderImported"},
                     {"$ref": "#/channels/orders/messages/orderStatusChanged"},
+                    {"$ref": "#/channels/orders/messages/orderUpdated"},
                 ],
             },
             "publishDeadLetters": {
                 "action": "send",
                 "channel": {"$ref": "#/channels/deadLetters"},
                 "messages": [{"$ref": "#/channels/deadLetters/messages/orderDeadLettered"}],
+            },
+            "receiveCommands": {
+                "action": "receive",
+                "summary": (
+                    "Read by the consumer group `openoms-allegro.<ALLEGRO_ACCOUNT>`; the offset "
+                    "is committed once the command's effect and its result are durable, so a "
+                    "command is delivered again after a crash and applying it again changes "
+                    "nothing."
+                ),
+                "channel": {"$ref": "#/channels/commands"},
+                "messages": [
+                    {"$ref": "#/channels/commands/messages/setFulfillmentStatus"},
+                    {"$ref": "#/channels/commands/messages/addShipment"},
+                ],
+            },
+            "publishCommandResults": {
+                "action": "send",
+                "summary": (
+                    "Published once Kafka acknowledges (acks=all), before the command's offset "
+                    "is committed; a re-sent result is byte-identical."
+                ),
+                "channel": {"$ref": "#/channels/commandResults"},
+                "messages": [{"$ref": "#/channels/commandResults/messages/commandResult"}],
             },
         },
         "components": {
@@ -263,6 +454,22 @@ def asyncapi_document() -> dict[str, Any]:
                         encode_event(example_order_status_changed()),
                     ),
                 ),
+                "OrderUpdated": _message(
+                    name="OrderUpdated",
+                    title="Order updated",
+                    summary=(
+                        "An imported order's content (anything but its status) changed; the "
+                        "whole current order and the fields that changed."
+                    ),
+                    schema_file=ORDER_UPDATED_SCHEMA,
+                    headers="OrderUpdatedHeaders",
+                    key=order_key,
+                    example=_example(
+                        "surchargePaid",
+                        "The buyer paid a surcharge (a top-up)",
+                        encode_event(example_order_updated()),
+                    ),
+                ),
                 "OrderDeadLettered": _message(
                     name="OrderDeadLettered",
                     title="Order dead-lettered",
@@ -276,6 +483,50 @@ def asyncapi_document() -> dict[str, Any]:
                         encode_dead_letter(example_dead_letter()),
                     ),
                 ),
+                "SetFulfillmentStatus": _message(
+                    name="SetFulfillmentStatus",
+                    title="Set fulfillment status",
+                    summary="Set an order's fulfillment status on Allegro.",
+                    schema_file=SET_FULFILLMENT_STATUS_SCHEMA,
+                    headers="SetFulfillmentStatusHeaders",
+                    key=command_key,
+                    example=_example(
+                        "markSent",
+                        "Mark the order as sent, unless it changed since revision f3a1c9d2",
+                        _command_record(
+                            CE_TYPE_SET_FULFILLMENT_STATUS, EXAMPLE_SET_FULFILLMENT_STATUS
+                        ),
+                    ),
+                    correlation=COMMAND_CORRELATION,
+                ),
+                "AddShipment": _message(
+                    name="AddShipment",
+                    title="Add shipment",
+                    summary="Add a tracking number to an order on Allegro, once.",
+                    schema_file=ADD_SHIPMENT_SCHEMA,
+                    headers="AddShipmentHeaders",
+                    key=command_key,
+                    example=_example(
+                        "inpostParcel",
+                        "An InPost parcel holding every line of the order",
+                        _command_record(CE_TYPE_ADD_SHIPMENT, EXAMPLE_ADD_SHIPMENT),
+                    ),
+                    correlation=COMMAND_CORRELATION,
+                ),
+                "CommandResult": _message(
+                    name="CommandResult",
+                    title="Command result",
+                    summary="How a command ended: `CommandSucceeded` or `CommandFailed`.",
+                    schema_file=COMMAND_RESULT_SCHEMA,
+                    headers="CommandResultHeaders",
+                    key=result_key,
+                    example=_example(
+                        "shipmentAdded",
+                        "The InPost parcel is on the order",
+                        _example_result(),
+                    ),
+                    correlation=COMMAND_CORRELATION,
+                ),
             },
             "schemas": {
                 "OrderImportedHeaders": _headers_schema(
@@ -284,9 +535,17 @@ def asyncapi_document() -> dict[str, Any]:
                 "OrderStatusChangedHeaders": _headers_schema(
                     CE_TYPE_ORDER_STATUS_CHANGED, "Checkout form id (= `external_id`)."
                 ),
+                "OrderUpdatedHeaders": _headers_schema(
+                    CE_TYPE_ORDER_UPDATED, "Checkout form id (= `external_id`)."
+                ),
                 "OrderDeadLetteredHeaders": _headers_schema(
                     CE_TYPE_ORDER_DEAD_LETTERED, "Checkout form id (= `checkout_form_id`)."
                 ),
+                "SetFulfillmentStatusHeaders": _command_headers_schema(
+                    CE_TYPE_SET_FULFILLMENT_STATUS
+                ),
+                "AddShipmentHeaders": _command_headers_schema(CE_TYPE_ADD_SHIPMENT),
+                "CommandResultHeaders": _result_headers_schema(),
             },
         },
     }

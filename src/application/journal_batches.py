@@ -159,8 +159,8 @@ class JournalBatches:
             next_ahead = self._start(pages.events[-1].id)
         return JournalBatch(pages, self._loader, self._trigger, next_ahead)
 
-    def close(self) -> None:
-        """Drops what is being read ahead (the service stops)."""
+    def _cancel_ahead(self) -> None:
+        """Drops what is being read ahead (a new read-ahead replaces it)."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.go.set()
@@ -186,7 +186,7 @@ class JournalBatches:
             raise
 
     def _start(self, after: str) -> _Ahead:
-        self.close()
+        self._cancel_ahead()
         go = asyncio.Event()
         task = asyncio.create_task(self._read_ahead(after, go))
         task.add_done_callback(_quiet)

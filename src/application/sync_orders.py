@@ -168,10 +168,6 @@ class SyncOrders:
             )
         return letters
 
-    def close(self) -> None:
-        """Stops reading ahead (the service stops)."""
-        self._source.close()
-
     async def drain(self, max_batches: int | None = None) -> list[BatchOutcome]:
         """Every outcome of `batches` (tests; `run --once` keeps counts only)."""
         return [outcome async for outcome in self.batches(max_batches)]

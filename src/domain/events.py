@@ -18,6 +18,7 @@ from domain.order import (
     DeliveryMethod,
     Invoice,
     LineItem,
+    Payment,
     PickupPoint,
     ShippingAddress,
 )
@@ -35,9 +36,8 @@ def event_id(
 
 
 @dataclass(frozen=True, slots=True)
-class OrderImported:
-    event_type: ClassVar[str] = "OrderImported"
-    source: ClassVar[str] = "allegro"
+class FullOrder:
+    """The full current order, as `OrderImported` and `OrderUpdated` publish it."""
 
     event_id: uuid.UUID
     occurred_at: datetime
@@ -65,10 +65,36 @@ class OrderImported:
     pickup_point: PickupPoint | None
     delivery_cost: Decimal | None
     notes: str | None
+    # Added within v1 (optional: contracts/COMPATIBILITY.md). A consumer that ships must
+    # check `fulfillment_provider`: `ALLEGRO` orders leave Allegro's own warehouse.
+    fulfillment_provider: str | None = None
+    dispatch_by: datetime | None = None
+    total_to_pay: Decimal | None = None
+    surcharges: tuple[Payment, ...] = ()
+    payment_id: str | None = None
+    payment_provider: str | None = None
+    buyer_id: str | None = None
+    line_items_sent: str | None = None
 
     @property
     def triple(self) -> StatusTriple:
         return StatusTriple(self.order_status, self.payment_status, self.fulfillment_status)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderImported(FullOrder):
+    event_type: ClassVar[str] = "OrderImported"
+    source: ClassVar[str] = "allegro"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated(FullOrder):
+    """An imported order whose content (anything published but the status triple) changed."""
+
+    event_type: ClassVar[str] = "OrderUpdated"
+    source: ClassVar[str] = "allegro"
+
+    changed: tuple[str, ...] = ()  # the top-level fields that differ from the last published
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +116,4 @@ class OrderStatusChanged:
     reason: str
 
 
-DomainEvent = OrderImported | OrderStatusChanged
+DomainEvent = OrderImported | OrderStatusChanged | OrderUpdated

@@ -73,11 +73,20 @@ class PickupPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeWindow:
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     address: ShippingAddress | None
     method: DeliveryMethod | None
     pickup_point: PickupPoint | None
     cost: Money | None
+    # The dispatch window Allegro passed to the carrier (`delivery.time.dispatch`): its end
+    # is the ship-by deadline.
+    dispatch: TimeWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,15 @@ class Invoice:
 
 
 @dataclass(frozen=True, slots=True)
+class LineItemTax:
+    """As Allegro reports it (e.g. rate "23.00", subject "GOODS"): strings, each may be null."""
+
+    rate: str | None
+    subject: str | None
+    exemption: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class LineItem:
     id: str
     offer_id: str
@@ -107,6 +125,7 @@ class LineItem:
     unit_price: Money
     original_unit_price: Money | None
     bought_at: datetime | None
+    tax: LineItemTax | None = None
 
     def __post_init__(self) -> None:
         if self.quantity < 0:
@@ -128,6 +147,10 @@ class OrderSnapshot:
     total_to_pay: Money
     message_to_seller: str | None = None
     updated_at: datetime | None = None
+    # `SELLER`, or `ALLEGRO` for One Fulfillment orders, shipped from Allegro's warehouse.
+    fulfillment_provider: str | None = None
+    line_items_sent: str | None = None  # `NONE`, `SOME`, `ALL`: lines with a tracking number
+    surcharges: tuple[Payment, ...] = ()  # the buyer's top-ups, each a payment of its own
 
     def __post_init__(self) -> None:
         if not self.id:

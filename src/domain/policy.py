@@ -6,11 +6,20 @@ out-of-order, duplicate and repeated journal events change nothing the form does
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from domain.events import DomainEvent, OrderImported, OrderStatusChanged, event_id
+from domain import fingerprint
+from domain.events import (
+    DomainEvent,
+    OrderImported,
+    OrderStatusChanged,
+    OrderUpdated,
+    event_id,
+)
 from domain.mapping import StatusMapping, StatusTriple
 from domain.order import OrderSnapshot
 from domain.statuses import AllegroStatus
@@ -28,6 +37,9 @@ class OrderRecord:
     checkout_form_id: str
     revision: str | None
     published: StatusTriple
+    # The published content's fingerprint (domain.fingerprint): digests, not the buyer's
+    # data. None for an order recorded before fingerprints were kept.
+    content: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +69,33 @@ class ImportPolicy:
         """Raises `UnmappableOrder` when the form holds values the mapping does not know."""
         previous_payment = record.published.payment_status if record else None
         triple = self.mapping.derive(order, previous_payment)
+        content = _full_order(order, triple, self.account)
+        digest = content_fingerprint(content)
         if record is None:
             if not self.reached_trigger(order, revelation):
                 return Decision((), None)
             imported = build_order_imported(order, triple, self.account, revelation)
-            return Decision((imported,), OrderRecord(order.id, order.revision, triple))
-        if triple == record.published:
+            return Decision((imported,), OrderRecord(order.id, order.revision, triple, digest))
+        events: list[DomainEvent] = []
+        if triple != record.published:
+            events.append(self._status_changed(order, record, triple, revelation))
+        changed = fingerprint.changed(record.content, digest)
+        if changed:
+            events.append(build_order_updated(order, triple, self.account, revelation, changed))
+        if not events and digest == record.content:
             return Decision((), None)
-        changed = OrderStatusChanged(
+        # An order recorded without a comparable fingerprint gets one, silently: an upgrade
+        # must not report every order as updated (see domain.fingerprint).
+        return Decision(tuple(events), OrderRecord(order.id, order.revision, triple, digest))
+
+    def _status_changed(
+        self,
+        order: OrderSnapshot,
+        record: OrderRecord,
+        triple: StatusTriple,
+        revelation: Revelation,
+    ) -> OrderStatusChanged:
+        return OrderStatusChanged(
             event_id=event_id(
                 self.account,
                 order.id,
@@ -86,7 +117,6 @@ class ImportPolicy:
             previous_fulfillment_status=record.published.fulfillment_status,
             reason=revelation.reason,
         )
-        return Decision((changed,), OrderRecord(order.id, order.revision, triple))
 
     def reached_trigger(self, order: OrderSnapshot, revelation: Revelation) -> bool:
         """Has the order (ever) reached the import trigger, judging by what we can see?
@@ -105,41 +135,102 @@ class ImportPolicy:
         return False
 
 
+# What an order message says besides its content: not part of the fingerprint, so that only
+# a change of content makes an `OrderUpdated` (the status triple has `OrderStatusChanged`).
+_NOT_CONTENT = frozenset(
+    {
+        "event_id",
+        "occurred_at",
+        "account",
+        "marketplace",
+        "external_id",
+        "revision",
+        "order_status",
+        "payment_status",
+        "fulfillment_status",
+        "changed",
+    }
+)
+
+
+def content_fingerprint(order: Mapping[str, Any]) -> str:
+    """The fingerprint of what an order message publishes besides its status (`order`: its
+    fields by name; see domain.fingerprint)."""
+    return fingerprint.fingerprint(
+        {name: value for name, value in order.items() if name not in _NOT_CONTENT}
+    )
+
+
 def build_order_imported(
     order: OrderSnapshot, triple: StatusTriple, account: str, revelation: Revelation
 ) -> OrderImported:
+    return OrderImported(
+        event_id=event_id(account, order.id, order.revision, OrderImported.event_type),
+        occurred_at=_import_time(order, revelation),
+        **_full_order(order, triple, account),
+    )
+
+
+def build_order_updated(
+    order: OrderSnapshot,
+    triple: StatusTriple,
+    account: str,
+    revelation: Revelation,
+    changed: tuple[str, ...],
+) -> OrderUpdated:
+    """`event_id` over the revision and the content fingerprint; `occurred_at` from the form
+    (its `updatedAt`: buyer-side changes move it), so the journal path, a sweep and a replay
+    publish the same bytes. No `reason`: which path revealed it must not change the bytes."""
+    content = _full_order(order, triple, account)
+    digest = content_fingerprint(content)
+    return OrderUpdated(
+        event_id=event_id(account, order.id, order.revision, OrderUpdated.event_type, digest),
+        occurred_at=order.updated_at or _import_time(order, revelation),
+        changed=changed,
+        **content,
+    )
+
+
+def _full_order(order: OrderSnapshot, triple: StatusTriple, account: str) -> dict[str, Any]:
     charged = order.charged
     payment = order.payment
     invoice = order.invoice
     delivery = order.delivery
-    return OrderImported(
-        event_id=event_id(account, order.id, order.revision, OrderImported.event_type),
-        occurred_at=_import_time(order, revelation),
-        account=account,
-        marketplace=order.marketplace,
-        external_id=order.id,
-        revision=order.revision,
-        customer_name=order.buyer.login,
-        customer_email=order.buyer.email,
-        customer_phone=order.buyer.phone,
-        buyer=order.buyer,
-        shipping_address=delivery.address if delivery else None,
-        total_amount=charged.amount,
-        currency=charged.currency,
-        line_items=order.line_items,
-        order_status=triple.order_status,
-        payment_status=triple.payment_status,
-        fulfillment_status=triple.fulfillment_status,
-        invoice_requested=bool(invoice and invoice.required),
-        invoice=invoice if invoice and invoice.required else None,
-        payment_method=payment.type if payment else None,
-        paid_at=payment.finished_at if payment and order.is_paid else None,
-        ordered_at=order.ordered_at,
-        delivery_method=delivery.method if delivery else None,
-        pickup_point=delivery.pickup_point if delivery else None,
-        delivery_cost=delivery.cost.amount if delivery and delivery.cost else None,
-        notes=order.message_to_seller,
-    )
+    dispatch = delivery.dispatch if delivery else None
+    return {
+        "account": account,
+        "marketplace": order.marketplace,
+        "external_id": order.id,
+        "revision": order.revision,
+        "customer_name": order.buyer.login,
+        "customer_email": order.buyer.email,
+        "customer_phone": order.buyer.phone,
+        "buyer": order.buyer,
+        "shipping_address": delivery.address if delivery else None,
+        "total_amount": charged.amount,
+        "currency": charged.currency,
+        "line_items": order.line_items,
+        "order_status": triple.order_status,
+        "payment_status": triple.payment_status,
+        "fulfillment_status": triple.fulfillment_status,
+        "invoice_requested": bool(invoice and invoice.required),
+        "invoice": invoice if invoice and invoice.required else None,
+        "payment_method": payment.type if payment else None,
+        "paid_at": payment.finished_at if payment and order.is_paid else None,
+        "ordered_at": order.ordered_at,
+        "delivery_method": delivery.method if delivery else None,
+        "pickup_point": delivery.pickup_point if delivery else None,
+        "delivery_cost": delivery.cost.amount if delivery and delivery.cost else None,
+        "notes": order.message_to_seller,
+        "fulfillment_provider": order.fulfillment_provider,
+        "dispatch_by": dispatch.end if dispatch else None,
+        "total_to_pay": order.total_to_pay.amount,
+        "surcharges": order.surcharges,
+        "payment_id": payment.id if payment else None,
+        "payment_provider": payment.provider if payment else None,
+        "buyer_id": order.buyer.id,
+        "line_items_sent": order.line_items_sent,
+    }
 
 
 def _import_time(order: OrderSnapshot, revelation: Revelation) -> datetime:

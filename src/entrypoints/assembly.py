@@ -1,5 +1,5 @@
-"""How one account's order import is put together from its ports: the one place that builds
-the use cases, used by the container (`containers.py`), the tests and `bench/`.
+"""How one account's use cases are put together from their ports: the one place that builds
+them, used by the container (`containers.py`), the tests and `bench/`.
 
 One `OrderImport` per account: its journal path, its sweeps and its reconciler share one
 batch pipeline (one outbox, one staged slot), which is also how the journal's read-ahead
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from application.apply_command import ApplyCommand, Carriers
+from application.command_loop import CommandLoop, CommandStatus
 from application.form_loader import FormLoader
 from application.journal_batches import JournalBatches
 from application.outbox import Outbox
 from application.pipeline import BatchPipeline
 from application.ports.allegro import LIST_PAGE_SIZE, CheckoutFormReader, OrderEventJournal
 from application.ports.clock import Clock
+from application.ports.commands import CommandSource, ResultEncoder
+from application.ports.order_writes import OrderWriter
 from application.ports.publisher import EventPublisher, MessageSender
 from application.ports.state import StateStore
 from application.reconcile import Reconciler, ReconcileSettings
@@ -76,3 +80,19 @@ def order_import(
         sweep=sweep,
         reconciler=reconciler,
     )
+
+
+def command_loop(
+    source: CommandSource,
+    forms: CheckoutFormReader,
+    writer: OrderWriter,
+    sender: MessageSender,
+    encoder: ResultEncoder,
+    account: str,
+    clock: Clock,
+    *,
+    status: CommandStatus | None = None,
+) -> CommandLoop:
+    """The account's command path: OpenOMS's commands applied to Allegro, one result each."""
+    applying = ApplyCommand(forms, writer, Carriers(writer, clock))
+    return CommandLoop(source, applying, encoder, sender, account, status=status)

@@ -21,7 +21,9 @@ from dependency_injector import containers, providers
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
+from adapters.kafka.aiokafka_command_source import AiokafkaCommandSource
 from adapters.kafka.aiokafka_event_publisher import PublishObserver
+from adapters.kafka.commands import KafkaResultEncoder
 from adapters.persistence import (
     LeaseFence,
     LeaseLost,
@@ -38,6 +40,7 @@ from adapters.persistence.resources import (
     sqlite_state_resource_for,
     sqlite_token_resource_for,
 )
+from application.command_loop import CommandLoop, CommandStatus
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import CheckoutFormReader, EventPublisher, OrderEventJournal, SystemClock
 from application.ports.clock import Clock
@@ -46,7 +49,7 @@ from application.reconcile import ReconcileSettings
 from application.sync_orders import SyncSettings
 from domain.mapping import StatusMapping
 from domain.policy import ImportPolicy
-from entrypoints.assembly import OrderImport, order_import
+from entrypoints.assembly import OrderImport, command_loop, order_import
 from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
 from entrypoints.settings import (
@@ -82,6 +85,8 @@ def kafka_config(kafka: KafkaSettings) -> KafkaConfig:
         bootstrap_servers=kafka.require_kafka(),
         topic_orders=kafka.kafka_topic_orders,
         topic_dlq=kafka.kafka_topic_dlq,
+        topic_commands=kafka.kafka_topic_commands,
+        topic_command_results=kafka.kafka_topic_command_results,
         enable_idempotence=kafka.kafka_enable_idempotence,
         compression_type=(
             None if kafka.kafka_compression_type == "none" else kafka.kafka_compression_type
@@ -137,6 +142,27 @@ def event_publisher(producer: AiokafkaEventPublisher) -> EventPublisher:
     return producer
 
 
+def _account(allegro: AllegroSettings) -> str:
+    return allegro.allegro_account
+
+
+def command_group(allegro: AllegroSettings) -> str:
+    """The consumer group of an account's command path: one per account, so each account's
+    service reads every command (and skips the other accounts')."""
+    return f"openoms-allegro.{allegro.allegro_account}"
+
+
+async def command_source_resource(
+    config: KafkaConfig, group: str, account: str
+) -> AsyncIterator[AiokafkaCommandSource]:
+    source = AiokafkaCommandSource(config, config.topic_commands, group, account)
+    await source.start()
+    try:
+        yield source
+    finally:
+        await source.stop()
+
+
 class Core(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     # True for the tools that only look: nothing is created or migrated (module docstring).
@@ -147,6 +173,7 @@ class Core(containers.DeclarativeContainer):
     service_state = providers.Singleton(ServiceState)
     # Set while this replica holds the account's lease; PostgreSQL commits check it.
     fence = providers.Singleton(LeaseFence)
+    command_status = providers.Singleton(CommandStatus)
 
 
 class Gateways(containers.DeclarativeContainer):
@@ -204,6 +231,13 @@ class Gateways(containers.DeclarativeContainer):
     kafka_publisher = providers.Resource(
         kafka_publisher_resource, providers.Callable(kafka_config, core.settings), core.metrics
     )
+    # Per term, like `allegro`: the leader applies the commands (entrypoints/runtime.py).
+    command_source = providers.Resource(
+        command_source_resource,
+        providers.Callable(kafka_config, core.settings),
+        providers.Callable(command_group, core.settings),
+        providers.Callable(_account, core.settings),
+    )
     # What the use cases publish through: the producer itself, as the port. A provider of
     # its own so that a test can wrap it (`Application.gateways.publisher.override(...)`,
     # see tests/support/failpoints.py) while health checks and shutdown keep the producer.
@@ -240,6 +274,27 @@ def _reconcile_settings(
         light_lookback=timedelta(hours=reconciliation.reconcile_lookback_hours),
         deep_every=timedelta(hours=deep) if deep > 0 else None,
         deep_lookback=timedelta(days=reconciliation.reconcile_deep_lookback_days),
+    )
+
+
+def _command_loop(
+    source: AiokafkaCommandSource,
+    client: AllegroClient,
+    publisher: EventPublisher,
+    kafka: KafkaSettings,
+    allegro: AllegroSettings,
+    clock: Clock,
+    status: CommandStatus,
+) -> CommandLoop:
+    return command_loop(
+        source,
+        client.forms,
+        client.orders,
+        publisher,
+        KafkaResultEncoder(kafka.kafka_max_message_bytes),
+        allegro.allegro_account,
+        clock,
+        status=status,
     )
 
 
@@ -293,6 +348,16 @@ class UseCases(containers.DeclarativeContainer):
         settings=providers.Callable(_sync_settings, core.settings, core.settings),
         clock=core.clock,
         reconcile=providers.Callable(_reconcile_settings, core.settings, core.settings),
+    )
+    command_loop = providers.Factory(
+        _command_loop,
+        source=gateways.command_source,
+        client=gateways.allegro,
+        publisher=gateways.publisher,
+        kafka=core.settings,
+        allegro=core.settings,
+        clock=core.clock,
+        status=core.command_status,
     )
     poll_loop = providers.Factory(
         _poll_loop,

@@ -3,6 +3,15 @@
 Every check reads something this process already holds (the Kafka producer, the state
 and token stores, the poll loop's status); none of them builds an Allegro client, so a
 standby replica never refreshes a token by answering a probe.
+
+The command path (OpenOMS's commands applied to Allegro) is reported, never judged: while its
+rounds fail, `/readyz` names it under `degraded` with its last error, and the replica stays
+ready. A failing command is held and retried, nothing is lost, and the import goes on beside
+it; an unready replica would gain nothing (no traffic is routed to it, and readiness restarts
+nothing), and a backlog of commands is work, not a fault. What the command path's failures
+share with the import (the broker, Allegro, the token) already fails its own check; the rest
+is for the alert on `openoms_allegro_command_consecutive_failures` (docs/operations.md,
+"Commands").
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from application.command_loop import CommandStatus
 from application.poll_loop import LoopStatus
 from application.ports.clock import Clock
 from application.ports.errors import PortError
@@ -25,6 +35,8 @@ log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 5.0
 FAILURES_BEFORE_UNHEALTHY = 5
+# A degraded part's last error, as `/readyz` shows it: enough to name the cause.
+ERROR_SHOWN_CHARS = 200
 
 
 class Role(StrEnum):
@@ -67,9 +79,19 @@ class Readiness:
     ready: bool
     role: Role
     checks: dict[str, bool] = field(default_factory=dict)
+    # Parts that fail without making the replica unready, with why (module docstring); in
+    # the body only when there is one.
+    degraded: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, object]:
-        return {"ready": self.ready, "role": str(self.role), "checks": self.checks}
+        body: dict[str, object] = {
+            "ready": self.ready,
+            "role": str(self.role),
+            "checks": self.checks,
+        }
+        if self.degraded:
+            body["degraded"] = self.degraded
+        return body
 
 
 class HealthChecks:
@@ -93,6 +115,11 @@ class HealthChecks:
         self._broker = broker
         self._clock = clock
         self._stale_after = stale_after
+        self._commands: CommandStatus | None = None
+
+    def watch_commands(self, status: CommandStatus) -> None:
+        """Reports the command path in `/readyz`, as `degraded` (module docstring)."""
+        self._commands = status
 
     async def readiness(self) -> Readiness:
         broker, state, token = await asyncio.gather(
@@ -107,7 +134,9 @@ class HealthChecks:
             "polling": self.polling_healthy(),
         }
         ready = self._service.role != Role.STARTING and all(checks.values())
-        report = Readiness(ready, self._service.role, checks)
+        failing = self.commands_failing()
+        degraded = {} if failing is None else {"commands": failing}
+        report = Readiness(ready, self._service.role, checks, degraded)
         self._service.readiness, self._service.readiness_at = report, self._clock.now()
         return report
 
@@ -122,6 +151,17 @@ class HealthChecks:
         if not moments:
             return True
         return self._clock.now() - max(moments) < self._stale_after
+
+    def commands_failing(self) -> str | None:
+        """Why the command path is failing now, or None. Only the poller applies commands: a
+        standby's streak is left from its last term."""
+        status = self._commands
+        if status is None or not self._service.polling or status.consecutive_failures == 0:
+            return None
+        error = status.last_error or "no error recorded"
+        if len(error) > ERROR_SHOWN_CHARS:
+            error = error[: ERROR_SHOWN_CHARS - 3] + "..."
+        return f"{status.consecutive_failures} round(s) failed in a row, the last: {error}"
 
     async def refresh_token_expiry(self) -> datetime | None:
         """Reads the stored pair (never refreshes it) and caches its expiry for the gauges."""
@@ -258,3 +298,20 @@ def register_gauges(
         "When readiness was last checked, Unix time",
         lambda: one(moment(service.readiness_at)),
     )
+
+
+def register_commands(
+    metrics: Metrics,
+    checks: HealthChecks,
+    service: ServiceState,
+    status: CommandStatus,
+    account: str,
+    *,
+    enabled: bool,
+) -> None:
+    """The command path in `/metrics` and `/readyz` when `run` applies commands
+    (COMMANDS_ENABLED); with it off, neither mentions it."""
+    if not enabled:
+        return
+    checks.watch_commands(status)
+    metrics.command_path(status, account, lambda: service.polling)

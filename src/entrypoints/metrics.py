@@ -10,7 +10,9 @@ end in `_total`; durations are histograms in seconds; moments are absolute
 duration, rate-limiter waits and the bucket's usage), the poll loop's observer (events and
 orders processed, events published by type, dead letters, failed polls, batch duration)
 and the Kafka publisher's observer (publish duration). The gauges read at scrape time are
-registered by `entrypoints.health`.
+registered by `entrypoints.health`; so is the command path (`command_path`), whose series are
+read from its `CommandStatus` at scrape time: the command loop keeps its own counts, so it
+needs no observer of its own.
 
 Each instance has its own registry, never prometheus-client's global one: tests build many
 containers in one process, and a second registration of a name would fail.
@@ -37,11 +39,12 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from adapters.allegro.observer import RateLimitUsage
+from application.command_loop import CommandStatus
 from application.poll_loop import LoopObserver
 from application.ports.errors import PortError
 from application.sweep import SweepOutcome
 from application.sync_orders import BatchOutcome
-from domain.events import DomainEvent, OrderImported, OrderStatusChanged
+from domain.events import DomainEvent, OrderImported, OrderStatusChanged, OrderUpdated
 from entrypoints.cli_support import version as package_version
 
 # `*_created` series double the number of series and no dashboard or alert here reads them;
@@ -71,6 +74,12 @@ RATE_LIMIT_BLOCKED = "openoms_allegro_allegro_rate_limit_blocked_seconds"
 PUBLISH_DURATION = "openoms_allegro_publish_duration_seconds"
 RECORDS_SENT = "openoms_allegro_kafka_records_sent_total"
 BATCH_DURATION = "openoms_allegro_batch_duration_seconds"
+COMMANDS = "openoms_allegro_commands_total"
+COMMAND_DEAD_LETTERS = "openoms_allegro_command_dead_letters_total"
+COMMAND_CONSECUTIVE_FAILURES = "openoms_allegro_command_consecutive_failures"
+# The results a command ends with, as `CommandStatus` counts them. Its failures (rejected,
+# conflict, invalid: docs/metrics.md) are one count there, so they are one series here.
+COMMAND_RESULTS = ("succeeded", "failed")
 
 # Allegro answers in tens to hundreds of milliseconds; a request may last up to its 30 s timeout.
 REQUEST_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -120,7 +129,11 @@ class Metrics(LoopObserver):
             ["event_type"],
             registry=registry,
         )
-        for event_type in (OrderImported.event_type, OrderStatusChanged.event_type):
+        for event_type in (
+            OrderImported.event_type,
+            OrderStatusChanged.event_type,
+            OrderUpdated.event_type,
+        ):
             self._published.labels(event_type=event_type)  # a series from the start
         self._dead_letters = Counter(
             DEAD_LETTERS, "Inputs quarantined to the dead-letter topic", registry=registry
@@ -162,6 +175,40 @@ class Metrics(LoopObserver):
     def counter(self, name: str, help_text: str, read: Reading) -> None:
         """A counter kept elsewhere (`name` ends in _total), read at scrape time."""
         self.registry.register(_Reading(name, help_text, "counter", read))
+
+    def command_path(
+        self, status: CommandStatus, account: str, applying: Callable[[], bool]
+    ) -> None:
+        """The command path's series, read from `status` at scrape time. Labels are bounded:
+        the one account and the results of `COMMAND_RESULTS`. `applying`: whether this
+        replica runs the command path now (the poller); a standby applies nothing, and a
+        streak left from its last term would be stale, so it leaves the gauge out."""
+
+        def labelled(value: float, **extra: str) -> tuple[Labels, float]:
+            return (("account", account), *extra.items()), value
+
+        def results() -> list[tuple[Labels, float]]:
+            counts = {"succeeded": status.succeeded, "failed": status.failed}
+            return [labelled(float(counts[result]), result=result) for result in COMMAND_RESULTS]
+
+        def streak() -> list[tuple[Labels, float]]:
+            return [labelled(float(status.consecutive_failures))] if applying() else []
+
+        self.counter(
+            COMMANDS,
+            "OpenOMS commands answered with a result, by result (succeeded, failed)",
+            results,
+        )
+        self.counter(
+            COMMAND_DEAD_LETTERS,
+            "Records of the command topic that were not commands, sent to the dead-letter topic",
+            lambda: [labelled(float(status.rejected_records))],
+        )
+        self.gauge(
+            COMMAND_CONSECUTIVE_FAILURES,
+            "Rounds of the command path that failed in a row (a command held, 0: none)",
+            streak,
+        )
 
     def value(self, name: str, **labels: str) -> float:
         """One sample's current value (0 when the series has no sample yet)."""

@@ -15,10 +15,10 @@ import logging
 from datetime import timedelta
 
 from adapters.kafka import AiokafkaEventPublisher
-from application.poll_loop import PollLoop
+from application.poll_loop import Backoff, PollLoop
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
-from entrypoints.health import HealthChecks, Role, ServiceState, register_gauges
+from entrypoints.health import HealthChecks, Role, ServiceState, register_commands, register_gauges
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
 from entrypoints.recovery import watch_recovery
@@ -28,6 +28,9 @@ from entrypoints.wiring import Wired
 log = logging.getLogger(__name__)
 
 STALE_AFTER_POLLS = 10
+# How long a stopping term waits for the command in flight (its result and commit) before it
+# is abandoned: an abandoned one is re-delivered, and applying it again changes nothing.
+COMMANDS_STOP_SECONDS = 5.0
 STALE_AFTER_MINIMUM = timedelta(minutes=10)
 
 
@@ -74,6 +77,14 @@ class Runtime:
             stale_after=max(timedelta(seconds=poll * STALE_AFTER_POLLS), STALE_AFTER_MINIMUM),
         )
         register_gauges(self.metrics, self.service, loop_status, self.account)
+        register_commands(
+            self.metrics,
+            self.health,
+            self.service,
+            wired.command_status,
+            self.account,
+            enabled=self._settings.commands_enabled,
+        )
         return self.health
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -115,14 +126,55 @@ class Runtime:
                 asyncio.create_task(self._measure(probe, stop), name="lag-probe"),
                 asyncio.create_task(self.watch_recovery(loop, stop), name="recovery-watch"),
             ]
+            # The command path runs beside the import for the term, on the same Allegro
+            # client: one rate budget for both. It ends with the term (its own stop).
+            done = asyncio.Event()
+            commands = (
+                asyncio.create_task(self._commands(done), name="commands")
+                if self._settings.commands_enabled
+                else None
+            )
             try:
                 await loop.run(stop)
             finally:
+                done.set()
                 for helper in helpers:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
+                if commands is not None:
+                    await _finish(commands, COMMANDS_STOP_SECONDS)
         finally:
             await self._wired.close_allegro()  # the next term builds a new client
+
+    async def _commands(self, stop: asyncio.Event) -> None:
+        """The command path until `stop`. Joining the consumer group is retried with a
+        backoff while the broker is down: the commands wait, the import does not."""
+        backoff = Backoff()
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    commands = await self._wired.command_loop()
+                except PortError as exc:
+                    failures += 1
+                    delay = backoff.delay(failures)
+                    status = self._wired.command_status  # seen by /metrics and /readyz
+                    status.consecutive_failures += 1
+                    status.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning(
+                        "command consumer not started, will retry",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_seconds": delay},
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    continue
+                await commands.run(stop)
+                return
+        except Exception:
+            log.exception("the command path stopped on an unexpected error")
+            raise
+        finally:
+            await self._wired.close_commands()
 
     async def _measure(self, probe: LagProbe, stop: asyncio.Event) -> None:
         """Every `LAG_PROBE_SECONDS`, starting one period in: a restart costs no request."""
@@ -154,3 +206,13 @@ class Runtime:
         if role != self.service.role:
             log.info("role changed", extra={"account": self.account, "role": str(role)})
         self.service.become(role, self.clock.now())
+
+
+async def _finish(task: asyncio.Task[None], seconds: float) -> None:
+    """`task` ended by itself within `seconds`, else cancelled; its error is logged where it
+    happened and not raised here (the term ends either way)."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

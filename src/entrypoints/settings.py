@@ -221,6 +221,10 @@ class KafkaSettings(BaseSettings):
     kafka_enable_idempotence: bool = True
     kafka_topic_orders: str = "openoms.orders.v1"
     kafka_topic_dlq: str = "openoms.orders.dlq.v1"
+    kafka_topic_commands: str = "openoms.allegro.commands.v1"
+    kafka_topic_command_results: str = "openoms.allegro.command-results.v1"
+    # `run` applies OpenOMS's commands from KAFKA_TOPIC_COMMANDS besides importing orders.
+    commands_enabled: bool = True
     kafka_compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] = "gzip"
     # Largest record published (key + value + headers + framing, before compression); a larger
     # event goes to the DLQ as a truncated stub (see adapters/kafka/messages.record_size).
@@ -239,7 +243,12 @@ class KafkaSettings(BaseSettings):
         mode="before",
     )(_empty_is_unset)
 
-    @field_validator("kafka_topic_orders", "kafka_topic_dlq")
+    @field_validator(
+        "kafka_topic_orders",
+        "kafka_topic_dlq",
+        "kafka_topic_commands",
+        "kafka_topic_command_results",
+    )
     @classmethod
     def _topic(cls, value: str) -> str:
         if not _TOPIC_NAME.fullmatch(value) or value in (".", ".."):
@@ -310,6 +319,17 @@ class KafkaSettings(BaseSettings):
                 raise ValueError(f"{name}: cannot read the file {path}")
         if self.kafka_topic_orders == self.kafka_topic_dlq:
             raise ValueError("KAFKA_TOPIC_DLQ must differ from KAFKA_TOPIC_ORDERS")
+        named = {
+            "KAFKA_TOPIC_ORDERS": self.kafka_topic_orders,
+            "KAFKA_TOPIC_DLQ": self.kafka_topic_dlq,
+            "KAFKA_TOPIC_COMMANDS": self.kafka_topic_commands,
+            "KAFKA_TOPIC_COMMAND_RESULTS": self.kafka_topic_command_results,
+        }
+        seen: dict[str, str] = {}
+        for name, topic in named.items():
+            if topic in seen:
+                raise ValueError(f"{name} must differ from {seen[topic]} (both are {topic!r})")
+            seen[topic] = name
         return self
 
     def require_kafka(self) -> str:

@@ -1,4 +1,5 @@
-"""`openoms-allegro status`: who writes, cursor, lag behind event-stats, token expiry, errors.
+"""`openoms-allegro status`: who writes, cursor, lag behind event-stats, token expiry, errors,
+and the command path (on or off, its topic and consumer group, how far the group is behind).
 
 It reads the state store, and asks Allegro for `/order/event-stats` with the stored
 access token only: `status` never refreshes (and so never rotates) a token, which only
@@ -10,7 +11,9 @@ store part has a deadline (STATE_DEADLINE_SECONDS; a PostgreSQL that accepts con
 and never answers included), and Allegro is asked once, without retries, with a short
 timeout per request (adapters/allegro/probe.py) and an overall deadline. When Allegro
 cannot be reached, the report says so ("Allegro: no answer within 2 s", "Allegro:
-unreachable (connection refused)") and still shows what the state store holds.
+unreachable (connection refused)") and still shows what the state store holds. The command
+group's offsets are read from Kafka beside Allegro's part, with a deadline of their own
+(KAFKA_DEADLINE_SECONDS), and only read: `status` joins no group and creates no topic.
 
 Exit codes (`openoms-allegro status`): 0 whenever the report was produced, even when Allegro
 did not answer (that is a fact the report states, in the table and under `allegro` in
@@ -21,13 +24,19 @@ did not answer (that is a fact the report states, in the table and under `allegr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
 
 from adapters.allegro.probe import (
     PROBE_TIMEOUT_SECONDS,
@@ -36,6 +45,7 @@ from adapters.allegro.probe import (
     describe_failure,
     probe_client,
 )
+from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.persistence import redact_url
 from application.ports.clock import Clock, SystemClock
 from application.ports.errors import AllegroAuthError, PortError, StateStoreError
@@ -47,7 +57,7 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import allegro_config
+from entrypoints.containers import allegro_config, command_group, kafka_config
 from entrypoints.lag import Lag, LagProbe
 from entrypoints.settings import Settings
 from entrypoints.wiring import Wired, opened
@@ -61,17 +71,25 @@ ALLEGRO_DEADLINE_SECONDS = 3.0
 # Opening and reading the state store: a local SQLite file takes milliseconds; a PostgreSQL
 # that is down refuses at once, one that hangs is given up on after this.
 STATE_DEADLINE_SECONDS = 3.0
+# Reading the command group's offsets: a few small requests to a broker that answers (run
+# beside Allegro's part, so the report is not later for it); one that does not is given up on.
+KAFKA_DEADLINE_SECONDS = 3.0
 
 __all__ = [
     "ALLEGRO_DEADLINE_SECONDS",
+    "KAFKA_DEADLINE_SECONDS",
     "STATE_DEADLINE_SECONDS",
     "AccessOnlyTokens",
     "AllegroReach",
+    "CommandPath",
+    "CommandTopicMissing",
+    "PartitionOffsets",
     "StatusReport",
     "TokenInfo",
     "WriterStatus",
     "bounded_state",
     "gather_status",
+    "read_command_offsets",
     "render_json",
     "run_status",
 ]
@@ -116,6 +134,70 @@ class AllegroReach:
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionOffsets:
+    """One partition of the command topic: what it holds and where the group stands."""
+
+    partition: int
+    start: int  # the oldest offset the broker still holds
+    end: int  # the offset the next record will get
+    committed: int | None  # the group's next record to read; None: it never committed here
+
+    @property
+    def lag(self) -> int:
+        """Records the group has yet to read. A group without a commit starts from the oldest
+        record held (adapters/kafka/aiokafka_command_source.py); one whose commit the broker
+        deleted meanwhile starts there too."""
+        position = self.start if self.committed is None else max(self.committed, self.start)
+        return max(self.end - position, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "start": self.start,
+            "end": self.end,
+            "committed": self.committed,
+            "lag": self.lag,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPath:
+    """The command path as `run` would run it: on or off (COMMANDS_ENABLED), what it reads,
+    and, when on, the group's offsets (`partitions` None: not read, `error` says why)."""
+
+    enabled: bool
+    topic: str
+    group: str
+    partitions: tuple[PartitionOffsets, ...] | None = None
+    error: str | None = None
+
+    @property
+    def lag(self) -> int | None:
+        return None if self.partitions is None else sum(p.lag for p in self.partitions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "topic": self.topic,
+            "group": self.group,
+            "lag": self.lag,
+            "partitions": (
+                None if self.partitions is None else [p.to_json() for p in self.partitions]
+            ),
+            "error": self.error,
+        }
+
+    def text(self) -> str:
+        where = f"topic {self.topic}, group {self.group}"
+        if not self.enabled:
+            return f"off (COMMANDS_ENABLED=false); {where}"
+        if self.partitions is None:
+            return f"on: {where}, lag unknown: {self.error}"
+        count = len(self.partitions)
+        return f"on: {where}, lag {self.lag} record(s) in {count} partition(s)"
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     account: str
     state_url: str
@@ -127,6 +209,7 @@ class StatusReport:
     errors: ErrorReport = field(default_factory=ErrorReport)
     writer: WriterStatus = field(default_factory=WriterStatus)
     allegro: AllegroReach = field(default_factory=AllegroReach)
+    commands: CommandPath | None = None  # None: not asked (a report built by hand)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +249,7 @@ class StatusReport:
                 }
                 for order in self.errors.failing_orders
             ],
+            "commands": None if self.commands is None else self.commands.to_json(),
         }
 
     def table(self) -> str:
@@ -183,6 +267,8 @@ class StatusReport:
         width = max(len(name) for name, _ in rows)
         lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
         lines += [f"{''.ljust(width)}    {line}" for line in self._failing_lines()]
+        if self.commands is not None:
+            lines.append(f"{'commands'.ljust(width)}  {self.commands.text()}")
         return "\n".join(lines)
 
     def _writer_text(self) -> str:
@@ -280,10 +366,13 @@ async def gather_status(
     allegro_timeout: float = PROBE_TIMEOUT_SECONDS,
     allegro_deadline: float = ALLEGRO_DEADLINE_SECONDS,
     state_deadline: float = STATE_DEADLINE_SECONDS,
+    kafka_deadline: float = KAFKA_DEADLINE_SECONDS,
+    read_offsets: OffsetsReader | None = None,
 ) -> StatusReport:
     """Raises StateStoreError when the state store cannot be read (within `state_deadline`):
     nothing to report then. Allegro's part never raises and never takes longer than
-    `allegro_deadline`."""
+    `allegro_deadline`; the command path's, run beside it, neither, with `kafka_deadline`.
+    `read_offsets`: how the command group's offsets are read (`read_command_offsets`)."""
     account = settings.allegro_account
     async with bounded_state(redact_url(settings.state_url), state_deadline):
         state = await wired.state_store()
@@ -292,8 +381,11 @@ async def gather_status(
         tokens = await wired.token_store()
         pair, token = await _token(tokens, account)
         writer = await _writer(settings, wired)
-    lag, lag_error, reach = await _lag(
-        settings, state, pair, clock, request_timeout=allegro_timeout, deadline=allegro_deadline
+    (lag, lag_error, reach), commands = await asyncio.gather(
+        _lag(
+            settings, state, pair, clock, request_timeout=allegro_timeout, deadline=allegro_deadline
+        ),
+        _command_path(settings, read_offsets or read_command_offsets, kafka_deadline),
     )
     return StatusReport(
         account=account,
@@ -306,6 +398,7 @@ async def gather_status(
         errors=errors,
         writer=writer,
         allegro=reach,
+        commands=commands,
     )
 
 
@@ -391,6 +484,80 @@ async def _lag(
     finally:
         await client.aclose()
     return lag, None, AllegroReach(True, None, _since(started))
+
+
+OffsetsReader = Callable[[KafkaConfig, str], Awaitable[tuple[PartitionOffsets, ...]]]
+
+
+class CommandTopicMissing(Exception):
+    """The command topic does not exist: the service creates no topic (docs/operations.md,
+    "Creating the topics")."""
+
+
+async def _command_path(settings: Settings, read: OffsetsReader, deadline: float) -> CommandPath:
+    """Never raises, and answers within `deadline`: what cannot be read is said."""
+    topic, group = settings.kafka_topic_commands, command_group(settings)
+    if not settings.commands_enabled:
+        return CommandPath(False, topic, group)
+    if not settings.kafka_bootstrap_servers:
+        return CommandPath(True, topic, group, error="KAFKA_BOOTSTRAP_SERVERS is not set")
+    config = kafka_config(settings)
+    # Each request may take at most the whole deadline; aiokafka's default is 40 s.
+    config = dataclasses.replace(config, request_timeout_ms=max(int(deadline * 1000), 1))
+    try:
+        async with asyncio.timeout(deadline):
+            partitions = await read(config, group)
+    except TimeoutError:
+        return CommandPath(True, topic, group, error=f"Kafka: no answer within {deadline:g} s")
+    except CommandTopicMissing:
+        return CommandPath(True, topic, group, error=f"the topic {topic} does not exist")
+    except (KafkaConnectionError, OSError) as exc:
+        return CommandPath(True, topic, group, error=f"Kafka: unreachable ({type(exc).__name__})")
+    except KafkaError as exc:
+        return CommandPath(True, topic, group, error=f"Kafka: {type(exc).__name__}")
+    return CommandPath(True, topic, group, partitions)
+
+
+async def read_command_offsets(config: KafkaConfig, group: str) -> tuple[PartitionOffsets, ...]:
+    """The group's committed offsets (the admin API's OffsetFetch) and the topic's first and
+    next offsets (a consumer outside any group: ListOffsets), read only: no group is joined,
+    so the running service's consumer is not rebalanced. The topic is looked up in the
+    metadata of all topics, since naming it would create it on a broker with
+    `auto.create.topics.enable`. Raises CommandTopicMissing, KafkaError or OSError."""
+    topic = config.topic_commands
+    options = connection_options(config)
+    admin = AIOKafkaAdminClient(**options)
+    consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+    try:
+        await admin.start()
+        described = [t for t in await admin.describe_topics() if t["topic"] == topic]
+        if not described or described[0]["error_code"] or not described[0]["partitions"]:
+            raise CommandTopicMissing(topic)
+        partitions = sorted(
+            (TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]),
+            key=lambda tp: tp.partition,
+        )
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        await consumer.start()
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return tuple(
+        PartitionOffsets(
+            partition=tp.partition,
+            start=starts[tp],
+            end=ends[tp],
+            committed=_committed(committed.get(tp)),
+        )
+        for tp in partitions
+    )
+
+
+def _committed(found: OffsetAndMetadata | None) -> int | None:
+    # OffsetFetch answers -1 for a partition the group has no commit on.
+    return None if found is None or found.offset < 0 else found.offset
 
 
 def _since(started: float) -> float:

@@ -24,6 +24,7 @@ from dependency_injector import providers
 from adapters.allegro import AllegroClient
 from adapters.kafka import AiokafkaEventPublisher
 from adapters.persistence import LeaseFence, PostgresLease, SqliteWriterLock
+from application.command_loop import CommandLoop, CommandStatus
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import EventPublisher
 from application.ports.clock import Clock
@@ -59,6 +60,7 @@ class Wired:
             self._gateways.publisher,
             self._use_cases.order_import,
             self._use_cases.poll_loop,
+            self._use_cases.command_loop,
         ):
             provider.enable_async_mode()
 
@@ -125,6 +127,18 @@ class Wired:
     async def poll_loop(self) -> PollLoop:
         """The loop of one term of polling, around its own `OrderImport`."""
         return await self._use_cases.poll_loop.async_()
+
+    async def command_loop(self) -> CommandLoop:
+        """The term's command path: joins the account's consumer group (`close_commands()`
+        leaves it)."""
+        return await self._use_cases.command_loop.async_()
+
+    async def close_commands(self) -> None:
+        await _awaitable(self._gateways.command_source.shutdown())
+
+    @property
+    def command_status(self) -> CommandStatus:
+        return self._core.command_status()
 
     async def close_allegro(self) -> None:
         """Ends the term's Allegro client; the next `allegro()` builds a new one."""

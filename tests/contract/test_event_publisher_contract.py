@@ -31,6 +31,7 @@ from tests.support.builders import (
     make_order_with_line_items,
 )
 from tests.support.kafka_reader import read_topic
+from tests.unit.kafka.builders import make_order_updated
 
 OUTAGE_REQUEST_TIMEOUT_MS = 1000
 
@@ -170,6 +171,7 @@ async def test_every_event_is_delivered_when_publish_returns(harness: Harness) -
         make_order_imported(external_id="order-a"),
         make_order_imported(external_id="order-b"),
         make_order_status_changed(external_id="order-c"),
+        make_order_updated(external_id="order-d"),
     ]
 
     await publish(harness.publisher, events)
@@ -182,14 +184,15 @@ async def test_events_of_one_order_keep_their_publish_order(harness: Harness) ->
     processing = make_order_status_changed(
         external_id="order-a", revision="r2", order_status=OrderStatus.PROCESSING
     )
-    shipped = make_order_status_changed(external_id="order-a", revision="r3")
+    moved = make_order_updated(external_id="order-a", revision="r3")
+    shipped = make_order_status_changed(external_id="order-a", revision="r4")
     other = make_order_imported(external_id="order-b")
 
-    await publish(harness.publisher, [imported, other, processing])
+    await publish(harness.publisher, [imported, other, processing, moved])
     await publish(harness.publisher, [shipped])
 
     delivered = await harness.delivered()
-    assert of_order(delivered, "order-a") == delivered_as([imported, processing, shipped])
+    assert of_order(delivered, "order-a") == delivered_as([imported, processing, moved, shipped])
     assert of_order(delivered, "order-b") == delivered_as([other])
 
 

@@ -10,6 +10,7 @@ from typing import overload
 
 import pytest
 
+from adapters.persistence.rows import MAX_CONTENT_LENGTH
 from application.ports.errors import StateStoreError
 from application.ports.publisher import DEAD_LETTERS, ORDERS, OutboundMessage
 from application.ports.state import (
@@ -28,6 +29,9 @@ from tests.integration.persistence.backends import DURABLE_KINDS, KINDS, Backend
 ACCOUNT = "shop-a"
 OTHER_ACCOUNT = "shop-b"
 AT = datetime(2026, 3, 14, 9, 30, 15, 123456, tzinfo=UTC)
+# Content fingerprints in the layout of `domain.fingerprint`: digests, not the buyer's data.
+CONTENT = "1;buyer=0123456789abcdef;shipping_address=fedcba9876543210;total=00ff00ff00ff00ff"
+CHANGED_CONTENT = CONTENT.replace("fedcba9876543210", "0011223344556677")
 
 
 def make_record(
@@ -36,9 +40,10 @@ def make_record(
     order_status: OrderStatus = OrderStatus.NEW,
     payment_status: PaymentStatus = PaymentStatus.PAID,
     fulfillment_status: str | None = "NEW",
+    content: str | None = None,
 ) -> OrderRecord:
     triple = StatusTriple(order_status, payment_status, fulfillment_status)
-    return OrderRecord(checkout_form_id, revision, triple)
+    return OrderRecord(checkout_form_id, revision, triple, content)
 
 
 class ExplodingRecords(Sequence[OrderRecord]):
@@ -141,6 +146,87 @@ async def test_every_status_round_trips(store: StateStore) -> None:
     assert dict(loaded) == {record.checkout_form_id: record for record in records}
 
 
+# Content fingerprints (issue 14): kept, replaced and refused like the rest of a record.
+
+
+async def test_content_fingerprints_round_trip_and_none_stays_none(store: StateStore) -> None:
+    with_content = make_record("cf-1", content=CONTENT)
+    without = make_record("cf-2", content=None)  # recorded before fingerprints were kept
+    await store.commit(ACCOUNT, Cursor("1"), [with_content, without])
+
+    loaded = await store.load_records(ACCOUNT, ["cf-1", "cf-2"])
+
+    assert dict(loaded) == {"cf-1": with_content, "cf-2": without}
+    assert loaded["cf-1"].content == CONTENT
+    assert loaded["cf-2"].content is None
+
+
+async def test_an_update_replaces_the_content(store: StateStore) -> None:
+    await store.commit(ACCOUNT, Cursor("1"), [make_record("cf-1", "rev-1", content=None)])
+    first = make_record("cf-1", "rev-2", content=CONTENT)
+    await store.commit(ACCOUNT, Cursor("2"), [first])
+    assert dict(await store.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": first}
+
+    changed = make_record("cf-1", "rev-3", content=CHANGED_CONTENT)
+    await store.commit(ACCOUNT, Cursor("3"), [changed])
+    assert dict(await store.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": changed}
+
+    # Replaced as given, like the revision: the store does not keep an older value.
+    cleared = make_record("cf-1", "rev-4", content=None)
+    await store.commit(ACCOUNT, Cursor("4"), [cleared])
+    assert dict(await store.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": cleared}
+
+
+async def test_a_content_of_the_largest_size_allowed_round_trips(store: StateStore) -> None:
+    largest = "1;" + "a" * (MAX_CONTENT_LENGTH - 2)
+    record = make_record("cf-1", content=largest)
+
+    await store.commit(ACCOUNT, Cursor("1"), [record])
+
+    assert dict(await store.load_records(ACCOUNT, ["cf-1"])) == {"cf-1": record}
+
+
+BAD_CONTENTS = pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "1;" + "a" * (MAX_CONTENT_LENGTH - 1),
+        CONTENT + "\n",
+        "1;buyer=\x00",
+        "1;buyer=\x7f",
+        "1;buyer=\x85",
+    ],
+    ids=["empty", "over-the-bound", "newline", "nul", "del", "c1-control"],
+)
+
+
+@BAD_CONTENTS
+async def test_a_content_the_store_refuses_changes_nothing(store: StateStore, content: str) -> None:
+    before = await arrange_committed_state(store)
+    records = [
+        make_record("cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED),
+        make_record("cf-2", content=content),
+    ]
+
+    with pytest.raises(StateStoreError, match="content"):
+        await store.commit(ACCOUNT, Cursor("200"), records, cleared_failures=["cf-3"])
+
+    await assert_unchanged(store, before)
+
+
+@BAD_CONTENTS
+async def test_a_batch_with_a_content_the_store_refuses_is_not_staged(
+    store: StateStore, content: str
+) -> None:
+    await store.stage(ACCOUNT, make_batch())
+    batch = StagedBatch(None, (make_record("cf-1", content=content),), (), ())
+
+    with pytest.raises(StateStoreError, match="content"):
+        await store.stage(ACCOUNT, batch)
+
+    assert await store.load_staged(ACCOUNT) == make_batch()
+
+
 async def test_many_ids_load_in_one_call(store: StateStore) -> None:
     records = [make_record(f"cf-{n}") for n in range(3000)]
     await store.commit(ACCOUNT, Cursor("1"), records)
@@ -196,7 +282,9 @@ def make_batch(cursor: Cursor | None = STAGED_CURSOR, tag: bytes = b"") -> Stage
     return StagedBatch(
         cursor=cursor,
         records=(
-            make_record("cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED),
+            make_record(
+                "cf-1", revision="rev-2", order_status=OrderStatus.SHIPPED, content=CONTENT
+            ),
             make_record("cf-2", revision=None, fulfillment_status=None),
         ),
         cleared_failures=("cf-3", "cf-4"),
@@ -278,7 +366,7 @@ async def test_an_empty_cursor_position_is_refused(store: StateStore) -> None:
 
 @pytest.mark.parametrize("kind", DURABLE_KINDS)
 async def test_everything_survives_reopening_the_store(kind: str, tmp_path: Path) -> None:
-    record = make_record("cf-1", fulfillment_status=None)
+    record = make_record("cf-1", fulfillment_status=None, content=CONTENT)
     async with open_backend(kind, tmp_path) as backend:
         first = await backend.state_store()
         await first.commit(ACCOUNT, Cursor("42"), [record])

@@ -30,6 +30,9 @@ from tests.support.kafka_reader import ConsumedRecord
 
 IMPORTED = "openoms.order.imported.v1"
 STATUS_CHANGED = "openoms.order.status_changed.v1"
+# Carries the whole order, its status triple included, but says only that content changed:
+# its id covers a fingerprint of that content (no recipe to recompute it from a record).
+UPDATED = "openoms.order.updated.v1"
 TRIGGER = "READY_FOR_PROCESSING"
 
 Triple = tuple[str, str, str | None]
@@ -274,7 +277,12 @@ def _audit_order(
         if recipe is not None and recipe != record.header("ce_id"):
             result.wrong_ids[record.header("ce_id")] = recipe
     triples = [_triple(message) for message in messages]
-    result.repeated_triples += sum(1 for a, b in pairwise(triples) if a == b)
+    statuses = [
+        triple
+        for triple, record in zip(triples, records, strict=True)
+        if record.header("ce_type") != UPDATED
+    ]
+    result.repeated_triples += sum(1 for a, b in pairwise(statuses) if a == b)
     if oid in expected.imports:
         first = messages[0]
         # Cancelled after the import: the payment status published before carries over.

@@ -24,6 +24,8 @@ from typing import Any
 from adapters.inmemory import InMemoryEventPublisher
 from adapters.persistence import MemoryStateStore, MemoryTokenStore
 from application.ports import (
+    AllegroRejected,
+    AllegroUnavailable,
     CheckoutFormNotFound,
     CheckoutFormPage,
     CheckoutFormQuery,
@@ -35,6 +37,7 @@ from application.ports import (
     StateStore,
     UnreadableCheckoutForm,
 )
+from application.ports.order_writes import OrderWriter, RevisionConflict, Shipment
 from application.ports.publisher import EventPublisher
 from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
@@ -68,8 +71,8 @@ class FakeClock(Clock):
         self.current += timedelta(seconds=seconds)
 
 
-class FakeAllegro(OrderEventJournal, CheckoutFormReader):
-    """Journal and checkout forms in one place, like Allegro itself."""
+class FakeAllegro(OrderEventJournal, CheckoutFormReader, OrderWriter):
+    """Journal, checkout forms and their write-back in one place, like Allegro itself."""
 
     def __init__(self) -> None:
         self.events: list[JournalEvent] = []
@@ -79,6 +82,12 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         self.wanted: list[Collection[str] | None] = []  # `search`'s `wanted`, one per request
         self.journal_reads: list[str | None] = []  # `fetch`'s `after`, one per request
         self.fail_reads: Exception | None = None
+        self.shipments_of: dict[str, list[Shipment]] = {}
+        self.writes: list[tuple[str, ...]] = []  # every write request, as Allegro would log it
+        self.carriers: frozenset[str] = frozenset({"INPOST", "DPD", "DHL", "OTHER"})
+        self.carrier_reads = 0
+        self.fail_writes: Exception | None = None
+        self.lose_write_response = False  # the write happens, then the caller sees an outage
 
     def emit(self, event_type: str, order: OrderSnapshot, *, store: bool = True) -> JournalEvent:
         seq = len(self.events) + 1
@@ -120,6 +129,63 @@ class FakeAllegro(OrderEventJournal, CheckoutFormReader):
         if isinstance(form, UnreadableCheckoutForm):
             return form.raw
         return json.dumps(dataclasses.asdict(form), default=str, sort_keys=True)
+
+    async def set_fulfillment_status(
+        self, checkout_form_id: str, status: str, revision: str | None
+    ) -> None:
+        self.writes.append(("PUT fulfillment", checkout_form_id, status, revision or ""))
+        if self.fail_writes is not None:
+            raise self.fail_writes
+        form = self.forms.get(checkout_form_id)
+        if not isinstance(form, OrderSnapshot):
+            raise CheckoutFormNotFound(checkout_form_id)
+        if revision is not None and revision != form.revision:
+            raise RevisionConflict("HTTP 409 from Allegro: revision outdated", 409)
+        if form.fulfillment_status != status:  # a seller-side change: a new revision
+            revision_now = f"{form.revision or 'r'}+{len(self.writes)}"
+            changed = dataclasses.replace(form, fulfillment_status=status, revision=revision_now)
+            self.emit("FULFILLMENT_STATUS_CHANGED", changed)
+        self._maybe_lose_response()
+
+    async def shipments(self, checkout_form_id: str) -> Sequence[Shipment]:
+        self.writes.append(("GET shipments", checkout_form_id))
+        if self.fail_writes is not None:
+            raise self.fail_writes
+        if checkout_form_id not in self.forms:
+            raise CheckoutFormNotFound(checkout_form_id)
+        return list(self.shipments_of.get(checkout_form_id, []))
+
+    async def add_shipment(
+        self,
+        checkout_form_id: str,
+        carrier_id: str,
+        waybill: str,
+        carrier_name: str | None,
+        line_item_ids: Sequence[str],
+    ) -> Shipment:
+        self.writes.append(("POST shipments", checkout_form_id, carrier_id, waybill))
+        if self.fail_writes is not None:
+            raise self.fail_writes
+        if checkout_form_id not in self.forms:
+            raise CheckoutFormNotFound(checkout_form_id)
+        if not waybill.isalnum():
+            raise AllegroRejected(
+                "HTTP 400 from Allegro: bad tracking number", 400, "VALIDATION_ERROR"
+            )
+        shipments = self.shipments_of.setdefault(checkout_form_id, [])
+        shipment = Shipment(f"shp-{len(self.writes)}", carrier_id, waybill, tuple(line_item_ids))
+        shipments.append(shipment)  # no idempotency key: a second POST is a second shipment
+        self._maybe_lose_response()
+        return shipment
+
+    async def carrier_ids(self) -> frozenset[str]:
+        self.carrier_reads += 1
+        return self.carriers
+
+    def _maybe_lose_response(self) -> None:
+        if self.lose_write_response:
+            self.lose_write_response = False
+            raise AllegroUnavailable("the response was lost after Allegro applied the write")
 
     async def search(
         self, query: CheckoutFormQuery, *, wanted: Collection[str] | None = None

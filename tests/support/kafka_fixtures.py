@@ -43,6 +43,8 @@ async def kafka_topics(kafka_bootstrap: str, kafka_supports_idempotence: bool) -
         bootstrap_servers=kafka_bootstrap,
         topic_orders=f"test.orders.{suffix}",
         topic_dlq=f"test.orders.dlq.{suffix}",
+        topic_commands=f"test.commands.{suffix}",
+        topic_command_results=f"test.command-results.{suffix}",
         enable_idempotence=kafka_supports_idempotence,
         request_timeout_ms=TEST_REQUEST_TIMEOUT_MS,
     )

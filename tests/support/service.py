@@ -48,6 +48,8 @@ def service_env(
             "KAFKA_ENABLE_IDEMPOTENCE": "true" if kafka.enable_idempotence else "false",
             "KAFKA_TOPIC_ORDERS": kafka.topic_orders,
             "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
+            "KAFKA_TOPIC_COMMANDS": kafka.topic_commands,
+            "KAFKA_TOPIC_COMMAND_RESULTS": kafka.topic_command_results,
             "STATE_URL": f"sqlite:///{state_db}",
             "TOKEN_ENCRYPTION_KEY": TEST_KEY,
             "HTTP_PORT": "0",

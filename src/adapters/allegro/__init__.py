@@ -1,4 +1,5 @@
-"""Allegro REST adapter (httpx + authlib): the order journal and checkout forms as ports.
+"""Allegro REST adapter (httpx + authlib): the order journal, checkout forms and the order
+write-back (fulfillment status, shipments) as ports.
 
 Allegro's camelCase JSON never leaves this package; callers see domain objects and the
 port errors of `application.ports.errors`.
@@ -10,6 +11,7 @@ from adapters.allegro.device_flow import DeviceAuthorization, DeviceFlow
 from adapters.allegro.errors import DeviceFlowError, MalformedResponse
 from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
 from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal
+from adapters.allegro.httpx_order_writer import HttpxOrderWriter
 from adapters.allegro.observer import NullObserver, RequestObserver
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "DeviceFlowError",
     "HttpxCheckoutFormReader",
     "HttpxOrderEventJournal",
+    "HttpxOrderWriter",
     "MalformedResponse",
     "NullObserver",
     "RequestObserver",

@@ -13,11 +13,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from adapters.allegro.auth import TokenManager
 from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES
+from adapters.allegro.endpoint_limit import WindowLimiter
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse, OversizeBody
 from adapters.allegro.headers import VENDOR_MEDIA_TYPE
 from adapters.allegro.json_text import loads
 from adapters.allegro.translate import validation_reason
-from adapters.allegro.transport import ENDPOINT_EXTENSION
+from adapters.allegro.transport import (
+    ENDPOINT_EXTENSION,
+    LIMITER_EXTENSION,
+    REPEATABLE_EXTENSION,
+)
 from adapters.allegro.wire import ErrorsHolderWire, OAuthErrorWire
 from application.ports.errors import AllegroAuthError, AllegroRejected, AllegroUnavailable
 
@@ -30,6 +35,10 @@ _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
 OVERSIZE_HEAD_BYTES = 4096  # what is kept of an oversize body (for its dead letter)
+# Allegro's own words in an error are kept this short: they end up in logs and in command
+# results, and an error body may be as large as any other.
+ERROR_DETAIL_CHARS = 300
+ERROR_CODE_CHARS = 100
 
 
 class AllegroApi:
@@ -53,31 +62,43 @@ class AllegroApi:
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        repeatable: bool = True,
+        limiter: WindowLimiter | None = None,
     ) -> httpx.Response:
-        """A 2xx response (body read), or a port error: 401 gets one refresh and one retry."""
+        """A 2xx response (body read), or a port error: 401 gets one refresh and one retry
+        (a 401 was refused before anything was applied, so even a request that is not
+        `repeatable` is sent again). `repeatable=False`: the transport repeats the request
+        only where Allegro cannot have applied it (see transport.REPEATABLE_EXTENSION).
+        `limiter`: the resource's own cap, on top of the shared budget."""
+        extensions: dict[str, Any] = {ENDPOINT_EXTENSION: endpoint}
+        if not repeatable:
+            extensions[REPEATABLE_EXTENSION] = False
+        if limiter is not None:
+            extensions[LIMITER_EXTENSION] = limiter
         token = await self._tokens.access_token()
-        response = await self._send(method, endpoint, path, params, json_body, token)
+        response = await self._send(method, path, params, json_body, token, extensions)
         if response.status_code == 401:
             logger.info("allegro access token rejected, refreshing", extra={"endpoint": endpoint})
             token = await self._tokens.refresh_rejected(token)
-            response = await self._send(method, endpoint, path, params, json_body, token)
+            response = await self._send(method, path, params, json_body, token, extensions)
             if response.status_code == 401:
                 raise AllegroAuthError(
                     f"Allegro {endpoint}: a freshly refreshed access token was rejected "
                     f"({describe_error(response, redact=(token,))}); {LOGIN_HINT}"
                 )
-        raise_for_status(response, endpoint)
+        raise_for_status(response, endpoint, retried=repeatable)
         return response
 
     async def _send(
         self,
         method: str,
-        endpoint: str,
         path: str,
         params: Mapping[str, str] | None,
         json_body: Any,
         token: str,
+        extensions: Mapping[str, Any],
     ) -> httpx.Response:
+        endpoint = extensions[ENDPOINT_EXTENSION]
         headers = {"Authorization": f"Bearer {token}"}
         content: bytes | None = None
         if json_body is not None:
@@ -89,7 +110,7 @@ class AllegroApi:
             params=params,
             headers=headers,
             content=content,
-            extensions={ENDPOINT_EXTENSION: endpoint},
+            extensions=dict(extensions),  # the transport pops its own: a copy per attempt
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -172,8 +193,9 @@ def decode_json(response: httpx.Response, endpoint: str) -> Any:
         ) from exc
 
 
-def raise_for_status(response: httpx.Response, endpoint: str) -> None:
-    """Raise the port error for a non-2xx response, chained to httpx's HTTPStatusError."""
+def raise_for_status(response: httpx.Response, endpoint: str, *, retried: bool = True) -> None:
+    """Raise the port error for a non-2xx response, chained to httpx's HTTPStatusError.
+    `retried=False`: the request was not repeated after a 5xx (it may have been applied)."""
     try:
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
@@ -182,9 +204,28 @@ def raise_for_status(response: httpx.Response, endpoint: str) -> None:
         if status == 429:
             raise AllegroUnavailable(f"{where} (rate limited), retries exhausted") from exc
         if status >= 500:
-            detail = describe_error(response)
-            raise AllegroUnavailable(f"{where} ({detail}), retries exhausted") from exc
-        raise AllegroRejected(f"{where} ({describe_error(response)})", status) from exc
+            detail = _bounded(describe_error(response))
+            outcome = "retries exhausted" if retried else "not repeated (it may have been applied)"
+            raise AllegroUnavailable(f"{where} ({detail}), {outcome}") from exc
+        detail = _bounded(describe_error(response))
+        raise AllegroRejected(f"{where} ({detail})", status, error_code(response)) from exc
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """Allegro's machine code for the error (`errors[0].code`, docs/allegro-api.md, Errors
+    and rate limits), printable and bounded; None when the body gives none."""
+    try:
+        holder = ErrorsHolderWire.model_validate(loads(response.content))
+    except (ValueError, ValidationError):
+        return None
+    if not holder.errors or not holder.errors[0].code:
+        return None
+    code = "".join(c for c in holder.errors[0].code if c.isprintable())
+    return code[:ERROR_CODE_CHARS] or None
+
+
+def _bounded(detail: str) -> str:
+    return detail if len(detail) <= ERROR_DETAIL_CHARS else detail[: ERROR_DETAIL_CHARS - 3] + "..."
 
 
 def describe_error(response: httpx.Response, redact: Collection[str] = ()) -> str:
@@ -200,7 +241,8 @@ def describe_error(response: httpx.Response, redact: Collection[str] = ()) -> st
         holder = None
     if holder is not None and holder.errors:
         first = holder.errors[0]
-        return f"{first.code or 'unknown code'}: {first.message or first.user_message or ''}"
+        message = _JWT.sub("[token]", first.message or first.user_message or "")
+        return f"{first.code or 'unknown code'}: {message}"
     try:
         oauth = OAuthErrorWire.model_validate(body)
     except ValidationError:

@@ -15,6 +15,7 @@ from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, AllegroClientConfig
 from adapters.allegro.headers import API_HEADERS
 from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
 from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal
+from adapters.allegro.httpx_order_writer import HttpxOrderWriter, resource_limiter
 from adapters.allegro.observer import NullObserver, RequestObserver
 from adapters.allegro.rate_limit import TokenBucket
 from adapters.allegro.retry import BackoffPolicy
@@ -25,10 +26,13 @@ from application.ports.state import TokenStore
 
 
 class AllegroClient:
-    """Owns the REST client, the token manager (with authlib's client) and the bucket."""
+    """Owns the REST client, the token manager (with authlib's client) and the bucket.
+    `orders` writes back through the same API client, so reads and writes share one budget;
+    `timing` paces the write resources' own per-second caps."""
 
     journal: HttpxOrderEventJournal
     forms: HttpxCheckoutFormReader
+    orders: HttpxOrderWriter
 
     def __init__(
         self,
@@ -36,10 +40,17 @@ class AllegroClient:
         api_client: httpx.AsyncClient,
         tokens: TokenManager,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        timing: Timing | None = None,
     ) -> None:
         api = AllegroApi(api_client, tokens, max_body_bytes)
+        timing = timing or Timing()
         self.journal = HttpxOrderEventJournal(api)
         self.forms = HttpxCheckoutFormReader(api)
+        self.orders = HttpxOrderWriter(
+            api,
+            shipments_limiter=resource_limiter(timing),
+            carriers_limiter=resource_limiter(timing),
+        )
         self._api_client = api_client
         self._tokens = tokens
 
@@ -97,7 +108,12 @@ def build_allegro_client(
         clock=timing.clock,
         sleep=timing.sleep,
     )
-    return AllegroClient(api_client=api_client, tokens=tokens, max_body_bytes=config.max_body_bytes)
+    return AllegroClient(
+        api_client=api_client,
+        tokens=tokens,
+        max_body_bytes=config.max_body_bytes,
+        timing=timing,
+    )
 
 
 async def allegro_client_resource(

@@ -21,7 +21,9 @@ from adapters.allegro.wire import (
     CheckoutFormWire,
     DeliveryMethodWire,
     DeliveryWire,
+    FulfillmentWire,
     InvoiceWire,
+    LineItemTaxWire,
     LineItemWire,
     ListedForm,
     MoneyWire,
@@ -38,12 +40,14 @@ from domain.order import (
     DeliveryMethod,
     Invoice,
     LineItem,
+    LineItemTax,
     OrderSnapshot,
     Payment,
     PickupPoint,
     PostalAddress,
     ShippingAddress,
     TaxId,
+    TimeWindow,
 )
 
 logger = logging.getLogger(__name__)
@@ -234,9 +238,12 @@ def order_snapshot(form: CheckoutFormWire) -> OrderSnapshot:
         fulfillment_status=identifiers.optional_enum(
             fulfillment.get("status") if fulfillment else None, "fulfillment status"
         ),
+        fulfillment_provider=_fulfillment_provider(fulfillment),
+        line_items_sent=_line_items_sent(fulfillment),
         marketplace=marketplace.get("id") if marketplace else None,
         buyer=_buyer(form["buyer"]),
         payment=_payment(payment) if payment else None,
+        surcharges=tuple([_payment(surcharge) for surcharge in form.get("surcharges") or ()]),
         delivery=_delivery(delivery) if delivery else None,
         invoice=_invoice(invoice) if invoice else None,
         line_items=tuple([_line_item(item) for item in form["lineItems"]]),
@@ -252,6 +259,23 @@ def money(wire: MoneyWire) -> Money:
 
 def _optional_money(wire: MoneyWire | None) -> Money | None:
     return money(wire) if wire else None
+
+
+def _fulfillment_provider(fulfillment: FulfillmentWire | None) -> str | None:
+    """`fulfillment.provider.id`: `SELLER`, or `ALLEGRO` (One Fulfillment). An enumeration,
+    checked like the fulfillment status next to it: a value Allegro adds is kept."""
+    provider = fulfillment.get("provider") if fulfillment else None
+    return identifiers.optional_enum(
+        provider.get("id") if provider else None, "fulfillment provider"
+    )
+
+
+def _line_items_sent(fulfillment: FulfillmentWire | None) -> str | None:
+    """`fulfillment.shipmentSummary.lineItemsSent`: `NONE`, `SOME`, `ALL` (an enumeration)."""
+    summary = fulfillment.get("shipmentSummary") if fulfillment else None
+    return identifiers.optional_enum(
+        summary.get("lineItemsSent") if summary else None, "line items sent"
+    )
 
 
 def _buyer(buyer: BuyerWire) -> Buyer:
@@ -302,7 +326,17 @@ def _delivery(delivery: DeliveryWire) -> Delivery:
         if point
         else None,
         cost=_optional_money(delivery.get("cost")),
+        dispatch=_dispatch(delivery),
     )
+
+
+def _dispatch(delivery: DeliveryWire) -> TimeWindow | None:
+    """`delivery.time.dispatch`: the window the parcel must leave in (its end: ship by)."""
+    time = delivery.get("time")
+    window = time.get("dispatch") if time else None
+    if not window:
+        return None
+    return TimeWindow(start=window.get("from"), end=window.get("to"))
 
 
 def _method(method: DeliveryMethodWire | None) -> DeliveryMethod | None:
@@ -344,6 +378,20 @@ def _line_item(item: LineItemWire) -> LineItem:
         unit_price=money(item["price"]),
         original_unit_price=_optional_money(item.get("originalPrice")),
         bought_at=item.get("boughtAt"),
+        tax=_tax(item.get("tax")),
+    )
+
+
+def _tax(tax: LineItemTaxWire | None) -> LineItemTax | None:
+    """As Allegro reports it (docs/allegro-api.md, Checkout form): `rate` a decimal string
+    (`"23.00"`), `subject` an enumeration (`GOODS`; checked like the statuses, a value Allegro
+    adds is kept), `exemption` free text; each may be null."""
+    if not tax:
+        return None
+    return LineItemTax(
+        rate=tax.get("rate"),
+        subject=identifiers.optional_enum(tax.get("subject"), "tax subject"),
+        exemption=tax.get("exemption"),
     )
 
 

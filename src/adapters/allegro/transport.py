@@ -10,6 +10,7 @@ import logging
 
 import httpx
 
+from adapters.allegro.endpoint_limit import WindowLimiter
 from adapters.allegro.observer import RequestObserver
 from adapters.allegro.rate_limit import TokenBucket
 from adapters.allegro.retry import (
@@ -25,6 +26,22 @@ logger = logging.getLogger(__name__)
 # Request extension naming the endpoint's path template for metrics and logs
 # (e.g. "/order/checkout-forms/{id}"); requests without it are labelled by their path.
 ENDPOINT_EXTENSION = "openoms_allegro.endpoint"
+# Request extension: False for a request that must not be sent twice once it may have been
+# applied (`POST .../shipments`: Allegro has no idempotency key, docs/allegro-api.md, Writing
+# back to orders). Such a request is repeated only when Allegro cannot have applied it: a 429
+# (refused before processing) or a connection that never opened (nothing was sent). A
+# timeout, a 5xx or a lost answer reach the caller as an outage instead, and the caller
+# looks at the order before it sends again. Absent: True.
+REPEATABLE_EXTENSION = "openoms_allegro.repeatable"
+# Request extension: a `WindowLimiter` for a resource with its own cap, taken on every attempt.
+LIMITER_EXTENSION = "openoms_allegro.limiter"
+
+# Failures that happen before any byte of the request leaves: safe to repeat any request.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
 
 
 class ResilientTransport(httpx.AsyncBaseTransport):
@@ -51,16 +68,22 @@ class ResilientTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         endpoint = str(request.extensions.pop(ENDPOINT_EXTENSION, None) or request.url.path)
+        repeatable = request.extensions.pop(REPEATABLE_EXTENSION, True) is not False
+        limiter = request.extensions.pop(LIMITER_EXTENSION, None)
         attempt = 0
         while True:
             attempt += 1
             await self._bucket.acquire()
+            if isinstance(limiter, WindowLimiter):
+                await limiter.acquire()
             started = self._timing.monotonic()
             try:
                 response = await self._inner.handle_async_request(request)
             except RETRYABLE_ERRORS as exc:
                 self._observe(endpoint, _error_kind(exc), started)
-                if attempt >= self._backoff.max_attempts:
+                if attempt >= self._backoff.max_attempts or not (
+                    repeatable or isinstance(exc, NOT_SENT_ERRORS)
+                ):
                     raise
                 await self._back_off(endpoint, attempt, _error_kind(exc))
                 continue
@@ -68,7 +91,11 @@ class ResilientTransport(httpx.AsyncBaseTransport):
             self._observe(endpoint, status, started)
             if status == 429:
                 self._block(endpoint, response)
-            if not is_retryable_status(status) or attempt >= self._backoff.max_attempts:
+            if (
+                not is_retryable_status(status)
+                or attempt >= self._backoff.max_attempts
+                or (not repeatable and status != 429)
+            ):
                 return response
             await response.aclose()
             if status != 429:  # a 429 waits in the bucket's block, with everyone else

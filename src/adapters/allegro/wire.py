@@ -115,6 +115,9 @@ class ContactWire(TypedDict, total=False):
 
 @with_config(_WIRE)
 class BuyerWire(ContactWire):
+    """`personalIdentity` (a national id number) is left undeclared on purpose: it is never
+    read, so it cannot reach anything published (README.md, Messages)."""
+
     id: str
     email: str
     login: str
@@ -131,8 +134,20 @@ class PaymentWire(TypedDict, total=False):
 
 
 @with_config(_WIRE)
+class FulfillmentProviderWire(TypedDict, total=False):
+    id: str | None
+
+
+@with_config(_WIRE)
+class ShipmentSummaryWire(TypedDict, total=False):
+    lineItemsSent: str | None
+
+
+@with_config(_WIRE)
 class FulfillmentWire(TypedDict, total=False):
     status: str | None
+    provider: FulfillmentProviderWire | None
+    shipmentSummary: ShipmentSummaryWire | None
 
 
 @with_config(_WIRE)
@@ -162,12 +177,27 @@ class PickupPointWire(TypedDict, total=False):
     address: AddressWire | None
 
 
+# `from` is a Python keyword: the functional form names the key as Allegro does.
+TimeWindowWire = TypedDict(
+    "TimeWindowWire", {"from": UtcDatetime | None, "to": UtcDatetime | None}, total=False
+)
+with_config(_WIRE)(TimeWindowWire)
+
+
+@with_config(_WIRE)
+class DeliveryTimeWire(TypedDict, total=False):
+    """`delivery.time`: only the dispatch window is read (the delivery window is not)."""
+
+    dispatch: TimeWindowWire | None
+
+
 @with_config(_WIRE)
 class DeliveryWire(TypedDict, total=False):
     address: DeliveryAddressWire | None
     method: DeliveryMethodWire | None
     pickupPoint: PickupPointWire | None
     cost: MoneyWire | None
+    time: DeliveryTimeWire | None
 
 
 @with_config(_WIRE)
@@ -215,6 +245,13 @@ class OfferWire(TypedDict):
 
 
 @with_config(_WIRE)
+class LineItemTaxWire(TypedDict, total=False):
+    rate: str | None
+    subject: str | None
+    exemption: str | None
+
+
+@with_config(_WIRE)
 class LineItemWire(TypedDict):
     id: str
     offer: OfferWire
@@ -222,6 +259,7 @@ class LineItemWire(TypedDict):
     price: MoneyWire
     originalPrice: NotRequired[MoneyWire | None]
     boughtAt: NotRequired[UtcDatetime | None]
+    tax: NotRequired[LineItemTaxWire | None]
 
 
 @with_config(_WIRE)
@@ -243,6 +281,7 @@ class CheckoutFormWire(TypedDict):
     summary: SummaryWire
     messageToSeller: NotRequired[str | None]
     payment: NotRequired[PaymentWire | None]
+    surcharges: NotRequired[list[PaymentWire] | None]  # each of the shape of `payment`
     fulfillment: NotRequired[FulfillmentWire | None]
     delivery: NotRequired[DeliveryWire | None]
     invoice: NotRequired[InvoiceWire | None]

@@ -50,7 +50,9 @@ class InMemoryEventPublisher(EventPublisher):
         self._check_outage()
         for message in messages:
             self.sent.append(message)
-            item = self._encoded[message.value]
+            item = self._encoded.get(message.value)
+            if item is None:
+                continue  # encoded elsewhere (a command result): kept in `sent` only
             if isinstance(item, DeadLetter):
                 self.dead_letters.append(item)
             else:

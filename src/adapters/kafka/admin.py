@@ -30,10 +30,16 @@ class TopicSetupError(PublishError):
 async def ensure_topics(
     config: KafkaConfig, partitions: int = 3, replication_factor: int = 1
 ) -> None:
-    """Create `topic_orders` and `topic_dlq` unless they exist. Safe to call concurrently."""
+    """Create the topics we write (orders, dead letters, command results) and the one we read
+    (commands) unless they exist. Safe to call concurrently."""
     if partitions < 1 or replication_factor < 1:
         raise ValueError("partitions and replication_factor must be at least 1")
-    wanted = [config.topic_orders, config.topic_dlq]
+    wanted = [
+        config.topic_orders,
+        config.topic_dlq,
+        config.topic_command_results,
+        config.topic_commands,
+    ]
     admin = AIOKafkaAdminClient(**connection_options(config))
     try:
         await admin.start()

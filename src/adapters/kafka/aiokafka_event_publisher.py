@@ -37,6 +37,7 @@ from adapters.kafka.messages import (
 )
 from application.ports.errors import PublishError
 from application.ports.publisher import (
+    COMMAND_RESULTS,
     DEAD_LETTERS,
     ORDERS,
     DeadLetter,
@@ -176,7 +177,11 @@ class AiokafkaEventPublisher(EventPublisher):
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
-        topics = {ORDERS: self._config.topic_orders, DEAD_LETTERS: self._config.topic_dlq}
+        topics = {
+            ORDERS: self._config.topic_orders,
+            DEAD_LETTERS: self._config.topic_dlq,
+            COMMAND_RESULTS: self._config.topic_command_results,
+        }
         started = time.monotonic()
         try:
             refused = await self._send_all(producer, [(topics[m.channel], m) for m in messages])

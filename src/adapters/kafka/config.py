@@ -22,6 +22,8 @@ class KafkaConfig:
     bootstrap_servers: str
     topic_orders: str = "openoms.orders.v1"
     topic_dlq: str = "openoms.orders.dlq.v1"
+    topic_commands: str = "openoms.allegro.commands.v1"  # read: OpenOMS's commands
+    topic_command_results: str = "openoms.allegro.command-results.v1"
     enable_idempotence: bool = True
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -44,8 +46,18 @@ class KafkaConfig:
             raise ValueError("bootstrap_servers must not be empty")
         if not self.topic_orders or not self.topic_dlq:
             raise ValueError("topic names must not be empty")
-        if self.topic_orders == self.topic_dlq:
-            raise ValueError("the orders topic and the dead-letter topic must differ")
+        topics = (
+            self.topic_orders,
+            self.topic_dlq,
+            self.topic_commands,
+            self.topic_command_results,
+        )
+        if not all(topics):
+            raise ValueError("topic names must not be empty")
+        if len(set(topics)) != len(topics):
+            raise ValueError(
+                "the orders, dead-letter, commands and command-results topics must differ"
+            )
         if self.security_protocol not in SECURITY_PROTOCOLS:
             raise ValueError(
                 f"security_protocol must be one of {sorted(SECURITY_PROTOCOLS)}, "

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from application.ports.publisher import DeadLetter
-from domain.events import OrderImported, OrderStatusChanged, event_id
+from domain.events import OrderImported, OrderStatusChanged, OrderUpdated, event_id
 from domain.money import Money
 from domain.order import (
     Buyer,
     DeliveryMethod,
     LineItem,
+    LineItemTax,
+    Payment,
     PickupPoint,
     PostalAddress,
     ShippingAddress,
@@ -63,6 +66,7 @@ def example_order_imported() -> OrderImported:
                 unit_price=Money(Decimal("59.50"), "PLN"),
                 original_unit_price=Money(Decimal("70"), "PLN"),
                 bought_at=datetime(2024, 6, 18, 10, 12, 44, tzinfo=UTC),
+                tax=LineItemTax(rate="23.00", subject="GOODS", exemption=None),
             ),
         ),
         order_status=OrderStatus.NEW,
@@ -86,6 +90,43 @@ def example_order_imported() -> OrderImported:
         ),
         delivery_cost=Decimal("19.99"),
         notes="Proszę o staranne zapakowanie.",
+        fulfillment_provider="SELLER",
+        dispatch_by=datetime(2024, 6, 19, 22, 59, 59, tzinfo=UTC),
+        total_to_pay=Decimal("138.99"),
+        surcharges=(),
+        payment_id="3a6e1f70-2d8b-11ef-8c4e-9b1f2a3c4d5e",
+        payment_provider="P24",
+        buyer_id="123456789",
+        line_items_sent="NONE",
+    )
+
+
+def example_order_updated() -> OrderUpdated:
+    """The order of `example_order_imported` after the buyer paid a surcharge (a top-up)."""
+    imported = example_order_imported()
+    revision = "9d4b2e07"
+    surcharge = Payment(
+        id="6c1d0b42-2e9a-11ef-a7d3-4f5e6a7b8c9d",
+        type="ONLINE",
+        provider="P24",
+        finished_at=datetime(2024, 6, 18, 16, 40, 11, tzinfo=UTC),
+        paid_amount=Money(Decimal("15.00"), "PLN"),
+    )
+    fields = {
+        field.name: getattr(imported, field.name)
+        for field in dataclasses.fields(imported)
+        if field.name not in ("event_id", "occurred_at", "revision", "total_to_pay", "surcharges")
+    }
+    return OrderUpdated(
+        # the recipe's last part is the content fingerprint (domain.policy); any fixed text
+        # stands for it in an example
+        event_id=event_id(ACCOUNT, CHECKOUT_FORM_ID, revision, "OrderUpdated", "example"),
+        occurred_at=datetime(2024, 6, 18, 16, 40, 12, tzinfo=UTC),
+        revision=revision,
+        total_to_pay=Decimal("153.99"),
+        surcharges=(surcharge,),
+        changed=("surcharges", "total_to_pay"),
+        **fields,
     )
 
 

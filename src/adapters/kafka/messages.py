@@ -19,12 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from application.ports.publisher import DeadLetter
 from domain import order as domain_order
-from domain.events import EVENT_NAMESPACE, DomainEvent, OrderImported, OrderStatusChanged
+from domain.events import (
+    EVENT_NAMESPACE,
+    DomainEvent,
+    OrderImported,
+    OrderStatusChanged,
+    OrderUpdated,
+)
 from domain.statuses import OrderStatus, PaymentStatus
 
 CE_SPECVERSION = "1.0"
 CE_TYPE_ORDER_IMPORTED = "openoms.order.imported.v1"
 CE_TYPE_ORDER_STATUS_CHANGED = "openoms.order.status_changed.v1"
+CE_TYPE_ORDER_UPDATED = "openoms.order.updated.v1"
 CE_TYPE_ORDER_DEAD_LETTERED = "openoms.order.dead_lettered.v1"
 CONTENT_TYPE = "application/json"
 DEAD_LETTER_EVENT_TYPE = "OrderDeadLettered"
@@ -50,7 +57,7 @@ UtcTimestamp = Annotated[
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
 
 
-EventType = Literal["OrderImported", "OrderStatusChanged"]
+EventType = Literal["OrderImported", "OrderStatusChanged", "OrderUpdated"]
 
 
 class KafkaRecord(NamedTuple):
@@ -91,6 +98,14 @@ class PostalAddress(_Message):
     country_code: str | None
 
 
+class LineItemTax(_Message):
+    rate: str | None
+    """The rate as Allegro sends it, a decimal string (e.g. `23.00`)."""
+    subject: str | None
+    """E.g. `GOODS`; Allegro may add values."""
+    exemption: str | None
+
+
 class LineItem(_Message):
     external_line_id: str
     """Allegro's line item id."""
@@ -102,6 +117,8 @@ class LineItem(_Message):
     unit_price: DecimalString
     original_unit_price: DecimalString | None
     """Price before a discount, when Allegro reports one."""
+    tax: LineItemTax | None = None
+    """The line's tax as Allegro reports it, for invoicing; null when it reports none."""
 
 
 class TaxId(_Message):
@@ -134,12 +151,24 @@ class PickupPoint(_Message):
     address: PostalAddress | None
 
 
-class OrderImportedMessage(_Message):
-    """An Allegro order reached the import trigger: published once per order."""
+class Surcharge(_Message):
+    """A buyer's top-up: a payment of its own (Allegro's `surcharges[]`)."""
+
+    id: str | None
+    """The surcharge's payment id."""
+    type: str | None
+    provider: str | None
+    paid_at: UtcTimestamp | None
+    amount: DecimalString | None
+    currency: CurrencyCode | None
+
+
+class _FullOrderMessage(_Message):
+    """The fields of a message that carries the whole order (`OrderImported`, `OrderUpdated`)."""
 
     event_id: uuid.UUID
     """Deterministic (UUIDv5): the same order revision always gives the same id."""
-    event_type: Literal["OrderImported"]
+    event_type: str
     occurred_at: UtcTimestamp
     source: Literal["allegro"]
     account: str
@@ -175,6 +204,42 @@ class OrderImportedMessage(_Message):
     delivery_cost: DecimalString | None
     notes: str | None
     """The buyer's message to the seller."""
+    # Added within v1: optional, so that records published before them stay valid
+    # (contracts/COMPATIBILITY.md). The producer always sends them.
+    fulfillment_provider: str | None = None
+    """`SELLER`, or `ALLEGRO` (One Fulfillment: Allegro ships it, a consumer must not)."""
+    dispatch_by: UtcTimestamp | None = None
+    """The ship-by deadline: the end of Allegro's dispatch window (`delivery.time.dispatch`)."""
+    total_to_pay: DecimalString | None = None
+    """What the buyer pays in all (`summary.totalToPay`), surcharges included."""
+    surcharges: list[Surcharge] = Field(default_factory=list)
+    """The buyer's top-ups, each paid on its own."""
+    payment_id: str | None = None
+    """Allegro's payment id (a refund names it)."""
+    payment_provider: str | None = None
+    """E.g. `P24`, `PAYU`, `EPT` (extended payment terms)."""
+    buyer_id: str | None = None
+    """Allegro's buyer id: the stable customer key (`customer_email` is a relay address)."""
+    line_items_sent: str | None = None
+    """How many line items have a tracking number: `NONE`, `SOME` or `ALL`."""
+
+
+class OrderImportedMessage(_FullOrderMessage):
+    """An Allegro order reached the import trigger: published once per order."""
+
+    event_type: Literal["OrderImported"]
+
+
+class OrderUpdatedMessage(_FullOrderMessage):
+    """An imported order whose content (anything published besides the status triple) changed:
+    the buyer changed the address, the pickup point, the invoice data or the phone; a surcharge
+    was paid; an extended-term payment arrived; tracking numbers were added. The whole current
+    order, as in `OrderImported`; when the status changed too, it follows that
+    `OrderStatusChanged`."""
+
+    event_type: Literal["OrderUpdated"]
+    changed: list[str]
+    """The top-level fields whose value differs from the order as last published, sorted."""
 
 
 class OrderStatusChangedMessage(_Message):
@@ -295,6 +360,25 @@ def _line_item(item: domain_order.LineItem) -> dict[str, object]:
         "quantity": item.quantity,
         "unit_price": decimal_string(item.unit_price.amount),
         "original_unit_price": None if original is None else decimal_string(original.amount),
+        "tax": _tax(item.tax),
+    }
+
+
+def _tax(tax: domain_order.LineItemTax | None) -> dict[str, object] | None:
+    if tax is None:
+        return None
+    return {"rate": tax.rate, "subject": tax.subject, "exemption": tax.exemption}
+
+
+def _surcharge(payment: domain_order.Payment) -> dict[str, object]:
+    paid = payment.paid_amount
+    return {
+        "id": payment.id,
+        "type": payment.type,
+        "provider": payment.provider,
+        "paid_at": _optional_timestamp(payment.finished_at),
+        "amount": None if paid is None else decimal_string(paid.amount),
+        "currency": None if paid is None else paid.currency,
     }
 
 
@@ -330,38 +414,55 @@ def _pickup_point(point: domain_order.PickupPoint | None) -> dict[str, object] |
 
 
 def order_imported_message(event: OrderImported) -> OrderImportedMessage:
-    return OrderImportedMessage.model_validate(
-        {
-            "event_id": event.event_id,
-            "event_type": "OrderImported",
-            "occurred_at": utc_timestamp(event.occurred_at),
-            "source": "allegro",
-            "account": event.account,
-            "marketplace": event.marketplace,
-            "external_id": event.external_id,
-            "revision": event.revision,
-            "customer_name": event.customer_name,
-            "customer_email": event.customer_email,
-            "customer_phone": event.customer_phone,
-            "buyer": _buyer(event.buyer),
-            "shipping_address": _shipping_address(event.shipping_address),
-            "total_amount": decimal_string(event.total_amount),
-            "currency": event.currency,
-            "line_items": [_line_item(item) for item in event.line_items],
-            "order_status": event.order_status,
-            "payment_status": event.payment_status,
-            "fulfillment_status": event.fulfillment_status,
-            "invoice_requested": event.invoice_requested,
-            "invoice": _invoice(event.invoice),
-            "payment_method": event.payment_method,
-            "paid_at": _optional_timestamp(event.paid_at),
-            "ordered_at": _optional_timestamp(event.ordered_at),
-            "delivery_method": _delivery_method(event.delivery_method),
-            "pickup_point": _pickup_point(event.pickup_point),
-            "delivery_cost": _optional_decimal(event.delivery_cost),
-            "notes": event.notes,
-        }
+    return OrderImportedMessage.model_validate(_full_order(event))
+
+
+def order_updated_message(event: OrderUpdated) -> OrderUpdatedMessage:
+    return OrderUpdatedMessage.model_validate(
+        {**_full_order(event), "changed": list(event.changed)}
     )
+
+
+def _full_order(event: OrderImported | OrderUpdated) -> dict[str, object]:
+    """The fields of `_FullOrderMessage`, in its order, with the event's own `event_type`."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "occurred_at": utc_timestamp(event.occurred_at),
+        "source": "allegro",
+        "account": event.account,
+        "marketplace": event.marketplace,
+        "external_id": event.external_id,
+        "revision": event.revision,
+        "customer_name": event.customer_name,
+        "customer_email": event.customer_email,
+        "customer_phone": event.customer_phone,
+        "buyer": _buyer(event.buyer),
+        "shipping_address": _shipping_address(event.shipping_address),
+        "total_amount": decimal_string(event.total_amount),
+        "currency": event.currency,
+        "line_items": [_line_item(item) for item in event.line_items],
+        "order_status": event.order_status,
+        "payment_status": event.payment_status,
+        "fulfillment_status": event.fulfillment_status,
+        "invoice_requested": event.invoice_requested,
+        "invoice": _invoice(event.invoice),
+        "payment_method": event.payment_method,
+        "paid_at": _optional_timestamp(event.paid_at),
+        "ordered_at": _optional_timestamp(event.ordered_at),
+        "delivery_method": _delivery_method(event.delivery_method),
+        "pickup_point": _pickup_point(event.pickup_point),
+        "delivery_cost": _optional_decimal(event.delivery_cost),
+        "notes": event.notes,
+        "fulfillment_provider": event.fulfillment_provider,
+        "dispatch_by": _optional_timestamp(event.dispatch_by),
+        "total_to_pay": _optional_decimal(event.total_to_pay),
+        "surcharges": [_surcharge(payment) for payment in event.surcharges],
+        "payment_id": event.payment_id,
+        "payment_provider": event.payment_provider,
+        "buyer_id": event.buyer_id,
+        "line_items_sent": event.line_items_sent,
+    }
 
 
 def order_status_changed_message(event: OrderStatusChanged) -> OrderStatusChangedMessage:
@@ -420,9 +521,11 @@ def _record(message: _Message, *, key: str, headers: list[tuple[str, bytes]]) ->
 
 def encode_event(event: DomainEvent) -> KafkaRecord:
     """Key, value and headers of a domain event on the orders topic."""
-    message: OrderImportedMessage | OrderStatusChangedMessage
+    message: OrderImportedMessage | OrderUpdatedMessage | OrderStatusChangedMessage
     if isinstance(event, OrderImported):
         message, ce_type = order_imported_message(event), CE_TYPE_ORDER_IMPORTED
+    elif isinstance(event, OrderUpdated):
+        message, ce_type = order_updated_message(event), CE_TYPE_ORDER_UPDATED
     else:
         message, ce_type = order_status_changed_message(event), CE_TYPE_ORDER_STATUS_CHANGED
     headers = cloudevent_headers(
@@ -478,6 +581,7 @@ _MAX_ERROR_CHARS = 512
 _EVENT_TYPES: dict[str, EventType] = {
     CE_TYPE_ORDER_IMPORTED: "OrderImported",
     CE_TYPE_ORDER_STATUS_CHANGED: "OrderStatusChanged",
+    CE_TYPE_ORDER_UPDATED: "OrderUpdated",
 }
 _EPOCH = "1970-01-01T00:00:00Z"
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from adapters.persistence.rows import (
     MAX_ERROR_LENGTH,
+    check_content,
     check_limit,
     dead_letter_row,
     require_aware,
@@ -79,6 +80,7 @@ class MemoryStateStore(StateStore):
         staged = list(records)  # may raise: nothing has changed yet
         for record in staged:
             _check_key("checkout form id", record.checkout_form_id)
+            check_content(record.content)  # what the SQL stores refuse to write
         cleared = list(cleared_failures)
         payload = self.staged.get(account)
         ends = payload is not None and (cursor is not None or staged_cursor(payload) is None)

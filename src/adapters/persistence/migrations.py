@@ -24,6 +24,14 @@ class Migration:
     statements: tuple[str, ...]
 
 
+# The same in both dialects. NULL: a record written before fingerprints were kept (rows of
+# an older release read back with None). The length bound and the refusal of control
+# characters live in the adapter (`rows.check_content`), not here: relaxing a CHECK takes a
+# table rebuild on SQLite, and a later fingerprint may well be longer.
+_ADD_CONTENT = (
+    "ALTER TABLE order_records ADD COLUMN content TEXT CHECK (content IS NULL OR content <> '')"
+)
+
 SQLITE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -111,6 +119,11 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             )
             """,
         ),
+    ),
+    Migration(
+        5,
+        "order records keep the published content's fingerprint",
+        (_ADD_CONTENT,),
     ),
 )
 
@@ -222,6 +235,11 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             )
             """,
         ),
+    ),
+    Migration(
+        7,
+        "order records keep the published content's fingerprint",
+        (_ADD_CONTENT,),
     ),
 )
 

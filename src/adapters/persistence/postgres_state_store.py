@@ -40,13 +40,15 @@ _UPSERT_CURSOR = """
 """
 _UPSERT_RECORD = """
     INSERT INTO order_records
-        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status)
-    VALUES (%s, %s, %s, %s, %s, %s)
+        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status,
+         content)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (account, checkout_form_id) DO UPDATE
     SET revision = excluded.revision,
         order_status = excluded.order_status,
         payment_status = excluded.payment_status,
         fulfillment_status = excluded.fulfillment_status,
+        content = excluded.content,
         updated_at = now()
 """
 _COUNT_FAILURE = """
@@ -119,8 +121,8 @@ class PostgresStateStore(OwnsDatabase[PostgresDatabase], StateStore):
             return {}
         rows = await self._database.fetch_all(
             "loading order records",
-            "SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status "
-            "FROM order_records WHERE account = %s AND checkout_form_id = ANY(%s)",
+            "SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status, "
+            "content FROM order_records WHERE account = %s AND checkout_form_id = ANY(%s)",
             (account, ids),
         )
         records = (record_from_row(row) for row in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,20 @@ from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
 
-RecordRow = tuple[str, str | None, str, str, str | None]
+# `order_records` columns after the account, in the order the stores select them.
+RecordRow = tuple[str, str | None, str, str, str | None, str | None]
 
 MAX_ERROR_LENGTH = 4000  # a failure count keeps the head of its last error, not a novel
+# An order record's content fingerprint is one short digest per published field (about
+# 40 fields, under 1 KB today): a longer one is not a fingerprint, so it is refused
+# rather than stored for every order.
+MAX_CONTENT_LENGTH = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def record_to_row(record: OrderRecord) -> RecordRow:
+    """Refuses what no store keeps (see `check_content`), so a batch staged with it would
+    never commit either."""
     published = record.published
     return (
         record.checkout_form_id,
@@ -24,7 +33,31 @@ def record_to_row(record: OrderRecord) -> RecordRow:
         str(published.order_status),
         str(published.payment_status),
         published.fulfillment_status,
+        check_content(record.content),
     )
+
+
+def check_content(content: object) -> str | None:
+    """An order record's content fingerprint as every store keeps it: None (not recorded),
+    or a non-empty string of at most `MAX_CONTENT_LENGTH` characters without control
+    characters (it is our own data, so anything else is a bug worth stopping on, not
+    something to store for every order)."""
+    if content is None:
+        return None
+    if not isinstance(content, str):
+        raise StateStoreError(
+            f"an order record's content must be text, got {type(content).__name__}"
+        )
+    if not content:
+        raise StateStoreError("an order record's content must not be empty (use None)")
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise StateStoreError(
+            f"an order record's content is {len(content)} characters long, "
+            f"over the {MAX_CONTENT_LENGTH} a fingerprint takes"
+        )
+    if _CONTROL.search(content):
+        raise StateStoreError("an order record's content must not hold control characters")
+    return content
 
 
 DeadLetterRow = tuple[str, str | None, str, int, str]
@@ -47,7 +80,7 @@ def dead_letter_row(entry: Quarantined) -> DeadLetterRow:
 
 
 def record_from_row(row: tuple[Any, ...]) -> OrderRecord:
-    checkout_form_id, revision, order_status, payment_status, fulfillment_status = row
+    checkout_form_id, revision, order_status, payment_status, fulfillment_status, content = row
     try:
         triple = StatusTriple(
             OrderStatus(order_status), PaymentStatus(payment_status), fulfillment_status
@@ -56,7 +89,7 @@ def record_from_row(row: tuple[Any, ...]) -> OrderRecord:
         raise StateStoreError(
             f"order record {checkout_form_id!r} holds an unknown status: {exc}"
         ) from exc
-    return OrderRecord(checkout_form_id, revision, triple)
+    return OrderRecord(checkout_form_id, revision, triple, content)
 
 
 def require_aware(moment: datetime, what: str = "expires_at") -> datetime:

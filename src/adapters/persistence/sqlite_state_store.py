@@ -36,7 +36,7 @@ from domain.policy import OrderRecord
 
 # The ids travel as one JSON array: no limit on how many, no SQL built from strings.
 _SELECT_RECORDS = """
-    SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status
+    SELECT checkout_form_id, revision, order_status, payment_status, fulfillment_status, content
     FROM order_records
     WHERE account = ? AND checkout_form_id IN (SELECT value FROM json_each(?))
 """
@@ -48,13 +48,15 @@ _UPSERT_CURSOR = """
 """
 _UPSERT_RECORD = """
     INSERT INTO order_records
-        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status)
-    VALUES (?, ?, ?, ?, ?, ?)
+        (account, checkout_form_id, revision, order_status, payment_status, fulfillment_status,
+         content)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (account, checkout_form_id) DO UPDATE
     SET revision = excluded.revision,
         order_status = excluded.order_status,
         payment_status = excluded.payment_status,
         fulfillment_status = excluded.fulfillment_status,
+        content = excluded.content,
         updated_at = CURRENT_TIMESTAMP
 """
 _COUNT_FAILURE = """

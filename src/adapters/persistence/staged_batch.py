@@ -2,10 +2,14 @@
 
 JSON, with bytes in base64 so that keys, values and headers round-trip exactly, and
 records in the same columns as `order_records`. `format` lets a later release tell this
-layout from its own; `quarantined` (the dead-letter index entries) was added within format 1
-as an optional key, so a batch staged by an earlier release reads as quarantining nothing.
+layout from its own. Two additions were made within format 1, each readable when absent, since
+a crash across an upgrade leaves the previous release's batch to re-send: `quarantined` (the
+dead-letter index entries), an optional key, so an earlier batch quarantines nothing; and a
+sixth record column, the content fingerprint, so an earlier batch's five-column records read
+with content None, as that release's rows do (see `domain.fingerprint` for what None means).
 Encoding also refuses what `commit` would refuse (an empty cursor position, an empty
-checkout form id), so a batch that could never commit is never staged.
+checkout form id, a content `rows.check_content` refuses), so a batch that could never
+commit is never staged.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from adapters.persistence.rows import (
 from application.ports.errors import StateStoreError
 from application.ports.publisher import OutboundMessage
 from application.ports.state import Cursor, Quarantined, StagedBatch
+from domain.policy import OrderRecord
 
 FORMAT = 1
 
@@ -67,7 +72,7 @@ def decode_staged(text: str) -> StagedBatch:
         cursor = payload["cursor"]
         return StagedBatch(
             cursor=None if cursor is None else Cursor(_optional_str(cursor["position"])),
-            records=tuple(record_from_row(tuple(row)) for row in payload["records"]),
+            records=tuple(_record(row) for row in payload["records"]),
             cleared_failures=tuple(_str(id_) for id_ in payload["cleared_failures"]),
             messages=tuple(_message(message) for message in payload["messages"]),
             quarantined=tuple(_quarantined(entry) for entry in payload.get("quarantined", ())),
@@ -91,6 +96,19 @@ def decided_again(
     rather than quarantined by the batch it ends."""
     dead = {entry.checkout_form_id for entry in quarantined}
     return [form_id for form_id in dict.fromkeys(cleared_failures) if form_id not in dead]
+
+
+_COLUMNS_BEFORE_CONTENT = 5  # a record as the release before content fingerprints staged it
+
+
+def _record(row: object) -> OrderRecord:
+    if not isinstance(row, list):
+        raise TypeError(f"expected a record's columns, got {row!r}")
+    if len(row) == _COLUMNS_BEFORE_CONTENT:
+        row = [*row, None]
+    record = record_from_row(tuple(row))  # a wrong column count raises ValueError
+    _optional_str(record.content)
+    return record
 
 
 def _message(message: dict[str, Any]) -> OutboundMessage:

@@ -46,9 +46,12 @@ class AllegroAuthError(AllegroError):
 
 
 class AllegroRejected(AllegroError):
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, status_code: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.code = code  # Allegro's error code (`errors[0].code`), when its body gave one
 
 
 class CheckoutFormNotFound(AllegroError):
@@ -65,6 +68,10 @@ class MalformedCheckoutForm(AllegroError):
 
 class PublishError(PortError):
     pass
+
+
+class ConsumeError(PortError):
+    """The broker cannot be read from or committed to (an outage: the command path holds)."""
 
 
 class StateStoreError(PortError):

@@ -25,13 +25,14 @@ class DeadLetter:
 
 ORDERS = "orders"
 DEAD_LETTERS = "dead_letters"
+COMMAND_RESULTS = "command_results"  # one result per OpenOMS command
 
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """An encoded record, opaque to the application: staged, then sent byte for byte."""
 
-    channel: str  # ORDERS or DEAD_LETTERS
+    channel: str  # ORDERS, DEAD_LETTERS or COMMAND_RESULTS
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]

@@ -13,6 +13,7 @@ from sandbox.allegro.state import (
     OrderNotFound,
     RequestLogEntry,
     RevisionConflict,
+    ShipmentRejected,
     SimulatorState,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "OrderNotFound",
     "RequestLogEntry",
     "RevisionConflict",
+    "ShipmentRejected",
     "SimulatorConfig",
     "SimulatorServer",
     "SimulatorState",

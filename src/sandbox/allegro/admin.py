@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.allegro.forms import BUYER_CHANGES
+from sandbox.allegro.forms import BUYER_CHANGES, SETTABLE_FULFILLMENT
+from sandbox.allegro.shipments import ShipmentRejected
 from sandbox.allegro.state import OrderNotFound, SimulatorState
 
 _MAX_BATCH = 200_000
@@ -154,6 +155,45 @@ def _shipment(state: SimulatorState, order_id: str, body: dict[str, Any]) -> dic
     return {}
 
 
+def _fulfillment(state: SimulatorState, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    status = body.get("status")
+    if status not in SETTABLE_FULFILLMENT:
+        raise _BadBody(f"status must be one of {', '.join(sorted(SETTABLE_FULFILLMENT))}")
+    state.set_fulfillment(order_id, str(status))
+    return {}
+
+
+async def fulfillment(request: Request) -> Response:
+    """The seller changes the status in Sales Center: `{"status": "SENT"}` (no revision
+    check; FULFILLMENT_STATUS_CHANGED when it changes, as for the API's PUT)."""
+    return await _order_action(request, _fulfillment)
+
+
+async def shipments(request: Request) -> Response:
+    """GET: the order's shipments and how many `POST .../shipments` reached it.
+    POST: a tracking number added in Sales Center, body as Allegro's POST
+    (`carrierId`, `waybill`, `carrierName`, `lineItems`); Allegro's status on refusal."""
+    state = _sim(request)
+    order_id = request.path_params["order_id"]
+    try:
+        if request.method == "GET":
+            listed = state.shipments(order_id)
+            return JSONResponse({"shipments": listed, "posts": state.shipment_posts(order_id)})
+        created = state.add_shipment_body(order_id, await _json(request))
+    except OrderNotFound:
+        return JSONResponse({"error": f"unknown order {order_id}"}, status_code=404)
+    except ShipmentRejected as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    except ValueError as exc:
+        return _bad(str(exc))
+    return JSONResponse(created, status_code=201)
+
+
+async def shipment_posts(request: Request) -> Response:
+    """`{"posts": {order id: number of POST .../shipments that reached it}}`."""
+    return JSONResponse({"posts": _sim(request).shipment_post_counts()})
+
+
 async def buyer_change(request: Request) -> Response:
     """`{"change": "address" | "pickup_point" | "invoice" | "phone" | "resave"}`."""
     return await _order_action(request, _buyer_change)
@@ -194,8 +234,17 @@ async def stats(request: Request) -> Response:
 
 
 async def tokens(request: Request) -> Response:
-    """A fresh refresh token, as if the seller had authorised the app again."""
-    return JSONResponse({"refresh_token": _sim(request).issue_refresh_token()})
+    """A fresh refresh token, as if the seller had authorised the app again; optional
+    `{"scopes": [...]}` asks for fewer scopes (e.g. without `allegro:api:orders:write`)."""
+    try:
+        scopes = (await _json(request)).get("scopes")
+    except ValueError as exc:
+        return _bad(str(exc))
+    if scopes is not None and not (
+        isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)
+    ):
+        return _bad("scopes must be a list of strings or null")
+    return JSONResponse({"refresh_token": _sim(request).issue_refresh_token(scopes)})
 
 
 async def revoke(request: Request) -> Response:
@@ -226,6 +275,9 @@ ROUTES = [
         "/__sim/orders/{order_id}/extended-term-settlement", settle_extended_term, methods=["POST"]
     ),
     Route("/__sim/orders/{order_id}/shipment", shipment, methods=["POST"]),
+    Route("/__sim/orders/{order_id}/shipments", shipments, methods=["GET", "POST"]),
+    Route("/__sim/orders/{order_id}/fulfillment", fulfillment, methods=["POST"]),
+    Route("/__sim/shipment-posts", shipment_posts, methods=["GET"]),
     Route("/__sim/script", script, methods=["POST"]),
     Route("/__sim/stats", stats, methods=["GET"]),
     Route("/__sim/tokens", tokens, methods=["POST"]),

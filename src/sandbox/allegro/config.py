@@ -25,6 +25,14 @@ class SimulatorConfig:
     initial_refresh_token: str | None = field(default=None, repr=False)
     # The log is for tests and benchmarks; bounded so a soak run cannot eat the memory.
     request_log_limit: int = 200_000
+    # `/order/checkout-forms/{id}/shipments` (GET and POST together) and `/order/carriers`
+    # each allow 50 requests a second, on top of the per-minute limit (docs/allegro-api.md,
+    # Errors and rate limits).
+    shipments_per_second: int = 50
+    carriers_per_second: int = 50
+    # Allegro answers 409 when a waybill is on "too many orders" without saying how many;
+    # the simulator's choice (docs/allegro-api.md, Writing back to orders).
+    waybill_order_limit: int = 10
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
@@ -35,9 +43,16 @@ class SimulatorConfig:
             raise ValueError("block_seconds and refresh_grace_seconds must be >= 0")
         if self.access_token_ttl < 1 or self.event_retention_days < 1:
             raise ValueError("access_token_ttl and event_retention_days must be positive")
+        if min(self.shipments_per_second, self.carriers_per_second) < 1:
+            raise ValueError("shipments_per_second and carriers_per_second must be at least 1")
+        if self.waybill_order_limit < 1:
+            raise ValueError("waybill_order_limit must be at least 1")
 
 
-_RATES = ("error_rate", "rate_limit_rate", "delay_rate", "timeout_rate")
+_RATES = ("error_rate", "rate_limit_rate", "delay_rate", "timeout_rate", "lost_write_rate")
+# How a write whose response is lost looks to the client: a 500, a connection closed
+# before the body, or no answer until `hang_seconds` (then a 504).
+LOST_WRITE_MODES = ("error", "drop", "timeout")
 
 
 @dataclass(slots=True)
@@ -55,6 +70,11 @@ class FaultPlan:
     hang_seconds: float = 30.0
     next_errors: list[int] = field(default_factory=list)
     retry_after_on_429: int | None = None
+    # Writes (the fulfillment PUT, the shipments POST) that succeed, take effect, and whose
+    # answer never reaches the client: the next `lose_next_writes` of them, then a share.
+    lose_next_writes: int = 0
+    lost_write_rate: float = 0.0
+    lost_write_mode: str = "error"
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial JSON-ish update atomically: validate everything, then assign."""
@@ -87,6 +107,11 @@ class FaultPlan:
             isinstance(retry, bool) or not isinstance(retry, int) or retry < 0
         ):
             raise ValueError("retry_after_on_429 must be a non-negative integer or null")
+        lose = self.lose_next_writes
+        if isinstance(lose, bool) or not isinstance(lose, int) or lose < 0:
+            raise ValueError("lose_next_writes must be a non-negative integer")
+        if self.lost_write_mode not in LOST_WRITE_MODES:
+            raise ValueError(f"lost_write_mode must be one of {', '.join(LOST_WRITE_MODES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

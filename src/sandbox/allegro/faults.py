@@ -39,5 +39,18 @@ def decide(plan: FaultPlan, rng: random.Random) -> Verdict:
     return Verdict(delay=delay) if delay else PASS
 
 
+def decide_lost_write(plan: FaultPlan, rng: random.Random) -> str | None:
+    """For a write that succeeded: the way its answer gets lost, or None if it arrives.
+
+    Asked only after the write took effect, so the queue is spent on successes alone.
+    """
+    if plan.lose_next_writes > 0:
+        plan.lose_next_writes -= 1
+        return plan.lost_write_mode
+    if _hit(plan.lost_write_rate, rng):
+        return plan.lost_write_mode
+    return None
+
+
 def _hit(rate: float, rng: random.Random) -> bool:
     return rate > 0 and rng.random() < rate

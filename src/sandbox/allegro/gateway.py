@@ -1,4 +1,5 @@
-"""Allegro's edge as ASGI middleware: trace ids, the request log, rate limits and faults.
+"""Allegro's edge as ASGI middleware: trace ids, the request log, rate limits and faults
+(including a write that takes effect while its answer is lost).
 
 Pure ASGI (not BaseHTTPMiddleware) so a hanging fault can watch for the client hanging up.
 """
@@ -8,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.allegro.errors import server_error
-from sandbox.allegro.faults import Verdict
+from sandbox.allegro.faults import PASS, Verdict
 from sandbox.allegro.oauth import basic_credentials
 from sandbox.allegro.responses import VENDOR_JSON, encode
 from sandbox.allegro.state import SimulatorState
 
 ADMIN_PREFIX = "/__sim"
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SECRET_PARAMS = frozenset(
     {"refresh_token", "access_token", "code", "device_code", "client_secret", "code_verifier"}
 )
@@ -70,7 +73,7 @@ class Gateway:
             await send(message)
 
         try:
-            verdict = self._state.gate(client) if is_rest(path) else Verdict()
+            verdict = self._gate(client, path)
             if verdict.delay:
                 await asyncio.sleep(verdict.delay)
             if verdict.hang:
@@ -78,10 +81,60 @@ class Gateway:
                 await _answer(traced_send, 504, None)
             elif verdict.status is not None:
                 await _answer(traced_send, verdict.status, self._state.faults.retry_after_on_429)
+            elif is_rest(path) and scope["method"] in _WRITES:
+                await self._write(scope, receive, send, traced_send, record)
             else:
                 await self._app(scope, receive, traced_send)
         finally:
             record(0)  # no response was started (the client went away)
+
+    async def _write(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        traced_send: Send,
+        record: Callable[[int], None],
+    ) -> None:
+        """Run a write; if it succeeded, maybe lose its answer (`FaultPlan.lose_next_writes`,
+        `lost_write_rate`). The effect stays either way: that is the point of the fault."""
+        held: list[Message] = []
+        lost: list[str | None] = [None]
+
+        async def holding_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                lost[0] = self._state.lose_write()
+            if lost[0] is None:
+                await traced_send(message)
+            else:
+                held.append(message)
+
+        await self._app(scope, receive, holding_send)
+        mode = lost[0]
+        if mode == "error":
+            await _answer(traced_send, 500, None)
+        elif mode == "timeout":
+            await _hold(receive, self._state.faults.hang_seconds)
+            await _answer(traced_send, 504, None)
+        elif mode == "drop":
+            # A status line and a chunked body that never ends, then the connection closes
+            # (uvicorn closes it when the app returns mid-body): the client gets no usable
+            # answer, even for a 204 that would need no body. Logged as status 0.
+            record(0)
+            start = held[0]
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            status = 200 if start["status"] == 204 else start["status"]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+
+    def _gate(self, client: str | None, path: str) -> Verdict:
+        """The per-minute limit and the faults, then a resource's own per-second cap."""
+        if not is_rest(path):
+            return PASS
+        verdict = self._state.gate(client)
+        passed = verdict.status is None and not verdict.hang
+        if passed and not self._state.admit_resource(client, path):
+            return Verdict(status=429, delay=verdict.delay)
+        return verdict
 
     def _client_id(self, scope: Scope) -> str | None:
         """Who is calling: the bearer token's client, or the Basic-auth user on OAuth calls."""

@@ -81,7 +81,9 @@ async def device(request: Request) -> Response:
             client = state.auth.check_client(client_id, secret)
             if params.get("client_id", client) != client:
                 raise OAuthError(400, "invalid_request", "client_id does not match")
-            device_code, grant = state.auth.start_device(client, state.clock.wall())
+            # `scope` (optional, space-separated) narrows the token (docs/allegro-api.md, OAuth).
+            scopes = (params.get("scope") or "").split()
+            device_code, grant = state.auth.start_device(client, state.clock.wall(), scopes)
         except OAuthError as exc:
             return plain(exc.body(), exc.status, _NO_STORE)
     uri = str(request.base_url).rstrip("/") + VERIFICATION_PATH

@@ -238,6 +238,12 @@ class OrderBook:
         if not 0 <= count <= total:
             raise ValueError(f"count must be within 0..{total}")
         sent = "NONE" if count == 0 else "ALL" if count == total else "SOME"
+        self.set_line_items_sent(order_id, sent)
+
+    def set_line_items_sent(self, order_id: str, sent: str) -> None:
+        """A new `lineItemsSent` value: the revision changes, `updatedAt` does not, no event.
+        The same value changes nothing (the form's data did not change)."""
+        form = self.form(order_id)
         current = form["fulfillment"]
         if current["shipmentSummary"]["lineItemsSent"] == sent:
             return

@@ -43,3 +43,23 @@ class SlidingWindowLimiter:
 
     def blocked_clients(self, now: float) -> list[str]:
         return [c for c in list(self._blocked_until) if self.is_blocked(c, now)]
+
+
+class PerSecondLimiter:
+    """A resource's own cap: at most `limit` requests in any sliding second per key.
+
+    No block follows: the next request after the window has moved on is admitted.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._hits: dict[str, deque[float]] = {}
+
+    def admit(self, key: str, now: float) -> bool:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - 1.0:
+            hits.popleft()
+        if len(hits) >= self._limit:
+            return False
+        hits.append(now)
+        return True

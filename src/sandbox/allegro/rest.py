@@ -1,4 +1,5 @@
-"""The order REST resources: journal, event stats, checkout forms, fulfillment status."""
+"""The order REST resources: journal, event stats, checkout forms, and the writes back:
+fulfillment status, shipments (tracking numbers) and carriers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sandbox.allegro.forms import (
 from sandbox.allegro.orderstore import ListQuery
 from sandbox.allegro.params import ParamError, choice_param, datetime_param, int_param
 from sandbox.allegro.responses import VENDOR_JSON, plain, vendor, vendor_bytes
+from sandbox.allegro.shipments import ShipmentRejected, carriers_body
 from sandbox.allegro.state import OrderNotFound, RevisionConflict, SimulatorState
 from sandbox.allegro.tokens import OAuthError
 
@@ -36,6 +38,11 @@ _SORTS = {
     "updatedAt": (True, False),
 }
 _BEARER_CHALLENGE = {"www-authenticate": 'Bearer realm="allegro", error="invalid_token"'}
+READ = "allegro:api:orders:read"
+WRITE = "allegro:api:orders:write"
+# The carrier list changes rarely and may be cached per its headers (docs/allegro-api.md,
+# Writing back to orders); a day is the simulator's choice.
+_CARRIERS_CACHE = {"cache-control": "public, max-age=86400"}
 
 
 def _accepts_vendor(accept: str | None) -> bool:
@@ -44,8 +51,12 @@ def _accepts_vendor(accept: str | None) -> bool:
     return any(part.split(";")[0].strip().lower() == VENDOR_JSON for part in accept.split(","))
 
 
-def resource(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Accept header, then bearer token, then the handler; parameter errors become 4xx."""
+def resource(
+    handler: Handler, scope: str | None = READ
+) -> Callable[[Request], Awaitable[Response]]:
+    """Accept header, then bearer token and its scope, then the handler; parameter errors
+    become 4xx. `scope=None`: a resource an application token may read too (no seller data).
+    """
 
     async def endpoint(request: Request) -> Response:
         state: SimulatorState = request.app.state.sim
@@ -58,8 +69,9 @@ def resource(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             grant = state.authenticate(token.strip())
         except OAuthError as exc:
             return vendor(exc.body(), 401, _BEARER_CHALLENGE)
-        if not grant.is_user_token:
-            return vendor(errors.ACCESS_DENIED, 403)  # app tokens cannot read a seller's orders
+        if scope is not None and not grant.allows(scope):
+            # App tokens cannot touch a seller's orders; a user token needs the scope.
+            return vendor(errors.ACCESS_DENIED, 403)
         try:
             return await handler(request, state)
         except ParamError as exc:
@@ -153,15 +165,22 @@ async def checkout_forms(request: Request, state: SimulatorState) -> Response:
     return vendor_bytes(_encoding(request).forms_page(forms, total))
 
 
+def _vendor_body_type(request: Request) -> bool:
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return media == VENDOR_JSON
+
+
+_MALFORMED = errors.errors_holder("BAD_REQUEST", "Malformed JSON body")
+
+
 async def put_fulfillment(request: Request, state: SimulatorState) -> Response:
     order_id = _checkout_form_id(request)
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media != VENDOR_JSON:
+    if not _vendor_body_type(request):
         return vendor(errors.UNSUPPORTED_MEDIA, 415)
     try:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
-        return vendor(errors.errors_holder("BAD_REQUEST", "Malformed JSON body"), 400)
+        return vendor(_MALFORMED, 400)
     status = body.get("status") if isinstance(body, dict) else None
     if status not in SETTABLE_FULFILLMENT:
         message = f"Fulfillment status {status!r} cannot be set"
@@ -180,10 +199,51 @@ async def put_fulfillment(request: Request, state: SimulatorState) -> Response:
     return Response(status_code=204)
 
 
+async def list_shipments(request: Request, state: SimulatorState) -> Response:
+    order_id = _checkout_form_id(request)
+    try:
+        return vendor({"shipments": state.shipments(order_id)})
+    except OrderNotFound:
+        return _not_found(order_id, request.url.path)
+
+
+async def post_shipment(request: Request, state: SimulatorState) -> Response:
+    """No idempotency key: the same body twice creates two shipments, as on Allegro."""
+    order_id = _checkout_form_id(request)
+    if not _vendor_body_type(request):
+        return vendor(errors.UNSUPPORTED_MEDIA, 415)
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return vendor(_MALFORMED, 400)
+    try:
+        created = state.post_shipment(order_id, body)
+    except ShipmentRejected as exc:
+        return vendor(exc.body, exc.status)
+    except OrderNotFound:
+        return _not_found(order_id, request.url.path)
+    return vendor(created, 201)
+
+
+async def carriers(request: Request, state: SimulatorState) -> Response:
+    return vendor(carriers_body(), 200, _CARRIERS_CACHE)
+
+
 ROUTES = [
     Route("/order/events", resource(order_events), methods=["GET"]),
     Route("/order/event-stats", resource(event_stats), methods=["GET"]),
     Route("/order/checkout-forms", resource(checkout_forms), methods=["GET"]),
     Route("/order/checkout-forms/{id}", resource(checkout_form), methods=["GET"]),
-    Route("/order/checkout-forms/{id}/fulfillment", resource(put_fulfillment), methods=["PUT"]),
+    Route(
+        "/order/checkout-forms/{id}/fulfillment",
+        resource(put_fulfillment, WRITE),
+        methods=["PUT"],
+    ),
+    Route("/order/checkout-forms/{id}/shipments", resource(list_shipments), methods=["GET"]),
+    Route(
+        "/order/checkout-forms/{id}/shipments",
+        resource(post_shipment, WRITE),
+        methods=["POST"],
+    ),
+    Route("/order/carriers", resource(carriers, scope=None), methods=["GET"]),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -16,18 +17,34 @@ from typing import Any, NamedTuple, TypeVar
 
 from sandbox.allegro.clock import Clock, SystemClock
 from sandbox.allegro.config import FaultPlan, SimulatorConfig
-from sandbox.allegro.faults import Verdict, decide
+from sandbox.allegro.faults import Verdict, decide, decide_lost_write
 from sandbox.allegro.forms import Json
 from sandbox.allegro.generator import LineItemSpec
 from sandbox.allegro.orderbook import OrderBook, OrderNotFound, RevisionConflict
 from sandbox.allegro.orderstore import ListQuery
-from sandbox.allegro.ratelimit import SlidingWindowLimiter
-from sandbox.allegro.timefmt import iso_millis
+from sandbox.allegro.ratelimit import PerSecondLimiter, SlidingWindowLimiter
+from sandbox.allegro.shipments import (
+    ShipmentBook,
+    ShipmentRejected,
+    ShipmentRequest,
+    line_items_sent,
+    parse_request,
+)
+from sandbox.allegro.timefmt import iso_millis, to_micros
 from sandbox.allegro.tokens import AccessGrant, TokenAuthority
 
-__all__ = ["OrderNotFound", "RequestLogEntry", "RevisionConflict", "SimulatorState"]
+__all__ = [
+    "OrderNotFound",
+    "RequestLogEntry",
+    "RevisionConflict",
+    "ShipmentRejected",
+    "SimulatorState",
+]
 
 _T = TypeVar("_T")
+# Resources with a per-second cap of their own, besides the per-client-id minute limit.
+_SHIPMENTS_PATH = re.compile(r"^/order/checkout-forms/[^/]+/shipments/?$")
+_CARRIERS_PATH = "/order/carriers"
 
 
 class RequestLogEntry(NamedTuple):
@@ -49,6 +66,11 @@ class SimulatorState:
         self._orders = OrderBook(cfg.seed, cfg.seller_id, cfg.event_retention_days, self.clock)
         self._fault_rng = random.Random(cfg.seed + 1)  # faults must not shift the order data
         self._limiter = SlidingWindowLimiter(cfg.rate_limit_per_minute, cfg.block_seconds)
+        self._per_second = {
+            "shipments": PerSecondLimiter(cfg.shipments_per_second),
+            "carriers": PerSecondLimiter(cfg.carriers_per_second),
+        }
+        self._shipments = ShipmentBook(cfg.seed, cfg.waybill_order_limit)
         self._log: deque[RequestLogEntry] = deque(maxlen=cfg.request_log_limit)
         self._auth = TokenAuthority(
             client_id=cfg.client_id,
@@ -160,6 +182,63 @@ class SimulatorState:
         with self._lock:
             self._orders.set_fulfillment(order_id, status, expected_revision)
 
+    def add_shipment(
+        self,
+        order_id: str,
+        carrier_id: str,
+        waybill: str,
+        carrier_name: str | None = None,
+        line_item_ids: Sequence[str] | None = None,
+    ) -> Json:
+        """A tracking number the seller adds in Sales Center (or the carrier does): the same
+        rules and effects as `POST .../shipments`, but not counted as a POST. Raises
+        `ShipmentRejected` with Allegro's status and body when Allegro would refuse it."""
+        body: Json = {"carrierId": carrier_id, "waybill": waybill, "carrierName": carrier_name}
+        if line_item_ids is not None:
+            body["lineItems"] = [{"id": i} for i in line_item_ids]
+        return self.add_shipment_body(order_id, body)
+
+    def add_shipment_body(self, order_id: str, body: object) -> Json:
+        """`add_shipment` with Allegro's request body (`carrierId`, `waybill`, ...)."""
+        request = parse_request(body)
+        with self._lock:
+            return _fresh(self._add_shipment(order_id, request))
+
+    def post_shipment(self, order_id: str, body: object) -> Json:
+        """`POST /order/checkout-forms/{id}/shipments` as the HTTP layer sees it: counted per
+        order whatever the outcome, then validated (400), looked up (404), created."""
+        with self._lock:
+            self._shipments.count_post(order_id)
+            request = parse_request(body)
+            return _fresh(self._add_shipment(order_id, request))
+
+    def _add_shipment(self, order_id: str, request: ShipmentRequest) -> Json:
+        form = self._orders.form(order_id)
+        items = [item["id"] for item in form["lineItems"]]
+        created_at = iso_millis(to_micros(self.clock.wall()))
+        shipment = self._shipments.add(order_id, request, items, created_at)
+        current = form["fulfillment"]["shipmentSummary"]["lineItemsSent"]
+        covered = self._shipments.covered(order_id, items)
+        # fulfillment.status stays: Allegro's auto-SENT setting is off for this seller.
+        self._orders.set_line_items_sent(order_id, line_items_sent(current, covered, len(items)))
+        return shipment
+
+    def shipments(self, order_id: str) -> list[Json]:
+        """What `GET .../shipments` lists, oldest first; OrderNotFound for an unknown order."""
+        with self._lock:
+            self._orders.form(order_id)
+            return _fresh(self._shipments.of(order_id))
+
+    def shipment_posts(self, order_id: str) -> int:
+        """How many `POST .../shipments` reached the resource for this order (any outcome;
+        requests the edge turned away with a 429 or an injected fault are not counted)."""
+        with self._lock:
+            return self._shipments.posts(order_id)
+
+    def shipment_post_counts(self) -> dict[str, int]:
+        with self._lock:
+            return self._shipments.all_posts()
+
     def returned(self, order_id: str) -> None:
         """Allegro marks the order RETURNED after a full refund (sellers cannot set it)."""
         with self._lock:
@@ -254,10 +333,11 @@ class SimulatorState:
         with self._lock:
             self._auth.revoke_all()
 
-    def issue_refresh_token(self) -> str:
-        """A fresh authorisation, as if the seller had logged in again."""
+    def issue_refresh_token(self, scopes: Iterable[str] | None = None) -> str:
+        """A fresh authorisation, as if the seller had logged in again; `scopes` narrows it
+        (None: every scope the application declares)."""
         with self._lock:
-            return self._auth.new_session(self.clock.wall())
+            return self._auth.new_session(self.clock.wall(), scopes=scopes)
 
     def approve_device(self, user_code: str) -> None:
         with self._lock:
@@ -296,6 +376,21 @@ class SimulatorState:
                 self._limiter.block(client_id, now)
             return verdict
 
+    def admit_resource(self, client_id: str | None, path: str) -> bool:
+        """The per-second cap of a resource that has one (shipments, carriers), asked after
+        `gate` let the request through: False means 429, without blocking the client.
+        The per-minute limit has already counted the request either way."""
+        bucket = _bucket(path)
+        if client_id is None or bucket is None:
+            return True
+        with self._lock:
+            return self._per_second[bucket].admit(client_id, self.clock.monotonic())
+
+    def lose_write(self) -> str | None:
+        """Asked after a write succeeded: how its answer is lost (see `FaultPlan`), or None."""
+        with self._lock:
+            return decide_lost_write(self.faults, self._fault_rng)
+
     def record(self, method: str, path: str, query: str, status: int, client: str | None) -> None:
         with self._lock:
             entry = RequestLogEntry(
@@ -321,6 +416,12 @@ class SimulatorState:
     def list_forms(self, query: ListQuery) -> tuple[list[Json], int]:
         with self._lock:
             return self._orders.list_forms(query)
+
+
+def _bucket(path: str) -> str | None:
+    if path == _CARRIERS_PATH:
+        return "carriers"
+    return "shipments" if _SHIPMENTS_PATH.match(path) else None
 
 
 def _fresh(value: _T) -> _T:

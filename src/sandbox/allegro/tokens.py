@@ -10,6 +10,7 @@ import json
 import secrets
 import string
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,15 @@ SCOPES = (
     "allegro:api:profile:read",
 )
 _USER_CODE_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def narrow_scopes(requested: Iterable[str] | None) -> tuple[str, ...]:
+    """What a seller's authorisation grants: none requested means every declared scope;
+    more than declared is capped at the declared set (docs/allegro-api.md, OAuth)."""
+    wanted = set(requested or ())
+    if not wanted:
+        return SCOPES
+    return tuple(scope for scope in SCOPES if scope in wanted)
 
 
 class OAuthError(Exception):
@@ -46,6 +56,7 @@ class Session:
     client_id: str
     user_id: str
     current_access: str | None = None
+    scopes: tuple[str, ...] = SCOPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,9 @@ class AccessGrant:
     @property
     def is_user_token(self) -> bool:
         return self.session is not None
+
+    def allows(self, scope: str) -> bool:
+        return self.session is not None and scope in self.session.scopes
 
 
 @dataclass(slots=True)
@@ -74,6 +88,7 @@ class DeviceGrant:
     interval: float
     last_poll: float | None = None
     decision: str = "pending"  # pending | approved | denied | consumed
+    scopes: tuple[str, ...] = SCOPES
 
 
 @dataclass(slots=True)
@@ -102,10 +117,12 @@ class TokenAuthority:
             raise OAuthError(401, "invalid_client", "Bad client credentials")
         return client_id
 
-    def new_session(self, now: float, token: str | None = None) -> str:
+    def new_session(
+        self, now: float, token: str | None = None, scopes: Iterable[str] | None = None
+    ) -> str:
         """A refresh token as if the seller had just authorised the app (`token`: a fixed one,
-        e.g. the value docker-compose hands to the service)."""
-        session = Session(self.client_id, self.user_id)
+        e.g. the value docker-compose hands to the service; `scopes`: the ones asked for)."""
+        session = Session(self.client_id, self.user_id, scopes=narrow_scopes(scopes))
         if token is None:
             return self._new_refresh(session, now)
         self._refresh[token] = RefreshGrant(session, now + self.refresh_ttl)
@@ -131,10 +148,18 @@ class TokenAuthority:
         self._access[token] = AccessGrant(client_id, None, now + self.access_ttl)
         return self._response(token, None, now)
 
-    def start_device(self, client_id: str, now: float) -> tuple[str, DeviceGrant]:
+    def start_device(
+        self, client_id: str, now: float, scopes: Iterable[str] | None = None
+    ) -> tuple[str, DeviceGrant]:
         device_code = secrets.token_urlsafe(24)
         user_code = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(9))
-        grant = DeviceGrant(client_id, user_code, now + self.device_ttl, self.device_interval)
+        grant = DeviceGrant(
+            client_id,
+            user_code,
+            now + self.device_ttl,
+            self.device_interval,
+            scopes=narrow_scopes(scopes),
+        )
         self._devices[device_code] = grant
         self._user_codes[user_code] = device_code
         return device_code, grant
@@ -162,7 +187,7 @@ class TokenAuthority:
         if grant.decision == "denied":
             raise OAuthError(400, "access_denied")
         grant.decision = "consumed"  # a device code yields a token exactly once
-        return self._issue_pair(Session(client_id, self.user_id), now)
+        return self._issue_pair(Session(client_id, self.user_id, scopes=grant.scopes), now)
 
     def authenticate(self, token: str, now: float) -> AccessGrant:
         grant = self._access.get(token)
@@ -189,7 +214,7 @@ class TokenAuthority:
         access = self._jwt(
             {
                 "user_name": session.user_id,
-                "scope": list(SCOPES),
+                "scope": list(session.scopes),
                 "allegro_api": True,
                 "exp": int(now + self.access_ttl),
                 "jti": jti,
@@ -200,7 +225,7 @@ class TokenAuthority:
         self._access[access] = AccessGrant(session.client_id, session, now + self.access_ttl)
         session.current_access = access
         refresh = self._new_refresh(session, now, ati=jti)
-        return self._response(access, refresh, now, jti)
+        return self._response(access, refresh, now, jti, session.scopes)
 
     def _new_refresh(self, session: Session, now: float, ati: str | None = None) -> str:
         claims: dict[str, Any] = {
@@ -216,7 +241,12 @@ class TokenAuthority:
         return token
 
     def _response(
-        self, access: str, refresh: str | None, now: float, jti: str | None = None
+        self,
+        access: str,
+        refresh: str | None,
+        now: float,
+        jti: str | None = None,
+        scopes: tuple[str, ...] = SCOPES,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": access,
@@ -227,7 +257,7 @@ class TokenAuthority:
         body.update(
             {
                 "expires_in": int(self.access_ttl),
-                "scope": " ".join(SCOPES),
+                "scope": " ".join(scopes),
                 "allegro_api": True,
                 "iss": "https://allegro.pl/",
                 "jti": jti or str(uuid.uuid4()),

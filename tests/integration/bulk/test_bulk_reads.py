@@ -3,20 +3,23 @@ far fewer requests."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.allegro import AllegroClientConfig, build_allegro_client
 from adapters.inmemory.inmemory_event_publisher import InMemoryEventPublisher
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig, ensure_topics
+from adapters.kafka.messages import encode_event
 from application.ports import EventPublisher, SystemClock
 from application.sync_orders import SyncSettings
-from domain.events import OrderImported
+from domain.events import OrderImported, OrderUpdated
 from domain.policy import ImportPolicy
-from entrypoints.assembly import order_import
+from entrypoints.assembly import OrderImport, order_import
 from sandbox.allegro import ManualClock, SimulatorConfig, SimulatorServer, SimulatorState
 from tests.support.fakes import MemoryStateStore, MemoryTokenStore
 from tests.support.kafka_reader import read_topic
@@ -153,3 +156,59 @@ async def test_a_burst_of_paid_orders_costs_under_a_tenth_of_a_request_per_order
     imported = [e for e in publisher.published if isinstance(e, OrderImported)]
     assert len(imported) == 1000
     assert len(requests) <= 100
+
+
+async def test_a_sweep_and_single_reads_publish_the_same_order_updated_bytes_as_bulk_reads() -> (
+    None
+):
+    """Buyer changes and top-ups after import, revealed by the journal (forms read through
+    list pages, and one by one) and by a reconciliation sweep, each from the same recorded
+    state: the same OrderUpdated records."""
+    state = SimulatorState(SimulatorConfig(seed=1415, rate_limit_per_minute=UNLIMITED))
+    ids = []
+    for _ in range(24):
+        order_id = state.place_order(payment="ONLINE")
+        state.pay(order_id)
+        ids.append(order_id)
+    with SimulatorServer(state) as server:
+        async with build_allegro_client(client_config(server, state), MemoryTokenStore()) as client:
+
+            def use_cases(
+                store: MemoryStateStore, publisher: EventPublisher, bulk: bool = True
+            ) -> OrderImport:
+                settings = SyncSettings(account=ACCOUNT, start_from="earliest", bulk_reads=bulk)
+                policy = ImportPolicy(account=ACCOUNT)
+                return order_import(
+                    client.journal, client.forms, publisher, store, policy, settings, SystemClock()
+                )
+
+            journal_store = MemoryStateStore()
+            await use_cases(journal_store, InMemoryEventPublisher()).sync.drain()
+            sweep_store = copy.deepcopy(journal_store)  # the same records, before the changes
+            single_store = copy.deepcopy(journal_store)
+            for order_id in ids[::2]:
+                state.buyer_change(order_id, "address")
+            for order_id in ids[1::3]:
+                state.add_surcharge(order_id, "5.00")
+
+            by_journal, by_sweep = InMemoryEventPublisher(), InMemoryEventPublisher()
+            by_single = InMemoryEventPublisher()
+            state.clear_request_log()
+            await use_cases(journal_store, by_journal).sync.drain()
+            listed = form_requests(state)["list"]
+            await use_cases(single_store, by_single, bulk=False).sync.drain()
+            everything = (
+                datetime(2000, 1, 1, tzinfo=UTC),
+                datetime.now(UTC) + timedelta(days=3650),
+            )
+            await use_cases(sweep_store, by_sweep).sweep.run(*everything)
+
+    def updates(publisher: InMemoryEventPublisher) -> set[tuple[bytes, bytes]]:
+        encoded = (encode_event(e) for e in publisher.published if isinstance(e, OrderUpdated))
+        return {(record.key, record.value) for record in encoded}
+
+    changed = set(ids[::2]) | set(ids[1::3])
+    assert {e.external_id for e in by_journal.published if isinstance(e, OrderUpdated)} == changed
+    assert updates(by_sweep) == updates(by_journal)
+    assert updates(by_single) == updates(by_journal)
+    assert listed > 0  # the journal path did read through list pages

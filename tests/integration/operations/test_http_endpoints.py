@@ -57,10 +57,10 @@ LABEL_VALUES = {
     "version": r"[\w.+-]+",
     "endpoint": r"/[\w/{}-]*",
     "status": r"\d{3}|[a-z_]+",
-    "event_type": r"OrderImported|OrderStatusChanged",
+    "event_type": r"OrderImported|OrderStatusChanged|OrderUpdated",
     "error": r"[A-Z]\w*",
     "dependency": r"broker|state_store|token|polling",
-    "result": r"committed|held|empty",
+    "result": r"committed|held|empty|succeeded|failed",
     "le": r"[\d.e+-]+|\+Inf",
 }
 

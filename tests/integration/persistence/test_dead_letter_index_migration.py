@@ -23,9 +23,13 @@ from adapters.persistence import (
 )
 from application.ports.publisher import DEAD_LETTERS, OutboundMessage
 from application.ports.state import Cursor, Quarantined, StagedBatch
+from domain.mapping import StatusTriple
+from domain.policy import OrderRecord
+from domain.statuses import OrderStatus, PaymentStatus
 from tests.integration.persistence.backends import DURABLE_KINDS, open_backend
 
 ACCOUNT = "shop"
+PAID = StatusTriple(OrderStatus.NEW, PaymentStatus.PAID, None)
 
 
 async def open_previous_release(location: StateLocation) -> SqliteDatabase | PostgresDatabase:
@@ -61,11 +65,19 @@ async def test_an_older_database_gets_the_index_and_keeps_its_state(
             "INSERT INTO failures (account, checkout_form_id, attempts, last_error) "
             "VALUES ('shop', 'cf-1', 2, 'boom')"
         )
+        await connection.execute(
+            "INSERT INTO order_records (account, checkout_form_id, revision, order_status, "
+            "payment_status) VALUES ('shop', 'cf-0', 'rev-1', 'new', 'paid')"
+        )
     await old.aclose()
 
     store = await open_store(location)
     try:
         assert await store.load_cursor(ACCOUNT) == Cursor("9")
+        # Recorded before content fingerprints too (issue 14): read back without one.
+        assert dict(await store.load_records(ACCOUNT, ["cf-0"])) == {
+            "cf-0": OrderRecord("cf-0", "rev-1", PAID, None)
+        }
         assert await store.load_quarantined(ACCOUNT) == ()
         entry = Quarantined("cf-1", "10", "boom", 3, datetime(2026, 3, 14, tzinfo=UTC))
         message = OutboundMessage(DEAD_LETTERS, b"cf-1", b"{}", ())
@@ -127,9 +139,9 @@ async def test_a_batch_staged_by_the_previous_release_is_loaded_and_committed(
 
         assert await store.load_staged(ACCOUNT) is None
         assert await store.load_cursor(ACCOUNT) == Cursor("20")
-        assert [
-            r.checkout_form_id for r in (await store.load_records(ACCOUNT, ["cf-ok"])).values()
-        ] == ["cf-ok"]
+        assert dict(await store.load_records(ACCOUNT, ["cf-ok"])) == {
+            "cf-ok": OrderRecord("cf-ok", "rev-1", PAID, None)
+        }
         assert (await store.load_errors(ACCOUNT)).failing_orders == ()
         assert await store.load_quarantined(ACCOUNT) == ()
     finally:

@@ -26,9 +26,11 @@ from tests.support.builders import (
 )
 from tests.support.fakes import FakeAllegro, FakeClock, InMemoryEventPublisher, MemoryStateStore
 from tests.unit.entrypoints.prometheus_text import parse_metrics
+from tests.unit.kafka.builders import make_order_updated
 
 IMPORTED = 'openoms_allegro_events_published_total{event_type="OrderImported"}'
 CHANGED = 'openoms_allegro_events_published_total{event_type="OrderStatusChanged"}'
+UPDATED = 'openoms_allegro_events_published_total{event_type="OrderUpdated"}'
 REQUESTS = "openoms_allegro_allegro_requests_total"
 DURATION = "openoms_allegro_allegro_request_duration_seconds"
 
@@ -51,6 +53,7 @@ def test_every_counter_is_exposed_from_the_start():
         "openoms_allegro_kafka_records_sent_total": 0,
         IMPORTED: 0,
         CHANGED: 0,
+        UPDATED: 0,
     }
     assert samples['openoms_allegro_build_info{version="9.9.9"}'] == 1
 
@@ -87,7 +90,12 @@ def test_a_committed_batch_counts_events_orders_publications_and_dead_letters():
     outcome = BatchOutcome(
         events_read=7,
         orders_read=3,
-        published=[make_order_imported(), make_order_imported(), make_order_status_changed()],
+        published=[
+            make_order_imported(),
+            make_order_imported(),
+            make_order_status_changed(),
+            make_order_updated(),
+        ],
         dead_letters=[make_dead_letter()],
     )
 
@@ -96,7 +104,7 @@ def test_a_committed_batch_counts_events_orders_publications_and_dead_letters():
     samples = parse_metrics(metrics.render())
     assert samples["openoms_allegro_events_processed_total"] == 7
     assert samples["openoms_allegro_orders_processed_total"] == 3
-    assert (samples[IMPORTED], samples[CHANGED]) == (2, 1)
+    assert (samples[IMPORTED], samples[CHANGED], samples[UPDATED]) == (2, 1, 1)
     assert samples["openoms_allegro_dead_letters_total"] == 1
     batch = 'openoms_allegro_batch_duration_seconds_{}{{result="committed"}}'
     assert samples[batch.format("count")] == 1

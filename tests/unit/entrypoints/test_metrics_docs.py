@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from application.command_loop import CommandStatus
 from application.poll_loop import LoopStatus
-from entrypoints.health import ServiceState, register_gauges
+from entrypoints.health import HealthChecks, Role, ServiceState, register_commands, register_gauges
 from entrypoints.metrics import Metrics
+from tests.support.fakes import FakeClock, MemoryStateStore, MemoryTokenStore
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 DASHBOARD = DOCS / "grafana-dashboard.json"
@@ -48,14 +51,32 @@ _NAME = re.compile(r"(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?")
 
 
 def exposed_names() -> set[str]:
-    """Every series name the running service can expose, from its rendered /metrics."""
+    """Every series name the running service can expose, from its rendered /metrics: the
+    gauges and the command path registered as `Runtime.open` registers them."""
     metrics, service = Metrics(), ServiceState()
     register_gauges(metrics, service, LoopStatus(), "shop")
+    clock = FakeClock()
+    service.become(Role.SINGLE, clock.now())  # the poller: every command series
+    checks = HealthChecks(
+        account="shop",
+        service=service,
+        loop=LoopStatus(),
+        state_store=MemoryStateStore(),
+        token_store=MemoryTokenStore(),
+        broker=_broker_up,
+        clock=clock,
+        stale_after=timedelta(minutes=10),
+    )
+    register_commands(metrics, checks, service, CommandStatus(), "shop", enabled=True)
     names: set[str] = set()
     for family in text_string_to_metric_families(metrics.render()):
         names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
+
+
+async def _broker_up() -> bool:
+    return True
 
 
 def series_in(expr: str) -> set[str]:
@@ -127,6 +148,8 @@ def test_the_alerts_cover_the_operators_cases() -> None:
         "openoms_allegro_token_expiry_timestamp_seconds",  # token expiry
         "openoms_allegro_ready",  # not ready
         "openoms_allegro_last_success_timestamp_seconds",  # no successful poll
+        "openoms_allegro_command_consecutive_failures",  # the command path failing
+        "openoms_allegro_command_dead_letters_total",  # records that are not commands
     } <= used
 
 

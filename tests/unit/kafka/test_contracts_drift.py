@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +18,19 @@ from adapters.kafka.examples import (
     example_dead_letter,
     example_order_imported,
     example_order_status_changed,
+    example_order_updated,
 )
 from adapters.kafka.messages import KafkaRecord, encode_dead_letter, encode_event
+from domain.order import LineItemTax
 from tests.support.builders import (
     make_buyer,
     make_dead_letter,
+    make_line_item,
     make_order_imported,
     make_order_status_changed,
+    make_payment,
 )
+from tests.unit.kafka.builders import make_order_updated
 from tools import contracts
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
@@ -90,9 +97,24 @@ def test_check_mode_fails_on_a_stale_file_and_regeneration_fixes_it(tmp_path: Pa
     assert contracts.stale_files(tmp_path) == []
 
 
+# Every optional part present, the added ones included: a nested object no value holds
+# would escape the checks below.
+EVERY_PART: dict[str, Any] = {
+    "fulfillment_provider": "ALLEGRO",
+    "dispatch_by": datetime(2026, 3, 15, 22, 59, 59, tzinfo=UTC),
+    "total_to_pay": Decimal("93.47"),
+    "surcharges": (make_payment(id="7e2b9c14-ea31-11f1-9d3a-02fc00000009"),),
+    "payment_id": "16a02f51-ea25-11f1-9c2e-02fc00000002",
+    "payment_provider": "P24",
+    "buyer_id": "5968875",
+    "line_items_sent": "NONE",
+    "line_items": (make_line_item(tax=LineItemTax(rate="23.00", subject="GOODS", exemption=None)),),
+}
+
 ORDER_IMPORTED_CASES = {
     "example": lambda: encode_event(example_order_imported()),
     "builder": lambda: encode_event(make_order_imported()),
+    "every part": lambda: encode_event(make_order_imported(**EVERY_PART)),
     "guest without invoice": lambda: encode_event(
         make_order_imported(
             buyer=make_buyer(guest=True, first_name=None, last_name=None, company_name=None),
@@ -116,6 +138,13 @@ SCHEMA_CASES: list[tuple[str, str, Any]] = [
         contracts.ORDER_STATUS_CHANGED_SCHEMA,
         "builder",
         lambda: encode_event(make_order_status_changed()),
+    ),
+    (contracts.ORDER_UPDATED_SCHEMA, "example", lambda: encode_event(example_order_updated())),
+    (contracts.ORDER_UPDATED_SCHEMA, "builder", lambda: encode_event(make_order_updated())),
+    (
+        contracts.ORDER_UPDATED_SCHEMA,
+        "every part",
+        lambda: encode_event(make_order_updated(**EVERY_PART)),
     ),
     (contracts.DEAD_LETTER_SCHEMA, "example", lambda: encode_dead_letter(example_dead_letter())),
     (contracts.DEAD_LETTER_SCHEMA, "builder", lambda: encode_dead_letter(make_dead_letter())),
@@ -171,6 +200,8 @@ UNKNOWN_FIELD_PLACES: dict[str, Any] = {
     "invoice address": lambda v: v["invoice"]["address"],
     "pickup point": lambda v: v["pickup_point"],
     "delivery method": lambda v: v["delivery_method"],
+    "line item tax": lambda v: v["line_items"][0]["tax"],
+    "surcharge": lambda v: v["surcharges"][0],
 }
 
 
@@ -178,7 +209,7 @@ UNKNOWN_FIELD_PLACES: dict[str, Any] = {
 def test_the_published_schema_accepts_a_field_added_later_at_any_level(place: str) -> None:
     """Consumers validate against the published schema: a field a later v1 release adds must
     not make them reject the record (contracts/COMPATIBILITY.md)."""
-    value = json.loads(encode_event(make_order_imported()).value)
+    value = json.loads(encode_event(make_order_imported(**EVERY_PART)).value)
     UNKNOWN_FIELD_PLACES[place](value)["added_later"] = {"any": ["shape"]}
     document = schema(contracts.ORDER_IMPORTED_SCHEMA)
 
@@ -192,7 +223,7 @@ def test_the_published_schema_accepts_a_field_added_later_at_any_level(place: st
 def test_the_strict_schema_requires_every_declared_field_at_any_level(place: str) -> None:
     """Our producer emits every declared field, null when unknown: a field missing from what
     we emit fails our tests even where the published schema would not require it."""
-    value = json.loads(encode_event(make_order_imported()).value)
+    value = json.loads(encode_event(make_order_imported(**EVERY_PART)).value)
     node = UNKNOWN_FIELD_PLACES[place](value)
     dropped = next(iter(node))
     del node[dropped]
@@ -293,3 +324,19 @@ def test_yaml_rendering_keeps_strings_that_look_like_other_types() -> None:
     data = {"asyncapi": "3.0.0", "const": "1.0", "on": "yes", "empty": "", "none": "null"}
 
     assert yaml.safe_load(contracts.to_yaml(data)) == data
+
+
+def test_asyncapi_documents_order_updated_on_the_orders_channel() -> None:
+    document = contracts.asyncapi_document()
+    message = document["components"]["messages"]["OrderUpdated"]
+
+    assert message["payload"] == {"$ref": "./order-updated.v1.schema.json"}
+    assert message["examples"][0]["payload"] == json.loads(
+        encode_event(example_order_updated()).value
+    )
+    assert message["examples"][0]["headers"]["ce_type"] == "openoms.order.updated.v1"
+    reference = {"$ref": "#/channels/orders/messages/orderUpdated"}
+    assert reference in document["operations"]["publishOrderEvents"]["messages"]
+    assert document["channels"]["orders"]["messages"]["orderUpdated"] == {
+        "$ref": "#/components/messages/OrderUpdated"
+    }

@@ -1,0 +1,117 @@
+"""The command topic through an aiokafka consumer group (`CommandSource`).
+
+Offsets are committed by hand, one record at a time, only once its result is acknowledged
+(`application.command_loop`); auto-commit is off, so a crash re-delivers everything not
+committed. A new group starts from the earliest record: a command sent before the service
+first ran is still applied. Commands for other accounts share the topic and are skipped by
+the loop (their offsets are committed like any other).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command
+from adapters.kafka.config import KafkaConfig, connection_options
+from application.ports.commands import CommandSource, Position, ReceivedCommand
+from application.ports.errors import ConsumeError
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORDS = 100  # per `receive`: a round stays short, so a stop is answered quickly
+
+
+class AiokafkaCommandSource(CommandSource):
+    def __init__(self, config: KafkaConfig, topic: str, group_id: str, account: str) -> None:
+        self._config = config
+        self._topic = topic
+        self._group_id = group_id
+        self._account = account
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self._topic,
+            **connection_options(self._config),
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # A record over this is answered as unreadable without holding the partition.
+            max_partition_fetch_bytes=max(4 * MAX_COMMAND_BYTES, 1_048_576),
+        )
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            await consumer.stop()
+            raise ConsumeError(f"cannot join consumer group {self._group_id}: {exc}") from exc
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def receive(self, wait_seconds: float) -> Sequence[ReceivedCommand]:
+        consumer = self._started()
+        try:
+            batches = await consumer.getmany(
+                timeout_ms=int(wait_seconds * 1000), max_records=MAX_RECORDS
+            )
+        except KafkaError as exc:
+            raise ConsumeError(f"reading {self._topic}: {exc}") from exc
+        received: list[ReceivedCommand] = []
+        for partition, records in sorted(batches.items(), key=lambda item: item[0].partition):
+            for record in records:
+                position = Position(partition.partition, record.offset)
+                received.append(
+                    decode_command(
+                        record.value,
+                        list(record.headers or ()),
+                        record.timestamp,
+                        position,
+                        self._account,
+                    )
+                )
+        return received
+
+    async def commit(self, position: Position) -> None:
+        partition = TopicPartition(self._topic, position.partition)
+        try:
+            await self._started().commit({partition: OffsetAndMetadata(position.offset + 1, "")})
+        except KafkaError as exc:
+            raise ConsumeError(f"committing {self._topic}: {exc}") from exc
+
+    def rewind(self, position: Position) -> None:
+        partition = TopicPartition(self._topic, position.partition)
+        try:
+            self._started().seek(partition, position.offset)
+        except (KafkaError, AssertionError, ValueError) as exc:
+            # The partition was taken away by a rebalance: its new owner reads it from the
+            # last committed offset, which is at or before this record.
+            logger.info(
+                "rewind skipped", extra={"partition": position.partition, "error": str(exc)}
+            )
+
+    def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise ConsumeError("the command consumer is not started")
+        return self._consumer

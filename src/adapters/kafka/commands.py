@@ -1,0 +1,308 @@
+"""The command topic's wire contract (README.md, Commands): OpenOMS's commands in, one result
+per command out. Every byte read is untrusted: a record is read into a command, an `invalid`
+answer (a command id was there, the rest broke the schema or the command's own rules), a
+reject for the dead-letter topic (no command at all), or another account's command (skipped).
+Results are encoded deterministically: the same result gives the same key, value and headers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.kafka.messages import (
+    UtcTimestamp,
+    ce_source,
+    cloudevent_headers,
+    encode_dead_letter,
+    utc_timestamp,
+)
+from application.ports.commands import Position, ReceivedCommand
+from application.ports.publisher import COMMAND_RESULTS, DEAD_LETTERS, DeadLetter, OutboundMessage
+from domain.commands import (
+    AddShipment,
+    Command,
+    CommandFailed,
+    CommandResult,
+    FailureReason,
+    InvalidCommand,
+    SetFulfillmentStatus,
+)
+from domain.errors import DomainError
+
+CE_TYPE_SET_FULFILLMENT_STATUS = "openoms.allegro.set_fulfillment_status.v1"
+CE_TYPE_ADD_SHIPMENT = "openoms.allegro.add_shipment.v1"
+CE_TYPE_COMMAND_RESULT = "openoms.allegro.command_result.v1"
+MAX_COMMAND_BYTES = 64 * 1024  # a command is a few hundred bytes; anything this big is not one
+_MAX_ID = 128
+_MAX_TEXT = 512
+
+Id = Annotated[str, Field(min_length=1, max_length=_MAX_ID)]
+
+
+class _Command(BaseModel):
+    # Unknown fields are ignored (a newer OpenOMS may send more within v1); types are strict:
+    # a number where a string belongs is a broken command, not a string. The attribute
+    # docstrings are the fields' descriptions in contracts/ (they change no validation).
+    model_config = ConfigDict(
+        extra="ignore", strict=True, frozen=True, use_attribute_docstrings=True
+    )
+
+    command_id: uuid.UUID = Field(strict=False)
+    """Chosen by the sender, one per command: the command is answered by exactly one result
+    with this id, and delivering it again changes nothing on Allegro."""
+    account: Id
+    """The `ALLEGRO_ACCOUNT` the command is for: every account's service reads the topic and
+    skips the other accounts' commands."""
+    checkout_form_id: Id
+    """The Allegro checkout form (order) id; also the record key, so that one order's commands
+    are applied in order."""
+
+
+class SetFulfillmentStatusMessage(_Command):
+    """`ce_type` openoms.allegro.set_fulfillment_status.v1: set an order's fulfillment status
+    on Allegro. Consumed by the service, which ignores fields it does not know."""
+
+    command_type: Literal["SetFulfillmentStatus"]
+    """Which command this is: what the service reads it by."""
+    status: Annotated[str, Field(min_length=1, max_length=64)]
+    """One of the fulfillment statuses a seller may set on Allegro: NEW, PROCESSING,
+    READY_FOR_SHIPMENT, READY_FOR_PICKUP, SENT, PICKED_UP, CANCELLED, SUSPENDED; any other
+    value is answered as `invalid`."""
+    expected_revision: Annotated[str, Field(min_length=1, max_length=_MAX_ID)] | None = None
+    """OpenOMS's optimistic lock: the order's revision it decided on; a newer one on Allegro
+    ends the command as `conflict` (unless the order already shows `status`). Absent: the
+    service writes with the revision it read last and retries a lost race."""
+
+
+class AddShipmentMessage(_Command):
+    """`ce_type` openoms.allegro.add_shipment.v1: add a shipment (a tracking number) to an
+    order on Allegro, once: a shipment with the same carrier and waybill counts as done.
+    Consumed by the service, which ignores fields it does not know."""
+
+    command_type: Literal["AddShipment"]
+    """Which command this is: what the service reads it by."""
+    carrier_id: Id
+    """An id of `GET /order/carriers` (e.g. `INPOST`, `DPD`, `OTHER`); one Allegro does not
+    list is answered as `invalid`."""
+    waybill: Annotated[str, Field(min_length=1, max_length=64)]
+    """The tracking number."""
+    carrier_name: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+    """Required when `carrier_id` is `OTHER`."""
+    line_item_ids: Annotated[list[Id], Field(max_length=1000)] = Field(default_factory=list)
+    """The order's line items the parcel holds; empty: all of them."""
+
+
+class CommandResultMessage(BaseModel):
+    """`ce_type` openoms.allegro.command_result.v1: how one command ended (exactly one per
+    `command_id`; `result_id` is derived from it, so a re-sent result deduplicates)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    result_id: uuid.UUID
+    """The record's `ce_id`, derived from `command_id`: a re-sent result has the same one, so
+    consumers deduplicate on it."""
+    result_type: Literal["CommandSucceeded", "CommandFailed"]
+    command_id: str
+    """The `command_id` of the command this answers."""
+    command_type: str | None
+    """The command's `command_type`; null when an `invalid` command had none."""
+    account: str
+    """The account of the service that answered (the command's own: others are skipped)."""
+    checkout_form_id: str | None
+    """The command's order; null when an `invalid` command had none (the record key is then
+    the command id)."""
+    occurred_at: UtcTimestamp
+    """The command's own time (its `ce_time`, else its record's timestamp)."""
+    shipment_id: str | None = None
+    """AddShipment: the shipment Allegro holds for the command."""
+    reason: Literal["rejected", "conflict", "invalid"] | None = None
+    """For `CommandFailed`: `rejected` (Allegro refused it for good), `conflict` (the order
+    changed since `expected_revision`) or `invalid` (the command breaks its schema or rules)."""
+    code: str | None = None
+    """Allegro's error code, for `rejected`."""
+    message: str | None = None
+    """For `CommandFailed`: why, in words."""
+    current_revision: str | None = None
+    """For `conflict`: the order's revision now."""
+    current_status: str | None = None
+    """For `conflict`: the order's fulfillment status now."""
+
+
+_MESSAGES: dict[str, type[SetFulfillmentStatusMessage] | type[AddShipmentMessage]] = {
+    "SetFulfillmentStatus": SetFulfillmentStatusMessage,
+    "AddShipment": AddShipmentMessage,
+}
+
+
+def decode_command(
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    timestamp_ms: int | None,
+    position: Position,
+    account: str,
+) -> ReceivedCommand:
+    """One record of the command topic, read as far as it can be (see the module docstring)."""
+    at = _time_of(headers, timestamp_ms)
+    raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
+
+    def unreadable(why: str) -> ReceivedCommand:
+        return ReceivedCommand(position, at, raw, unreadable=why)
+
+    if value is None:
+        return unreadable("the record has no value")
+    if len(value) > MAX_COMMAND_BYTES:
+        return unreadable(f"{len(value)} bytes, over the {MAX_COMMAND_BYTES}-byte limit")
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return unreadable("the value is not JSON")
+    if not isinstance(document, dict):
+        return unreadable("the value is not a JSON object")
+    command_id = document.get("command_id")
+    if not isinstance(command_id, str) or not _is_uuid(command_id):
+        return unreadable("no command_id (a UUID) to answer")
+    if isinstance(document.get("account"), str) and document["account"] != account:
+        return ReceivedCommand(position, at, raw, foreign=True)
+    command_type = document.get("command_type")
+    model = _MESSAGES.get(command_type) if isinstance(command_type, str) else None
+    if model is None:
+        return _refused(position, at, raw, document, account, "command_type is not a known command")
+    try:
+        message = model.model_validate(document)
+    except ValidationError as exc:
+        return _refused(position, at, raw, document, account, _first_problem(exc))
+    try:
+        command = _command(message)
+    except (InvalidCommand, DomainError) as exc:
+        return _refused(position, at, raw, document, account, str(exc))
+    return ReceivedCommand(position, at, raw, command=command)
+
+
+def _command(message: SetFulfillmentStatusMessage | AddShipmentMessage) -> Command:
+    if isinstance(message, SetFulfillmentStatusMessage):
+        return SetFulfillmentStatus(
+            command_id=message.command_id,
+            account=message.account,
+            checkout_form_id=message.checkout_form_id,
+            status=message.status,
+            expected_revision=message.expected_revision,
+        )
+    return AddShipment(
+        command_id=message.command_id,
+        account=message.account,
+        checkout_form_id=message.checkout_form_id,
+        carrier_id=message.carrier_id,
+        waybill=message.waybill,
+        carrier_name=message.carrier_name,
+        line_item_ids=tuple(message.line_item_ids),
+    )
+
+
+def _refused(
+    position: Position,
+    at: datetime,
+    raw: str,
+    document: dict[str, object],
+    account: str,
+    why: str,
+) -> ReceivedCommand:
+    """An `invalid` answer. It is this account's: a command naming another account was
+    skipped before, so this one named ours or none."""
+
+    def text(name: str) -> str | None:
+        value = document.get(name)
+        return value[:_MAX_ID] if isinstance(value, str) and value else None
+
+    failed = CommandFailed(
+        command_id=str(document["command_id"]),
+        command_type=text("command_type"),
+        account=account,
+        checkout_form_id=text("checkout_form_id"),
+        occurred_at=at,
+        reason=FailureReason.INVALID,
+        message=why[:_MAX_TEXT],
+    )
+    return ReceivedCommand(position, at, raw, refused=failed)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first broken field and why, never the value itself (it may be anything)."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the command"
+    return f"{where}: {error['msg']}"
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) <= 64
+
+
+def _time_of(headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None) -> datetime:
+    """`ce_time` when it is a readable time, else the record's timestamp (deterministic for a
+    record either way: a re-delivered command gives its result the same time)."""
+    for name, value in headers:
+        if name == "ce_time":
+            try:
+                moment = datetime.fromisoformat(value.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                break
+            if moment.tzinfo is not None:
+                return moment.astimezone(UTC)
+            break
+    if timestamp_ms is not None and 0 <= timestamp_ms < 253402300800000:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class KafkaResultEncoder:
+    """Results and rejects as the records the producer sends (`ResultEncoder`)."""
+
+    def __init__(self, max_message_bytes: int | None = None) -> None:
+        self._max_bytes = max_message_bytes
+
+    def encode_result(self, result: CommandResult) -> OutboundMessage:
+        message = CommandResultMessage(
+            result_id=result.result_id,
+            result_type=result.result_type,
+            command_id=str(result.command_id),
+            command_type=result.command_type,
+            account=result.account,
+            checkout_form_id=result.checkout_form_id,
+            occurred_at=utc_timestamp(result.occurred_at),
+            **_details(result),
+        )
+        key = result.checkout_form_id or str(result.command_id)
+        headers = cloudevent_headers(
+            ce_id=str(result.result_id),
+            source=ce_source(result.account),
+            ce_type=CE_TYPE_COMMAND_RESULT,
+            subject=key,
+            time=message.occurred_at,
+        )
+        value = message.model_dump_json().encode("utf-8")
+        return OutboundMessage(COMMAND_RESULTS, key.encode("utf-8"), value, tuple(headers))
+
+    def encode_reject(self, letter: DeadLetter) -> OutboundMessage:
+        record = encode_dead_letter(letter, self._max_bytes)
+        return OutboundMessage(DEAD_LETTERS, record.key, record.value, tuple(record.headers))
+
+
+def _details(result: CommandResult) -> dict[str, str | None]:
+    if isinstance(result, CommandFailed):
+        return {
+            "reason": result.reason.value,
+            "code": result.code,
+            "message": result.message,
+            "current_revision": result.current_revision,
+            "current_status": result.current_status,
+        }
+    return {"shipment_id": result.shipment_id}

@@ -1,0 +1,51 @@
+"""The fake of the `CommandSource` port: partitions of received records, committed offsets,
+rewinds, and an outage switch, as a consumer group's member sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from application.ports.commands import CommandSource, Position, ReceivedCommand
+
+
+class FakeCommandSource(CommandSource):
+    def __init__(self) -> None:
+        self.partitions: dict[int, list[ReceivedCommand]] = {}
+        self.next: dict[int, int] = {}  # index of the next record to deliver, per partition
+        self.committed: dict[int, int] = {}  # next offset to read after a restart
+        self.rewinds: list[Position] = []
+        self.fail_with: Exception | None = None  # the broker is down
+        self.deliveries = 0
+
+    def add(self, partition: int, received: ReceivedCommand) -> ReceivedCommand:
+        """Append `received` to `partition` at its next offset."""
+        records = self.partitions.setdefault(partition, [])
+        placed = dataclasses.replace(received, position=Position(partition, len(records)))
+        records.append(placed)
+        self.next.setdefault(partition, 0)
+        return placed
+
+    def restart(self) -> None:
+        """A new process: delivery resumes at the committed offsets."""
+        self.next = {p: self.committed.get(p, 0) for p in self.partitions}
+
+    async def receive(self, wait_seconds: float) -> Sequence[ReceivedCommand]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        out: list[ReceivedCommand] = []
+        for partition in sorted(self.partitions):
+            records = self.partitions[partition]
+            out += records[self.next[partition] :]
+            self.next[partition] = len(records)
+        self.deliveries += len(out)
+        return out
+
+    async def commit(self, position: Position) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.committed[position.partition] = position.offset + 1
+
+    def rewind(self, position: Position) -> None:
+        self.rewinds.append(position)
+        self.next[position.partition] = position.offset
