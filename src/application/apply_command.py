@@ -19,6 +19,7 @@ make that safe.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from domain.commands import (
     FailureReason,
     SetFulfillmentStatus,
 )
+from domain.order import OrderSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +97,11 @@ class ApplyCommand:
                 current = await self._forms.get(form_id)
                 if current.fulfillment_status == command.status:
                     return _succeeded(command, at)  # applied before (a re-delivery)
-                return CommandFailed(
-                    command_id=command.command_id,
-                    command_type=command.command_type,
-                    account=command.account,
-                    checkout_form_id=form_id,
-                    occurred_at=at,
-                    reason=FailureReason.CONFLICT,
-                    message="the order changed since OpenOMS decided (revision outdated)",
-                    current_revision=current.revision,
-                    current_status=current.fulfillment_status,
+                return _conflict(
+                    command,
+                    at,
+                    current,
+                    "the order changed since OpenOMS decided (revision outdated)",
                 )
             return _succeeded(command, at)
         for _ in range(RACE_RETRIES):
@@ -120,16 +117,8 @@ class ApplyCommand:
                 continue
             return _succeeded(command, at)
         current = await self._forms.get(form_id)
-        return CommandFailed(
-            command_id=command.command_id,
-            command_type=command.command_type,
-            account=command.account,
-            checkout_form_id=form_id,
-            occurred_at=at,
-            reason=FailureReason.CONFLICT,
-            message=f"the order kept changing: {RACE_RETRIES} writes lost the race",
-            current_revision=current.revision,
-            current_status=current.fulfillment_status,
+        return _conflict(
+            command, at, current, f"the order kept changing: {RACE_RETRIES} writes lost the race"
         )
 
     async def _add_shipment(self, command: AddShipment, at: datetime) -> CommandResult:
@@ -163,6 +152,17 @@ def _succeeded(command: Command, at: datetime, shipment_id: str | None = None) -
         checkout_form_id=command.checkout_form_id,
         occurred_at=at,
         shipment_id=shipment_id,
+    )
+
+
+def _conflict(
+    command: SetFulfillmentStatus, at: datetime, current: OrderSnapshot, message: str
+) -> CommandFailed:
+    """`conflict`, with the order as it is now (what OpenOMS needs to decide again)."""
+    return dataclasses.replace(
+        _failed(command, at, FailureReason.CONFLICT, message),
+        current_revision=current.revision,
+        current_status=current.fulfillment_status,
     )
 
 

@@ -2,13 +2,16 @@
 
 Simulator (real HTTP on loopback) → the service (the same wiring as `run`) → the embedded
 Kafka-compatible broker → a live view that consumes the topics, exactly like a downstream
-OMS service would. Buyer personal data is not printed: a row shows the order id, the
-amount and the statuses only.
+OMS service would. The demo also plays OpenOMS's other half: once orders are imported it
+sends a few commands (README.md, Commands) for them and shows each result and the status
+changes they cause. Buyer personal data is not printed: a row shows the order id, the
+amount, the statuses, and a command's type, status or carrier and made-up waybill only.
 
 Ctrl-C (SIGINT to the whole foreground process group) or SIGTERM stops it in this order:
-the service (gracefully, as `run` does), the live view, the broker, the simulator; then the
-summary is printed. The broker runs in its own session (sandbox.kafka_broker), so the
-terminal's SIGINT never reaches it while clients are still connected.
+the demo's commands, the service (gracefully, as `run` does), the live view, the broker, the
+simulator; then the summary is printed. The broker runs in its own session
+(sandbox.kafka_broker), so the terminal's SIGINT never reaches it while clients are still
+connected.
 """
 
 from __future__ import annotations
@@ -22,21 +25,25 @@ import signal
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from adapters.kafka import KafkaConfig, ensure_topics
+from adapters.kafka.commands import CE_TYPE_ADD_SHIPMENT, CE_TYPE_SET_FULFILLMENT_STATUS
+from adapters.kafka.messages import cloudevent_headers, utc_timestamp
 from adapters.persistence import SqliteDatabase, SqliteStateStore
 from application.ports import PortError
+from domain.statuses import OrderStatus
 from entrypoints.containers import kafka_config
 from entrypoints.service import serve
 from entrypoints.settings import Settings, load_settings
@@ -53,6 +60,16 @@ VIEWER_DRAIN_SECONDS = 3.0  # after the service stopped: read what it published 
 # Each column is labelled once (COLUMNS) and every row uses the same widths.
 COLUMNS = ("TIME", "EVENT", "ORDER", "AMOUNT", "STATUS")
 _WIDTHS = (8, 18, 13, 14)
+# OpenOMS's part: an order every COMMAND_EVERY_SECONDS, at most COMMAND_ORDERS of them, each
+# given PROCESSING, a shipment and SENT, COMMAND_STEP_SECONDS apart so that each status
+# change can show up as its own event (the service polls every second).
+COMMAND_ORDERS = 5
+COMMAND_EVERY_SECONDS = 8.0
+COMMAND_STEP_SECONDS = 2.0
+COMMAND_SOURCE = "openoms/demo"  # the commands' `ce_source`: they come from "OpenOMS"
+DEMO_CARRIER = "INPOST"  # one of the simulator's `GET /order/carriers`
+# Orders OpenOMS may still ship: imported in one of these and not moved out of them since.
+OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.CONFIRMED, OrderStatus.PROCESSING})
 
 
 @dataclass
@@ -66,13 +83,25 @@ class Tally:
     lag_capped: bool = False
     requests_last_minute: int = 0
     requests_total: int = 0
+    commands_sent: int = 0
+    results: Counter[str] = field(default_factory=Counter)  # by `result_type`
+    # Full checkout form ids of imported orders still in OPEN_STATUSES, oldest first (a dict
+    # as an ordered set), and the orders already given commands: each is picked once.
+    candidates: dict[str, None] = field(default_factory=dict)
+    commanded: set[str] = field(default_factory=set)
+    # command_id -> what the command asked ("SetFulfillmentStatus SENT"), for its result row.
+    asked: dict[str, str] = field(default_factory=dict)
 
     def figures(self) -> list[tuple[str, str]]:
         """(label, value) of the running header."""
         lag = "-" if self.lag_events is None else str(self.lag_events)
+        succeeded, failed = self.results["CommandSucceeded"], self.results["CommandFailed"]
         return [
             ("orders imported", str(self.published["OrderImported"])),
             ("status changes", str(self.published["OrderStatusChanged"])),
+            ("updates", str(self.published["OrderUpdated"])),
+            ("commands sent", str(self.commands_sent)),
+            ("results", f"{succeeded} ok, {failed} failed"),
             ("dead letters", str(self.dead_letters)),
             ("lag (events)", f"{lag}+" if self.lag_capped else lag),
             ("Allegro req/min", f"{self.requests_last_minute} of {RATE_LIMIT_PER_MINUTE}"),
@@ -90,6 +119,21 @@ class Tally:
     def line(self) -> str:
         """The header as one line, for output that is not a terminal."""
         return " | ".join(f"{label} {value}" for label, value in self.figures())
+
+    def track(self, order_id: str, order_status: object) -> None:
+        """An order's latest status: in OPEN_STATUSES (and not commanded yet) it may be picked."""
+        if order_id and order_status in OPEN_STATUSES and order_id not in self.commanded:
+            self.candidates[order_id] = None
+        else:
+            self.candidates.pop(order_id, None)
+
+    def next_order(self) -> str | None:
+        """The oldest order that may still be shipped, never the same one twice."""
+        for order_id in self.candidates:
+            del self.candidates[order_id]
+            self.commanded.add(order_id)
+            return order_id
+        return None
 
 
 async def run_demo(orders: int, duration: float) -> None:
@@ -133,6 +177,7 @@ async def _pipeline(
     viewer = asyncio.create_task(_view(config, tally, viewer_stop, header))
     probe = asyncio.create_task(_probe(state, state_file, tally, header))
     service = asyncio.create_task(serve(settings, stop))
+    operator = asyncio.create_task(_operate(config, tally, header))
     signalled = asyncio.create_task(stop.wait())
     try:
         with header:
@@ -144,6 +189,11 @@ async def _pipeline(
             interrupted = stop.is_set()
             stop.set()
             stop_live.set()
+            # No new commands once stopping; the service, stopped gracefully next, still
+            # answers a command it is applying.
+            operator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await operator
             # `serve` installs its own SIGINT/SIGTERM handlers; once it returned, a second
             # Ctrl-C must not interrupt the bounded shutdown that follows.
             await service
@@ -151,9 +201,9 @@ async def _pipeline(
             viewer_stop.set()
             await viewer
     finally:
-        for task in (signalled, probe, viewer, service):
+        for task in (signalled, probe, operator, viewer, service):
             task.cancel()
-        for task in (signalled, probe, viewer, service):
+        for task in (signalled, probe, operator, viewer, service):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         stop_live.set()
@@ -203,6 +253,10 @@ def _banner(api_url: str, bootstrap: str, config: KafkaConfig) -> None:
         f"Kafka (embedded)   {bootstrap}  topics [cyan]{config.topic_orders}[/], "
         f"[cyan]{config.topic_dlq}[/]"
     )
+    console.print(
+        f"OpenOMS (this demo) sends commands to [cyan]{config.topic_commands}[/] and reads "
+        f"their results from [cyan]{config.topic_command_results}[/]"
+    )
     console.print("Ctrl-C stops the service gracefully, then the broker, and prints a summary.\n")
     console.print(_row(*COLUMNS), style="bold")
 
@@ -247,6 +301,7 @@ async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: 
     consumer = AIOKafkaConsumer(
         config.topic_orders,
         config.topic_dlq,
+        config.topic_command_results,
         bootstrap_servers=config.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -260,9 +315,12 @@ async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: 
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
+                    message = json.loads(record.value or b"{}")
+                    if record.topic == config.topic_command_results:
+                        console.print(_result_line(tally, message, record.timestamp))
+                        continue
                     dead = record.topic == config.topic_dlq
-                    event = json.loads(record.value or b"{}")
-                    console.print(_line(tally, dead, event, record.timestamp))
+                    console.print(_line(tally, dead, message, record.timestamp))
             header.refresh()
             if drain_until is not None and (not batches or time.monotonic() >= drain_until):
                 return
@@ -280,12 +338,118 @@ def _line(tally: Tally, dead: bool, event: dict[str, object], timestamp_ms: int)
         return Text(_row(seen, "dead letter", order, "", kind), style="red")
     kind = str(event.get("event_type", "?"))
     tally.published[kind] += 1
+    if kind in ("OrderImported", "OrderStatusChanged"):
+        tally.track(str(event.get("external_id") or ""), event.get("order_status"))
     if kind == "OrderImported":
         amount = f"{event.get('total_amount')} {event.get('currency')}"
         status = f"{event.get('order_status')}/{event.get('payment_status')}"
         return Text(_row(seen, kind, order, amount, status), style="green")
+    if kind == "OrderUpdated":
+        # The names of the fields that changed, never their values (buyer data).
+        changed = event.get("changed")
+        names = ", ".join(str(name) for name in changed) if isinstance(changed, list) else "?"
+        return Text(_row(seen, kind, order, "", names), style="cyan")
     status = f"{event.get('previous_status')} → {event.get('order_status')} ({event.get('reason')})"
     return Text(_row(seen, kind, order, "", status), style="yellow")
+
+
+def _result_line(tally: Tally, result: dict[str, object], timestamp_ms: int) -> Text:
+    """A command's result: what the command asked and, if it failed, why (the reason, and
+    Allegro's error code or the order's status now; never the message, which may quote
+    anything the command carried)."""
+    seen = datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M:%S")
+    order = str(result.get("checkout_form_id") or "")[: _WIDTHS[2]]
+    kind = str(result.get("result_type", "?"))
+    tally.results[kind] += 1
+    asked = tally.asked.get(str(result.get("command_id")), str(result.get("command_type") or "?"))
+    if kind == "CommandSucceeded":
+        return Text(_row(seen, kind, order, "", asked), style="green")
+    why = str(result.get("reason") or "?")
+    if result.get("code"):
+        why += f" ({result['code']})"
+    elif result.get("current_status"):
+        why += f" (now {result['current_status']})"
+    return Text(_row(seen, kind, order, "", f"{asked}: {why}"), style="red")
+
+
+def _commands(order_id: str, serial: int) -> list[dict[str, object]]:
+    """What OpenOMS sends to ship one order: PROCESSING, a shipment with a made-up waybill
+    (unique per order, so no two orders share one), then SENT."""
+
+    def command(command_type: str, **fields: object) -> dict[str, object]:
+        return {
+            "command_id": str(uuid.uuid4()),
+            "command_type": command_type,
+            "account": ACCOUNT,
+            "checkout_form_id": order_id,
+            **fields,
+        }
+
+    return [
+        command("SetFulfillmentStatus", status="PROCESSING"),
+        command("AddShipment", carrier_id=DEMO_CARRIER, waybill=f"DEMO{serial:07d}"),
+        command("SetFulfillmentStatus", status="SENT"),
+    ]
+
+
+def _command_record(command: dict[str, object]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key (the order, so its commands stay in order), value and CloudEvents headers."""
+    order_id = str(command["checkout_form_id"])
+    ce_type = (
+        CE_TYPE_ADD_SHIPMENT
+        if command["command_type"] == "AddShipment"
+        else CE_TYPE_SET_FULFILLMENT_STATUS
+    )
+    headers = cloudevent_headers(
+        ce_id=str(command["command_id"]),
+        source=COMMAND_SOURCE,
+        ce_type=ce_type,
+        subject=order_id,
+        time=utc_timestamp(datetime.now(UTC)),
+    )
+    return order_id.encode(), json.dumps(command).encode(), headers
+
+
+def _sent_line(tally: Tally, command: dict[str, object]) -> Text:
+    """A command just sent; remembers what it asked for the row of its result."""
+    tally.commands_sent += 1
+    if command["command_type"] == "AddShipment":
+        asked = f"AddShipment {command['carrier_id']} {command['waybill']}"
+    else:
+        asked = f"{command['command_type']} {command['status']}"
+    tally.asked[str(command["command_id"])] = asked
+    seen = datetime.now().strftime("%H:%M:%S")
+    order = str(command["checkout_form_id"])[: _WIDTHS[2]]
+    return Text(_row(seen, "command sent", order, "", asked), style="magenta")
+
+
+async def _operate(config: KafkaConfig, tally: Tally, header: _Header) -> None:
+    """OpenOMS's part: once an imported order may still be shipped, every
+    COMMAND_EVERY_SECONDS one is given its commands, COMMAND_ORDERS orders at most. Ends
+    when done or cancelled (the demo stops)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=config.bootstrap_servers,
+        # The embedded broker (tansu) rejects InitProducerId: no idempotent producer here.
+        enable_idempotence=False,
+    )
+    await producer.start()
+    try:
+        for serial in range(1, COMMAND_ORDERS + 1):
+            order_id = tally.next_order()
+            while order_id is None:
+                await asyncio.sleep(0.5)
+                order_id = tally.next_order()
+            started = time.monotonic()
+            for step, command in enumerate(_commands(order_id, serial)):
+                if step:
+                    await asyncio.sleep(COMMAND_STEP_SECONDS)
+                key, value, headers = _command_record(command)
+                await producer.send_and_wait(config.topic_commands, value, key=key, headers=headers)
+                console.print(_sent_line(tally, command))
+                header.refresh()
+            await asyncio.sleep(max(0.0, started + COMMAND_EVERY_SECONDS - time.monotonic()))
+    finally:
+        await producer.stop()
 
 
 async def _probe(state: SimulatorState, path: Path, tally: Tally, header: _Header) -> None:
@@ -329,8 +493,11 @@ def _summary(tally: Tally, interrupted: bool, duration: float) -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("published")
     table.add_column("count", justify="right")
-    for kind in ("OrderImported", "OrderStatusChanged"):
+    for kind in ("OrderImported", "OrderStatusChanged", "OrderUpdated"):
         table.add_row(kind, str(tally.published[kind]))
+    table.add_row("commands sent", str(tally.commands_sent))
+    for kind in ("CommandSucceeded", "CommandFailed"):
+        table.add_row(kind, str(tally.results[kind]))
     table.add_row("dead letters", str(tally.dead_letters))
     table.add_row("Allegro requests", str(tally.requests_total))
     console.print(table)

@@ -21,11 +21,18 @@ from tests.support.process import wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 ROW = re.compile(r"^\d\d:\d\d:\d\d\s+OrderImported\s")
+# The demo, acting as OpenOMS, sends commands for imported orders and shows their results.
+SENT = re.compile(r"^\d\d:\d\d:\d\d\s+command sent\s+\S+\s+(SetFulfillmentStatus|AddShipment) ")
+SUCCEEDED = re.compile(
+    r"^\d\d:\d\d:\d\d\s+CommandSucceeded\s+\S+\s+(SetFulfillmentStatus|AddShipment) "
+)
+FAILED = re.compile(r"^\d\d:\d\d:\d\d\s+CommandFailed\s")
 COLUMNS = re.compile(r"^TIME\s+EVENT\s+ORDER\s+AMOUNT\s+STATUS$")
 # Without a terminal the running header is a line every few seconds; the lag is a number
 # once the service has stored a cursor.
 HEADER = re.compile(
-    r"^orders imported (\d+) \| status changes \d+ \| dead letters \d+ \| "
+    r"^orders imported (\d+) \| status changes \d+ \| updates \d+ \| commands sent \d+ \| "
+    r"results \d+ ok, \d+ failed \| dead letters \d+ \| "
     r"lag \(events\) \d+\+? \| Allegro req/min [1-9]\d* of 600$"
 )
 
@@ -129,11 +136,17 @@ def test_ctrl_c_stops_the_service_then_the_broker_then_prints_the_summary(demo: 
     def importing() -> bool:
         assert demo.process.poll() is None, "\n".join(demo.stderr[-40:])
         headers = [match for line in demo.stdout if (match := HEADER.match(line))]
-        return any(ROW.match(line) for line in demo.stdout) and any(
-            int(match.group(1)) > 0 for match in headers
+        return (
+            any(ROW.match(line) for line in demo.stdout)
+            and any(int(match.group(1)) > 0 for match in headers)
+            and any(SUCCEEDED.match(line) for line in demo.stdout)
         )
 
-    wait_until(importing, within=45, what="imported orders and a running header with them")
+    wait_until(
+        importing,
+        within=45,
+        what="imported orders, a running header with them and a command's result",
+    )
     (broker,) = children_named(demo.process.pid, "tansu")
     demo.broker = broker
 
@@ -154,6 +167,15 @@ def test_ctrl_c_stops_the_service_then_the_broker_then_prints_the_summary(demo: 
     assert summary is not None, stdout[-2000:]
     assert int(summary.group(1)) == imported
     assert re.search(r"^dead letters\s+\d+$", stdout, re.MULTILINE)
+    # Every command row and result row is counted in the summary.
+    for label, row in (
+        ("commands sent", SENT),
+        ("CommandSucceeded", SUCCEEDED),
+        ("CommandFailed", FAILED),
+    ):
+        counted = re.search(rf"^{label}\s+(\d+)$", stdout, re.MULTILINE)
+        assert counted is not None, stdout[-2000:]
+        assert int(counted.group(1)) == sum(1 for line in demo.stdout if row.match(line))
 
 
 def test_without_the_broker_binary_the_demo_says_so_in_one_line(tmp_path: Path) -> None:
