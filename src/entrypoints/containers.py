@@ -76,6 +76,8 @@ def allegro_config(allegro: AllegroSettings) -> AllegroClientConfig:
         timeout_seconds=allegro.allegro_timeout_seconds,
         retry_after_max_seconds=allegro.allegro_retry_after_max_seconds,
         max_body_bytes=allegro.allegro_max_body_bytes,
+        import_min_share=allegro.allegro_import_min_share,
+        commands_min_share=allegro.allegro_commands_min_share,
     )
 
 
@@ -288,7 +290,7 @@ def _command_loop(
 ) -> CommandLoop:
     return command_loop(
         source,
-        client.forms,
+        client.command_forms,
         client.orders,
         publisher,
         KafkaResultEncoder(kafka.kafka_max_message_bytes),

@@ -29,6 +29,11 @@ from urllib.parse import quote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from adapters.allegro.budget_share import (
+    DEFAULT_COMMANDS_MIN_SHARE,
+    DEFAULT_IMPORT_MIN_SHARE,
+    MAX_MIN_SHARE,
+)
 from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, is_loopback
 from adapters.kafka.config import SASL_MECHANISMS
 from adapters.kafka.messages import DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES
@@ -116,6 +121,14 @@ class AllegroSettings(BaseSettings):
     allegro_import_trigger: ImportTrigger = ImportTrigger.READY_FOR_PROCESSING
     allegro_rate_limit_per_minute: int = Field(default=150, ge=1, le=9000)
     allegro_rate_limit_burst: int = Field(default=5, ge=1, le=1000)
+    # The parts of the budget the import and the commands keep however busy the other is;
+    # each class is capped at 1 - the other's share (see adapters/allegro/budget_share.py).
+    allegro_import_min_share: float = Field(
+        default=DEFAULT_IMPORT_MIN_SHARE, ge=0, le=MAX_MIN_SHARE, allow_inf_nan=False
+    )
+    allegro_commands_min_share: float = Field(
+        default=DEFAULT_COMMANDS_MIN_SHARE, ge=0, le=MAX_MIN_SHARE, allow_inf_nan=False
+    )
     allegro_status_mapping: dict[str, str] = Field(default_factory=dict)
     allegro_timeout_seconds: float = Field(default=30.0, gt=0)
     # A larger 2xx body is malformed (see adapters/allegro/config.py).
@@ -150,6 +163,17 @@ class AllegroSettings(BaseSettings):
         if value in ("latest", "earliest") or value.isdigit():
             return value
         raise ValueError("must be 'latest', 'earliest' or a journal event id (digits)")
+
+    @model_validator(mode="after")
+    def _min_shares(self) -> Self:
+        # A small tolerance: 0.7 + 0.3 must pass however the floats round.
+        if self.allegro_import_min_share + self.allegro_commands_min_share > 1 + 1e-9:
+            raise ValueError(
+                "ALLEGRO_IMPORT_MIN_SHARE + ALLEGRO_COMMANDS_MIN_SHARE must not exceed 1 (got "
+                f"{self.allegro_import_min_share} + {self.allegro_commands_min_share}): the two "
+                "classes share one budget"
+            )
+        return self
 
     @model_validator(mode="after")
     def _urls(self) -> Self:

@@ -12,6 +12,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.allegro.auth import TokenManager
+from adapters.allegro.budget_share import ShareLimiter
 from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES
 from adapters.allegro.endpoint_limit import WindowLimiter
 from adapters.allegro.errors import LOGIN_HINT, MalformedResponse, OversizeBody
@@ -22,6 +23,7 @@ from adapters.allegro.transport import (
     ENDPOINT_EXTENSION,
     LIMITER_EXTENSION,
     REPEATABLE_EXTENSION,
+    SHARE_EXTENSION,
 )
 from adapters.allegro.wire import ErrorsHolderWire, OAuthErrorWire
 from application.ports.errors import AllegroAuthError, AllegroRejected, AllegroUnavailable
@@ -47,12 +49,20 @@ class AllegroApi:
         client: httpx.AsyncClient,
         tokens: TokenManager,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        *,
+        share: ShareLimiter | None = None,
     ) -> None:
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         self._client = client
         self._tokens = tokens
         self._max_body_bytes = max_body_bytes
+        self._share = share
+
+    def for_class(self, share: ShareLimiter) -> AllegroApi:
+        """The same API (client, tokens, limits) whose every request counts against `share`,
+        one request class's part of the shared budget (budget_share.py)."""
+        return AllegroApi(self._client, self._tokens, self._max_body_bytes, share=share)
 
     async def request(
         self,
@@ -69,12 +79,15 @@ class AllegroApi:
         (a 401 was refused before anything was applied, so even a request that is not
         `repeatable` is sent again). `repeatable=False`: the transport repeats the request
         only where Allegro cannot have applied it (see transport.REPEATABLE_EXTENSION).
-        `limiter`: the resource's own cap, on top of the shared budget."""
+        `limiter`: the resource's own cap, on top of the shared budget (and of this view's
+        request class, if any: `for_class`)."""
         extensions: dict[str, Any] = {ENDPOINT_EXTENSION: endpoint}
         if not repeatable:
             extensions[REPEATABLE_EXTENSION] = False
         if limiter is not None:
             extensions[LIMITER_EXTENSION] = limiter
+        if self._share is not None:
+            extensions[SHARE_EXTENSION] = self._share
         token = await self._tokens.access_token()
         response = await self._send(method, path, params, json_body, token, extensions)
         if response.status_code == 401:

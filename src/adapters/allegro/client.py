@@ -11,6 +11,7 @@ import httpx
 
 from adapters.allegro.api import AllegroApi
 from adapters.allegro.auth import TokenManager, build_oauth_client
+from adapters.allegro.budget_share import BudgetShares
 from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, AllegroClientConfig
 from adapters.allegro.headers import API_HEADERS
 from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
@@ -27,11 +28,16 @@ from application.ports.state import TokenStore
 
 class AllegroClient:
     """Owns the REST client, the token manager (with authlib's client) and the bucket.
-    `orders` writes back through the same API client, so reads and writes share one budget;
-    `timing` paces the write resources' own per-second caps."""
+    Every port goes through the same API client, so reads and writes share one budget;
+    `timing` paces the write resources' own per-second caps.
+
+    Two request classes split that budget (budget_share.py): the import (`journal`, `forms`)
+    and the commands (`command_forms`, `orders`), each through a view of the API that counts
+    its requests against the class's limiter. Without `shares` the views are not limited."""
 
     journal: HttpxOrderEventJournal
     forms: HttpxCheckoutFormReader
+    command_forms: HttpxCheckoutFormReader
     orders: HttpxOrderWriter
 
     def __init__(
@@ -41,13 +47,17 @@ class AllegroClient:
         tokens: TokenManager,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timing: Timing | None = None,
+        shares: BudgetShares | None = None,
     ) -> None:
         api = AllegroApi(api_client, tokens, max_body_bytes)
+        imports = api.for_class(shares.imports) if shares is not None else api
+        commands = api.for_class(shares.commands) if shares is not None else api
         timing = timing or Timing()
-        self.journal = HttpxOrderEventJournal(api)
-        self.forms = HttpxCheckoutFormReader(api)
+        self.journal = HttpxOrderEventJournal(imports)
+        self.forms = HttpxCheckoutFormReader(imports)
+        self.command_forms = HttpxCheckoutFormReader(commands)
         self.orders = HttpxOrderWriter(
-            api,
+            commands,
             shipments_limiter=resource_limiter(timing),
             carriers_limiter=resource_limiter(timing),
         )
@@ -113,6 +123,12 @@ def build_allegro_client(
         tokens=tokens,
         max_body_bytes=config.max_body_bytes,
         timing=timing,
+        shares=BudgetShares.build(
+            config.rate_limit_per_minute,
+            config.import_min_share,
+            config.commands_min_share,
+            timing,
+        ),
     )
 
 

@@ -6,6 +6,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from adapters.allegro.budget_share import (
+    DEFAULT_COMMANDS_MIN_SHARE,
+    DEFAULT_IMPORT_MIN_SHARE,
+    check_min_shares,
+)
+
 _LOOPBACK_NAMES = frozenset({"localhost"})
 # Far above any real body: the largest, a list page of 100 full forms, is a small fraction
 # of it (sizes in docs/performance.md).
@@ -31,6 +37,10 @@ class AllegroClientConfig:
     rate_limit_block_seconds: float = 60.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a larger 2xx body is malformed
     retry_after_max_seconds: float = 300.0  # longer Retry-After values are cut to this
+    # The parts of the per-minute budget the import and the commands keep however busy the
+    # other is (adapters/allegro/budget_share.py): each is capped at 1 - the other's share.
+    import_min_share: float = DEFAULT_IMPORT_MIN_SHARE
+    commands_min_share: float = DEFAULT_COMMANDS_MIN_SHARE
 
     def __post_init__(self) -> None:
         _check_url("api_url", self.api_url)
@@ -55,6 +65,7 @@ class AllegroClientConfig:
             raise ValueError("rate_limit_block_seconds must not be negative")
         if not self.retry_after_max_seconds > 0:  # also rejects NaN
             raise ValueError("retry_after_max_seconds must be positive")
+        check_min_shares(self.import_min_share, self.commands_min_share)
 
     @property
     def token_url(self) -> str:

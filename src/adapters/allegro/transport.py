@@ -10,6 +10,7 @@ import logging
 
 import httpx
 
+from adapters.allegro.budget_share import ShareLimiter
 from adapters.allegro.endpoint_limit import WindowLimiter
 from adapters.allegro.observer import RequestObserver
 from adapters.allegro.rate_limit import TokenBucket
@@ -35,6 +36,9 @@ ENDPOINT_EXTENSION = "openoms_allegro.endpoint"
 REPEATABLE_EXTENSION = "openoms_allegro.repeatable"
 # Request extension: a `WindowLimiter` for a resource with its own cap, taken on every attempt.
 LIMITER_EXTENSION = "openoms_allegro.limiter"
+# Request extension: the `ShareLimiter` of the request's class (import or commands) inside the
+# shared budget (budget_share.py), taken on every attempt together with the bucket's token.
+SHARE_EXTENSION = "openoms_allegro.share"
 
 # Failures that happen before any byte of the request leaves: safe to repeat any request.
 NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
@@ -70,10 +74,15 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         endpoint = str(request.extensions.pop(ENDPOINT_EXTENSION, None) or request.url.path)
         repeatable = request.extensions.pop(REPEATABLE_EXTENSION, True) is not False
         limiter = request.extensions.pop(LIMITER_EXTENSION, None)
+        share = request.extensions.pop(SHARE_EXTENSION, None)
         attempt = 0
         while True:
             attempt += 1
-            await self._bucket.acquire()
+            if isinstance(share, ShareLimiter):
+                async with share.turn():  # the class's cap, and its turn at the bucket
+                    await self._bucket.acquire()
+            else:
+                await self._bucket.acquire()
             if isinstance(limiter, WindowLimiter):
                 await limiter.acquire()
             started = self._timing.monotonic()
