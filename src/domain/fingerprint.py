@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import Enum
 
 VERSION = "1"
-_DIGEST_CHARS = 16  # 64 bits: a collision would hide one change of one order, once
+_DIGEST_BYTES = 8  # 64 bits: a collision would hide one change of one order, once
 
 
 def fingerprint(fields: Mapping[str, object]) -> str:
@@ -48,22 +48,34 @@ def _parse(text: str | None) -> dict[str, str] | None:
 
 
 def _digest(value: object) -> str:
-    canonical = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:_DIGEST_CHARS]
+    canonical = _ENCODE(_plain(value)).encode()
+    return hashlib.blake2b(canonical, digest_size=_DIGEST_BYTES).hexdigest()
+
+
+# One decision computes ~30 digests, on every import and every later revision: the canonical
+# form is built without `dataclasses.fields()` per object (its field names are cached per class)
+# and encoded by one reused encoder.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _plain(value: object) -> object:
-    """A JSON-able form that depends only on the value (not on Python's reprs)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """A JSON-able form that depends only on the value (not on Python's reprs): a dataclass
+    is the list of its fields' values in declaration order (a new field moves `VERSION`)."""
+    kind = type(value)
+    if value is None or kind in (str, int, bool, float):
+        return value
+    if kind in (tuple, list):
+        return [_plain(item) for item in value]  # type: ignore[attr-defined]
+    if kind is Decimal:
+        return str(value.normalize()) if value == value else "NaN"  # type: ignore[attr-defined]
+    if kind is datetime:
+        return value.isoformat()  # type: ignore[attr-defined]
     if isinstance(value, Enum):
         return _plain(value.value)
-    if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
-    if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value else "NaN"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES.get(kind)
+        if names is None:
+            names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return [_plain(getattr(value, name)) for name in names]
     return str(value)
