@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := constraints.txt
 
-.PHONY: demo test test-fast lint fmt bench check clean lock contracts
+.PHONY: demo test test-fast test-extended lint fmt bench check clean lock contracts
 
 # Every dependency is installed at the version pinned in $(LOCK), as the Dockerfile does.
 $(STAMP): pyproject.toml $(LOCK)
@@ -23,6 +23,9 @@ test: $(STAMP)  ## the whole default test suite (unit, contract, integration, e2
 
 test-fast: $(STAMP)  ## the edit-test loop: unit and contract tests (each port's contract still runs against its real adapters), ~1 min
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
+
+test-extended: $(STAMP)  ## the minutes-long fault runs left out of `make test` (command path under SIGKILLs and outages), ~6 min
+	$(BIN)/pytest -q -p no:cacheprovider -m extended tests/faults
 
 lint: $(STAMP)  ## ruff, formatting, mypy --strict, import-linter
 	$(BIN)/ruff check src tests bench tools

@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from application.apply_command import ApplyCommand
 from application.poll_loop import Backoff
 from application.ports.commands import CommandSource, ReceivedCommand, ResultEncoder
 from application.ports.errors import PortError
 from application.ports.publisher import DeadLetter, MessageSender
-from domain.commands import CommandResult
+from domain.commands import CommandFailed, CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class CommandStatus:
     applied: int = 0
     succeeded: int = 0
     failed: int = 0
+    # Failures by reason (`rejected`, `conflict`, `invalid`): what an operator acts on.
+    failed_by_reason: Counter[str] = field(default_factory=Counter)
     rejected_records: int = 0  # not commands at all: on the dead-letter topic
     consecutive_failures: int = 0
     last_error: str | None = None
@@ -120,10 +123,11 @@ class CommandLoop:
         await self._sender.send([self._encoder.encode_result(result)])
         await self._source.commit(record.position)
         self.status.applied += 1
-        if result.result_type == "CommandSucceeded":
-            self.status.succeeded += 1
-        else:
+        if isinstance(result, CommandFailed):
             self.status.failed += 1
+            self.status.failed_by_reason[result.reason.value] += 1
+        else:
+            self.status.succeeded += 1
         log.info(
             "command done",
             extra={

@@ -79,7 +79,7 @@ COMMAND_DEAD_LETTERS = "openoms_allegro_command_dead_letters_total"
 COMMAND_CONSECUTIVE_FAILURES = "openoms_allegro_command_consecutive_failures"
 # The results a command ends with, as `CommandStatus` counts them. Its failures (rejected,
 # conflict, invalid: docs/metrics.md) are one count there, so they are one series here.
-COMMAND_RESULTS = ("succeeded", "failed")
+COMMAND_RESULTS = ("succeeded", "rejected", "conflict", "invalid")
 
 # Allegro answers in tens to hundreds of milliseconds; a request may last up to its 30 s timeout.
 REQUEST_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -188,15 +188,18 @@ class Metrics(LoopObserver):
             return (("account", account), *extra.items()), value
 
         def results() -> list[tuple[Labels, float]]:
-            counts = {"succeeded": status.succeeded, "failed": status.failed}
-            return [labelled(float(counts[result]), result=result) for result in COMMAND_RESULTS]
+            counts = {**status.failed_by_reason, "succeeded": status.succeeded}
+            return [
+                labelled(float(counts.get(result, 0)), result=result) for result in COMMAND_RESULTS
+            ]
 
         def streak() -> list[tuple[Labels, float]]:
             return [labelled(float(status.consecutive_failures))] if applying() else []
 
         self.counter(
             COMMANDS,
-            "OpenOMS commands answered with a result, by result (succeeded, failed)",
+            "OpenOMS commands answered with a result, by result (succeeded, rejected, conflict, "
+            "invalid)",
             results,
         )
         self.counter(

@@ -26,6 +26,11 @@ from application.ports.errors import ConsumeError
 logger = logging.getLogger(__name__)
 
 MAX_RECORDS = 100  # per `receive`: a round stays short, so a stop is answered quickly
+# A member that died (a crash, a SIGKILL) holds its partitions until its session times out:
+# the commands wait that long after every crash. Kafka's lowest allowed session by default
+# (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
+SESSION_TIMEOUT_MS = 6_000
+HEARTBEAT_INTERVAL_MS = 2_000
 
 
 class AiokafkaCommandSource(CommandSource):
@@ -43,6 +48,8 @@ class AiokafkaCommandSource(CommandSource):
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             # A record over this is answered as unreadable without holding the partition.
             max_partition_fetch_bytes=max(4 * MAX_COMMAND_BYTES, 1_048_576),
         )

@@ -60,7 +60,7 @@ LABEL_VALUES = {
     "event_type": r"OrderImported|OrderStatusChanged|OrderUpdated",
     "error": r"[A-Z]\w*",
     "dependency": r"broker|state_store|token|polling",
-    "result": r"committed|held|empty|succeeded|failed",
+    "result": r"committed|held|empty|succeeded|rejected|conflict|invalid",
     "le": r"[\d.e+-]+|\+Inf",
 }
 

@@ -27,7 +27,10 @@ UNKNOWN = "cccccccc-0000-4000-8000-00000000000c"  # not on Allegro: the command 
 AT = datetime(2026, 3, 14, 12, tzinfo=UTC)
 
 SUCCEEDED = 'openoms_allegro_commands_total{account="shop",result="succeeded"}'
-FAILED = 'openoms_allegro_commands_total{account="shop",result="failed"}'
+REJECTED = 'openoms_allegro_commands_total{account="shop",result="rejected"}'
+CONFLICT = 'openoms_allegro_commands_total{account="shop",result="conflict"}'
+INVALID = 'openoms_allegro_commands_total{account="shop",result="invalid"}'
+NO_FAILURES = {REJECTED: 0, CONFLICT: 0, INVALID: 0}
 DEAD_LETTERED = 'openoms_allegro_command_dead_letters_total{account="shop"}'
 STREAK = 'openoms_allegro_command_consecutive_failures{account="shop"}'
 
@@ -90,7 +93,7 @@ def shipment(order_id: str, waybill: str) -> ReceivedCommand:
 
 
 def test_the_series_are_there_from_the_start_with_bounded_labels() -> None:
-    assert Scraped().commands() == {SUCCEEDED: 0, FAILED: 0, DEAD_LETTERED: 0, STREAK: 0}
+    assert Scraped().commands() == {SUCCEEDED: 0, **NO_FAILURES, DEAD_LETTERED: 0, STREAK: 0}
 
 
 async def test_what_the_command_loop_did_is_what_a_scrape_reads() -> None:
@@ -104,7 +107,13 @@ async def test_what_the_command_loop_did_is_what_a_scrape_reads() -> None:
 
     await loop.step()
 
-    assert scraped.commands() == {SUCCEEDED: 2, FAILED: 1, DEAD_LETTERED: 1, STREAK: 0}
+    assert scraped.commands() == {
+        SUCCEEDED: 2,
+        **NO_FAILURES,
+        REJECTED: 1,
+        DEAD_LETTERED: 1,
+        STREAK: 0,
+    }
 
 
 async def test_an_outage_shows_as_a_streak_that_a_success_ends() -> None:
@@ -133,7 +142,7 @@ def test_a_standby_leaves_the_streak_out_and_keeps_its_counts() -> None:
 
     scraped.service.become(Role.STANDBY, scraped.clock.now())
 
-    assert scraped.commands() == {SUCCEEDED: 7, FAILED: 0, DEAD_LETTERED: 0}
+    assert scraped.commands() == {SUCCEEDED: 7, **NO_FAILURES, DEAD_LETTERED: 0}
 
 
 def test_with_commands_off_no_command_series_is_exposed() -> None:
