@@ -45,6 +45,7 @@ class CommandStatus:
     rejected_records: int = 0  # not commands at all: on the dead-letter topic
     consecutive_failures: int = 0
     last_error: str | None = None
+    lag: int | None = None  # records not yet delivered (the source's count; None: unknown)
 
 
 class CommandLoop:
@@ -79,6 +80,7 @@ class CommandLoop:
             received = await self._source.receive(receive_seconds)
         except PortError as exc:
             return self._failed(exc)
+        self.status.lag = self._source.lag()
         held: set[int] = set()  # partitions whose record is rewound: the rest of it waits
         for record in received:
             if record.position.partition in held:

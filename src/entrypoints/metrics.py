@@ -77,6 +77,7 @@ BATCH_DURATION = "openoms_allegro_batch_duration_seconds"
 COMMANDS = "openoms_allegro_commands_total"
 COMMAND_DEAD_LETTERS = "openoms_allegro_command_dead_letters_total"
 COMMAND_CONSECUTIVE_FAILURES = "openoms_allegro_command_consecutive_failures"
+COMMAND_LAG = "openoms_allegro_command_lag_records"
 # The results a command ends with, as `CommandStatus` counts them. Its failures (rejected,
 # conflict, invalid: docs/metrics.md) are one count there, so they are one series here.
 COMMAND_RESULTS = ("succeeded", "rejected", "conflict", "invalid")
@@ -196,6 +197,10 @@ class Metrics(LoopObserver):
         def streak() -> list[tuple[Labels, float]]:
             return [labelled(float(status.consecutive_failures))] if applying() else []
 
+        def lag() -> list[tuple[Labels, float]]:
+            known = applying() and status.lag is not None
+            return [labelled(float(status.lag or 0))] if known else []
+
         self.counter(
             COMMANDS,
             "OpenOMS commands answered with a result, by result (succeeded, rejected, conflict, "
@@ -206,6 +211,11 @@ class Metrics(LoopObserver):
             COMMAND_DEAD_LETTERS,
             "Records of the command topic that were not commands, sent to the dead-letter topic",
             lambda: [labelled(float(status.rejected_records))],
+        )
+        self.gauge(
+            COMMAND_LAG,
+            "Commands on the topic not yet delivered to this replica (the consumer's lag)",
+            lag,
         )
         self.gauge(
             COMMAND_CONSECUTIVE_FAILURES,

@@ -46,6 +46,9 @@ class FakeCommandSource(CommandSource):
             raise self.fail_with
         self.committed[position.partition] = position.offset + 1
 
+    def lag(self) -> int | None:
+        return sum(len(records) - self.next[p] for p, records in self.partitions.items())
+
     def rewind(self, position: Position) -> None:
         self.rewinds.append(position)
         self.next[position.partition] = position.offset

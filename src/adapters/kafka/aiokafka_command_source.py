@@ -9,6 +9,7 @@ the loop (their offsets are committed like any other).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from types import TracebackType
@@ -31,6 +32,7 @@ MAX_RECORDS = 100  # per `receive`: a round stays short, so a stop is answered q
 # (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 2_000
+LAG_SECONDS = 0.5  # a position unknown this long leaves the lag unknown for this round
 
 
 class AiokafkaCommandSource(CommandSource):
@@ -40,6 +42,7 @@ class AiokafkaCommandSource(CommandSource):
         self._group_id = group_id
         self._account = account
         self._consumer: AIOKafkaConsumer | None = None
+        self._lag: int | None = None
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -98,7 +101,28 @@ class AiokafkaCommandSource(CommandSource):
                         self._account,
                     )
                 )
+        self._lag = await self._measure_lag(consumer)
         return received
+
+    def lag(self) -> int | None:
+        return self._lag
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> int | None:
+        """High watermark minus the next position, over the partitions held. Both are known
+        once a partition was fetched; a partition not fetched yet makes it unknown (a metric
+        that guesses is worse than none)."""
+        total = 0
+        for partition in consumer.assignment():
+            high = consumer.highwater(partition)
+            if high is None:
+                return None
+            try:
+                async with asyncio.timeout(LAG_SECONDS):
+                    position = await consumer.position(partition)
+            except (KafkaError, TimeoutError, AssertionError):
+                return None
+            total += max(0, high - position)
+        return total
 
     async def commit(self, position: Position) -> None:
         partition = TopicPartition(self._topic, position.partition)

@@ -52,6 +52,11 @@ class CommandSource(Protocol):
         it: nothing is skipped)."""
         ...
 
+    def lag(self) -> int | None:
+        """Records of the partitions held that were not delivered yet, as of the last
+        `receive` (None: not known)."""
+        ...
+
 
 class ResultEncoder(Protocol):
     """Pure: a result, or a reject, to the record that is sent (deterministic bytes)."""

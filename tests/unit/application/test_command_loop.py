@@ -145,3 +145,17 @@ async def test_a_quiet_round_after_a_broker_hiccup_ends_the_failure_streak(alleg
     assert await commands.step() == 0.0  # nothing arrived, and nothing failed
 
     assert commands.status.consecutive_failures == 0
+
+
+async def test_each_round_reports_what_is_still_waiting_on_the_topic(allegro) -> None:
+    source, publisher = FakeCommandSource(), InMemoryEventPublisher()
+    commands = loop(allegro, source, publisher)
+    assert commands.status.lag is None  # not known before a round
+    source.add(0, command(waybill="A1"))
+
+    await commands.step()
+    assert commands.status.lag == 0
+
+    source.add(0, command(waybill="A2"))
+    source.add(1, command(ORDER_B, "B1"))
+    assert source.lag() == 2  # waiting on the topic, before the next round

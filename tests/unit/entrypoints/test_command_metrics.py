@@ -33,6 +33,7 @@ INVALID = 'openoms_allegro_commands_total{account="shop",result="invalid"}'
 NO_FAILURES = {REJECTED: 0, CONFLICT: 0, INVALID: 0}
 DEAD_LETTERED = 'openoms_allegro_command_dead_letters_total{account="shop"}'
 STREAK = 'openoms_allegro_command_consecutive_failures{account="shop"}'
+LAG = 'openoms_allegro_command_lag_records{account="shop"}'
 
 
 class Scraped:
@@ -113,7 +114,11 @@ async def test_what_the_command_loop_did_is_what_a_scrape_reads() -> None:
         REJECTED: 1,
         DEAD_LETTERED: 1,
         STREAK: 0,
+        LAG: 0,
     }
+    source.add(0, shipment(KNOWN, "A3"))  # arrived, not yet delivered
+    scraped.status.lag = source.lag()  # what the next round's receive reports first
+    assert scraped.commands()[LAG] == 1
 
 
 async def test_an_outage_shows_as_a_streak_that_a_success_ends() -> None:
