@@ -4,7 +4,6 @@ the commands the test sent and the simulator's state."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from tests.support.commands import (
     add_shipment,
     order_problems,
     paid_orders,
+    results_once_all_answered,
     send_commands,
     send_records,
     set_status,
@@ -48,22 +48,6 @@ def env_for(state: SimulatorState, url: str, kafka: KafkaConfig, db: Path) -> di
         db,
         POLL_INTERVAL_SECONDS="0.5",
     )
-
-
-async def results_once_all_answered(
-    bootstrap: str, topic: str, commands: list[Command], within: float
-) -> Results:
-    """The results topic once every command has a result (bounded by `within`)."""
-    deadline = time.monotonic() + within
-    while True:
-        results = Results(await read_topic(bootstrap, topic, within=30))
-        missing = results.missing(commands)
-        if not missing:
-            return results
-        assert time.monotonic() < deadline, (
-            f"{len(missing)} command(s) without a result after {within} s: {missing[:5]}"
-        )
-        await asyncio.sleep(0.5)
 
 
 async def test_commands_for_200_orders_each_answered_once(

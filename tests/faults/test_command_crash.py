@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
+from application.ports.publisher import COMMAND_RESULTS
 from sandbox.allegro import SimulatorConfig, SimulatorServer
 from sandbox.allegro.gateway import is_rest
 from tests.faults.harness import (
@@ -39,12 +40,12 @@ from tests.faults.harness import (
     sliding_window_max,
 )
 from tests.support.commands import (
-    COMMAND_FAILPOINT_CLI,
     Command,
     Results,
     add_shipment,
     order_problems,
     paid_orders,
+    results_once_all_answered,
     send_commands,
     set_status,
     shipment_problems,
@@ -53,7 +54,7 @@ from tests.support.commands import (
 )
 from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH
 from tests.support.kafka_reader import read_topic
-from tests.support.process import CLI, KILLED, ServiceProcess, WaitTimeout
+from tests.support.process import CLI, FAILPOINT_CLI, KILLED, ServiceProcess, WaitTimeout
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -132,8 +133,13 @@ def command_plan(orders: list[str], rng: random.Random) -> tuple[list[Command], 
 def one_run(env: dict[str, str], rng: random.Random, kind: str, kills: Kills) -> None:
     """Start the service; it dies by its failpoint, or the test SIGKILLs it."""
     if kind in FAILPOINTS:
-        run_env = {**env, "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}"}
-        module = COMMAND_FAILPOINT_CLI
+        run_env = {
+            **env,
+            "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}",
+            # only a send holding a command result: the import's batches pass untouched
+            "OPENOMS_FAILPOINT_CHANNELS": COMMAND_RESULTS,
+        }
+        module = FAILPOINT_CLI
     else:
         run_env, module = env, CLI
     kills.runs += 1
@@ -161,22 +167,6 @@ def one_run(env: dict[str, str], rng: random.Random, kind: str, kills: Kills) ->
             assert service.kill() == KILLED
             kills.by["test"] += 1
             kills.log.append("S" if kind == "start-up" else "T")
-
-
-async def wait_for_results(
-    bootstrap: str, topic: str, commands: list[Command], within: float
-) -> Results:
-    """The results topic once every command has a result (bounded by `within`)."""
-    deadline = time.monotonic() + within
-    while True:
-        results = Results(await read_topic(bootstrap, topic, within=30))
-        missing = results.missing(commands)
-        if not missing:
-            return results
-        assert time.monotonic() < deadline, (
-            f"{len(missing)} command(s) without a result after {within} s: {missing[:5]}"
-        )
-        await asyncio.sleep(0.5)
 
 
 async def wait_for_result_count(bootstrap: str, topic: str, count: int, within: float) -> None:
@@ -222,7 +212,7 @@ async def test_sigkills_while_commands_flow_lose_and_double_nothing(
             one_run(env, rng, ROTATION[kills.runs % len(ROTATION)], kills)
         # A clean run, left running until every command has its result.
         with ServiceProcess(env, "run") as service:
-            results = await wait_for_results(
+            results = await results_once_all_answered(
                 bootstrap, kafka_topics.topic_command_results, distinct, RESULTS_WITHIN
             )
             service.terminate()
@@ -280,7 +270,7 @@ async def test_a_command_delivered_again_and_again_changes_nothing_more(
         env = env_for(server, state, kafka_topics, tmp_path / "state.db")
         await send_commands(bootstrap, kafka_topics.topic_commands, twice_in_a_row)
         with ServiceProcess(env, "run") as service:
-            first = await wait_for_results(
+            first = await results_once_all_answered(
                 bootstrap, kafka_topics.topic_command_results, commands, RESULTS_WITHIN
             )
             service.terminate()
@@ -373,15 +363,15 @@ async def test_an_outage_holds_commands_and_the_budget_holds_for_both_paths(
         try:
             with ServiceProcess(env, "run") as service:
                 await send_commands(bootstrap, kafka_topics.topic_commands, commands[:6])
-                first = await wait_for_results(
+                first = await results_once_all_answered(
                     bootstrap, kafka_topics.topic_command_results, commands[:2], 60
                 )
                 threading.Thread(target=outage, args=(state, begun, over), daemon=True).start()
-                begun.wait(timeout=5)
+                assert begun.wait(timeout=5), "the outage never began"
                 await send_commands(bootstrap, kafka_topics.topic_commands, commands[6:])
-                over.wait(timeout=OUTAGE_SECONDS + 10)
+                assert over.wait(timeout=OUTAGE_SECONDS + 10), "the outage never ended"
                 during = Results(await read_topic(bootstrap, kafka_topics.topic_command_results))
-                results = await wait_for_results(
+                results = await results_once_all_answered(
                     bootstrap, kafka_topics.topic_command_results, commands, BUDGET_DEADLINE
                 )
                 # The budget is only tested by a run longer than its window.

@@ -10,7 +10,8 @@ from application.ports.commands import CommandSource, Position, ReceivedCommand
 
 
 class FakeCommandSource(CommandSource):
-    def __init__(self) -> None:
+    def __init__(self, max_records: int | None = None) -> None:
+        self.max_records = max_records  # per `receive`, as a consumer's fetch is bounded
         self.partitions: dict[int, list[ReceivedCommand]] = {}
         self.next: dict[int, int] = {}  # index of the next record to deliver, per partition
         self.committed: dict[int, int] = {}  # next offset to read after a restart
@@ -36,8 +37,10 @@ class FakeCommandSource(CommandSource):
         out: list[ReceivedCommand] = []
         for partition in sorted(self.partitions):
             records = self.partitions[partition]
-            out += records[self.next[partition] :]
-            self.next[partition] = len(records)
+            room = None if self.max_records is None else self.max_records - len(out)
+            taken = records[self.next[partition] :][:room]
+            out += taken
+            self.next[partition] += len(taken)
         self.deliveries += len(out)
         return out
 

@@ -11,29 +11,21 @@ command path's crash windows.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import random
-import signal
-import sys
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from dependency_injector import providers
 
-from application.ports import DeadLetter, EventPublisher, OutboundMessage
-from application.ports.publisher import COMMAND_RESULTS
-from domain.events import DomainEvent
 from sandbox.allegro import SimulatorState
-from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH, parse
-from tests.support.kafka_reader import ConsumedRecord
+from tests.support.kafka_reader import ConsumedRecord, read_topic
 
 ACCOUNT = "e2e"  # what tests.support.service.service_env configures
 RESULT_TYPE = "openoms.allegro.command_result.v1"
-COMMAND_FAILPOINT_CLI = "tests.support.commands"
 # A fixed `ce_time` on every command: a result carries its command's time, so a re-sent
 # result is byte-identical only if the service takes the time from the command.
 COMMAND_TIME = b"2026-03-14T12:00:00Z"
@@ -198,68 +190,17 @@ def status_problems(state: SimulatorState, commands: Sequence[Command]) -> list[
     return problems
 
 
-# --------------------------------------------------------------- failpoints on results alone
-
-
-class ResultCrashingPublisher(EventPublisher):
-    """Like tests/support/failpoints.CrashingPublisher, but only a send holding a command
-    result may be killed (the import's batches pass untouched)."""
-
-    def __init__(
-        self, inner: EventPublisher, points: Mapping[str, float], rng: random.Random
-    ) -> None:
-        self._inner = inner
-        self._points = dict(points)
-        self._rng = rng
-
-    def encode(
-        self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
-    ) -> list[OutboundMessage]:
-        return self._inner.encode(events, dead_letters)
-
-    async def send(self, messages: Sequence[OutboundMessage]) -> None:
-        results = sum(1 for message in messages if message.channel == COMMAND_RESULTS)
-        self._maybe_crash(CRASH_BEFORE_PUBLISH, results)
-        await self._inner.send(messages)
-        self._maybe_crash(CRASH_AFTER_PUBLISH, results)
-
-    def _maybe_crash(self, point: str, results: int) -> None:
-        probability = self._points.get(point, 0.0)
-        if results and probability and self._rng.random() < probability:
-            # The same line as tests/support/failpoints.py: the crash tests count it.
-            print(
-                json.dumps({"message": f"failpoint {point}: SIGKILL", "results": results}),
-                file=sys.stderr,
-                flush=True,
-            )
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def wrap_result_publisher(publisher: EventPublisher, spec: str) -> EventPublisher:
-    return ResultCrashingPublisher(publisher, parse(spec), random.Random())
-
-
-def main() -> None:
-    from entrypoints.cli import main as cli_main
-    from entrypoints.cli_support import EXIT_CONFIG
-    from entrypoints.containers import Application
-
-    spec = os.environ.get("OPENOMS_FAILPOINTS", "")
-    try:
-        points = parse(spec)
-    except ValueError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
-    if not points:
-        # A crash test whose failpoints are missing would pass while proving nothing.
-        print("configuration error: OPENOMS_FAILPOINTS is empty", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
-    gateways = Application.gateways
-    gateways.publisher.override(
-        providers.Callable(wrap_result_publisher, gateways.kafka_publisher, spec)
-    )
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()
+async def results_once_all_answered(
+    bootstrap: str, topic: str, commands: list[Command], within: float
+) -> Results:
+    """The results topic once every command has a result (bounded by `within`)."""
+    deadline = time.monotonic() + within
+    while True:
+        results = Results(await read_topic(bootstrap, topic, within=30))
+        missing = results.missing(commands)
+        if not missing:
+            return results
+        assert time.monotonic() < deadline, (
+            f"{len(missing)} command(s) without a result after {within} s: {missing[:5]}"
+        )
+        await asyncio.sleep(0.5)

@@ -15,6 +15,9 @@ from entrypoints.cli_support import EXIT_CONFIG
 from tests.support.failpoints import install, parse
 
 FAILPOINTS = "OPENOMS_FAILPOINTS"
+# Optional, comma-separated `OutboundMessage` channels (e.g. `command_results`): only a send
+# holding one of them may be killed.
+FAILPOINT_CHANNELS = "OPENOMS_FAILPOINT_CHANNELS"
 
 
 def run() -> None:
@@ -26,7 +29,8 @@ def run() -> None:
     if not points:
         # A crash test whose failpoints are missing would pass while proving nothing.
         sys.exit(_refuse(f"{FAILPOINTS} is empty; name at least one failpoint"))
-    install(spec)
+    channels = os.environ.get(FAILPOINT_CHANNELS, "")
+    install(spec, frozenset(c for c in channels.split(",") if c) or None)
     main()
 
 

@@ -45,12 +45,20 @@ def parse(spec: str) -> dict[str, float]:
 
 
 class CrashingPublisher(EventPublisher):
+    """`channels`: only a send holding a message of these channels may be killed (e.g. the
+    command results alone, so the import's batches pass untouched); None: any send."""
+
     def __init__(
-        self, inner: EventPublisher, points: Mapping[str, float], rng: random.Random
+        self,
+        inner: EventPublisher,
+        points: Mapping[str, float],
+        rng: random.Random,
+        channels: frozenset[str] | None = None,
     ) -> None:
         self._inner = inner
         self._points = dict(points)
         self._rng = rng
+        self._channels = channels
 
     def encode(
         self, events: Sequence[DomainEvent], dead_letters: Sequence[DeadLetter] = ()
@@ -58,9 +66,10 @@ class CrashingPublisher(EventPublisher):
         return self._inner.encode(events, dead_letters)
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
-        self._maybe_crash(CRASH_BEFORE_PUBLISH, len(messages))
+        counted = sum(1 for m in messages if self._channels is None or m.channel in self._channels)
+        self._maybe_crash(CRASH_BEFORE_PUBLISH, counted)
         await self._inner.send(messages)
-        self._maybe_crash(CRASH_AFTER_PUBLISH, len(messages))
+        self._maybe_crash(CRASH_AFTER_PUBLISH, counted)
 
     def _maybe_crash(self, point: str, events: int) -> None:
         probability = self._points.get(point, 0.0)
@@ -69,19 +78,23 @@ class CrashingPublisher(EventPublisher):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def wrap_publisher(publisher: EventPublisher, spec: str) -> EventPublisher:
+def wrap_publisher(
+    publisher: EventPublisher, spec: str, channels: frozenset[str] | None = None
+) -> EventPublisher:
     points = parse(spec)
     if points:
-        return CrashingPublisher(publisher, points, random.Random())
+        return CrashingPublisher(publisher, points, random.Random(), channels)
     return publisher
 
 
-def install(spec: str) -> None:
+def install(spec: str, channels: frozenset[str] | None = None) -> None:
     """Every `Application` built from now on in this process publishes through `spec`'s
     failpoints. An override on the class's nested provider is copied into each instance and
     bound to that instance's own Kafka producer (the one its runtime checks and closes)."""
     gateways = Application.gateways
-    gateways.publisher.override(providers.Callable(wrap_publisher, gateways.kafka_publisher, spec))
+    gateways.publisher.override(
+        providers.Callable(wrap_publisher, gateways.kafka_publisher, spec, channels)
+    )
 
 
 def uninstall() -> None:
