@@ -25,7 +25,11 @@ from datetime import datetime, timedelta
 
 from application.ports.allegro import CheckoutFormReader
 from application.ports.clock import Clock
-from application.ports.errors import AllegroRejected, CheckoutFormNotFound
+from application.ports.errors import (
+    AllegroRejected,
+    CheckoutFormNotFound,
+    MalformedCheckoutForm,
+)
 from application.ports.order_writes import OrderWriter, RevisionConflict
 from domain.commands import (
     AddShipment,
@@ -81,6 +85,11 @@ class ApplyCommand:
             return await self._add_shipment(command, at)
         except CheckoutFormNotFound as exc:
             return _failed(command, at, FailureReason.REJECTED, str(exc), "NOT_FOUND")
+        except MalformedCheckoutForm as exc:
+            # Reading it again gives the same body: held as an outage, it would stop the
+            # partition for good.
+            why = f"the order cannot be read: {exc.unreadable.reason}"
+            return _failed(command, at, FailureReason.REJECTED, why[:200], "UNREADABLE_ORDER")
         except RevisionConflict:
             raise  # handled where it is expected; here it would be a bug
         except AllegroRejected as exc:

@@ -82,6 +82,8 @@ class CommandLoop:
             return self._failed(exc)
         self.status.lag = self._source.lag()
         held: set[int] = set()  # partitions whose record is rewound: the rest of it waits
+        partitions = _partitions(received)
+        error: PortError | None = None
         for record in received:
             if record.position.partition in held:
                 continue
@@ -90,14 +92,13 @@ class CommandLoop:
             except PortError as exc:
                 self._source.rewind(record.position)
                 held.add(record.position.partition)
-                delay = self._failed(exc)
-                if len(held) == len(_partitions(received)):
-                    return delay
-                continue
-        if not held:  # a round without an outage (records or none): the path works
+                error = error or exc
+                if held == partitions:
+                    break
+        if error is None:  # a round without an outage (records or none): the path works
             self.status.consecutive_failures = 0
             return 0.0
-        return self._backoff.delay(self.status.consecutive_failures)
+        return self._failed(error)  # one failed round, however many partitions it held
 
     async def _handle(self, record: ReceivedCommand) -> None:
         if record.foreign:

@@ -137,16 +137,15 @@ class SyncOrders:
                     for g, form in zip(part.groups, forms, strict=True)
                 ]
                 events = batch.events[start : part.end]
+                malformed = self._malformed(events)
                 delivery = await self._pipeline.run(
-                    revealed,
-                    cursor=Cursor(events[-1].id),
-                    records=records,
-                    quarantine=self._malformed(events),
+                    revealed, cursor=Cursor(events[-1].id), records=records, quarantine=malformed
                 )
                 outcome.gone.extend(delivery.gone)
                 if not delivery.committed:  # a form waits for a retry: the cursor stays
                     outcome.retry_pending = delivery.pending
                     return outcome
+                self._log_quarantined(malformed)
                 outcome.published.extend(delivery.events)
                 outcome.dead_letters.extend(delivery.dead_letters)
                 outcome.cursor = Cursor(events[-1].id)
@@ -160,13 +159,16 @@ class SyncOrders:
     def _malformed(self, events: list[JournalEvent]) -> list[DeadLetter]:
         """Journal entries that are not Allegro's: quarantined with the unit they are in."""
         now = self._clock.now()
-        letters = [malformed_event(self.account, e, now) for e in events if e.malformed]
+        return [malformed_event(self.account, e, now) for e in events if e.malformed]
+
+    @staticmethod
+    def _log_quarantined(letters: list[DeadLetter]) -> None:
+        """Said once their unit is committed (a unit held for a retry quarantines nothing)."""
         for letter in letters:
             log.warning(
                 "journal event is not Allegro's, quarantined",
                 extra={"allegro_event_id": letter.allegro_event_id, "error": letter.error},
             )
-        return letters
 
     async def drain(self, max_batches: int | None = None) -> list[BatchOutcome]:
         """Every outcome of `batches` (tests; `run --once` keeps counts only)."""

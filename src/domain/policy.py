@@ -69,11 +69,10 @@ class ImportPolicy:
         """Raises `UnmappableOrder` when the form holds values the mapping does not know."""
         previous_payment = record.published.payment_status if record else None
         triple = self.mapping.derive(order, previous_payment)
-        content = _full_order(order, triple, self.account)
-        digest = content_fingerprint(content)
+        if record is None and not self.reached_trigger(order, revelation):
+            return Decision((), None)  # before any digest: most reads of unpaid orders end here
+        digest = content_fingerprint(_full_order(order, triple, self.account))
         if record is None:
-            if not self.reached_trigger(order, revelation):
-                return Decision((), None)
             imported = build_order_imported(order, triple, self.account, revelation)
             return Decision((imported,), OrderRecord(order.id, order.revision, triple, digest))
         events: list[DomainEvent] = []

@@ -32,7 +32,7 @@ MAX_RECORDS = 100  # per `receive`: a round stays short, so a stop is answered q
 # (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 2_000
-LAG_SECONDS = 0.5  # a position unknown this long leaves the lag unknown for this round
+LAG_SECONDS = 0.5  # longer than this, the lag stays unknown for the round
 
 
 class AiokafkaCommandSource(CommandSource):
@@ -112,16 +112,16 @@ class AiokafkaCommandSource(CommandSource):
         once a partition was fetched; a partition not fetched yet makes it unknown (a metric
         that guesses is worse than none)."""
         total = 0
-        for partition in consumer.assignment():
-            high = consumer.highwater(partition)
-            if high is None:
-                return None
-            try:
-                async with asyncio.timeout(LAG_SECONDS):
-                    position = await consumer.position(partition)
-            except (KafkaError, TimeoutError, AssertionError):
-                return None
-            total += max(0, high - position)
+        try:
+            # One bound for the whole measure: a round never waits more than this for it.
+            async with asyncio.timeout(LAG_SECONDS):
+                for partition in consumer.assignment():
+                    high = consumer.highwater(partition)
+                    if high is None:
+                        return None
+                    total += max(0, high - await consumer.position(partition))
+        except (KafkaError, TimeoutError, AssertionError):
+            return None
         return total
 
     async def commit(self, position: Position) -> None:

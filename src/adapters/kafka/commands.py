@@ -164,8 +164,8 @@ def decode_command(
         return unreadable("the value is not JSON")
     if not isinstance(document, dict):
         return unreadable("the value is not a JSON object")
-    command_id = document.get("command_id")
-    if not isinstance(command_id, str) or not _is_uuid(command_id):
+    command_id = _uuid(document.get("command_id"))
+    if command_id is None:
         return unreadable("no command_id (a UUID) to answer")
     if isinstance(document.get("account"), str) and document["account"] != account:
         return ReceivedCommand(position, at, raw, foreign=True)
@@ -220,7 +220,9 @@ def _refused(
         return value[:_MAX_ID] if isinstance(value, str) and value else None
 
     failed = CommandFailed(
-        command_id=str(document["command_id"]),
+        # The canonical form, as a valid command's result carries it (`{…}`, upper case or
+        # `urn:uuid:` spellings of one id must not answer under another)
+        command_id=str(_uuid(document["command_id"])),
         command_type=text("command_type"),
         account=account,
         checkout_form_id=text("checkout_form_id"),
@@ -238,12 +240,13 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-def _is_uuid(text: str) -> bool:
+def _uuid(value: object) -> uuid.UUID | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
     try:
-        uuid.UUID(text)
+        return uuid.UUID(value)
     except ValueError:
-        return False
-    return len(text) <= 64
+        return None
 
 
 def _time_of(headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None) -> datetime:

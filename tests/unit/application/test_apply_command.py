@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from application.apply_command import ApplyCommand, Carriers
-from application.ports import AllegroUnavailable
+from application.ports import AllegroUnavailable, UnreadableCheckoutForm
 from domain.commands import (
     AddShipment,
     CommandFailed,
@@ -198,3 +198,12 @@ def test_a_result_id_depends_on_the_command_id_only() -> None:
         uuid.uuid5(uuid.NAMESPACE_URL, "https://openoms.org/integrations/allegro/results"),
         f"{command_id}|result",
     )
+
+
+async def test_an_order_allegro_sends_unreadable_is_rejected_not_held(allegro) -> None:
+    allegro.forms[ORDER] = UnreadableCheckoutForm(ORDER, "{not json", "body is not JSON")
+
+    result = await apply(allegro)(status("SENT"), AT)  # held as an outage, forever
+
+    assert isinstance(result, CommandFailed)
+    assert (result.reason, result.code) == (FailureReason.REJECTED, "UNREADABLE_ORDER")

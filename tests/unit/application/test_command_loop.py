@@ -111,7 +111,6 @@ async def test_a_crash_after_the_result_re_delivers_and_re_sends_the_same_bytes(
     source, publisher = FakeCommandSource(), InMemoryEventPublisher()
     status = SetFulfillmentStatus(uuid.uuid4(), ACCOUNT, ORDER_A, "SENT", expected_revision="r1")
     source.add(0, ReceivedCommand(ANYWHERE, AT, "{}", command=status))
-    source.fail_with = None
     first = loop(allegro, source, publisher)
     inner_commit = source.commit
 
@@ -148,14 +147,27 @@ async def test_a_quiet_round_after_a_broker_hiccup_ends_the_failure_streak(alleg
 
 
 async def test_each_round_reports_what_is_still_waiting_on_the_topic(allegro) -> None:
-    source, publisher = FakeCommandSource(), InMemoryEventPublisher()
+    source, publisher = FakeCommandSource(max_records=2), InMemoryEventPublisher()
     commands = loop(allegro, source, publisher)
     assert commands.status.lag is None  # not known before a round
-    source.add(0, command(waybill="A1"))
+    for waybill in ("A1", "A2", "A3"):
+        source.add(0, command(waybill=waybill))
+
+    await commands.step()
+    assert commands.status.lag == 1  # two delivered, one still on the topic
 
     await commands.step()
     assert commands.status.lag == 0
 
-    source.add(0, command(waybill="A2"))
+
+async def test_a_round_that_holds_two_partitions_counts_one_failure(allegro) -> None:
+    source, publisher = FakeCommandSource(), InMemoryEventPublisher()
+    source.add(0, command(ORDER_A, "A1"))
     source.add(1, command(ORDER_B, "B1"))
-    assert source.lag() == 2  # waiting on the topic, before the next round
+    commands = loop(allegro, source, publisher)
+    allegro.fail_writes = AllegroUnavailable("503 from Allegro")
+
+    await commands.step()
+
+    assert commands.status.consecutive_failures == 1  # rounds, not records
+    assert source.rewinds == [Position(0, 0), Position(1, 0)]

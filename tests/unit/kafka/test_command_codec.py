@@ -192,3 +192,12 @@ def test_an_invalid_command_naming_no_account_is_answered_by_this_account() -> N
 
     assert isinstance(received.refused, CommandFailed)
     assert received.refused.account == ACCOUNT  # so its ce_source names an account
+
+
+def test_an_invalid_command_is_answered_under_the_canonical_command_id() -> None:
+    spelled = "{" + COMMAND_ID.upper() + "}"  # the same UUID, another spelling
+
+    received = decode(record(command_id=spelled, status="RETURNED"))
+
+    assert isinstance(received.refused, CommandFailed)
+    assert received.refused.command_id == COMMAND_ID  # as a valid command's result says it
