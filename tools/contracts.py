@@ -42,7 +42,9 @@ from adapters.kafka.examples import (
     ACCOUNT,
     CHECKOUT_FORM_ID,
     REVISION,
+    SKU,
     example_dead_letter,
+    example_offer_changed,
     example_order_imported,
     example_order_status_changed,
     example_order_updated,
@@ -63,6 +65,15 @@ from adapters.kafka.messages import (
     encode_dead_letter,
     encode_event,
 )
+from adapters.kafka.offers import (
+    CE_TYPE_OFFER_CHANGED,
+    CE_TYPE_SET_PRICE,
+    CE_TYPE_SET_STOCK,
+    KafkaOfferEncoder,
+    OfferChangedMessage,
+    SetPriceMessage,
+    SetStockMessage,
+)
 from application.ports.publisher import OutboundMessage
 from domain.commands import CommandSucceeded
 from tools.schema_compat import breaking_changes
@@ -75,6 +86,9 @@ DEAD_LETTER_SCHEMA = "dead-letter.v1.schema.json"
 SET_FULFILLMENT_STATUS_SCHEMA = "set-fulfillment-status.v1.schema.json"
 ADD_SHIPMENT_SCHEMA = "add-shipment.v1.schema.json"
 COMMAND_RESULT_SCHEMA = "command-result.v1.schema.json"
+SET_STOCK_SCHEMA = "set-stock.v1.schema.json"
+SET_PRICE_SCHEMA = "set-price.v1.schema.json"
+OFFER_CHANGED_SCHEMA = "offer-changed.v1.schema.json"
 ASYNCAPI_FILE = "asyncapi.yaml"
 RELEASED_DIR = "released"
 REGENERATE_COMMAND = "python -m tools.contracts"
@@ -93,7 +107,14 @@ SCHEMA_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
     SET_FULFILLMENT_STATUS_SCHEMA: ("SetFulfillmentStatus v1", SetFulfillmentStatusMessage),
     ADD_SHIPMENT_SCHEMA: ("AddShipment v1", AddShipmentMessage),
     COMMAND_RESULT_SCHEMA: ("CommandResult v1", CommandResultMessage),
+    SET_STOCK_SCHEMA: ("SetStock v1", SetStockMessage),
+    SET_PRICE_SCHEMA: ("SetPrice v1", SetPriceMessage),
+    OFFER_CHANGED_SCHEMA: ("OfferChanged v1", OfferChangedMessage),
 }
+# The declared fields our producer sends only in some of a message's records: `sku` is in
+# the results of offer commands only, so that an order command's result keeps the bytes it
+# had before the field was added. The strict schema leaves them optional.
+SOMETIMES_ABSENT: dict[str, frozenset[str]] = {COMMAND_RESULT_SCHEMA: frozenset({"sku"})}
 
 
 def json_schema(file_name: str) -> dict[str, Any]:
@@ -131,6 +152,8 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     property and requires all of them: what our producer emits, exactly. For our tests only;
     consumers validate against the open, published schema."""
     closed: dict[str, Any] = _with_objects(schema, strict=True)
+    absent = SOMETIMES_ABSENT.get(str(schema.get("$id")), frozenset())
+    closed["required"] = [name for name in closed["required"] if name not in absent]
     return closed
 
 
@@ -180,11 +203,13 @@ def _headers_schema(ce_type: str, subject: str) -> dict[str, Any]:
     }
 
 
-def _command_headers_schema(ce_type: str) -> dict[str, Any]:
+def _command_headers_schema(
+    ce_type: str, subject: str = "Checkout form id (= `checkout_form_id`)."
+) -> dict[str, Any]:
     """The headers of a command, as its sender writes them: those of the messages we publish,
     `ce_time` optional and in any offset (the service reads it, with the value's
-    `command_type`, and no other header: adapters/kafka/commands.py)."""
-    headers = _headers_schema(ce_type, "Checkout form id (= `checkout_form_id`).")
+    `command_type`, and no other header: adapters/kafka/commands.py, offers.py)."""
+    headers = _headers_schema(ce_type, subject)
     headers["description"] = (
         "CloudEvents 1.0 Kafka binary-mode headers (UTF-8 values), as on the topics the "
         "service publishes, `ce_time` optional. The service reads the command from the value "
@@ -213,7 +238,8 @@ def _result_headers_schema() -> dict[str, Any]:
     """The headers of a command's result: those of the messages we publish."""
     return _headers_schema(
         CE_TYPE_COMMAND_RESULT,
-        "The record key: the command's checkout form id, else its command id.",
+        "The record key: the command's SKU (an offer command) or checkout form id (an order "
+        "command), else its command id.",
     )
 
 
@@ -231,6 +257,7 @@ def _example(name: str, summary: str, record: KafkaRecord | OutboundMessage) -> 
     }
 
 
+SKU_SUBJECT = "The SKU (= `sku`)."
 ORDER_CORRELATION = {
     "description": "The record key: the Allegro checkout form id.",
     "location": "$message.header#/ce_subject",
@@ -251,6 +278,7 @@ def _message(
     key: str,
     example: Any,
     correlation: dict[str, str] = ORDER_CORRELATION,
+    more_examples: Sequence[Any] = (),
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -261,7 +289,7 @@ def _message(
         "payload": {"$ref": f"./{schema_file}"},
         "correlationId": dict(correlation),
         "bindings": _kafka_key(key),
-        "examples": [example],
+        "examples": [example, *more_examples],
     }
 
 
@@ -289,16 +317,34 @@ EXAMPLE_ADD_SHIPMENT: dict[str, Any] = {
 }
 
 
-def _command_record(ce_type: str, document: dict[str, Any]) -> KafkaRecord:
-    form_id = str(document["checkout_form_id"])
+EXAMPLE_SET_STOCK: dict[str, Any] = {
+    "command_id": "8c1f4e52-2b7a-4d0e-9f63-1a5e7d2c9b03",
+    "command_type": "SetStock",
+    "account": ACCOUNT,
+    "sku": SKU,
+    "available": 0,
+}
+EXAMPLE_SET_PRICE: dict[str, Any] = {
+    "command_id": "8c1f4e52-2b7a-4d0e-9f63-1a5e7d2c9b04",
+    "command_type": "SetPrice",
+    "account": ACCOUNT,
+    "sku": SKU,
+    "amount": "54.90",
+    "currency": "PLN",
+    "marketplace": "allegro-pl",
+}
+
+
+def _command_record(ce_type: str, document: dict[str, Any], key_field: str) -> KafkaRecord:
+    key = str(document[key_field])
     headers = cloudevent_headers(
         ce_id=str(document["command_id"]),
         source="openoms",
         ce_type=ce_type,
-        subject=form_id,
+        subject=key,
         time=EXAMPLE_COMMAND_TIME,
     )
-    return KafkaRecord(form_id.encode("utf-8"), json.dumps(document).encode("utf-8"), headers)
+    return KafkaRecord(key.encode("utf-8"), json.dumps(document).encode("utf-8"), headers)
 
 
 def _example_result() -> OutboundMessage:
@@ -314,6 +360,24 @@ def _example_result() -> OutboundMessage:
     return KafkaResultEncoder().encode_result(succeeded)
 
 
+def _example_offer_result() -> OutboundMessage:
+    """The result of `EXAMPLE_SET_STOCK`, encoded by the service."""
+    succeeded = CommandSucceeded(
+        command_id=uuid.UUID(EXAMPLE_SET_STOCK["command_id"]),
+        command_type="SetStock",
+        account=ACCOUNT,
+        checkout_form_id=None,
+        occurred_at=datetime.fromisoformat(EXAMPLE_COMMAND_TIME).astimezone(UTC),
+        sku=SKU,
+    )
+    return KafkaResultEncoder().encode_result(succeeded)
+
+
+def _example_offer_changed() -> OutboundMessage:
+    (message,) = KafkaOfferEncoder().encode_offers([example_offer_changed()])
+    return message
+
+
 def asyncapi_document() -> dict[str, Any]:
     order_key = "Allegro checkout form id (UTF-8): all events of one order share a partition."
     command_key = (
@@ -321,20 +385,27 @@ def asyncapi_document() -> dict[str, Any]:
         "partition and are applied in order."
     )
     result_key = (
-        "The command's checkout form id (UTF-8); its command id when an `invalid` command had none."
+        "The command's SKU (UTF-8) for an offer command, its checkout form id for an order "
+        "command; its command id when an `invalid` command had neither."
+    )
+    sku_key = (
+        "The SKU (UTF-8), set by the sender: one SKU's commands share a partition and are "
+        "applied in order (the latest value wins)."
     )
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": "openoms-allegro order events and commands",
+            "title": "openoms-allegro order and offer events and commands",
             "version": "1.0.0",
             "description": (
-                "Allegro.pl orders imported into OpenOMS, and OpenOMS's commands applied to "
-                "them on Allegro, each answered by one result. Values are UTF-8 JSON; money is a "
+                "Allegro.pl orders imported into OpenOMS, OpenOMS's commands applied to them "
+                "and to the seller's offers (stock, price) on Allegro, each answered by one "
+                "result, and the offers' changes on Allegro. Values are UTF-8 JSON; money is a "
                 "decimal string, times are RFC 3339 UTC. `event_id` (= `ce_id`) is "
                 "deterministic: consumers deduplicate on it. Topic names are configurable "
                 "(KAFKA_TOPIC_ORDERS, KAFKA_TOPIC_DLQ, KAFKA_TOPIC_COMMANDS, "
-                "KAFKA_TOPIC_COMMAND_RESULTS); the addresses below are the defaults. "
+                "KAFKA_TOPIC_COMMAND_RESULTS, KAFKA_TOPIC_OFFER_COMMANDS, KAFKA_TOPIC_OFFERS); "
+                "the addresses below are the defaults. "
                 "Within a `ce_type` version fields are only added, never removed, renamed or "
                 "narrowed: consumers ignore fields they do not know (contracts/COMPATIBILITY.md); "
                 "a breaking change is a new `ce_type` version, published side by side."
@@ -380,9 +451,35 @@ def asyncapi_document() -> dict[str, Any]:
             "commandResults": {
                 "address": "openoms.allegro.command-results.v1",
                 "title": "Command results",
-                "description": "Exactly one result per command id, keyed like the command.",
+                "description": (
+                    "Exactly one result per command id (order and offer commands alike), keyed "
+                    "like the command."
+                ),
                 "messages": {
                     "commandResult": {"$ref": "#/components/messages/CommandResult"},
+                },
+            },
+            "offerCommands": {
+                "address": "openoms.allegro.offer-commands.v1",
+                "title": "Offer commands",
+                "description": (
+                    "OpenOMS's stock and price commands for the offers of a SKU, keyed by SKU; "
+                    "each account's service applies its own (`account`) and skips the others. "
+                    "Commands are batched: the latest value per offer wins. A record that is "
+                    "not a command (not JSON, no `command_id`) goes to the dead-letter topic as "
+                    "it came."
+                ),
+                "messages": {
+                    "setStock": {"$ref": "#/components/messages/SetStock"},
+                    "setPrice": {"$ref": "#/components/messages/SetPrice"},
+                },
+            },
+            "offers": {
+                "address": "openoms.offers.v1",
+                "title": "Offer events",
+                "description": "OfferChanged, keyed by Allegro offer id.",
+                "messages": {
+                    "offerChanged": {"$ref": "#/components/messages/OfferChanged"},
                 },
             },
         },
@@ -424,6 +521,29 @@ def asyncapi_document() -> dict[str, Any]:
                 ),
                 "channel": {"$ref": "#/channels/commandResults"},
                 "messages": [{"$ref": "#/channels/commandResults/messages/commandResult"}],
+            },
+            "receiveOfferCommands": {
+                "action": "receive",
+                "summary": (
+                    "Read by the consumer group `openoms-allegro.<ALLEGRO_ACCOUNT>.offers`; the "
+                    "offsets are committed once the batch that carries them is done on Allegro "
+                    "and their results are acknowledged, so a command is delivered again after "
+                    "a crash and applying it again changes nothing."
+                ),
+                "channel": {"$ref": "#/channels/offerCommands"},
+                "messages": [
+                    {"$ref": "#/channels/offerCommands/messages/setStock"},
+                    {"$ref": "#/channels/offerCommands/messages/setPrice"},
+                ],
+            },
+            "publishOfferEvents": {
+                "action": "send",
+                "summary": (
+                    "Published once Kafka acknowledges (acks=all), before the offer event "
+                    "cursor moves; a re-sent event is byte-identical."
+                ),
+                "channel": {"$ref": "#/channels/offers"},
+                "messages": [{"$ref": "#/channels/offers/messages/offerChanged"}],
             },
         },
         "components": {
@@ -494,7 +614,9 @@ def asyncapi_document() -> dict[str, Any]:
                         "markSent",
                         "Mark the order as sent, unless it changed since revision f3a1c9d2",
                         _command_record(
-                            CE_TYPE_SET_FULFILLMENT_STATUS, EXAMPLE_SET_FULFILLMENT_STATUS
+                            CE_TYPE_SET_FULFILLMENT_STATUS,
+                            EXAMPLE_SET_FULFILLMENT_STATUS,
+                            "checkout_form_id",
                         ),
                     ),
                     correlation=COMMAND_CORRELATION,
@@ -509,7 +631,9 @@ def asyncapi_document() -> dict[str, Any]:
                     example=_example(
                         "inpostParcel",
                         "An InPost parcel holding every line of the order",
-                        _command_record(CE_TYPE_ADD_SHIPMENT, EXAMPLE_ADD_SHIPMENT),
+                        _command_record(
+                            CE_TYPE_ADD_SHIPMENT, EXAMPLE_ADD_SHIPMENT, "checkout_form_id"
+                        ),
                     ),
                     correlation=COMMAND_CORRELATION,
                 ),
@@ -526,6 +650,58 @@ def asyncapi_document() -> dict[str, Any]:
                         _example_result(),
                     ),
                     correlation=COMMAND_CORRELATION,
+                    more_examples=[
+                        _example(
+                            "stockSet",
+                            "The SKU's offers show the stock (here 0: they are ended)",
+                            _example_offer_result(),
+                        )
+                    ],
+                ),
+                "SetStock": _message(
+                    name="SetStock",
+                    title="Set stock",
+                    summary="Set the available stock of a SKU's offers on Allegro.",
+                    schema_file=SET_STOCK_SCHEMA,
+                    headers="SetStockHeaders",
+                    key=sku_key,
+                    example=_example(
+                        "soldOut",
+                        "The mug is sold out: its offers end",
+                        _command_record(CE_TYPE_SET_STOCK, EXAMPLE_SET_STOCK, "sku"),
+                    ),
+                    correlation=COMMAND_CORRELATION,
+                ),
+                "SetPrice": _message(
+                    name="SetPrice",
+                    title="Set price",
+                    summary="Set the Buy Now price of a SKU's offers on one marketplace.",
+                    schema_file=SET_PRICE_SCHEMA,
+                    headers="SetPriceHeaders",
+                    key=sku_key,
+                    example=_example(
+                        "newPrice",
+                        "The mug costs 54.90 PLN on allegro.pl",
+                        _command_record(CE_TYPE_SET_PRICE, EXAMPLE_SET_PRICE, "sku"),
+                    ),
+                    correlation=COMMAND_CORRELATION,
+                ),
+                "OfferChanged": _message(
+                    name="OfferChanged",
+                    title="Offer changed",
+                    summary="What an offer looks like on Allegro now, when it changed.",
+                    schema_file=OFFER_CHANGED_SCHEMA,
+                    headers="OfferChangedHeaders",
+                    key="Allegro offer id (UTF-8): all events of one offer share a partition.",
+                    example=_example(
+                        "endedForEmptyStock",
+                        "Allegro ended the offer: its stock ran out",
+                        _example_offer_changed(),
+                    ),
+                    correlation={
+                        "description": "The record key: the Allegro offer id.",
+                        "location": "$message.header#/ce_subject",
+                    },
                 ),
             },
             "schemas": {
@@ -546,6 +722,11 @@ def asyncapi_document() -> dict[str, Any]:
                 ),
                 "AddShipmentHeaders": _command_headers_schema(CE_TYPE_ADD_SHIPMENT),
                 "CommandResultHeaders": _result_headers_schema(),
+                "SetStockHeaders": _command_headers_schema(CE_TYPE_SET_STOCK, SKU_SUBJECT),
+                "SetPriceHeaders": _command_headers_schema(CE_TYPE_SET_PRICE, SKU_SUBJECT),
+                "OfferChangedHeaders": _headers_schema(
+                    CE_TYPE_OFFER_CHANGED, "Allegro offer id (= `offer_id`)."
+                ),
             },
         },
     }

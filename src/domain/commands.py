@@ -110,9 +110,10 @@ class CommandSucceeded:
     command_id: uuid.UUID
     command_type: str
     account: str
-    checkout_form_id: str
+    checkout_form_id: str | None  # an order command's order (None for an offer command)
     occurred_at: datetime  # the command's own time: a re-sent result has the same bytes
     shipment_id: str | None = None  # AddShipment: the shipment Allegro holds for it
+    sku: str | None = None  # an offer command's SKU (SetStock, SetPrice)
 
     @property
     def result_id(self) -> uuid.UUID:
@@ -133,6 +134,7 @@ class CommandFailed:
     code: str | None = None  # Allegro's error code, for `rejected`
     current_revision: str | None = None  # for `conflict`
     current_status: str | None = None  # for `conflict`
+    sku: str | None = None  # an offer command's SKU (SetStock, SetPrice)
 
     @property
     def result_id(self) -> uuid.UUID:

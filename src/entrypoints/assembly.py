@@ -15,15 +15,25 @@ from application.apply_command import ApplyCommand, Carriers
 from application.command_loop import CommandLoop, CommandStatus
 from application.form_loader import FormLoader
 from application.journal_batches import JournalBatches
+from application.offer_events import OfferEvents, OfferEventSettings, OfferEventsStatus
+from application.offer_sync import OfferRecordSource, OfferSync, OfferSyncLimits, OfferSyncStatus
 from application.outbox import Outbox
 from application.pipeline import BatchPipeline
 from application.ports.allegro import LIST_PAGE_SIZE, CheckoutFormReader, OrderEventJournal
 from application.ports.clock import Clock
 from application.ports.commands import CommandSource, ResultEncoder
+from application.ports.offers import (
+    OfferCatalog,
+    OfferEncoder,
+    OfferEventJournal,
+    OfferStore,
+    OfferWriter,
+)
 from application.ports.order_writes import OrderWriter
 from application.ports.publisher import EventPublisher, MessageSender
 from application.ports.state import StateStore
 from application.reconcile import Reconciler, ReconcileSettings
+from application.sku_index import SkuIndex
 from application.sweep import SweepCheckoutForms
 from application.sync_orders import SyncOrders, SyncSettings
 from domain.policy import ImportPolicy
@@ -96,3 +106,42 @@ def command_loop(
     """The account's command path: OpenOMS's commands applied to Allegro, one result each."""
     applying = ApplyCommand(forms, writer, Carriers(writer, clock))
     return CommandLoop(source, applying, encoder, sender, account, status=status)
+
+
+def offer_sync(
+    source: OfferRecordSource,
+    catalog: OfferCatalog,
+    writer: OfferWriter,
+    store: OfferStore,
+    sender: MessageSender,
+    encoder: ResultEncoder,
+    account: str,
+    clock: Clock,
+    *,
+    limits: OfferSyncLimits | None = None,
+    status: OfferSyncStatus | None = None,
+) -> OfferSync:
+    """The account's inventory path: OpenOMS's stock and price commands, in rounds of
+    Allegro batch commands, one result each (docs/offers.md)."""
+    index = SkuIndex(catalog, clock)
+    return OfferSync(
+        source, index, writer, store, encoder, sender, account, clock, limits=limits, status=status
+    )
+
+
+def offer_events(
+    journal: OfferEventJournal,
+    catalog: OfferCatalog,
+    store: OfferStore,
+    sender: MessageSender,
+    encoder: OfferEncoder,
+    account: str,
+    clock: Clock,
+    *,
+    settings: OfferEventSettings | None = None,
+    status: OfferEventsStatus | None = None,
+) -> OfferEvents:
+    """The account's offer events path: Allegro's offer changes as `OfferChanged`."""
+    return OfferEvents(
+        journal, catalog, store, encoder, sender, account, clock, settings, status=status
+    )

@@ -114,7 +114,7 @@ async def run_check(settings: Settings, clock: Clock, limits: Limits | None = No
     async with opened(settings, read_only=True) as wired:
         local, broker = await asyncio.gather(
             _state_tokens_allegro(settings, wired, clock, limits),
-            _kafka(kafka, limits),
+            _kafka(kafka, limits, offers=settings.offers_enabled),
         )
     return CheckReport((configuration, *local, broker))
 
@@ -245,11 +245,11 @@ async def _event_stats(
     return latest, time.monotonic() - started
 
 
-async def _kafka(config: KafkaConfig, limits: Limits) -> Outcome:
+async def _kafka(config: KafkaConfig, limits: Limits, *, offers: bool) -> Outcome:
     where = config.bootstrap_servers
     try:
         async with asyncio.timeout(limits.deadline):
-            probe = await probe_kafka(config, limits.request_timeout)
+            probe = await probe_kafka(config, limits.request_timeout, offers=offers)
     except TimeoutError:
         return Outcome("kafka", "FAIL", f"{where}: no answer within {limits.deadline:g} s")
     except KafkaUnreachable as exc:

@@ -21,9 +21,14 @@ from dependency_injector import containers, providers
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
-from adapters.kafka.aiokafka_command_source import AiokafkaCommandSource
+from adapters.kafka.aiokafka_command_source import (
+    AiokafkaCommandSource,
+    AiokafkaRecordSource,
+    aiokafka_offer_command_source,
+)
 from adapters.kafka.aiokafka_event_publisher import PublishObserver
 from adapters.kafka.commands import KafkaResultEncoder
+from adapters.kafka.offers import KafkaOfferEncoder
 from adapters.persistence import (
     LeaseFence,
     LeaseLost,
@@ -35,21 +40,33 @@ from adapters.persistence import (
 )
 from adapters.persistence.resources import (
     postgres_lease_resource_for,
+    postgres_offer_resource_for,
     postgres_state_resource_for,
     postgres_token_resource_for,
+    sqlite_offer_resource_for,
     sqlite_state_resource_for,
     sqlite_token_resource_for,
 )
 from application.command_loop import CommandLoop, CommandStatus
+from application.offer_events import OfferEvents, OfferEventSettings, OfferEventsStatus
+from application.offer_sync import OfferSync, OfferSyncStatus
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import CheckoutFormReader, EventPublisher, OrderEventJournal, SystemClock
 from application.ports.clock import Clock
+from application.ports.offers import OfferStore
 from application.ports.state import FailureLog, StateStore, TokenStore
 from application.reconcile import ReconcileSettings
 from application.sync_orders import SyncSettings
 from domain.mapping import StatusMapping
+from domain.offers import OfferCommand
 from domain.policy import ImportPolicy
-from entrypoints.assembly import OrderImport, command_loop, order_import
+from entrypoints.assembly import (
+    OrderImport,
+    command_loop,
+    offer_events,
+    offer_sync,
+    order_import,
+)
 from entrypoints.health import ServiceState
 from entrypoints.metrics import Metrics
 from entrypoints.settings import (
@@ -89,6 +106,8 @@ def kafka_config(kafka: KafkaSettings) -> KafkaConfig:
         topic_dlq=kafka.kafka_topic_dlq,
         topic_commands=kafka.kafka_topic_commands,
         topic_command_results=kafka.kafka_topic_command_results,
+        topic_offer_commands=kafka.kafka_topic_offer_commands,
+        topic_offers=kafka.kafka_topic_offers,
         enable_idempotence=kafka.kafka_enable_idempotence,
         compression_type=(
             None if kafka.kafka_compression_type == "none" else kafka.kafka_compression_type
@@ -154,6 +173,23 @@ def command_group(allegro: AllegroSettings) -> str:
     return f"openoms-allegro.{allegro.allegro_account}"
 
 
+def offer_command_group(allegro: AllegroSettings) -> str:
+    """The consumer group of an account's offer commands (apart from the order commands':
+    each path commits its own offsets)."""
+    return f"openoms-allegro.{allegro.allegro_account}.offers"
+
+
+async def offer_command_source_resource(
+    config: KafkaConfig, group: str, account: str
+) -> AsyncIterator[AiokafkaRecordSource[OfferCommand]]:
+    source = aiokafka_offer_command_source(config, group, account)
+    await source.start()
+    try:
+        yield source
+    finally:
+        await source.stop()
+
+
 async def command_source_resource(
     config: KafkaConfig, group: str, account: str
 ) -> AsyncIterator[AiokafkaCommandSource]:
@@ -176,6 +212,8 @@ class Core(containers.DeclarativeContainer):
     # Set while this replica holds the account's lease; PostgreSQL commits check it.
     fence = providers.Singleton(LeaseFence)
     command_status = providers.Singleton(CommandStatus)
+    offer_sync_status = providers.Singleton(OfferSyncStatus)
+    offer_events_status = providers.Singleton(OfferEventsStatus)
 
 
 class Gateways(containers.DeclarativeContainer):
@@ -217,6 +255,20 @@ class Gateways(containers.DeclarativeContainer):
         cipher,
         core.read_only,
     )
+    sqlite_offers = providers.Resource(
+        sqlite_offer_resource_for,
+        providers.Callable(sqlite_location, core.settings),
+        core.read_only,
+    )
+    postgres_offers = providers.Resource(
+        postgres_offer_resource_for,
+        providers.Callable(postgres_location, core.settings),
+        core.fence,
+        core.read_only,
+    )
+    offer_store: providers.Provider[OfferStore] = providers.Selector(
+        backend, sqlite=sqlite_offers, postgres=postgres_offers
+    )
     state_store: providers.Provider[StateStore] = providers.Selector(
         backend, sqlite=sqlite_state, postgres=postgres_state
     )
@@ -238,6 +290,12 @@ class Gateways(containers.DeclarativeContainer):
         command_source_resource,
         providers.Callable(kafka_config, core.settings),
         providers.Callable(command_group, core.settings),
+        providers.Callable(_account, core.settings),
+    )
+    offer_command_source = providers.Resource(
+        offer_command_source_resource,
+        providers.Callable(kafka_config, core.settings),
+        providers.Callable(offer_command_group, core.settings),
         providers.Callable(_account, core.settings),
     )
     # What the use cases publish through: the producer itself, as the port. A provider of
@@ -296,6 +354,51 @@ def _command_loop(
         KafkaResultEncoder(kafka.kafka_max_message_bytes),
         allegro.allegro_account,
         clock,
+        status=status,
+    )
+
+
+def _offer_sync(
+    source: AiokafkaRecordSource[OfferCommand],
+    client: AllegroClient,
+    store: OfferStore,
+    publisher: EventPublisher,
+    kafka: KafkaSettings,
+    allegro: AllegroSettings,
+    clock: Clock,
+    status: OfferSyncStatus,
+) -> OfferSync:
+    return offer_sync(
+        source,
+        client.command_offer_catalog,
+        client.offer_writer,
+        store,
+        publisher,
+        KafkaResultEncoder(kafka.kafka_max_message_bytes),
+        allegro.allegro_account,
+        clock,
+        status=status,
+    )
+
+
+def _offer_events(
+    client: AllegroClient,
+    store: OfferStore,
+    publisher: EventPublisher,
+    kafka: KafkaSettings,
+    allegro: AllegroSettings,
+    clock: Clock,
+    status: OfferEventsStatus,
+) -> OfferEvents:
+    return offer_events(
+        client.offer_journal,
+        client.offer_catalog,
+        store,
+        publisher,
+        KafkaOfferEncoder(kafka.kafka_max_message_bytes),
+        allegro.allegro_account,
+        clock,
+        settings=OfferEventSettings(poll_seconds=kafka.offer_events_poll_seconds),
         status=status,
     )
 
@@ -360,6 +463,27 @@ class UseCases(containers.DeclarativeContainer):
         allegro=core.settings,
         clock=core.clock,
         status=core.command_status,
+    )
+    offer_sync = providers.Factory(
+        _offer_sync,
+        source=gateways.offer_command_source,
+        client=gateways.allegro,
+        store=gateways.offer_store,
+        publisher=gateways.publisher,
+        kafka=core.settings,
+        allegro=core.settings,
+        clock=core.clock,
+        status=core.offer_sync_status,
+    )
+    offer_events = providers.Factory(
+        _offer_events,
+        client=gateways.allegro,
+        store=gateways.offer_store,
+        publisher=gateways.publisher,
+        kafka=core.settings,
+        allegro=core.settings,
+        clock=core.clock,
+        status=core.offer_events_status,
     )
     poll_loop = providers.Factory(
         _poll_loop,

@@ -22,14 +22,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from application.command_loop import CommandStatus
+from application.offer_events import OfferEventsStatus
+from application.offer_sync import OfferSyncStatus
 from application.poll_loop import LoopStatus
 from application.ports.clock import Clock
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
 from entrypoints.lag import Lag
 from entrypoints.metrics import Labels, Metrics
+from entrypoints.offer_metrics import register_offer_metrics
+
+
+class PathStatus(Protocol):
+    """What `/readyz` and the runtime read of a path beside the import."""
+
+    consecutive_failures: int
+    last_error: str | None
+
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +127,16 @@ class HealthChecks:
         self._broker = broker
         self._clock = clock
         self._stale_after = stale_after
-        self._commands: CommandStatus | None = None
+        self._paths: dict[str, PathStatus] = {}  # the paths beside the import, by name
 
     def watch_commands(self, status: CommandStatus) -> None:
         """Reports the command path in `/readyz`, as `degraded` (module docstring)."""
-        self._commands = status
+        self.watch_path("commands", status)
+
+    def watch_path(self, name: str, status: PathStatus) -> None:
+        """Reports a path beside the import (`commands`, `offer_sync`, `offer_events`) in
+        `/readyz`, as `degraded` while it fails."""
+        self._paths[name] = status
 
     async def readiness(self) -> Readiness:
         broker, state, token = await asyncio.gather(
@@ -134,8 +151,11 @@ class HealthChecks:
             "polling": self.polling_healthy(),
         }
         ready = self._service.role != Role.STARTING and all(checks.values())
-        failing = self.commands_failing()
-        degraded = {} if failing is None else {"commands": failing}
+        degraded = {
+            name: failing
+            for name in self._paths
+            if (failing := self.path_failing(name)) is not None
+        }
         report = Readiness(ready, self._service.role, checks, degraded)
         self._service.readiness, self._service.readiness_at = report, self._clock.now()
         return report
@@ -153,9 +173,13 @@ class HealthChecks:
         return self._clock.now() - max(moments) < self._stale_after
 
     def commands_failing(self) -> str | None:
-        """Why the command path is failing now, or None. Only the poller applies commands: a
+        """Why the command path is failing now, or None."""
+        return self.path_failing("commands")
+
+    def path_failing(self, name: str) -> str | None:
+        """Why the path `name` is failing now, or None. Only the poller runs these paths: a
         standby's streak is left from its last term."""
-        status = self._commands
+        status = self._paths.get(name)
         if status is None or not self._service.polling or status.consecutive_failures == 0:
             return None
         error = status.last_error or "no error recorded"
@@ -315,3 +339,22 @@ def register_commands(
         return
     checks.watch_commands(status)
     metrics.command_path(status, account, lambda: service.polling)
+
+
+def register_offers(
+    metrics: Metrics,
+    checks: HealthChecks,
+    service: ServiceState,
+    sync: OfferSyncStatus,
+    events: OfferEventsStatus,
+    account: str,
+    *,
+    enabled: bool,
+) -> None:
+    """The offer paths in `/metrics` and `/readyz` when `run` keeps offers in sync
+    (OFFERS_ENABLED); with it off, neither mentions them."""
+    if not enabled:
+        return
+    checks.watch_path("offer_sync", sync)
+    checks.watch_path("offer_events", events)
+    register_offer_metrics(metrics, sync, events, account, lambda: service.polling)

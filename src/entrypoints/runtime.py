@@ -12,13 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from adapters.kafka import AiokafkaEventPublisher
 from application.poll_loop import Backoff, PollLoop
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
-from entrypoints.health import HealthChecks, Role, ServiceState, register_commands, register_gauges
+from entrypoints.health import (
+    HealthChecks,
+    PathStatus,
+    Role,
+    ServiceState,
+    register_commands,
+    register_gauges,
+    register_offers,
+)
 from entrypoints.lag import LagProbe
 from entrypoints.leadership import Leadership, default_holder
 from entrypoints.recovery import watch_recovery
@@ -85,6 +95,15 @@ class Runtime:
             self.account,
             enabled=self._settings.commands_enabled,
         )
+        register_offers(
+            self.metrics,
+            self.health,
+            self.service,
+            wired.offer_sync_status,
+            wired.offer_events_status,
+            self.account,
+            enabled=self._settings.offers_enabled,
+        )
         return self.health
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -128,12 +147,12 @@ class Runtime:
             ]
             # The command path runs beside the import for the term, on the same Allegro
             # client: one rate budget for both. It ends with the term (its own stop).
+            # So do the offer paths (docs/offers.md), when on.
             done = asyncio.Event()
-            commands = (
-                asyncio.create_task(self._commands(done), name="commands")
-                if self._settings.commands_enabled
-                else None
-            )
+            paths = [
+                asyncio.create_task(self._path(start, close, status, done), name=name)
+                for name, start, close, status in self._paths()
+            ]
             try:
                 await loop.run(stop)
             finally:
@@ -141,40 +160,60 @@ class Runtime:
                 for helper in helpers:
                     helper.cancel()
                 await asyncio.gather(*helpers, return_exceptions=True)
-                if commands is not None:
-                    await _finish(commands, COMMANDS_STOP_SECONDS)
+                await asyncio.gather(*(_finish(path, COMMANDS_STOP_SECONDS) for path in paths))
         finally:
             await self._wired.close_allegro()  # the next term builds a new client
 
-    async def _commands(self, stop: asyncio.Event) -> None:
-        """The command path until `stop`. Joining the consumer group is retried with a
-        backoff while the broker is down: the commands wait, the import does not."""
+    def _paths(self) -> list[tuple[str, Start, Close, PathStatus]]:
+        """The paths that run beside the import in a term: (name, start, close, status)."""
+        wired, settings = self._wired, self._settings
+        paths: list[tuple[str, Start, Close, PathStatus]] = []
+        if settings.commands_enabled:
+            paths.append(
+                ("commands", wired.command_loop, wired.close_commands, wired.command_status)
+            )
+        if settings.offers_enabled:
+            paths.append(
+                (
+                    "offer-sync",
+                    wired.offer_sync,
+                    wired.close_offer_commands,
+                    wired.offer_sync_status,
+                )
+            )
+            paths.append(("offer-events", wired.offer_events, _nothing, wired.offer_events_status))
+        return paths
+
+    async def _path(
+        self, start: Start, close: Close, status: PathStatus, stop: asyncio.Event
+    ) -> None:
+        """One path until `stop`. Starting it (joining a consumer group) is retried with a
+        backoff while the broker is down: that path waits, the import does not."""
         backoff = Backoff()
         failures = 0
         try:
             while not stop.is_set():
                 try:
-                    commands = await self._wired.command_loop()
+                    path = await start()
                 except PortError as exc:
                     failures += 1
                     delay = backoff.delay(failures)
-                    status = self._wired.command_status  # seen by /metrics and /readyz
-                    status.consecutive_failures += 1
+                    status.consecutive_failures += 1  # seen by /metrics and /readyz
                     status.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning(
-                        "command consumer not started, will retry",
+                        "a path beside the import did not start, will retry",
                         extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_seconds": delay},
                     )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
                     continue
-                await commands.run(stop)
+                await path.run(stop)
                 return
         except Exception:
-            log.exception("the command path stopped on an unexpected error")
+            log.exception("a path beside the import stopped on an unexpected error")
             raise
         finally:
-            await self._wired.close_commands()
+            await close()
 
     async def _measure(self, probe: LagProbe, stop: asyncio.Event) -> None:
         """Every `LAG_PROBE_SECONDS`, starting one period in: a restart costs no request."""
@@ -206,6 +245,18 @@ class Runtime:
         if role != self.service.role:
             log.info("role changed", extra={"account": self.account, "role": str(role)})
         self.service.become(role, self.clock.now())
+
+
+class _Runs(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+Start = Callable[[], Awaitable[_Runs]]
+Close = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    """What closing a path that holds nothing of its own does."""
 
 
 async def _finish(task: asyncio.Task[None], seconds: float) -> None:

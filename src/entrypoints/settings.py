@@ -249,6 +249,13 @@ class KafkaSettings(BaseSettings):
     kafka_topic_command_results: str = "openoms.allegro.command-results.v1"
     # `run` applies OpenOMS's commands from KAFKA_TOPIC_COMMANDS besides importing orders.
     commands_enabled: bool = True
+    kafka_topic_offer_commands: str = "openoms.allegro.offer-commands.v1"
+    kafka_topic_offers: str = "openoms.offers.v1"
+    # `run` keeps offers in sync (docs/offers.md): SetStock/SetPrice from
+    # KAFKA_TOPIC_OFFER_COMMANDS to Allegro, and Allegro's offer changes to KAFKA_TOPIC_OFFERS.
+    offers_enabled: bool = True
+    # How often Allegro's offer event journal is read when it had nothing new.
+    offer_events_poll_seconds: float = Field(default=10.0, gt=0, le=3600)
     kafka_compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] = "gzip"
     # Largest record published (key + value + headers + framing, before compression); a larger
     # event goes to the DLQ as a truncated stub (see adapters/kafka/messages.record_size).
@@ -272,6 +279,8 @@ class KafkaSettings(BaseSettings):
         "kafka_topic_dlq",
         "kafka_topic_commands",
         "kafka_topic_command_results",
+        "kafka_topic_offer_commands",
+        "kafka_topic_offers",
     )
     @classmethod
     def _topic(cls, value: str) -> str:
@@ -348,6 +357,8 @@ class KafkaSettings(BaseSettings):
             "KAFKA_TOPIC_DLQ": self.kafka_topic_dlq,
             "KAFKA_TOPIC_COMMANDS": self.kafka_topic_commands,
             "KAFKA_TOPIC_COMMAND_RESULTS": self.kafka_topic_command_results,
+            "KAFKA_TOPIC_OFFER_COMMANDS": self.kafka_topic_offer_commands,
+            "KAFKA_TOPIC_OFFERS": self.kafka_topic_offers,
         }
         seen: dict[str, str] = {}
         for name, topic in named.items():

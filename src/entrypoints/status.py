@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,9 +58,20 @@ from application.ports.state import (
     TokenStore,
 )
 from application.reconcile import cursor_time
-from entrypoints.containers import allegro_config, command_group, kafka_config
+from entrypoints.containers import (
+    allegro_config,
+    command_group,
+    kafka_config,
+    offer_command_group,
+)
 from entrypoints.lag import Lag, LagProbe
 from entrypoints.settings import Settings
+from entrypoints.status_offers import (
+    OfferState,
+    offer_state_json,
+    offer_state_text,
+    read_offer_state,
+)
 from entrypoints.wiring import Wired, opened
 
 # The Allegro client refreshes a token 5 minutes before it expires; stay clear of that.
@@ -170,6 +182,7 @@ class CommandPath:
     group: str
     partitions: tuple[PartitionOffsets, ...] | None = None
     error: str | None = None
+    switch: str = "COMMANDS_ENABLED"  # the setting that turns the path off
 
     @property
     def lag(self) -> int | None:
@@ -190,7 +203,7 @@ class CommandPath:
     def text(self) -> str:
         where = f"topic {self.topic}, group {self.group}"
         if not self.enabled:
-            return f"off (COMMANDS_ENABLED=false); {where}"
+            return f"off ({self.switch}=false); {where}"
         if self.partitions is None:
             return f"on: {where}, lag unknown: {self.error}"
         count = len(self.partitions)
@@ -210,6 +223,8 @@ class StatusReport:
     writer: WriterStatus = field(default_factory=WriterStatus)
     allegro: AllegroReach = field(default_factory=AllegroReach)
     commands: CommandPath | None = None  # None: not asked (a report built by hand)
+    offers: OfferState | None = None  # None: off (OFFERS_ENABLED=false), or not asked
+    offer_commands: CommandPath | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -250,6 +265,10 @@ class StatusReport:
                 for order in self.errors.failing_orders
             ],
             "commands": None if self.commands is None else self.commands.to_json(),
+            "offers": None if self.offers is None else offer_state_json(self.offers),
+            "offer_commands": (
+                None if self.offer_commands is None else self.offer_commands.to_json()
+            ),
         }
 
     def table(self) -> str:
@@ -269,6 +288,12 @@ class StatusReport:
         lines += [f"{''.ljust(width)}    {line}" for line in self._failing_lines()]
         if self.commands is not None:
             lines.append(f"{'commands'.ljust(width)}  {self.commands.text()}")
+        if self.offers is not None:
+            lines.append(
+                f"{'offers'.ljust(width)}  {offer_state_text(self.offers, self.checked_at)}"
+            )
+        if self.offer_commands is not None:
+            lines.append(f"{'offer commands'.ljust(width)}  {self.offer_commands.text()}")
         return "\n".join(lines)
 
     def _writer_text(self) -> str:
@@ -381,11 +406,24 @@ async def gather_status(
         tokens = await wired.token_store()
         pair, token = await _token(tokens, account)
         writer = await _writer(settings, wired)
-    (lag, lag_error, reach), commands = await asyncio.gather(
+        offers = None
+        if settings.offers_enabled:
+            offers = await read_offer_state(await wired.offer_store(), account)
+    read = read_offsets or read_command_offsets
+    (lag, lag_error, reach), commands, offer_commands = await asyncio.gather(
         _lag(
             settings, state, pair, clock, request_timeout=allegro_timeout, deadline=allegro_deadline
         ),
-        _command_path(settings, read_offsets or read_command_offsets, kafka_deadline),
+        _command_path(settings, read, kafka_deadline),
+        consumer_path(
+            settings,
+            read,
+            kafka_deadline,
+            topic=settings.kafka_topic_offer_commands,
+            group=offer_command_group(settings),
+            enabled=settings.offers_enabled,
+            switch="OFFERS_ENABLED",
+        ),
     )
     return StatusReport(
         account=account,
@@ -399,6 +437,8 @@ async def gather_status(
         writer=writer,
         allegro=reach,
         commands=commands,
+        offers=offers,
+        offer_commands=offer_commands,
     )
 
 
@@ -495,27 +535,52 @@ class CommandTopicMissing(Exception):
 
 
 async def _command_path(settings: Settings, read: OffsetsReader, deadline: float) -> CommandPath:
-    """Never raises, and answers within `deadline`: what cannot be read is said."""
-    topic, group = settings.kafka_topic_commands, command_group(settings)
-    if not settings.commands_enabled:
-        return CommandPath(False, topic, group)
+    return await consumer_path(
+        settings,
+        read,
+        deadline,
+        topic=settings.kafka_topic_commands,
+        group=command_group(settings),
+        enabled=settings.commands_enabled,
+    )
+
+
+async def consumer_path(
+    settings: Settings,
+    read: OffsetsReader,
+    deadline: float,
+    *,
+    topic: str,
+    group: str,
+    enabled: bool,
+    switch: str = "COMMANDS_ENABLED",
+) -> CommandPath:
+    """A command topic's group as `run` reads it. Never raises, and answers within
+    `deadline`: what cannot be read is said."""
+    path = functools.partial(CommandPath, enabled, topic, group, switch=switch)
+    if not enabled:
+        return path()
     if not settings.kafka_bootstrap_servers:
-        return CommandPath(True, topic, group, error="KAFKA_BOOTSTRAP_SERVERS is not set")
+        return path(error="KAFKA_BOOTSTRAP_SERVERS is not set")
     config = kafka_config(settings)
+    if topic != config.topic_commands:  # the offer commands: read as the topic of commands
+        config = dataclasses.replace(
+            config, topic_commands=topic, topic_offer_commands=config.topic_commands
+        )
     # Each request may take at most the whole deadline; aiokafka's default is 40 s.
     config = dataclasses.replace(config, request_timeout_ms=max(int(deadline * 1000), 1))
     try:
         async with asyncio.timeout(deadline):
             partitions = await read(config, group)
     except TimeoutError:
-        return CommandPath(True, topic, group, error=f"Kafka: no answer within {deadline:g} s")
+        return path(error=f"Kafka: no answer within {deadline:g} s")
     except CommandTopicMissing:
-        return CommandPath(True, topic, group, error=f"the topic {topic} does not exist")
+        return path(error=f"the topic {topic} does not exist")
     except (KafkaConnectionError, OSError) as exc:
-        return CommandPath(True, topic, group, error=f"Kafka: unreachable ({type(exc).__name__})")
+        return path(error=f"Kafka: unreachable ({type(exc).__name__})")
     except KafkaError as exc:
-        return CommandPath(True, topic, group, error=f"Kafka: {type(exc).__name__}")
-    return CommandPath(True, topic, group, partitions)
+        return path(error=f"Kafka: {type(exc).__name__}")
+    return path(partitions)
 
 
 async def read_command_offsets(config: KafkaConfig, group: str) -> tuple[PartitionOffsets, ...]:

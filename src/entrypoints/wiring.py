@@ -25,9 +25,12 @@ from adapters.allegro import AllegroClient
 from adapters.kafka import AiokafkaEventPublisher
 from adapters.persistence import LeaseFence, PostgresLease, SqliteWriterLock
 from application.command_loop import CommandLoop, CommandStatus
+from application.offer_events import OfferEvents, OfferEventsStatus
+from application.offer_sync import OfferSync, OfferSyncStatus
 from application.poll_loop import LoopStatus, PollLoop
 from application.ports import EventPublisher
 from application.ports.clock import Clock
+from application.ports.offers import OfferStore
 from application.ports.state import StateStore, TokenStore
 from entrypoints.assembly import OrderImport
 from entrypoints.containers import Application, Backend, build_container
@@ -61,6 +64,9 @@ class Wired:
             self._use_cases.order_import,
             self._use_cases.poll_loop,
             self._use_cases.command_loop,
+            self._gateways.offer_store,
+            self._use_cases.offer_sync,
+            self._use_cases.offer_events,
         ):
             provider.enable_async_mode()
 
@@ -95,6 +101,9 @@ class Wired:
 
     async def state_store(self) -> StateStore:
         return await self._gateways.state_store.async_()
+
+    async def offer_store(self) -> OfferStore:
+        return await self._gateways.offer_store.async_()
 
     async def token_store(self) -> TokenStore:
         return await self._gateways.token_store.async_()
@@ -139,6 +148,26 @@ class Wired:
     @property
     def command_status(self) -> CommandStatus:
         return self._core.command_status()
+
+    async def offer_sync(self) -> OfferSync:
+        """The term's inventory path: joins the account's offer command group
+        (`close_offer_commands()` leaves it)."""
+        return await self._use_cases.offer_sync.async_()
+
+    async def close_offer_commands(self) -> None:
+        await _awaitable(self._gateways.offer_command_source.shutdown())
+
+    async def offer_events(self) -> OfferEvents:
+        """The term's offer events path, over the term's Allegro client."""
+        return await self._use_cases.offer_events.async_()
+
+    @property
+    def offer_sync_status(self) -> OfferSyncStatus:
+        return self._core.offer_sync_status()
+
+    @property
+    def offer_events_status(self) -> OfferEventsStatus:
+        return self._core.offer_events_status()
 
     async def close_allegro(self) -> None:
         """Ends the term's Allegro client; the next `allegro()` builds a new one."""

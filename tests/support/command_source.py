@@ -1,25 +1,30 @@
-"""The fake of the `CommandSource` port: partitions of received records, committed offsets,
-rewinds, and an outage switch, as a consumer group's member sees them."""
+"""The fake of the `RecordSource` port (orders' and offers' command topics): partitions of
+received records, committed offsets, rewinds, and an outage switch, as a consumer group's
+member sees them."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Generic, TypeVar
 
-from application.ports.commands import CommandSource, Position, ReceivedCommand
+from application.ports.commands import Position, Received, RecordSource
+from domain.commands import Command
+
+C = TypeVar("C")
 
 
-class FakeCommandSource(CommandSource):
+class FakeRecordSource(RecordSource[C], Generic[C]):
     def __init__(self, max_records: int | None = None) -> None:
         self.max_records = max_records  # per `receive`, as a consumer's fetch is bounded
-        self.partitions: dict[int, list[ReceivedCommand]] = {}
+        self.partitions: dict[int, list[Received[C]]] = {}
         self.next: dict[int, int] = {}  # index of the next record to deliver, per partition
         self.committed: dict[int, int] = {}  # next offset to read after a restart
         self.rewinds: list[Position] = []
         self.fail_with: Exception | None = None  # the broker is down
         self.deliveries = 0
 
-    def add(self, partition: int, received: ReceivedCommand) -> ReceivedCommand:
+    def add(self, partition: int, received: Received[C]) -> Received[C]:
         """Append `received` to `partition` at its next offset."""
         records = self.partitions.setdefault(partition, [])
         placed = dataclasses.replace(received, position=Position(partition, len(records)))
@@ -31,10 +36,10 @@ class FakeCommandSource(CommandSource):
         """A new process: delivery resumes at the committed offsets."""
         self.next = {p: self.committed.get(p, 0) for p in self.partitions}
 
-    async def receive(self, wait_seconds: float) -> Sequence[ReceivedCommand]:
+    async def receive(self, wait_seconds: float) -> Sequence[Received[C]]:
         if self.fail_with is not None:
             raise self.fail_with
-        out: list[ReceivedCommand] = []
+        out: list[Received[C]] = []
         for partition in sorted(self.partitions):
             records = self.partitions[partition]
             room = None if self.max_records is None else self.max_records - len(out)
@@ -55,3 +60,7 @@ class FakeCommandSource(CommandSource):
     def rewind(self, position: Position) -> None:
         self.rewinds.append(position)
         self.next[position.partition] = position.offset
+
+
+class FakeCommandSource(FakeRecordSource[Command]):
+    """The order commands' topic."""

@@ -45,6 +45,8 @@ async def kafka_topics(kafka_bootstrap: str, kafka_supports_idempotence: bool) -
         topic_dlq=f"test.orders.dlq.{suffix}",
         topic_commands=f"test.commands.{suffix}",
         topic_command_results=f"test.command-results.{suffix}",
+        topic_offer_commands=f"test.offer-commands.{suffix}",
+        topic_offers=f"test.offers.{suffix}",
         enable_idempotence=kafka_supports_idempotence,
         request_timeout_ms=TEST_REQUEST_TIMEOUT_MS,
     )

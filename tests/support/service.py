@@ -50,6 +50,8 @@ def service_env(
             "KAFKA_TOPIC_DLQ": kafka.topic_dlq,
             "KAFKA_TOPIC_COMMANDS": kafka.topic_commands,
             "KAFKA_TOPIC_COMMAND_RESULTS": kafka.topic_command_results,
+            "KAFKA_TOPIC_OFFER_COMMANDS": kafka.topic_offer_commands,
+            "KAFKA_TOPIC_OFFERS": kafka.topic_offers,
             "STATE_URL": f"sqlite:///{state_db}",
             "TOKEN_ENCRYPTION_KEY": TEST_KEY,
             "HTTP_PORT": "0",

@@ -15,15 +15,24 @@ from adapters.allegro.budget_share import BudgetShares
 from adapters.allegro.config import DEFAULT_MAX_BODY_BYTES, AllegroClientConfig
 from adapters.allegro.headers import API_HEADERS
 from adapters.allegro.httpx_checkout_form_reader import HttpxCheckoutFormReader
+from adapters.allegro.httpx_offer_catalog import HttpxOfferCatalog
+from adapters.allegro.httpx_offer_event_journal import HttpxOfferEventJournal
+from adapters.allegro.httpx_offer_writer import HttpxOfferWriter
 from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal
 from adapters.allegro.httpx_order_writer import HttpxOrderWriter, resource_limiter
 from adapters.allegro.observer import NullObserver, RequestObserver
+from adapters.allegro.offer_change_limit import (
+    price_change_limiter,
+    publication_change_limiter,
+    quantity_change_limiter,
+)
 from adapters.allegro.rate_limit import TokenBucket
 from adapters.allegro.retry import BackoffPolicy
 from adapters.allegro.timing import Jitter, Monotonic, Sleep, Timing
 from adapters.allegro.transport import ClientTransport, ResilientTransport
 from application.ports.clock import Clock
 from application.ports.state import TokenStore
+from domain.offers import BatchKind
 
 
 class AllegroClient:
@@ -31,14 +40,21 @@ class AllegroClient:
     Every port goes through the same API client, so reads and writes share one budget;
     `timing` paces the write resources' own per-second caps.
 
-    Two request classes split that budget (budget_share.py): the import (`journal`, `forms`)
-    and the commands (`command_forms`, `orders`), each through a view of the API that counts
-    its requests against the class's limiter. Without `shares` the views are not limited."""
+    Two request classes split that budget (budget_share.py): the import (`journal`, `forms`,
+    `offer_journal`, `offer_catalog`) and the commands (`command_forms`, `orders`,
+    `command_offer_catalog`, `offer_writer`), each through a view of the API that counts its
+    requests against the class's limiter. Without `shares` the views are not limited. As
+    with `command_forms`, what the command path reads (the offers of its SKUs) counts as
+    commands, and the same listing read for the offer events' sweep as import."""
 
     journal: HttpxOrderEventJournal
     forms: HttpxCheckoutFormReader
     command_forms: HttpxCheckoutFormReader
     orders: HttpxOrderWriter
+    offer_journal: HttpxOfferEventJournal
+    offer_catalog: HttpxOfferCatalog
+    command_offer_catalog: HttpxOfferCatalog
+    offer_writer: HttpxOfferWriter
 
     def __init__(
         self,
@@ -60,6 +76,17 @@ class AllegroClient:
             commands,
             shipments_limiter=resource_limiter(timing),
             carriers_limiter=resource_limiter(timing),
+        )
+        self.offer_journal = HttpxOfferEventJournal(imports)
+        self.offer_catalog = HttpxOfferCatalog(imports)
+        self.command_offer_catalog = HttpxOfferCatalog(commands)
+        self.offer_writer = HttpxOfferWriter(
+            commands,
+            limiters={
+                BatchKind.QUANTITY: quantity_change_limiter(timing),
+                BatchKind.PRICE: price_change_limiter(timing),
+                BatchKind.PUBLICATION: publication_change_limiter(timing),
+            },
         )
         self._api_client = api_client
         self._tokens = tokens

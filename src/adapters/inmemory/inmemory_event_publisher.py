@@ -1,22 +1,27 @@
-"""EventEncoder and MessageSender kept in lists: tests assert on `published`, `dead_letters`."""
+"""EventEncoder, OfferEncoder and MessageSender kept in lists: tests assert on `published`,
+`offers`, `dead_letters`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from application.ports.offers import OfferEncoder
 from application.ports.publisher import (
     DEAD_LETTERS,
+    OFFERS,
     ORDERS,
     DeadLetter,
     EventPublisher,
     OutboundMessage,
 )
 from domain.events import DomainEvent
+from domain.offers import OfferChanged
 
 
-class InMemoryEventPublisher(EventPublisher):
-    """Encodes a message as its id; `send` looks the object up again, so `published` holds
-    the domain objects themselves (and a re-sent staged message appears twice, as on Kafka).
+class InMemoryEventPublisher(EventPublisher, OfferEncoder):
+    """Encodes a message as its id; `send` looks the object up again, so `published` (order
+    events, channel ORDERS) and `offers` (`OfferChanged`, channel OFFERS) hold the domain
+    objects themselves (and a re-sent staged message appears twice, as on Kafka).
 
     After `limit_message_size`, an event over the limit is encoded as a dead letter in its
     place, as the Kafka publisher does with an event over its maximum message size.
@@ -27,9 +32,10 @@ class InMemoryEventPublisher(EventPublisher):
 
     def __init__(self) -> None:
         self.published: list[DomainEvent] = []
+        self.offers: list[OfferChanged] = []
         self.dead_letters: list[DeadLetter] = []
         self.sent: list[OutboundMessage] = []
-        self._encoded: dict[bytes, DomainEvent | DeadLetter] = {}
+        self._encoded: dict[bytes, DomainEvent | OfferChanged | DeadLetter] = {}
         self.fail_with: Exception | None = None
         self._size_limit: tuple[int, Callable[[DomainEvent], int]] | None = None
 
@@ -46,6 +52,13 @@ class InMemoryEventPublisher(EventPublisher):
             self._dead_letter_message(d) for d in dead_letters
         ]
 
+    def encode_offers(
+        self, events: Sequence[OfferChanged], dead_letters: Sequence[DeadLetter] = ()
+    ) -> list[OutboundMessage]:
+        return [self._remember(OFFERS, e.offer_id, f"offer/{e.event_id}", e) for e in events] + [
+            self._dead_letter_message(d) for d in dead_letters
+        ]
+
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         self._check_outage()
         for message in messages:
@@ -55,6 +68,8 @@ class InMemoryEventPublisher(EventPublisher):
                 continue  # encoded elsewhere (a command result): kept in `sent` only
             if isinstance(item, DeadLetter):
                 self.dead_letters.append(item)
+            elif isinstance(item, OfferChanged):
+                self.offers.append(item)
             else:
                 self.published.append(item)
 
@@ -87,7 +102,7 @@ class InMemoryEventPublisher(EventPublisher):
         return self._remember(DEAD_LETTERS, letter.checkout_form_id, ident, letter)
 
     def _remember(
-        self, channel: str, key: str, ident: str, item: DomainEvent | DeadLetter
+        self, channel: str, key: str, ident: str, item: DomainEvent | OfferChanged | DeadLetter
     ) -> OutboundMessage:
         value = ident.encode()
         self._encoded[value] = item

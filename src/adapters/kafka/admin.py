@@ -1,5 +1,5 @@
-"""Topic bootstrap: create the orders and dead-letter topics when they are missing; and the
-read-only probe of `openoms-allegro check` (`probe_kafka`)."""
+"""Topic bootstrap: create the service's topics when they are missing; and the read-only
+probe of `openoms-allegro check` (`probe_kafka`)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ class TopicSetupError(PublishError):
 async def ensure_topics(
     config: KafkaConfig, partitions: int = 3, replication_factor: int = 1
 ) -> None:
-    """Create the topics we write (orders, dead letters, command results) and the one we read
-    (commands) unless they exist. Safe to call concurrently."""
+    """Create the topics we write (orders, dead letters, command results, offers) and the
+    ones we read (commands, offer commands) unless they exist. Safe to call concurrently."""
     if partitions < 1 or replication_factor < 1:
         raise ValueError("partitions and replication_factor must be at least 1")
     wanted = [
@@ -39,6 +39,8 @@ async def ensure_topics(
         config.topic_dlq,
         config.topic_command_results,
         config.topic_commands,
+        config.topic_offers,
+        config.topic_offer_commands,
     ]
     admin = AIOKafkaAdminClient(**connection_options(config))
     try:
@@ -88,8 +90,12 @@ class KafkaProbe:
     idempotence: str | None
 
 
-async def probe_kafka(config: KafkaConfig, request_timeout: float) -> KafkaProbe:
-    """Reads the cluster's metadata (brokers, the two topics and their partition leaders)
+async def probe_kafka(
+    config: KafkaConfig, request_timeout: float, *, offers: bool = True
+) -> KafkaProbe:
+    """Reads the cluster's metadata (brokers, the topics events are published to: orders,
+    dead letters and, unless `offers` is False (offers not kept in sync), offers; and their
+    partition leaders)
     and, when KAFKA_ENABLE_IDEMPOTENCE is on, asks for a producer id (InitProducerId), which
     an idempotent producer needs before its first write: a broker that refuses it (tansu
     does) makes every publish fail. It writes nothing: whether the broker accepts a record
@@ -106,9 +112,10 @@ async def probe_kafka(config: KafkaConfig, request_timeout: float) -> KafkaProbe
     try:
         await client.bootstrap()
         cluster = await client.fetch_all_metadata()
-        topics = tuple(
-            _topic_facts(cluster, name) for name in (config.topic_orders, config.topic_dlq)
-        )
+        names = [config.topic_orders, config.topic_dlq]
+        if offers:
+            names.append(config.topic_offers)
+        topics = tuple(_topic_facts(cluster, name) for name in names)
         idempotence = await _init_producer_id(client) if config.enable_idempotence else None
     except (TimeoutError, KafkaError, OSError) as exc:
         raise KafkaUnreachable(

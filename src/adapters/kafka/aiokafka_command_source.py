@@ -1,19 +1,22 @@
-"""The command topic through an aiokafka consumer group (`CommandSource`).
+"""A command topic through an aiokafka consumer group (`RecordSource`): the order commands
+(`AiokafkaCommandSource`) and the offer commands (`aiokafka_offer_command_source`), each
+read by its own decode function (adapters/kafka/commands.py, offers.py).
 
-Offsets are committed by hand, one record at a time, only once its result is acknowledged
-(`application.command_loop`); auto-commit is off, so a crash re-delivers everything not
-committed. A new group starts from the earliest record: a command sent before the service
-first ran is still applied. Commands for other accounts share the topic and are skipped by
-the loop (their offsets are committed like any other).
+Offsets are committed by hand, only once a record is answered: an order command once its
+result is acknowledged (`application.command_loop`), offer commands once the round that
+answers them is done. Auto-commit is off, so a crash re-delivers everything not committed.
+A new group starts from the earliest record: a command sent before the service first ran is
+still applied. Commands for other accounts share the topic and are skipped by the loops
+(their offsets are committed like any other).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -21,12 +24,18 @@ from aiokafka.structs import OffsetAndMetadata
 
 from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command
 from adapters.kafka.config import KafkaConfig, connection_options
-from application.ports.commands import CommandSource, Position, ReceivedCommand
+from adapters.kafka.offers import decode_offer_command
+from application.ports.commands import Position, Received, RecordSource
 from application.ports.errors import ConsumeError
+from domain.commands import Command
+from domain.offers import OfferCommand
 
 logger = logging.getLogger(__name__)
 
 MAX_RECORDS = 100  # per `receive`: a round stays short, so a stop is answered quickly
+# Offer commands are coalesced into Allegro's batch commands of up to 1 000 offers: a receive
+# of that many lets one round fill a batch (docs/offers.md).
+OFFER_MAX_RECORDS = 1_000
 # A member that died (a crash, a SIGKILL) holds its partitions until its session times out:
 # the commands wait that long after every crash. Kafka's lowest allowed session by default
 # (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
@@ -35,12 +44,31 @@ HEARTBEAT_INTERVAL_MS = 2_000
 LAG_SECONDS = 0.5  # longer than this, the lag stays unknown for the round
 
 
-class AiokafkaCommandSource(CommandSource):
-    def __init__(self, config: KafkaConfig, topic: str, group_id: str, account: str) -> None:
+C = TypeVar("C")
+# A record's value, headers, timestamp (ms), position and the service's account -> what it is
+Decode = Callable[
+    [bytes | None, Sequence[tuple[str, bytes]], int | None, Position, str], Received[C]
+]
+
+
+class AiokafkaRecordSource(RecordSource[C], Generic[C]):
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        group_id: str,
+        account: str,
+        decode: Decode[C],
+        max_records: int = MAX_RECORDS,
+    ) -> None:
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
         self._config = config
         self._topic = topic
         self._group_id = group_id
         self._account = account
+        self._decode = decode
+        self._max_records = max_records
         self._consumer: AIOKafkaConsumer | None = None
         self._lag: int | None = None
 
@@ -80,20 +108,20 @@ class AiokafkaCommandSource(CommandSource):
     ) -> None:
         await self.stop()
 
-    async def receive(self, wait_seconds: float) -> Sequence[ReceivedCommand]:
+    async def receive(self, wait_seconds: float) -> Sequence[Received[C]]:
         consumer = self._started()
         try:
             batches = await consumer.getmany(
-                timeout_ms=int(wait_seconds * 1000), max_records=MAX_RECORDS
+                timeout_ms=int(wait_seconds * 1000), max_records=self._max_records
             )
         except KafkaError as exc:
             raise ConsumeError(f"reading {self._topic}: {exc}") from exc
-        received: list[ReceivedCommand] = []
+        received: list[Received[C]] = []
         for partition, records in sorted(batches.items(), key=lambda item: item[0].partition):
             for record in records:
                 position = Position(partition.partition, record.offset)
                 received.append(
-                    decode_command(
+                    self._decode(
                         record.value,
                         list(record.headers or ()),
                         record.timestamp,
@@ -144,5 +172,28 @@ class AiokafkaCommandSource(CommandSource):
 
     def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            raise ConsumeError("the command consumer is not started")
+            raise ConsumeError(f"the consumer of {self._topic} is not started")
         return self._consumer
+
+
+class AiokafkaCommandSource(AiokafkaRecordSource[Command]):
+    """The order commands (`CommandSource`)."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        group_id: str,
+        account: str,
+        max_records: int = MAX_RECORDS,
+    ) -> None:
+        super().__init__(config, topic, group_id, account, decode_command, max_records)
+
+
+def aiokafka_offer_command_source(
+    config: KafkaConfig, group_id: str, account: str, max_records: int = OFFER_MAX_RECORDS
+) -> AiokafkaRecordSource[OfferCommand]:
+    """The offer commands (`RecordSource[OfferCommand]`) of `config.topic_offer_commands`."""
+    return AiokafkaRecordSource(
+        config, config.topic_offer_commands, group_id, account, decode_offer_command, max_records
+    )

@@ -39,6 +39,7 @@ from application.ports.errors import PublishError
 from application.ports.publisher import (
     COMMAND_RESULTS,
     DEAD_LETTERS,
+    OFFERS,
     ORDERS,
     DeadLetter,
     EventPublisher,
@@ -177,11 +178,7 @@ class AiokafkaEventPublisher(EventPublisher):
 
     async def send(self, messages: Sequence[OutboundMessage]) -> None:
         producer = self._started()
-        topics = {
-            ORDERS: self._config.topic_orders,
-            DEAD_LETTERS: self._config.topic_dlq,
-            COMMAND_RESULTS: self._config.topic_command_results,
-        }
+        topics = topic_of_channel(self._config)
         started = time.monotonic()
         try:
             refused = await self._send_all(producer, [(topics[m.channel], m) for m in messages])
@@ -200,6 +197,7 @@ class AiokafkaEventPublisher(EventPublisher):
             "records acknowledged",
             extra={
                 "orders": sum(m.channel == ORDERS for m in messages),
+                "offers": sum(m.channel == OFFERS for m in messages),
                 "dead_letters": sum(m.channel == DEAD_LETTERS for m in messages),
                 "refused_as_too_large": len(refused),
             },
@@ -287,6 +285,16 @@ class AiokafkaEventPublisher(EventPublisher):
             raise _not_acknowledged(len(records), exc) from exc
         outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
         return _refused(outcomes, batches, len(records))
+
+
+def topic_of_channel(config: KafkaConfig) -> dict[str, str]:
+    """The topic each channel of `OutboundMessage` is written to."""
+    return {
+        ORDERS: config.topic_orders,
+        DEAD_LETTERS: config.topic_dlq,
+        COMMAND_RESULTS: config.topic_command_results,
+        OFFERS: config.topic_offers,
+    }
 
 
 def _refused(

@@ -132,6 +132,11 @@ class CommandResultMessage(BaseModel):
     """For `conflict`: the order's revision now."""
     current_status: str | None = None
     """For `conflict`: the order's fulfillment status now."""
+    # Added within v1, present only in the results of offer commands: an order command's
+    # result keeps the exact bytes it had before (contracts/COMPATIBILITY.md).
+    sku: str | None = Field(default=None, max_length=100)
+    """SetStock, SetPrice: the command's SKU (also the record key); absent from the results of
+    order commands, and from an `invalid` offer command's result when it had no usable SKU."""
 
 
 _MESSAGES: dict[str, type[SetFulfillmentStatusMessage] | type[AddShipmentMessage]] = {
@@ -148,7 +153,7 @@ def decode_command(
     account: str,
 ) -> ReceivedCommand:
     """One record of the command topic, read as far as it can be (see the module docstring)."""
-    at = _time_of(headers, timestamp_ms)
+    at = time_of(headers, timestamp_ms)
     raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
 
     def unreadable(why: str) -> ReceivedCommand:
@@ -164,7 +169,7 @@ def decode_command(
         return unreadable("the value is not JSON")
     if not isinstance(document, dict):
         return unreadable("the value is not a JSON object")
-    command_id = _uuid(document.get("command_id"))
+    command_id = to_uuid(document.get("command_id"))
     if command_id is None:
         return unreadable("no command_id (a UUID) to answer")
     if isinstance(document.get("account"), str) and document["account"] != account:
@@ -176,7 +181,7 @@ def decode_command(
     try:
         message = model.model_validate(document)
     except ValidationError as exc:
-        return _refused(position, at, raw, document, account, _first_problem(exc))
+        return _refused(position, at, raw, document, account, first_problem(exc))
     try:
         command = _command(message)
     except (InvalidCommand, DomainError) as exc:
@@ -222,7 +227,7 @@ def _refused(
     failed = CommandFailed(
         # The canonical form, as a valid command's result carries it (`{…}`, upper case or
         # `urn:uuid:` spellings of one id must not answer under another)
-        command_id=str(_uuid(document["command_id"])),
+        command_id=str(to_uuid(document["command_id"])),
         command_type=text("command_type"),
         account=account,
         checkout_form_id=text("checkout_form_id"),
@@ -233,14 +238,14 @@ def _refused(
     return ReceivedCommand(position, at, raw, refused=failed)
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError) -> str:
     """The first broken field and why, never the value itself (it may be anything)."""
     error = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in error["loc"]) or "the command"
     return f"{where}: {error['msg']}"
 
 
-def _uuid(value: object) -> uuid.UUID | None:
+def to_uuid(value: object) -> uuid.UUID | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
@@ -249,7 +254,7 @@ def _uuid(value: object) -> uuid.UUID | None:
         return None
 
 
-def _time_of(headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None) -> datetime:
+def time_of(headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None) -> datetime:
     """`ce_time` when it is a readable time, else the record's timestamp (deterministic for a
     record either way: a re-delivered command gives its result the same time)."""
     for name, value in headers:
@@ -281,9 +286,10 @@ class KafkaResultEncoder:
             account=result.account,
             checkout_form_id=result.checkout_form_id,
             occurred_at=utc_timestamp(result.occurred_at),
+            sku=result.sku,
             **_details(result),
         )
-        key = result.checkout_form_id or str(result.command_id)
+        key = result.sku or result.checkout_form_id or str(result.command_id)
         headers = cloudevent_headers(
             ce_id=str(result.result_id),
             source=ce_source(result.account),
@@ -291,8 +297,11 @@ class KafkaResultEncoder:
             subject=key,
             time=message.occurred_at,
         )
-        value = message.model_dump_json().encode("utf-8")
-        return OutboundMessage(COMMAND_RESULTS, key.encode("utf-8"), value, tuple(headers))
+        # `sku` is left out when unset, so an order command's result has the bytes it always had
+        value = message.model_dump_json(exclude={"sku"} if result.sku is None else None)
+        return OutboundMessage(
+            COMMAND_RESULTS, key.encode("utf-8"), value.encode("utf-8"), tuple(headers)
+        )
 
     def encode_reject(self, letter: DeadLetter) -> OutboundMessage:
         record = encode_dead_letter(letter, self._max_bytes)

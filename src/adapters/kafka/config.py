@@ -23,7 +23,9 @@ class KafkaConfig:
     topic_orders: str = "openoms.orders.v1"
     topic_dlq: str = "openoms.orders.dlq.v1"
     topic_commands: str = "openoms.allegro.commands.v1"  # read: OpenOMS's commands
-    topic_command_results: str = "openoms.allegro.command-results.v1"
+    topic_command_results: str = "openoms.allegro.command-results.v1"  # orders' and offers'
+    topic_offers: str = "openoms.offers.v1"  # OfferChanged
+    topic_offer_commands: str = "openoms.allegro.offer-commands.v1"  # read: SetStock, SetPrice
     enable_idempotence: bool = True
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -51,12 +53,15 @@ class KafkaConfig:
             self.topic_dlq,
             self.topic_commands,
             self.topic_command_results,
+            self.topic_offers,
+            self.topic_offer_commands,
         )
         if not all(topics):
             raise ValueError("topic names must not be empty")
         if len(set(topics)) != len(topics):
             raise ValueError(
-                "the orders, dead-letter, commands and command-results topics must differ"
+                "the orders, dead-letter, commands, command-results, offers and offer-commands "
+                "topics must differ"
             )
         if self.security_protocol not in SECURITY_PROTOCOLS:
             raise ValueError(

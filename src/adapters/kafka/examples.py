@@ -9,6 +9,7 @@ from decimal import Decimal
 from application.ports.publisher import DeadLetter
 from domain.events import OrderImported, OrderStatusChanged, OrderUpdated, event_id
 from domain.money import Money
+from domain.offers import MarketPrice, OfferChanged, OfferSnapshot, decide_offer
 from domain.order import (
     Buyer,
     DeliveryMethod,
@@ -160,3 +161,26 @@ def example_dead_letter() -> DeadLetter:
         attempts=5,
         failed_at=datetime(2024, 6, 18, 10, 20, 0, tzinfo=UTC),
     )
+
+
+OFFER_ID = "14183562147"  # the offer of the order's line item
+SKU = "KUB-350-BIA"
+
+
+def example_offer_changed() -> OfferChanged:
+    """The mug's offer after its stock ran out: Allegro ended it (empty stock)."""
+    snapshot = OfferSnapshot(
+        offer_id=OFFER_ID,
+        sku=SKU,
+        stock_available=0,
+        prices=(
+            MarketPrice("allegro-pl", Money(Decimal("59.50"), "PLN")),
+            MarketPrice("allegro-cz", Money(Decimal("349.00"), "CZK")),
+        ),
+        publication_status="ENDED",
+        ended_by="EMPTY_STOCK",
+        updated_at=datetime(2024, 6, 20, 9, 30, 0, tzinfo=UTC),
+    )
+    event, _record = decide_offer(ACCOUNT, snapshot, None, "MTEzMjQzODU3NjkzNjA3NTE4MjYzMjQ5MA")
+    assert event is not None  # no record before: always published
+    return event

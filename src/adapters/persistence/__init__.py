@@ -6,6 +6,7 @@ PostgreSQL. The in-memory stores are the tests' fakes of `StateStore` and `Token
 suites in `tests/contract`.
 """
 
+from adapters.persistence.memory_offer_store import MemoryOfferStore
 from adapters.persistence.memory_state_store import MemoryStateStore, MemoryTokenStore
 from adapters.persistence.migrations import (
     POSTGRES_MIGRATIONS,
@@ -19,10 +20,12 @@ from adapters.persistence.postgres_lease import (
     LeaseLost,
     PostgresLease,
 )
+from adapters.persistence.postgres_offer_store import PostgresOfferStore
 from adapters.persistence.postgres_state_store import PostgresStateStore
 from adapters.persistence.postgres_token_store import PostgresTokenStore
 from adapters.persistence.resources import state_store_resource, token_store_resource
 from adapters.persistence.sqlite_database import SqliteDatabase
+from adapters.persistence.sqlite_offer_store import SqliteOfferStore
 from adapters.persistence.sqlite_state_store import SqliteStateStore
 from adapters.persistence.sqlite_token_store import SqliteTokenStore
 from adapters.persistence.sqlite_writer_lock import (
@@ -53,16 +56,19 @@ __all__ = [
     "Lease",
     "LeaseFence",
     "LeaseLost",
+    "MemoryOfferStore",
     "MemoryStateStore",
     "MemoryTokenStore",
     "Migration",
     "PostgresDatabase",
     "PostgresLease",
     "PostgresLocation",
+    "PostgresOfferStore",
     "PostgresStateStore",
     "PostgresTokenStore",
     "SqliteDatabase",
     "SqliteLocation",
+    "SqliteOfferStore",
     "SqliteStateStore",
     "SqliteTokenStore",
     "SqliteWriterLock",

@@ -32,6 +32,16 @@ _ADD_CONTENT = (
     "ALTER TABLE order_records ADD COLUMN content TEXT CHECK (content IS NULL OR content <> '')"
 )
 
+# The offer store (docs/offers.md): the offer event cursor and when the journal was last read,
+# what was last published per offer, the staged offer batch and the offer command round (TEXT
+# payloads, as the order outbox's: kept exactly as written), and the offers the service ended
+# for a stock of 0 (re-activated when stock comes back).
+_OFFERS = (
+    "offers: the offer event cursor, offer records, the staged offer batch, the offer "
+    "command round, the offers the service ended"
+)
+
+
 SQLITE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -124,6 +134,54 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         5,
         "order records keep the published content's fingerprint",
         (_ADD_CONTENT,),
+    ),
+    Migration(
+        6,
+        _OFFERS,
+        (
+            """
+            CREATE TABLE offer_cursors (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                position    TEXT CHECK (position IS NULL OR position <> ''),
+                read_at     TEXT NOT NULL,
+                updated_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+            """
+            CREATE TABLE offer_records (
+                account             TEXT NOT NULL CHECK (account <> ''),
+                offer_id            TEXT NOT NULL CHECK (offer_id <> ''),
+                offer_values        TEXT NOT NULL,
+                ended_by            TEXT,
+                publication_status  TEXT NOT NULL,
+                updated_at          TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (account, offer_id)
+            )
+            """,
+            """
+            CREATE TABLE staged_offers (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                staged_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+            """
+            CREATE TABLE offer_rounds (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                done       INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+                staged_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )
+            """,
+            """
+            CREATE TABLE ended_offers (
+                account   TEXT NOT NULL CHECK (account <> ''),
+                offer_id  TEXT NOT NULL CHECK (offer_id <> ''),
+                ended_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (account, offer_id)
+            )
+            """,
+        ),
     ),
 )
 
@@ -240,6 +298,54 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         7,
         "order records keep the published content's fingerprint",
         (_ADD_CONTENT,),
+    ),
+    Migration(
+        8,
+        _OFFERS,
+        (
+            """
+            CREATE TABLE offer_cursors (
+                account     TEXT PRIMARY KEY CHECK (account <> ''),
+                position    TEXT CHECK (position IS NULL OR position <> ''),
+                read_at     TIMESTAMPTZ NOT NULL,
+                updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE offer_records (
+                account             TEXT NOT NULL CHECK (account <> ''),
+                offer_id            TEXT NOT NULL CHECK (offer_id <> ''),
+                offer_values        TEXT NOT NULL,
+                ended_by            TEXT,
+                publication_status  TEXT NOT NULL,
+                updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (account, offer_id)
+            )
+            """,
+            """
+            CREATE TABLE staged_offers (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                staged_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE offer_rounds (
+                account    TEXT PRIMARY KEY CHECK (account <> ''),
+                payload    TEXT NOT NULL,
+                done       BOOLEAN NOT NULL DEFAULT false,
+                staged_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE ended_offers (
+                account   TEXT NOT NULL CHECK (account <> ''),
+                offer_id  TEXT NOT NULL CHECK (offer_id <> ''),
+                ended_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (account, offer_id)
+            )
+            """,
+        ),
     ),
 )
 

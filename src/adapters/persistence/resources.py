@@ -22,9 +22,11 @@ from typing import Literal
 
 from adapters.persistence.postgres_database import PostgresDatabase
 from adapters.persistence.postgres_lease import LeaseFence, PostgresLease
+from adapters.persistence.postgres_offer_store import PostgresOfferStore
 from adapters.persistence.postgres_state_store import PostgresStateStore
 from adapters.persistence.postgres_token_store import PostgresTokenStore
 from adapters.persistence.sqlite_database import SqliteDatabase
+from adapters.persistence.sqlite_offer_store import SqliteOfferStore
 from adapters.persistence.sqlite_state_store import SqliteStateStore
 from adapters.persistence.sqlite_token_store import SqliteTokenStore
 from adapters.persistence.token_cipher import TokenCipher
@@ -79,6 +81,23 @@ async def postgres_state_resource_for(
 ) -> AsyncGenerator[PostgresStateStore, None]:
     database = await PostgresDatabase.open(location, access=_access(read_only))
     async with PostgresStateStore(database, fence) as store:
+        yield store
+
+
+async def sqlite_offer_resource_for(
+    location: SqliteLocation, read_only: bool
+) -> AsyncGenerator[SqliteOfferStore, None]:
+    database = await SqliteDatabase.open(location.path, access=_access(read_only))
+    async with SqliteOfferStore(database) as store:
+        yield store
+
+
+async def postgres_offer_resource_for(
+    location: PostgresLocation, fence: LeaseFence | None, read_only: bool
+) -> AsyncGenerator[PostgresOfferStore, None]:
+    """With the state store's fence: a replica that lost the lease writes nothing."""
+    database = await PostgresDatabase.open(location, access=_access(read_only))
+    async with PostgresOfferStore(database, fence) as store:
         yield store
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from application.ports.publisher import DeadLetter, OutboundMessage
 from domain.commands import Command, CommandResult
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +22,9 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class ReceivedCommand:
-    """One record of the command topic, read as far as it could be.
+@dataclass(frozen=True)  # no slots: a generic slotted dataclass breaks `Received[X](...)`
+class Received(Generic[C]):
+    """One record of a command topic (orders' or offers'), read as far as it could be.
 
     Exactly one of: `command` (valid, for this account); `refused` (a command whose fields
     break its schema or its own rules: it is answered `invalid`); `unreadable` (not a command
@@ -32,14 +34,19 @@ class ReceivedCommand:
     position: Position
     at: datetime  # the command's own time (`ce_time`, else the record's): its result's time
     raw: str  # the value as text (undecodable bytes replaced), for the dead-letter topic
-    command: Command | None = None
+    command: C | None = None
     refused: CommandResult | None = None
     unreadable: str | None = None
     foreign: bool = False
 
 
-class CommandSource(Protocol):
-    async def receive(self, wait_seconds: float) -> Sequence[ReceivedCommand]:
+ReceivedCommand = Received[Command]
+
+
+class RecordSource(Protocol[C]):
+    """A command topic read by a consumer group: what arrived, committed by hand."""
+
+    async def receive(self, wait_seconds: float) -> Sequence[Received[C]]:
         """What arrived within `wait_seconds` (maybe nothing), in partition order."""
         ...
 
@@ -56,6 +63,9 @@ class CommandSource(Protocol):
         """Records of the partitions held that were not delivered yet, as of the last
         `receive` (None: not known)."""
         ...
+
+
+CommandSource = RecordSource[Command]
 
 
 class ResultEncoder(Protocol):

@@ -25,14 +25,15 @@ class DeadLetter:
 
 ORDERS = "orders"
 DEAD_LETTERS = "dead_letters"
-COMMAND_RESULTS = "command_results"  # one result per OpenOMS command
+COMMAND_RESULTS = "command_results"  # one result per OpenOMS command (orders' and offers')
+OFFERS = "offers"  # OfferChanged
 
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """An encoded record, opaque to the application: staged, then sent byte for byte."""
 
-    channel: str  # ORDERS, DEAD_LETTERS or COMMAND_RESULTS
+    channel: str  # ORDERS, DEAD_LETTERS, COMMAND_RESULTS or OFFERS
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]

@@ -10,6 +10,10 @@ from sandbox.allegro.generator import LineItemSpec
 from sandbox.allegro.live import start_live_activity
 from sandbox.allegro.server import SimulatorServer, run_forever
 from sandbox.allegro.state import (
+    CommandNotFound,
+    OfferNotFound,
+    OfferRejected,
+    OfferSpec,
     OrderNotFound,
     RequestLogEntry,
     RevisionConflict,
@@ -19,9 +23,13 @@ from sandbox.allegro.state import (
 
 __all__ = [
     "Clock",
+    "CommandNotFound",
     "FaultPlan",
     "LineItemSpec",
     "ManualClock",
+    "OfferNotFound",
+    "OfferRejected",
+    "OfferSpec",
     "OrderNotFound",
     "RequestLogEntry",
     "RevisionConflict",

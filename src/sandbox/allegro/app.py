@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from sandbox.allegro import admin, oauth, rest
+from sandbox.allegro import admin, oauth, offer_admin, offer_rest, rest
 from sandbox.allegro.encoding import EncodingCache
 from sandbox.allegro.errors import errors_holder, not_found
 from sandbox.allegro.gateway import Gateway
@@ -25,7 +25,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(state: SimulatorState) -> ASGIApp:
     app = Starlette(
-        routes=[*rest.ROUTES, *oauth.ROUTES, *admin.ROUTES],
+        routes=[
+            *rest.ROUTES,
+            *offer_rest.ROUTES,
+            *oauth.ROUTES,
+            *admin.ROUTES,
+            *offer_admin.ROUTES,
+        ],
         exception_handlers={404: _http_error, 405: _http_error},
     )
     app.state.sim = state

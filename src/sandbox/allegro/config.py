@@ -33,6 +33,17 @@ class SimulatorConfig:
     # Allegro answers 409 when a waybill is on "too many orders" without saying how many;
     # the simulator's choice (docs/allegro-api.md, Writing back to orders).
     waybill_order_limit: int = 10
+    # Offers (docs/allegro-api.md, What the simulator reproduces, Offers). A batch command's
+    # tasks run this long after its PUT, on the simulated clock (0: on the next request).
+    offer_command_delay_seconds: float = 0.3
+    offer_event_retention_hours: float = 24.0
+    # Per-user offer changes each command kind allows, per minute and per hour.
+    offer_quantity_changes_per_minute: int = 9000
+    offer_quantity_changes_per_hour: int = 250_000
+    offer_price_changes_per_minute: int = 9000
+    offer_price_changes_per_hour: int = 150_000
+    offer_publication_changes_per_minute: int = 9000
+    offer_publication_changes_per_hour: int = 250_000
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
@@ -47,9 +58,36 @@ class SimulatorConfig:
             raise ValueError("shipments_per_second and carriers_per_second must be at least 1")
         if self.waybill_order_limit < 1:
             raise ValueError("waybill_order_limit must be at least 1")
+        if self.offer_command_delay_seconds < 0 or self.offer_event_retention_hours <= 0:
+            raise ValueError(
+                "offer_command_delay_seconds must be >= 0, offer_event_retention_hours > 0"
+            )
+        if min(limit for pair in self.offer_change_limits().values() for limit in pair) < 1:
+            raise ValueError("offer change limits must be at least 1")
+
+    def offer_change_limits(self) -> dict[str, tuple[int, int]]:
+        """Per command kind: (offer changes a minute, offer changes an hour)."""
+        return {
+            "quantity": (
+                self.offer_quantity_changes_per_minute,
+                self.offer_quantity_changes_per_hour,
+            ),
+            "price": (self.offer_price_changes_per_minute, self.offer_price_changes_per_hour),
+            "publication": (
+                self.offer_publication_changes_per_minute,
+                self.offer_publication_changes_per_hour,
+            ),
+        }
 
 
-_RATES = ("error_rate", "rate_limit_rate", "delay_rate", "timeout_rate", "lost_write_rate")
+_RATES = (
+    "error_rate",
+    "rate_limit_rate",
+    "delay_rate",
+    "timeout_rate",
+    "lost_write_rate",
+    "offer_task_failure_rate",
+)
 # How a write whose response is lost looks to the client: a 500, a connection closed
 # before the body, or no answer until `hang_seconds` (then a 504).
 LOST_WRITE_MODES = ("error", "drop", "timeout")
@@ -75,6 +113,10 @@ class FaultPlan:
     lose_next_writes: int = 0
     lost_write_rate: float = 0.0
     lost_write_mode: str = "error"
+    # Batch offer command tasks that FAIL: a share picked by a seeded hash of (command id,
+    # offer id), so a run is reproducible, and every task of the listed offers.
+    offer_task_failure_rate: float = 0.0
+    failing_offer_ids: list[str] = field(default_factory=list)
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial JSON-ish update atomically: validate everything, then assign."""
@@ -110,6 +152,10 @@ class FaultPlan:
         lose = self.lose_next_writes
         if isinstance(lose, bool) or not isinstance(lose, int) or lose < 0:
             raise ValueError("lose_next_writes must be a non-negative integer")
+        if not isinstance(self.failing_offer_ids, list) or not all(
+            isinstance(i, str) for i in self.failing_offer_ids
+        ):
+            raise ValueError("failing_offer_ids must be a list of offer ids")
         if self.lost_write_mode not in LOST_WRITE_MODES:
             raise ValueError(f"lost_write_mode must be one of {', '.join(LOST_WRITE_MODES)}")
 

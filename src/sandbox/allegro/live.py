@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Sequence
 
 from sandbox.allegro.lifecycles import LIFECYCLES, POST_IMPORT_LIFECYCLES, Interleaver
-from sandbox.allegro.state import SimulatorState
+from sandbox.allegro.state import OfferRejected, SimulatorState
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ def start_live_activity(
     steps_per_tick: int = 6,
     max_active: int = 50,
     post_import: bool = True,
+    offer_sales_per_tick: tuple[int, int] = (0, 2),
 ) -> threading.Thread:
     """Run until `stop_event` is set; returns the (daemon) thread already started.
 
@@ -42,6 +44,9 @@ def start_live_activity(
                 runner.start()
         for _ in range(steps_per_tick):
             runner.step()
+        offers = state.offer_ids()
+        if offers:  # no draw without offers: the orders' random sequence stays as it was
+            sell_offers(state, rng, offers, rng.randint(*offer_sales_per_tick))
 
     def loop() -> None:
         while not stop_event.wait(interval_seconds):
@@ -53,3 +58,15 @@ def start_live_activity(
     thread = threading.Thread(target=loop, name="allegro-simulator-live", daemon=True)
     thread.start()
     return thread
+
+
+def sell_offers(
+    state: SimulatorState, rng: random.Random, offers: Sequence[str], count: int
+) -> None:
+    """Buyers take one item of `count` offers picked at random (an offer that cannot sell,
+    ended or empty, is skipped): stock moves on Allegro's side, and the offer events follow."""
+    for _ in range(count):
+        try:
+            state.sell_offer(rng.choice(offers), 1)
+        except OfferRejected:
+            continue

@@ -152,6 +152,10 @@ def _announce(url: str, state: SimulatorState) -> None:
     print(announcement(url, state), flush=True)
 
 
+DEMO_OFFERS = 40
+DEMO_SKUS = 16
+
+
 def run_forever(
     cfg: SimulatorConfig,
     host: str,
@@ -166,6 +170,9 @@ def run_forever(
     state = SimulatorState(cfg)
     if orders:
         state.script_mixed_lifecycles(orders, seed=cfg.seed)
+        # A small shop's offers (several sharing a SKU, priced in Czechia too): the demo's
+        # stock commands and the offer events it shows act on them.
+        state.seed_offers(DEMO_OFFERS, DEMO_SKUS, ["allegro-cz"], seed=cfg.seed)
     sock = _bind(host, port)
     server = _QuietServer(_config(state))
     stop = threading.Event()

@@ -16,10 +16,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from sandbox.allegro.clock import Clock, SystemClock
+from sandbox.allegro.clockshift import ShiftedClock
 from sandbox.allegro.config import FaultPlan, SimulatorConfig
 from sandbox.allegro.faults import Verdict, decide, decide_lost_write
 from sandbox.allegro.forms import Json
 from sandbox.allegro.generator import LineItemSpec
+from sandbox.allegro.offer_desk import CommandNotFound, OfferDesk, failure_policy
+from sandbox.allegro.offers import OfferNotFound, OfferQuery, OfferRejected, OfferSpec
 from sandbox.allegro.orderbook import OrderBook, OrderNotFound, RevisionConflict
 from sandbox.allegro.orderstore import ListQuery
 from sandbox.allegro.ratelimit import PerSecondLimiter, SlidingWindowLimiter
@@ -34,6 +37,10 @@ from sandbox.allegro.timefmt import iso_millis, to_micros
 from sandbox.allegro.tokens import AccessGrant, TokenAuthority
 
 __all__ = [
+    "CommandNotFound",
+    "OfferNotFound",
+    "OfferRejected",
+    "OfferSpec",
     "OrderNotFound",
     "RequestLogEntry",
     "RevisionConflict",
@@ -60,7 +67,9 @@ class RequestLogEntry(NamedTuple):
 class SimulatorState:
     def __init__(self, cfg: SimulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = cfg = cfg or SimulatorConfig()
-        self.clock: Clock = clock or SystemClock()
+        # A served simulator's clock can be moved forward (`advance_clock`); tests pass a
+        # ManualClock, which moves only when told to.
+        self.clock: Clock = clock or ShiftedClock(SystemClock())
         self.faults = FaultPlan()
         self._lock = threading.RLock()
         self._orders = OrderBook(cfg.seed, cfg.seller_id, cfg.event_retention_days, self.clock)
@@ -72,6 +81,7 @@ class SimulatorState:
         }
         self._shipments = ShipmentBook(cfg.seed, cfg.waybill_order_limit)
         self._log: deque[RequestLogEntry] = deque(maxlen=cfg.request_log_limit)
+        self._offers = OfferDesk(cfg, self.clock)
         self._auth = TokenAuthority(
             client_id=cfg.client_id,
             client_secret=cfg.client_secret,
@@ -268,6 +278,156 @@ class SimulatorState:
 
         return run_script(self, n, seed, post_import=post_import)
 
+    # ----------------------------------------------------------------- offers
+
+    def add_offers(self, specs: Sequence[OfferSpec], *, emit: bool = False) -> list[str]:
+        """Offers the seller has listed; `emit=True` announces the active ones with
+        OFFER_ACTIVATED (default: they were listed before anyone watched)."""
+        with self._lock:
+            self._settle()
+            return self._offers.add(specs, emit=emit)
+
+    def seed_offers(
+        self, count: int, skus: int, marketplaces: Sequence[str] = (), seed: int = 0
+    ) -> list[str]:
+        """`count` active offers over `skus` SKUs (several offers share a SKU once count >
+        skus), priced on allegro-pl and on each of `marketplaces` (e.g. allegro-cz)."""
+        with self._lock:
+            self._settle()
+            return self._offers.seed(count, skus, marketplaces, seed)
+
+    def offer(self, offer_id: str) -> Json:
+        """The offer as `GET /sale/product-offers/{id}` shows it; OfferNotFound if unknown
+        (`stock.sold` is only in `listed_offer`, as on Allegro)."""
+        with self._lock:
+            self._settle()
+            return self._offers.offer(offer_id)
+
+    def listed_offer(self, offer_id: str) -> Json:
+        """The offer as `GET /sale/offers` lists it."""
+        with self._lock:
+            self._settle()
+            offers, _ = self._offers.search(OfferQuery(offer_ids=frozenset({offer_id}), limit=1))
+        if not offers:
+            raise OfferNotFound(offer_id)
+        return offers[0]
+
+    def offer_ids(self) -> list[str]:
+        with self._lock:
+            return self._offers.book.ids()
+
+    def change_offer(
+        self,
+        offer_id: str,
+        *,
+        stock: int | None = None,
+        price: str | None = None,
+        marketplace: str | None = None,
+        action: str | None = None,
+        ended_by: str = "USER",
+    ) -> None:
+        """A change in Sales Center (or by Allegro): stock, a price on a marketplace (base
+        by default), END (endedBy `ended_by`) or ACTIVATE. Emits the events Allegro would;
+        stock 0 on an active offer ends it (EMPTY_STOCK). OfferRejected when the offer's
+        state refuses it (ValueError for a bad value)."""
+        with self._lock:
+            self._settle()
+            self._offers.change(
+                offer_id,
+                stock=stock,
+                price=price,
+                marketplace=marketplace,
+                action=action,
+                ended_by=ended_by,
+            )
+
+    def sell_offer(self, offer_id: str, quantity: int = 1) -> None:
+        """A buyer takes `quantity` items: stock goes down, sold up; 0 ends the offer
+        (EMPTY_STOCK). OfferRejected if the offer is not active or has too few."""
+        with self._lock:
+            self._settle()
+            self._offers.sell(offer_id, quantity)
+
+    def offer_journal(self) -> list[Json]:
+        """Every retained offer event, oldest first (duplicates included)."""
+        with self._lock:
+            self._settle()
+            return _fresh(self._offers.retained_events())
+
+    def duplicate_offer_event(self, event_id: str) -> None:
+        """Deliver a retained offer event once more, same id (KeyError if not retained)."""
+        with self._lock:
+            self._settle()
+            self._offers.duplicate_event(event_id)
+
+    def offer_command_puts(self) -> list[Json]:
+        """Every `PUT` that reached a command resource: commandId, kind, digest (SHA-256
+        of the body's canonical JSON), offers, status, at; oldest first."""
+        with self._lock:
+            return self._offers.puts()
+
+    def offer_command_report(self, kind: str, command_id: str) -> Json:
+        """GeneralReport of a command (`quantity`, `price`, `publication`)."""
+        with self._lock:
+            self._settle()
+            return self._offers.command(kind, command_id).report()
+
+    def offer_command_tasks(
+        self, kind: str, command_id: str, offset: int = 0, limit: int = 1000
+    ) -> list[Json]:
+        with self._lock:
+            self._settle()
+            return self._offers.command(kind, command_id).task_page(offset, limit)
+
+    def put_offer_command(self, kind: str, command_id: str, raw: bytes) -> tuple[int, Json]:
+        """The command `PUT` as the HTTP layer sees it (status and body)."""
+        with self._lock:
+            self._settle()
+            return self._offers.put_command(kind, command_id, raw)
+
+    def patch_offer(self, offer_id: str, raw: bytes) -> Json:
+        """`PATCH /sale/product-offers/{id}` as the HTTP layer sees it: the offer after the
+        change; OfferNotFound, or CommandRejected with Allegro's status and body."""
+        with self._lock:
+            self._settle()
+            return self._offers.patch(offer_id, raw)
+
+    def search_offers(self, query: OfferQuery) -> tuple[list[Json], int]:
+        with self._lock:
+            self._settle()
+            return self._offers.search(query)
+
+    def offer_events(
+        self, after: str | None, types: frozenset[str] | None, limit: int
+    ) -> list[Json]:
+        """A page of `GET /sale/offer-events`; BadEventId for a `from` never issued."""
+        with self._lock:
+            self._settle()
+            return self._offers.events(after, types, limit)
+
+    def settle_offers(self) -> None:
+        """Run the batch command tasks that are due (every offer method does it first)."""
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        plan = self.faults
+        policy = failure_policy(
+            self.config.seed, plan.offer_task_failure_rate, plan.failing_offer_ids
+        )
+        self._offers.settle(policy)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the simulated clock forward (a ManualClock, or a served simulator's); the
+        commands that fall due run. Returns the new wall time."""
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise ValueError("this simulator's clock cannot be moved")
+        with self._lock:
+            advance(seconds)
+            self._settle()
+            return self.clock.wall()
+
     # ----------------------------------------------------------------- inspection
 
     def ever_reached(self, order_id: str, status: str) -> bool:
@@ -321,6 +481,8 @@ class SimulatorState:
             latest = self._orders.latest_event()
             return {
                 "orders": len(self._orders),
+                "offers": len(self._offers.book),
+                "offerEvents": len(self._offers.journal),
                 "events": self._orders.event_count,
                 "latestEventId": str(latest.id) if latest else None,
                 "requests": len(self._log),

@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import OffsetAndMetadata
 
 from adapters.kafka.config import KafkaConfig
+from application.ports.offers import OfferCursor
 from application.ports.state import TokenPair, TokenStore
 from entrypoints.settings import Settings, load_settings
 from entrypoints.status import (
@@ -109,6 +110,7 @@ def settings(tmp_path: Path, **overrides: object) -> Settings:
         "state_url": f"sqlite:///{tmp_path}/state.db",
         "token_encryption_key": TEST_KEY,
         "kafka_bootstrap_servers": "127.0.0.1:9",
+        "offers_enabled": False,  # the order commands' path alone (the offers': below)
     }
     values.update(overrides)
     return load_settings(**values)
@@ -192,6 +194,43 @@ async def test_kafka_is_not_asked_when_commands_are_off_or_it_is_not_configured(
         raise AssertionError("Kafka was asked")
 
     assert await gathered(settings(tmp_path, **overrides), read_offsets=never) == expected
+
+
+async def test_status_reads_the_offer_commands_group_and_the_offer_state(tmp_path: Path) -> None:
+    asked: list[tuple[str, str]] = []
+
+    async def offsets(config: KafkaConfig, group: str) -> tuple[PartitionOffsets, ...]:
+        asked.append((config.topic_commands, group))
+        return (PartitionOffsets(0, 0, 4, 1),)
+
+    config = settings(tmp_path, offers_enabled=True, kafka_topic_offer_commands="my.offers")
+    wired = Wired(config)
+    try:
+        await wired.state_store()
+        await (await wired.offer_store()).commit_offers(
+            "shop", OfferCursor("ev-7", datetime(2026, 3, 14, 12, tzinfo=UTC)), ()
+        )
+        report = await gather_status(config, wired, FakeClock(), read_offsets=offsets)
+    finally:
+        await wired.shutdown()
+
+    assert sorted(asked) == [
+        ("my.offers", "openoms-allegro.shop.offers"),
+        (TOPIC, GROUP),
+    ]
+    assert report.offer_commands == CommandPath(
+        True,
+        "my.offers",
+        "openoms-allegro.shop.offers",
+        (PartitionOffsets(0, 0, 4, 1),),
+        switch="OFFERS_ENABLED",
+    )
+    assert report.offers is not None
+    assert report.offers.cursor == OfferCursor("ev-7", datetime(2026, 3, 14, 12, tzinfo=UTC))
+    assert report.offers.pending_offers == 0
+    table = report.table()
+    assert "offers          offer events read up to ev-7" in table
+    assert "offer commands  on: topic my.offers, group openoms-allegro.shop.offers, lag 3" in table
 
 
 async def test_the_command_path_is_read_beside_allegro_not_after_it(tmp_path: Path) -> None:

@@ -1,0 +1,488 @@
+"""Inventory in: OpenOMS's `SetStock`/`SetPrice` commands, applied to Allegro in rounds.
+
+A round is what arrived together (up to `OfferSyncLimits.max_records` records): its records
+that are not commands go to the dead-letter topic and its invalid commands are answered
+first; its valid commands are resolved to offers (`SkuIndex`), planned (`offer_plan`) and the
+plan is staged (`OfferStore.stage_round`) before any batch command is sent. Then the batch
+commands are sent and followed until Allegro reports every task final, the re-activations are
+sent the same way, and one result per command is sent; then the round is marked done and the
+offsets are committed, all uninterrupted by a stop.
+
+Exactly once in effect: a round staged and not done (a crash, a stop, an outage) is finished
+before anything else, exactly as planned: the same batch command ids (Allegro answers `409`,
+already used: treated as sent), the same task outcomes read again, the same results to the
+byte. Records a done round covers are committed and never applied again. An outage (Allegro,
+the broker, the store) holds the round and backs off; a SKU without offers and a task Allegro
+failed are results (`CommandFailed`, `rejected`), never a retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from application.offer_plan import (
+    Failure,
+    activations,
+    finished_offers,
+    plan_round,
+    restocked_offers,
+    round_results,
+)
+from application.outbox import uninterrupted
+from application.poll_loop import Backoff
+from application.ports.clock import Clock
+from application.ports.commands import Position, Received, RecordSource, ResultEncoder
+from application.ports.errors import AllegroRejected, AllegroUnavailable, PortError
+from application.ports.offers import CommandIdUsed, OfferRound, OfferStore, OfferWriter
+from application.ports.publisher import DeadLetter, MessageSender, OutboundMessage
+from application.sku_index import SkuIndex
+from domain.commands import CommandFailed, CommandResult
+from domain.offers import REACTIVATED_ENDINGS, BatchCommand, OfferCommand, OfferRequest
+
+log = logging.getLogger(__name__)
+
+OfferRecordSource = RecordSource[OfferCommand]
+ReceivedOffer = Received[OfferCommand]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSyncLimits:
+    receive_seconds: float = 1.0  # the first receive of a round waits this long
+    gather_seconds: float = 1.0  # then more is received while it keeps coming, this long
+    gather_wait_seconds: float = 0.05  # each further receive waits this long
+    # A round holds this many records, or up to one receive more (a receive is not split).
+    max_records: int = 5000
+    report_first_delay: float = 0.2  # between two reads of a batch command's report...
+    report_max_delay: float = 5.0  # ...doubling up to this
+    # A batch command not final after this long is an outage: the round stays staged.
+    report_max_wait: float = 120.0
+
+
+@dataclass(slots=True)
+class OfferSyncStatus:
+    """What operators see of the inventory path (metrics, `status`)."""
+
+    rounds: int = 0  # rounds done
+    offers_written: int = 0  # offers in the batch commands Allegro accepted
+    batch_commands_sent: int = 0  # batch commands Allegro accepted (a 409 is not counted)
+    succeeded: int = 0
+    failed: int = 0
+    failed_by_reason: Counter[str] = field(default_factory=Counter)
+    rejected_records: int = 0  # not commands at all: on the dead-letter topic
+    pending_offers: int = 0  # offers of the staged round not done yet
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    lag: int | None = None  # records not yet delivered (the source's count; None: unknown)
+
+
+class BatchReportTimeout(AllegroUnavailable):
+    """Allegro did not finish a batch command within the wait allowed: held like an outage."""
+
+
+class OfferSync:
+    def __init__(
+        self,
+        source: OfferRecordSource,
+        index: SkuIndex,
+        writer: OfferWriter,
+        store: OfferStore,
+        encoder: ResultEncoder,
+        sender: MessageSender,
+        account: str,
+        clock: Clock,
+        backoff: Backoff | None = None,
+        limits: OfferSyncLimits | None = None,
+        sleep: Sleep = asyncio.sleep,
+        status: OfferSyncStatus | None = None,
+    ) -> None:
+        """`clock` and `sleep` time the report polling and the gathering of a round (tests
+        pass a fake clock and a sleep that advances it)."""
+        self._source = source
+        self._index = index
+        self._store = store
+        self._encoder = encoder
+        self._sender = sender
+        self._account = account
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._limits = limits or OfferSyncLimits()
+        self.status = status or OfferSyncStatus()
+        self._batches = BatchRunner(writer, clock, sleep, self._limits, self.status)
+        self._loaded = False  # the store's round was read (once per process)
+        self._pending: OfferRound | None = None  # staged, not done
+        self._uncommitted: list[Position] = []  # covered by the done round, commit failed
+        self._covered: dict[int, int] = {}  # partition -> last offset the last done round covers
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until `stop`. A stop abandons the round in flight at once (a staged round is
+        finished at the next start) except a send of results + commit under way."""
+        while not stop.is_set():
+            delay = await _unless_stopped(self.step(), stop)
+            if delay is None:
+                return
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def step(self) -> float:
+        """The staged round if one is not done, then one round of what arrives; returns how
+        long to wait before the next step."""
+        try:
+            await self.finish_staged()
+            received = await self._gather()
+            self.status.lag = self._source.lag()
+            if received:
+                await self._round(received)
+        except PortError as exc:
+            return self._failed(exc)
+        self.status.consecutive_failures = 0
+        return 0.0
+
+    async def finish_staged(self) -> bool:
+        """Finishes the round staged before a crash, a stop or an outage, exactly as planned.
+        True if there was one."""
+        if not self._loaded:
+            loaded = await self._store.load_round(self._account)
+            if loaded is not None:
+                offer_round, done = loaded
+                if done:
+                    self._covered = _last_offsets(offer_round.covers)
+                else:
+                    self._pending = offer_round
+            self._loaded = True
+        if self._pending is None:
+            return False
+        log.info("finishing a staged offer round", extra={"round": self._pending.round_key})
+        await self._finish(self._pending)
+        return True
+
+    async def _gather(self) -> list[ReceivedOffer]:
+        """What arrives: one receive, then more while records keep coming quickly."""
+        limits = self._limits
+        received = list(await self._source.receive(limits.receive_seconds))
+        if not received:
+            return received
+        started = self._clock.now()
+        try:
+            while len(received) < limits.max_records:
+                if (self._clock.now() - started).total_seconds() >= limits.gather_seconds:
+                    break
+                more = await self._source.receive(limits.gather_wait_seconds)
+                if not more:
+                    break
+                received += more
+        except BaseException:
+            self._rewind(received)  # not answered: delivered again
+            raise
+        return received
+
+    async def _round(self, received: list[ReceivedOffer]) -> None:
+        try:
+            fresh = await self._skip_answered(received)
+            offer_round = await self._plan(fresh)
+            await self._commit_done()  # the last round's commit, before it is replaced
+            if offer_round is None:  # nothing to write: only rejects and refusals
+                await uninterrupted(self._commit(_covers(fresh)))
+                return
+            await self._store.stage_round(self._account, offer_round)
+        except BaseException:
+            self._rewind(received)  # nothing is staged: every record is delivered again
+            raise
+        self._pending = offer_round
+        await self._finish(offer_round)
+
+    async def _skip_answered(self, received: list[ReceivedOffer]) -> list[ReceivedOffer]:
+        """Records a done round covers are committed and skipped (delivered again when the
+        offset commit was lost after the round was done)."""
+        answered = [r for r in received if _covered(r.position, self._covered)]
+        if answered:
+            log.info("skipping offer commands already answered", extra={"records": len(answered)})
+            await self._commit(_covers(answered))
+        return [r for r in received if not _covered(r.position, self._covered)]
+
+    async def _plan(self, records: list[ReceivedOffer]) -> OfferRound | None:
+        """Answers what is not a valid command (before the round is staged: re-sent as the
+        same bytes if the round is delivered again) and plans the rest; None: no command."""
+        await self._answer_invalid(records)
+        requests = [
+            OfferRequest(r.command, r.at)
+            for r in records
+            if r.command is not None and not r.foreign
+        ]
+        if not requests:
+            return None
+        offers = await self._index.offers({r.command.sku for r in requests})
+        restocked = restocked_offers(requests, offers)
+        reactivatable = await self._reactivatable(restocked) if restocked else set()
+        positions = [r.position for r in records]
+        return plan_round(self._account, positions, requests, offers, reactivatable)
+
+    async def _answer_invalid(self, records: list[ReceivedOffer]) -> None:
+        messages: list[OutboundMessage] = []
+        refused: list[CommandResult] = []
+        rejects = 0
+        for record in records:
+            if record.foreign:
+                continue
+            if record.unreadable is not None:
+                log.warning(
+                    "offer command record is not a command, dead-lettered",
+                    extra={
+                        "partition": record.position.partition,
+                        "offset": record.position.offset,
+                        "error": record.unreadable,
+                    },
+                )
+                messages.append(self._encoder.encode_reject(self._dead_letter(record)))
+                rejects += 1
+            elif record.refused is not None:
+                messages.append(self._encoder.encode_result(record.refused))
+                refused.append(record.refused)
+        if messages:
+            await uninterrupted(self._sender.send(messages))
+        self.status.rejected_records += rejects
+        self._count(refused)
+
+    async def _reactivatable(self, offer_ids: set[str]) -> set[str]:
+        """Offers the service ended, or Allegro ended for empty stock (as last published)."""
+        ended = await self._store.ended_by_service(self._account, offer_ids)
+        records = await self._store.load_offer_records(self._account, offer_ids)
+        return ended | {
+            offer_id
+            for offer_id, record in records.items()
+            if record.publication_status == "ENDED" and record.ended_by in REACTIVATED_ENDINGS
+        }
+
+    async def _finish(self, offer_round: OfferRound) -> None:
+        self.status.pending_offers = _offer_count(offer_round)
+        failures = await self._batches.run(offer_round.commands)
+        reactivating = activations(self._account, offer_round, failures)
+        failures = {**failures, **await self._batches.run(reactivating)}
+        commands = [*offer_round.commands, *reactivating]
+        results = round_results(self._account, offer_round, commands, failures)
+        messages = [self._encoder.encode_result(result) for result in results]
+        ended, reactivated = finished_offers(commands, failures)
+        await uninterrupted(self._close(offer_round, messages, ended, reactivated))
+        self._count(results)
+        self.status.rounds += 1
+        log.info(
+            "offer round done",
+            extra={
+                "round": offer_round.round_key,
+                "commands": len(results),
+                "batch_commands": len(commands),
+                "ended": len(ended),
+                "reactivated": len(reactivated),
+            },
+        )
+
+    async def _close(
+        self,
+        offer_round: OfferRound,
+        messages: list[OutboundMessage],
+        ended: set[str],
+        reactivated: set[str],
+    ) -> None:
+        """Results sent (acknowledged), then the round done, then the offsets committed.
+
+        Done before committed: the done round's record makes its records skipped if they are
+        delivered again, so a commit may fail without harm, and it does fail when the round
+        is finished at a start, before the consumer holds its partitions. A commit that
+        failed is tried again before another round is staged (and the stored done round is
+        not replaced until it succeeds)."""
+        if messages:
+            await self._sender.send(messages)
+        await self._store.finish_round(self._account, ended, reactivated)
+        self._pending = None
+        self._covered = _last_offsets(offer_round.covers)
+        self.status.pending_offers = 0
+        self._uncommitted = list(offer_round.covers)
+        try:
+            await self._commit_done()
+        except PortError as exc:
+            log.info(
+                "offsets of a done offer round not committed yet, will retry",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+
+    async def _commit_done(self) -> None:
+        """Commits what the last done round covers, if that is still to do."""
+        if self._uncommitted:
+            await self._commit(self._uncommitted)
+            self._uncommitted = []
+
+    async def _commit(self, covers: Iterable[Position]) -> None:
+        for position in covers:
+            await self._source.commit(position)
+
+    def _rewind(self, received: Sequence[ReceivedOffer]) -> None:
+        firsts: dict[int, Position] = {}
+        for record in received:
+            firsts.setdefault(record.position.partition, record.position)
+        for position in firsts.values():
+            self._source.rewind(position)
+
+    def _dead_letter(self, record: ReceivedOffer) -> DeadLetter:
+        position = record.position
+        return DeadLetter(
+            account=self._account,
+            checkout_form_id=f"offer-command-{position.partition}-{position.offset}",
+            allegro_event_id=None,
+            raw_payload=record.raw,
+            error=f"not a command: {record.unreadable}",
+            attempts=1,
+            failed_at=record.at,
+        )
+
+    def _count(self, results: Iterable[CommandResult]) -> None:
+        for result in results:
+            if isinstance(result, CommandFailed):
+                self.status.failed += 1
+                self.status.failed_by_reason[result.reason.value] += 1
+            else:
+                self.status.succeeded += 1
+
+    def _failed(self, exc: PortError) -> float:
+        status = self.status
+        status.consecutive_failures += 1
+        status.last_error = f"{type(exc).__name__}: {exc}"
+        delay = self._backoff.delay(status.consecutive_failures)
+        log.warning(
+            "offer round held, will retry",
+            extra={"error": status.last_error, "retry_in_seconds": round(delay, 2)},
+        )
+        return delay
+
+
+class BatchRunner:
+    """Sends batch commands and follows them until Allegro reports every task final."""
+
+    def __init__(
+        self,
+        writer: OfferWriter,
+        clock: Clock,
+        sleep: Sleep,
+        limits: OfferSyncLimits,
+        status: OfferSyncStatus,
+    ) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._sleep = sleep
+        self._limits = limits
+        self._status = status
+
+    async def run(self, commands: Sequence[BatchCommand]) -> dict[uuid.UUID, dict[str, Failure]]:
+        """Each command's failed offers (an empty mapping: every offer succeeded). All are
+        sent before any is followed: Allegro works on them meanwhile."""
+        failures: dict[uuid.UUID, dict[str, Failure]] = {}
+        for command in commands:
+            refused = await self._send(command)
+            if refused is not None:
+                failures[command.command_id] = refused
+        for command in commands:
+            if command.command_id not in failures:
+                failures[command.command_id] = await self._outcome(command)
+        return failures
+
+    async def _send(self, command: BatchCommand) -> dict[str, Failure] | None:
+        """None when sent (now or before a crash); else the refusal, for every offer."""
+        try:
+            accepted = await self._writer.send(command)
+        except CommandIdUsed:
+            accepted = False
+        except AllegroRejected as exc:  # the whole command refused: a result, not a retry
+            log.warning(
+                "batch command refused",
+                extra={"command_id": str(command.command_id), "code": exc.code},
+            )
+            return _all_failed(command, exc)
+        if accepted:
+            self._status.batch_commands_sent += 1
+            self._status.offers_written += len(command.offer_ids)
+        else:
+            log.info("batch command sent before", extra={"command_id": str(command.command_id)})
+        return None
+
+    async def _outcome(self, command: BatchCommand) -> dict[str, Failure]:
+        limits = self._limits
+        started = self._clock.now()
+        delay = limits.report_first_delay
+        try:
+            while not (report := await self._writer.report(command)).final:
+                waited = (self._clock.now() - started).total_seconds()
+                if waited >= limits.report_max_wait:
+                    raise BatchReportTimeout(
+                        f"batch command {command.command_id} not final after {waited:.0f} s"
+                    )
+                await self._sleep(min(delay, limits.report_max_wait - waited))
+                delay = min(delay * 2, limits.report_max_delay)
+            if report.failed <= 0:
+                return {}
+            tasks = await self._writer.tasks(command)
+        except AllegroRejected as exc:  # Allegro refuses to report it: a result, not a loop
+            return _all_failed(command, exc)
+        offers = set(command.offer_ids)
+        return {
+            task.offer_id: Failure.bounded(task.message, task.code)
+            for task in tasks
+            if task.status == "FAIL" and task.offer_id in offers
+        }
+
+
+def _all_failed(command: BatchCommand, exc: AllegroRejected) -> dict[str, Failure]:
+    failure = Failure.bounded(str(exc), exc.code)
+    return dict.fromkeys(command.offer_ids, failure)
+
+
+def _covers(records: Iterable[ReceivedOffer]) -> list[Position]:
+    return [Position(p, o) for p, o in sorted(_last_offsets(r.position for r in records).items())]
+
+
+def _last_offsets(positions: Iterable[Position]) -> dict[int, int]:
+    last: dict[int, int] = {}
+    for position in positions:
+        last[position.partition] = max(position.offset, last.get(position.partition, -1))
+    return last
+
+
+def _covered(position: Position, covered: dict[int, int]) -> bool:
+    return position.offset <= covered.get(position.partition, -1)
+
+
+def _offer_count(offer_round: OfferRound) -> int:
+    offers = {o for command in offer_round.commands for o in command.offer_ids}
+    return len(offers | set(offer_round.reactivate))
+
+
+async def _unless_stopped(step: Awaitable[float], stop: asyncio.Event) -> float | None:
+    """`step`'s result; None when `stop` came first (the step is cancelled, and a send +
+    commit under way in it completes: see `outbox.uninterrupted`)."""
+    running = asyncio.ensure_future(step)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # cancelled from outside: never leave the step detached
+        running.cancel()
+        with contextlib.suppress(BaseException):
+            await running
+        raise
+    finally:
+        stopped.cancel()
+    if running.done():
+        return running.result()
+    log.info("stopping: the offer round in flight is held, a commit under way completes")
+    running.cancel()
+    try:
+        await running
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    return None
