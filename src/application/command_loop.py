@@ -26,6 +26,7 @@ from application.poll_loop import Backoff
 from application.ports.commands import CommandSource, ReceivedCommand, ResultEncoder
 from application.ports.errors import PortError
 from application.ports.publisher import DeadLetter, MessageSender
+from application.stopping import unless_stopped
 from domain.commands import CommandFailed, CommandResult
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class CommandLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            delay = await self.step()
+            delay = await unless_stopped(self.step(), stop)
+            if delay is None:
+                return  # stopped mid-round: what was not committed is delivered again
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -56,6 +56,7 @@ from application.ports.offers import (
     UnreadableOfferEvent,
 )
 from application.ports.publisher import DeadLetter, MessageSender
+from application.stopping import unless_stopped
 from domain.offers import (
     OfferChanged,
     OfferRecord,
@@ -154,7 +155,7 @@ class OfferEvents:
         the reading in flight; only a send + commit already under way completes."""
         idle = self._settings.poll_seconds if interval is None else interval
         while not stop.is_set():
-            more = await _unless_stopped(self.step(), stop)
+            more = await unless_stopped(self.step(), stop)
             if more is None:
                 return
             if self.status.consecutive_failures:
@@ -434,29 +435,3 @@ async def _bounded(
         await asyncio.gather(*workers, return_exceptions=True)
         raise
     return {key: results[key] for key in keys}
-
-
-async def _unless_stopped(work: Awaitable[bool], stop: asyncio.Event) -> bool | None:
-    """`work`'s result; None when `stop` came first (`work` is then cancelled: a send +
-    commit under way inside it completes, see `outbox.uninterrupted`)."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        raise
-    finally:
-        stopped.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():  # cancelled ourselves: abandon
-            raise
-    return None

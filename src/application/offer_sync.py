@@ -42,6 +42,7 @@ from application.ports.errors import AllegroRejected, AllegroUnavailable, PortEr
 from application.ports.offers import CommandIdUsed, OfferRound, OfferStore, OfferWriter
 from application.ports.publisher import DeadLetter, MessageSender, OutboundMessage
 from application.sku_index import SkuIndex
+from application.stopping import unless_stopped
 from domain.commands import CommandFailed, CommandResult
 from domain.offers import REACTIVATED_ENDINGS, BatchCommand, OfferCommand, OfferRequest
 
@@ -124,7 +125,13 @@ class OfferSync:
         """Rounds until `stop`. A stop abandons the round in flight at once (a staged round is
         finished at the next start) except a send of results + commit under way."""
         while not stop.is_set():
-            delay = await _unless_stopped(self.step(), stop)
+            delay = await unless_stopped(
+                self.step(),
+                stop,
+                log=log,
+                abandoning="stopping: the offer round in flight is held (finished at the next "
+                "start), a commit under way completes",
+            )
             if delay is None:
                 return
             if delay > 0:
@@ -459,30 +466,3 @@ def _covered(position: Position, covered: dict[int, int]) -> bool:
 def _offer_count(offer_round: OfferRound) -> int:
     offers = {o for command in offer_round.commands for o in command.offer_ids}
     return len(offers | set(offer_round.reactivate))
-
-
-async def _unless_stopped(step: Awaitable[float], stop: asyncio.Event) -> float | None:
-    """`step`'s result; None when `stop` came first (the step is cancelled, and a send +
-    commit under way in it completes: see `outbox.uninterrupted`)."""
-    running = asyncio.ensure_future(step)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:  # cancelled from outside: never leave the step detached
-        running.cancel()
-        with contextlib.suppress(BaseException):
-            await running
-        raise
-    finally:
-        stopped.cancel()
-    if running.done():
-        return running.result()
-    log.info("stopping: the offer round in flight is held, a commit under way completes")
-    running.cancel()
-    try:
-        await running
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-    return None

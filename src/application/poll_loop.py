@@ -12,7 +12,6 @@ poll error, which is also kept in the state store so that `status` can show it l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from application.ports.clock import Clock
 from application.ports.errors import PortError
 from application.ports.state import FailureLog
 from application.reconcile import Reconciler
+from application.stopping import unless_stopped
 from application.sweep import SweepOutcome
 from application.sync_orders import BatchOutcome, SyncOrders
 
@@ -125,28 +125,12 @@ class PollLoop:
 
     async def _step_unless_stopped(self, stop: asyncio.Event) -> float | None:
         """`step()`'s delay; None when `stop` came first (the step is cancelled)."""
-        step = asyncio.ensure_future(self.step())
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:  # cancelled from outside (e.g. the lease was lost)
-            step.cancel()  # and waited for: never a second writer left running detached
-            with contextlib.suppress(BaseException):
-                await step
-            raise
-        finally:
-            stopped.cancel()
-        if step.done():
-            return step.result()
-        log.info("stopping: the batch in flight is abandoned, a commit under way completes")
-        step.cancel()
-        try:
-            await step
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():  # cancelled ourselves: abandon
-                raise
-        return None
+        return await unless_stopped(
+            self.step(),
+            stop,
+            log=log,
+            abandoning="stopping: the batch in flight is abandoned, a commit under way completes",
+        )
 
     async def step(self) -> float:
         """One batch; returns how long to wait before the next one."""

@@ -182,8 +182,8 @@ def offer_command_group(allegro: AllegroSettings) -> str:
 async def offer_command_source_resource(
     config: KafkaConfig, group: str, account: str
 ) -> AsyncIterator[AiokafkaRecordSource[OfferCommand]]:
+    # The group is joined by the first `receive`, in the loop, where a stop interrupts it.
     source = aiokafka_offer_command_source(config, group, account)
-    await source.start()
     try:
         yield source
     finally:
@@ -193,8 +193,8 @@ async def offer_command_source_resource(
 async def command_source_resource(
     config: KafkaConfig, group: str, account: str
 ) -> AsyncIterator[AiokafkaCommandSource]:
+    # The group is joined by the first `receive`, in the loop, where a stop interrupts it.
     source = AiokafkaCommandSource(config, config.topic_commands, group, account)
-    await source.start()
     try:
         yield source
     finally:

@@ -4,12 +4,15 @@ Simulator (real HTTP on loopback) → the service (the same wiring as `run`) →
 Kafka-compatible broker → a live view that consumes the topics, exactly like a downstream
 OMS service would. The demo also plays OpenOMS's other half: once orders are imported it
 sends a few commands (README.md, Commands) for them and shows each result and the status
-changes they cause. Buyer personal data is not printed: a row shows the order id, the
-amount, the statuses, and a command's type, status or carrier and made-up waybill only.
+changes they cause; and it keeps the stock and prices of the simulator's offers, showing each
+stock or price command, its result and the `OfferChanged` events that come back
+(demo_offers.py). Buyer personal data is not printed: a row shows the order id, the amount,
+the statuses, and a command's type, status or carrier and made-up waybill only; an offer's row
+its id, SKU, stock, price and status.
 
 Ctrl-C (SIGINT to the whole foreground process group) or SIGTERM stops it in this order:
-the demo's commands, the service (gracefully, as `run` does), the live view, the broker, the
-simulator; then the summary is printed. The broker runs in its own session
+the demo's commands (orders' and offers'), the service (gracefully, as `run` does), the live
+view, the broker, the simulator; then the summary is printed. The broker runs in its own session
 (sandbox.kafka_broker), so the terminal's SIGINT never reaches it while clients are still
 connected.
 """
@@ -33,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -45,9 +48,19 @@ from adapters.persistence import SqliteDatabase, SqliteStateStore
 from application.ports import PortError
 from domain.statuses import OrderStatus
 from entrypoints.containers import kafka_config
+from entrypoints.demo_offers import (
+    Cells,
+    OfferTally,
+    changed_row,
+    demo_skus,
+    is_offer_result,
+    operate_offers,
+    result_row,
+)
 from entrypoints.service import serve
 from entrypoints.settings import Settings, load_settings
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState, start_live_activity
+from sandbox.allegro.server import DEMO_OFFERS, DEMO_SKUS
 from sandbox.kafka_broker import EmbeddedBroker
 
 console = Console(highlight=False, soft_wrap=True)
@@ -55,10 +68,11 @@ console = Console(highlight=False, soft_wrap=True)
 ACCOUNT = "demo"
 RATE_LIMIT_PER_MINUTE = 600
 LAG_PAGE = 1000  # the lag is counted up to one page of the journal; more shows as "1000+"
+HEADER_SPLIT = 5  # in a terminal the header's first line holds the orders' five figures
 HEADER_EVERY_SECONDS = 5.0  # without a terminal (piped output) the header is a line this often
 VIEWER_DRAIN_SECONDS = 3.0  # after the service stopped: read what it published last
 # Each column is labelled once (COLUMNS) and every row uses the same widths.
-COLUMNS = ("TIME", "EVENT", "ORDER", "AMOUNT", "STATUS")
+COLUMNS = ("TIME", "EVENT", "ORDER/OFFER", "AMOUNT/PRICE", "STATUS")
 _WIDTHS = (8, 18, 13, 14)
 # OpenOMS's part: an order every COMMAND_EVERY_SECONDS, at most COMMAND_ORDERS of them, each
 # given PROCESSING, a shipment and SENT, COMMAND_STEP_SECONDS apart so that each status
@@ -91,6 +105,7 @@ class Tally:
     commanded: set[str] = field(default_factory=set)
     # command_id -> what the command asked ("SetFulfillmentStatus SENT"), for its result row.
     asked: dict[str, str] = field(default_factory=dict)
+    offers: OfferTally = field(default_factory=OfferTally)
 
     def figures(self) -> list[tuple[str, str]]:
         """(label, value) of the running header."""
@@ -102,19 +117,24 @@ class Tally:
             ("updates", str(self.published["OrderUpdated"])),
             ("commands sent", str(self.commands_sent)),
             ("results", f"{succeeded} ok, {failed} failed"),
+            *self.offers.figures(),
             ("dead letters", str(self.dead_letters)),
             ("lag (events)", f"{lag}+" if self.lag_capped else lag),
             ("Allegro req/min", f"{self.requests_last_minute} of {RATE_LIMIT_PER_MINUTE}"),
         ]
 
-    def table(self) -> Table:
-        """The header in a terminal: labelled columns over their values."""
-        table = Table(box=None, header_style="dim", pad_edge=False)
+    def table(self) -> Group:
+        """The header in a terminal: labelled columns over their values, the orders' figures
+        over the rest, so that it fits 80 columns."""
         figures = self.figures()
-        for label, _ in figures:
-            table.add_column(label, justify="right")
-        table.add_row(*(Text(value, style="bold") for _, value in figures))
-        return table
+        tables = []
+        for part in (figures[:HEADER_SPLIT], figures[HEADER_SPLIT:]):
+            table = Table(box=None, header_style="dim", pad_edge=False)
+            for label, _ in part:
+                table.add_column(label, justify="right")
+            table.add_row(*(Text(value, style="bold") for _, value in part))
+            tables.append(table)
+        return Group(*tables)
 
     def line(self) -> str:
         """The header as one line, for output that is not a terminal."""
@@ -140,6 +160,9 @@ async def run_demo(orders: int, duration: float) -> None:
     sim_config = SimulatorConfig(seed=7)
     state = SimulatorState(sim_config)
     state.script_mixed_lifecycles(orders, seed=7)
+    # The offers `sandbox serve` seeds: OpenOMS's stock commands act on them, and the live
+    # activity sells some now and then.
+    state.seed_offers(DEMO_OFFERS, DEMO_SKUS, ["allegro-cz"], seed=7)
     tally = Tally()
     stop = asyncio.Event()
     _on_signals(stop.set)
@@ -178,6 +201,9 @@ async def _pipeline(
     probe = asyncio.create_task(_probe(state, state_file, tally, header))
     service = asyncio.create_task(serve(settings, stop))
     operator = asyncio.create_task(_operate(config, tally, header))
+    stocker = asyncio.create_task(
+        operate_offers(config, tally.offers, demo_skus(state), ACCOUNT, header.show)
+    )
     signalled = asyncio.create_task(stop.wait())
     try:
         with header:
@@ -191,9 +217,10 @@ async def _pipeline(
             stop_live.set()
             # No new commands once stopping; the service, stopped gracefully next, still
             # answers a command it is applying.
-            operator.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await operator
+            for commander in (operator, stocker):
+                commander.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await commander
             # `serve` installs its own SIGINT/SIGTERM handlers; once it returned, a second
             # Ctrl-C must not interrupt the bounded shutdown that follows.
             await service
@@ -201,9 +228,9 @@ async def _pipeline(
             viewer_stop.set()
             await viewer
     finally:
-        for task in (signalled, probe, operator, viewer, service):
+        for task in (signalled, probe, operator, stocker, viewer, service):
             task.cancel()
-        for task in (signalled, probe, operator, viewer, service):
+        for task in (signalled, probe, operator, stocker, viewer, service):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         stop_live.set()
@@ -235,6 +262,8 @@ def _demo_settings(
         allegro_rate_limit_per_minute=RATE_LIMIT_PER_MINUTE,
         allegro_rate_limit_burst=20,
         poll_interval_seconds=1.0,
+        # Offer changes show up within a second or so, not the production 10 s.
+        offer_events_poll_seconds=1.0,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         # The embedded broker (tansu) rejects InitProducerId: no idempotent producer here.
         kafka_enable_idempotence=False,
@@ -251,11 +280,12 @@ def _banner(api_url: str, bootstrap: str, config: KafkaConfig) -> None:
     console.print(f"Allegro simulator  {api_url}")
     console.print(
         f"Kafka (embedded)   {bootstrap}  topics [cyan]{config.topic_orders}[/], "
-        f"[cyan]{config.topic_dlq}[/]"
+        f"[cyan]{config.topic_dlq}[/], [cyan]{config.topic_offers}[/]"
     )
     console.print(
         f"OpenOMS (this demo) sends commands to [cyan]{config.topic_commands}[/] and reads "
-        f"their results from [cyan]{config.topic_command_results}[/]"
+        f"their results from [cyan]{config.topic_command_results}[/]; stock and prices to "
+        f"[cyan]{config.topic_offer_commands}[/]"
     )
     console.print("Ctrl-C stops the service gracefully, then the broker, and prints a summary.\n")
     console.print(_row(*COLUMNS), style="bold")
@@ -263,6 +293,7 @@ def _banner(api_url: str, bootstrap: str, config: KafkaConfig) -> None:
 
 def _row(time_: str, event: str, order: str, amount: str, status: str) -> str:
     seen, kind, form, money = _WIDTHS
+    order = order[:form]
     return f"{time_:<{seen}}  {event:<{kind}}  {order:<{form}}  {amount:>{money}}  {status}"
 
 
@@ -287,6 +318,11 @@ class _Header:
             self._live.stop()
             self._live = None
 
+    def show(self, cells: Cells, style: str) -> None:
+        """One row printed above the header, then the header brought up to date."""
+        console.print(_cells(cells, style))
+        self.refresh()
+
     def refresh(self) -> None:
         if self._live is not None:
             self._live.update(self._tally.table())
@@ -296,12 +332,13 @@ class _Header:
 
 
 async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: _Header) -> None:
-    """Consumes both topics as a downstream service would. After `stop` (the service has
+    """Consumes the topics as a downstream service would. After `stop` (the service has
     stopped) it keeps reading until a read returns nothing, at most VIEWER_DRAIN_SECONDS."""
     consumer = AIOKafkaConsumer(
         config.topic_orders,
         config.topic_dlq,
         config.topic_command_results,
+        config.topic_offers,
         bootstrap_servers=config.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -316,8 +353,15 @@ async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: 
             for records in batches.values():
                 for record in records:
                     message = json.loads(record.value or b"{}")
+                    if record.topic == config.topic_offers:
+                        console.print(_cells(*changed_row(tally.offers, message, record.timestamp)))
+                        continue
                     if record.topic == config.topic_command_results:
-                        console.print(_result_line(tally, message, record.timestamp))
+                        if is_offer_result(message):
+                            row = result_row(tally.offers, message, record.timestamp)
+                            console.print(_cells(*row))
+                        else:
+                            console.print(_result_line(tally, message, record.timestamp))
                         continue
                     dead = record.topic == config.topic_dlq
                     console.print(_line(tally, dead, message, record.timestamp))
@@ -326,6 +370,10 @@ async def _view(config: KafkaConfig, tally: Tally, stop: asyncio.Event, header: 
                 return
     finally:
         await consumer.stop()
+
+
+def _cells(cells: Cells, style: str) -> Text:
+    return Text(_row(*cells), style=style)
 
 
 def _line(tally: Tally, dead: bool, event: dict[str, object], timestamp_ms: int) -> Text:
@@ -498,6 +546,10 @@ def _summary(tally: Tally, interrupted: bool, duration: float) -> None:
     table.add_row("commands sent", str(tally.commands_sent))
     for kind in ("CommandSucceeded", "CommandFailed"):
         table.add_row(kind, str(tally.results[kind]))
+    table.add_row("offer commands sent", str(tally.offers.commands_sent))
+    for kind in ("CommandSucceeded", "CommandFailed"):
+        table.add_row(f"offer {kind}", str(tally.offers.results[kind]))
+    table.add_row("OfferChanged", str(tally.offers.changes))
     table.add_row("dead letters", str(tally.dead_letters))
     table.add_row("Allegro requests", str(tally.requests_total))
     console.print(table)

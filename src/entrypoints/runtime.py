@@ -20,6 +20,7 @@ from adapters.kafka import AiokafkaEventPublisher
 from application.poll_loop import Backoff, PollLoop
 from application.ports.errors import PortError
 from application.ports.state import StateStore, TokenStore
+from application.stopping import unless_stopped
 from entrypoints.health import (
     HealthChecks,
     PathStatus,
@@ -194,7 +195,9 @@ class Runtime:
         try:
             while not stop.is_set():
                 try:
-                    path = await start()
+                    path = await unless_stopped(start(), stop)
+                    if path is None:
+                        return  # stopped while starting (joining a group takes seconds)
                 except PortError as exc:
                     failures += 1
                     delay = backoff.delay(failures)

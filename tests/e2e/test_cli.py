@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -77,12 +78,19 @@ def test_an_unreachable_allegro_exits_1_without_a_traceback(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
-def test_the_demo_runs_the_whole_pipeline_and_stops_by_itself():
+def test_the_demo_runs_the_whole_pipeline_and_stops_by_itself() -> None:
     done = run_cli("demo", "--duration", "10", "--orders", "12", env=clean_env(), timeout=120)
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("OrderImported") >= 3
     assert "demo finished" in done.stdout
+    # Acting as OpenOMS it set a SKU's stock; the result for that SKU and what it asked came
+    # back, and Allegro's offer changes were shown as OfferChanged rows.
+    sent = re.findall(r"command sent +(\S+) +(Set(?:Stock|Price) [^\n]+)", done.stdout)
+    answered = re.findall(r"CommandSucceeded +(\S+) +(Set(?:Stock|Price) [^\n]+)", done.stdout)
+    assert sent, done.stdout[-3000:]
+    assert sent[0] in answered, done.stdout[-3000:]
+    assert re.search(r"OfferChanged +\d+ +[\d.]+ PLN +\S+ +stock \d+ +ACTIVE", done.stdout)
 
 
 def test_version_needs_no_configuration():

@@ -26,13 +26,19 @@ SENT = re.compile(r"^\d\d:\d\d:\d\d\s+command sent\s+\S+\s+(SetFulfillmentStatus
 SUCCEEDED = re.compile(
     r"^\d\d:\d\d:\d\d\s+CommandSucceeded\s+\S+\s+(SetFulfillmentStatus|AddShipment) "
 )
-FAILED = re.compile(r"^\d\d:\d\d:\d\d\s+CommandFailed\s")
-COLUMNS = re.compile(r"^TIME\s+EVENT\s+ORDER\s+AMOUNT\s+STATUS$")
+FAILED = re.compile(r"^\d\d:\d\d:\d\d\s+CommandFailed\s+\S+\s+(SetFulfillmentStatus|AddShipment) ")
+# It also sets its SKUs' stock and prices, and shows the offer changes that come back.
+OFFER_SENT = re.compile(r"^\d\d:\d\d:\d\d\s+command sent\s+\S+\s+Set(Stock|Price) ")
+OFFER_SUCCEEDED = re.compile(r"^\d\d:\d\d:\d\d\s+CommandSucceeded\s+\S+\s+Set(Stock|Price) ")
+OFFER_FAILED = re.compile(r"^\d\d:\d\d:\d\d\s+CommandFailed\s+\S+\s+Set(Stock|Price) ")
+OFFER_CHANGED = re.compile(r"^\d\d:\d\d:\d\d\s+OfferChanged\s")
+COLUMNS = re.compile(r"^TIME\s+EVENT\s+ORDER/OFFER\s+AMOUNT/PRICE\s+STATUS$")
 # Without a terminal the running header is a line every few seconds; the lag is a number
 # once the service has stored a cursor.
 HEADER = re.compile(
     r"^orders imported (\d+) \| status changes \d+ \| updates \d+ \| commands sent \d+ \| "
-    r"results \d+ ok, \d+ failed \| dead letters \d+ \| "
+    r"results \d+ ok, \d+ failed \| offer commands \d+ \| offer results \d+ ok, \d+ failed \| "
+    r"offer changes \d+ \| dead letters \d+ \| "
     r"lag \(events\) \d+\+? \| Allegro req/min [1-9]\d* of 600$"
 )
 
@@ -172,6 +178,10 @@ def test_ctrl_c_stops_the_service_then_the_broker_then_prints_the_summary(demo: 
         ("commands sent", SENT),
         ("CommandSucceeded", SUCCEEDED),
         ("CommandFailed", FAILED),
+        ("offer commands sent", OFFER_SENT),
+        ("offer CommandSucceeded", OFFER_SUCCEEDED),
+        ("offer CommandFailed", OFFER_FAILED),
+        ("OfferChanged", OFFER_CHANGED),
     ):
         counted = re.search(rf"^{label}\s+(\d+)$", stdout, re.MULTILINE)
         assert counted is not None, stdout[-2000:]

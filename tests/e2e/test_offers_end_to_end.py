@@ -4,6 +4,7 @@ come back as `OfferChanged`. Expected values come from the commands sent and the
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 
 from adapters.kafka.config import KafkaConfig
 from sandbox.allegro import OfferSpec, SimulatorConfig, SimulatorServer, SimulatorState
-from tests.support.commands import Results, results_once_all_answered
+from tests.support.commands import Results, results_once_all_answered, send_records
 from tests.support.kafka_reader import read_topic
 from tests.support.offers import (
     OFFER_CHANGED,
+    offer_now,
+    offers_once_published,
     send_offer_commands,
     set_price,
     set_stock,
@@ -77,6 +80,9 @@ async def test_stock_0_ends_the_offers_and_stock_back_reactivates_them(
             assert results.first(second[0])["checkout_form_id"] is None
             assert stock_of(state, "10000000001") == (9, "ACTIVE")
             assert stock_of(state, "10000000002") == (9, "ACTIVE")
+            # Its offer events path publishes our writes on its own schedule: waited for.
+            now = {i: offer_now(state, i) for i in ("10000000001", "10000000003", "10000000004")}
+            await offers_once_published(servers, kafka_topics.topic_offers, now, 60)
             service.terminate()
             assert service.exits_within(30), service.stderr_lines()[-20:]
 
@@ -95,3 +101,59 @@ async def test_stock_0_ends_the_offers_and_stock_back_reactivates_them(
         9,
     )
     assert Results(offers).by_command == {}
+
+
+async def test_hostile_offer_commands_are_answered_or_dead_lettered_and_the_sku_moves_on(
+    kafka_topics: KafkaConfig, tmp_path: Path
+) -> None:
+    state = simulator()
+    servers = kafka_topics.bootstrap_servers
+    not_json = b'{"command_id": "cut short'
+    invalid = set_price("BOWL-2", "-3.00")  # fits JSON, breaks the schema: no request made
+    foreign = set_stock("BOWL-2", 1, account="another-shop")  # not this service's
+    after = set_stock("BOWL-2", 6)
+    key = b"BOWL-2"
+    # All on one key (one partition, in this order): each must be dealt with before the next.
+    records = [
+        (key, not_json),
+        (key, json.dumps(invalid).encode()),
+        (key, json.dumps(foreign).encode()),
+        (key, json.dumps(after).encode()),
+    ]
+    with SimulatorServer(state) as server:
+        env = service_env(
+            server.url,
+            state.config,
+            state.initial_refresh_token,
+            kafka_topics,
+            tmp_path / "s.db",
+            POLL_INTERVAL_SECONDS="0.5",
+            OFFER_EVENTS_POLL_SECONDS="0.5",
+        )
+        await send_records(servers, kafka_topics.topic_offer_commands, records)
+        with ServiceProcess(env, "run") as service:
+            results = await results_once_all_answered(
+                servers, kafka_topics.topic_command_results, [invalid, after], within=60
+            )
+            dead = await read_topic(servers, kafka_topics.topic_dlq, min_records=1, within=30)
+            service.terminate()
+            assert service.wait_exit(within=30) == 0, service.stderr_tail()
+        sent = await read_topic(servers, kafka_topics.topic_offer_commands, min_records=4)
+        results = Results(await read_topic(servers, kafka_topics.topic_command_results))
+
+    assert results.outcome(invalid) == ("CommandFailed", "invalid")
+    assert results.first(invalid)["sku"] == "BOWL-2"
+    assert foreign["command_id"] not in results
+    assert results.outcome(after) == ("CommandSucceeded", None)
+    assert set(results.by_command) == {invalid["command_id"], after["command_id"]}
+    assert results.resent() == 0
+    assert stock_of(state, "10000000003") == (6, "ACTIVE")
+    # Only the valid command reached Allegro: the invalid price, the other account's stock
+    # and the record that is no command cost no batch command.
+    assert [p["kind"] for p in state.offer_command_puts()] == ["quantity"]
+    # The record that is no command: on the dead-letter topic as it came, naming where it was.
+    where = next(r for r in sent if r.value == not_json)
+    letters = [r.json() for r in dead]
+    assert [(letter["raw_payload"].encode(), letter["checkout_form_id"]) for letter in letters] == [
+        (not_json, f"offer-command-{where.partition}-{where.offset}")
+    ]

@@ -13,6 +13,7 @@ still applied. Commands for other accounts share the topic and are skipped by th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -41,7 +42,11 @@ OFFER_MAX_RECORDS = 1_000
 # (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 2_000
-LAG_SECONDS = 0.5  # longer than this, the lag stays unknown for the round
+LAG_SECONDS = 0.5
+STOP_SECONDS = 0.5  # waited for a consumer cancelled while joining to leave (then abandoned)
+_STOPPING: set[asyncio.Future[None]] = (
+    set()
+)  # kept referenced until they end  # longer than this, the lag stays unknown for the round
 
 
 C = TypeVar("C")
@@ -73,6 +78,11 @@ class AiokafkaRecordSource(RecordSource[C], Generic[C]):
         self._lag: int | None = None
 
     async def start(self) -> None:
+        """Joins the group now; else the first `receive` does (joining takes seconds, and a
+        `receive` is what a stop interrupts)."""
+        await self._join()
+
+    async def _join(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             self._topic,
             **connection_options(self._config),
@@ -89,7 +99,17 @@ class AiokafkaRecordSource(RecordSource[C], Generic[C]):
         except KafkaError as exc:
             await consumer.stop()
             raise ConsumeError(f"cannot join consumer group {self._group_id}: {exc}") from exc
+        except BaseException:  # cancelled while joining (a stop)
+            # Leaving a group mid-join waits for the join (seconds): a stop must not. The
+            # consumer is stopped in the background, at most STOP_SECONDS waited for here.
+            stopping = asyncio.ensure_future(consumer.stop())
+            _STOPPING.add(stopping)
+            stopping.add_done_callback(_STOPPING.discard)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(stopping), STOP_SECONDS)
+            raise
         self._consumer = consumer
+        return consumer
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
@@ -109,7 +129,7 @@ class AiokafkaRecordSource(RecordSource[C], Generic[C]):
         await self.stop()
 
     async def receive(self, wait_seconds: float) -> Sequence[Received[C]]:
-        consumer = self._started()
+        consumer = self._consumer or await self._join()
         try:
             batches = await consumer.getmany(
                 timeout_ms=int(wait_seconds * 1000), max_records=self._max_records

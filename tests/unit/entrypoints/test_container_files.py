@@ -101,7 +101,7 @@ def test_kafka_is_the_official_image_in_kraft_mode(services: dict[str, dict[str,
     assert "kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
 
 
-def test_both_topics_are_created_before_the_service_starts(
+def test_every_topic_is_created_before_the_service_starts(
     services: dict[str, dict[str, Any]], compose_settings: Settings
 ) -> None:
     setup = services["kafka-topics"]
@@ -111,7 +111,14 @@ def test_both_topics_are_created_before_the_service_starts(
     assert setup["entrypoint"] == ["/bin/sh", "-c"]
     assert setup["image"] == services["kafka"]["image"]
     topics = {words[words.index("--topic") + 1] for words in creations}
-    assert topics == {compose_settings.kafka_topic_orders, compose_settings.kafka_topic_dlq}
+    assert topics == {
+        compose_settings.kafka_topic_orders,
+        compose_settings.kafka_topic_dlq,
+        compose_settings.kafka_topic_commands,
+        compose_settings.kafka_topic_command_results,
+        compose_settings.kafka_topic_offer_commands,
+        compose_settings.kafka_topic_offers,
+    }
     for words in creations:
         assert words[0] == "/opt/kafka/bin/kafka-topics.sh"
         assert {"--create", "--if-not-exists"} <= set(words)

@@ -14,8 +14,17 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from application.command_loop import CommandStatus
+from application.offer_events import OfferEventsStatus
+from application.offer_sync import OfferSyncStatus
 from application.poll_loop import LoopStatus
-from entrypoints.health import HealthChecks, Role, ServiceState, register_commands, register_gauges
+from entrypoints.health import (
+    HealthChecks,
+    Role,
+    ServiceState,
+    register_commands,
+    register_gauges,
+    register_offers,
+)
 from entrypoints.metrics import Metrics
 from tests.support.fakes import FakeClock, MemoryStateStore, MemoryTokenStore
 
@@ -68,6 +77,9 @@ def exposed_names() -> set[str]:
         stale_after=timedelta(minutes=10),
     )
     register_commands(metrics, checks, service, CommandStatus(), "shop", enabled=True)
+    register_offers(
+        metrics, checks, service, OfferSyncStatus(), OfferEventsStatus(), "shop", enabled=True
+    )
     names: set[str] = set()
     for family in text_string_to_metric_families(metrics.render()):
         names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
