@@ -221,7 +221,10 @@ class OfferEvents:
         # moves, so a quiet journal is not taken for a stale cursor.
         moved = OfferCursor(page.last_id if page.last_id is not None else position, now)
         await self._deliver(batch, moved)
-        return entries >= self._settings.page_size
+        # More is waiting after a full page, unless the page did not move the position (a
+        # journal that answers the same page again): polled back to back, it would re-read
+        # its offers in a loop.
+        return entries >= self._settings.page_size and moved.position not in (None, position)
 
     def _triggers(
         self, events: Sequence[OfferEvent], batch: _Batch, now: datetime

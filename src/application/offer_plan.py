@@ -15,12 +15,13 @@ and the content: the round planned again after a crash gets the same ids, so All
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from application.ports.commands import Position
+from application.ports.offers import Failure as Failure  # re-exported: imported from here too
 from application.ports.offers import OfferRound
 from domain.commands import CommandFailed, CommandResult, CommandSucceeded, FailureReason
 from domain.money import Money
@@ -35,7 +36,6 @@ from domain.offers import (
 )
 
 UNKNOWN_SKU = "UNKNOWN_SKU"
-MAX_FAILURE_TEXT = 512  # Allegro's message and code are untrusted: bounded in results
 
 # Which value a batch command writes: "stock" (quantity, END, ACTIVATE) or "price@<marketplace>".
 Write = str
@@ -44,19 +44,6 @@ STOCK: Write = "stock"
 
 def price_write(marketplace: str | None) -> Write:
     return f"price@{marketplace or ''}"
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why Allegro did not apply a batch command to one offer."""
-
-    message: str
-    code: str | None = None
-
-    @classmethod
-    def bounded(cls, message: str | None, code: str | None) -> Failure:
-        text = (message or "Allegro reported the task as failed")[:MAX_FAILURE_TEXT]
-        return cls(text, None if code is None else code[:MAX_FAILURE_TEXT])
 
 
 # Per batch command id: the offers it failed for (absent: every offer succeeded).
@@ -88,6 +75,22 @@ def latest_prices(requests: Sequence[OfferRequest]) -> dict[tuple[str, str | Non
         for r in requests
         if isinstance(r.command, SetPrice)
     }
+
+
+def on_base_marketplace(
+    requests: Sequence[OfferRequest], base_of: Callable[[str], str | None]
+) -> list[OfferRequest]:
+    """`SetPrice`s naming their SKU's base marketplace as naming none: the same write, so the
+    later of the two wins (planned apart, the older could be sent last). `base_of`: the base
+    marketplace of a SKU's offers (None: unknown, left as it is)."""
+    return [
+        dataclasses.replace(r, command=dataclasses.replace(r.command, marketplace=None))
+        if isinstance(r.command, SetPrice)
+        and r.command.marketplace is not None
+        and r.command.marketplace == base_of(r.command.sku)
+        else r
+        for r in requests
+    ]
 
 
 def restocked_offers(

@@ -10,10 +10,15 @@ offsets are committed, all uninterrupted by a stop.
 
 Exactly once in effect: a round staged and not done (a crash, a stop, an outage) is finished
 before anything else, exactly as planned: the same batch command ids (Allegro answers `409`,
-already used: treated as sent), the same task outcomes read again, the same results to the
-byte. Records a done round covers are committed and never applied again. An outage (Allegro,
-the broker, the store) holds the round and backs off; a SKU without offers and a task Allegro
-failed are results (`CommandFailed`, `rejected`), never a retry loop.
+already used: treated as sent). Once every batch command is final, what Allegro answered (the
+round's outcome) is stored with the round before any result is sent: a round finished again
+after that sends the same results to the byte without asking Allegro again. Records answered
+by a done round are committed and never applied again: the service keeps, per partition, the
+last offset answered (a map that only grows, stored with every round), and skips any record at
+or before it, however it comes back (an offset commit lost in a crash, a rebalance). An outage
+(Allegro, the broker, the store) holds the round and backs off; a SKU without offers, a task
+Allegro failed and a batch command Allegro never finalises (after `report_timeouts` waits)
+are results (`CommandFailed`, `rejected`), never a retry loop.
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from application.offer_plan import (
-    Failure,
     activations,
     finished_offers,
+    on_base_marketplace,
     plan_round,
     restocked_offers,
     round_results,
@@ -39,7 +44,14 @@ from application.poll_loop import Backoff
 from application.ports.clock import Clock
 from application.ports.commands import Position, Received, RecordSource, ResultEncoder
 from application.ports.errors import AllegroRejected, AllegroUnavailable, PortError
-from application.ports.offers import CommandIdUsed, OfferRound, OfferStore, OfferWriter
+from application.ports.offers import (
+    CommandIdUsed,
+    Failure,
+    OfferRound,
+    OfferStore,
+    OfferWriter,
+    RoundOutcome,
+)
 from application.ports.publisher import DeadLetter, MessageSender, OutboundMessage
 from application.sku_index import SkuIndex
 from application.stopping import unless_stopped
@@ -47,6 +59,8 @@ from domain.commands import CommandFailed, CommandResult
 from domain.offers import REACTIVATED_ENDINGS, BatchCommand, OfferCommand, OfferRequest
 
 log = logging.getLogger(__name__)
+
+BATCH_NOT_FINAL = "BATCH_NOT_FINAL"
 
 OfferRecordSource = RecordSource[OfferCommand]
 ReceivedOffer = Received[OfferCommand]
@@ -62,8 +76,11 @@ class OfferSyncLimits:
     max_records: int = 5000
     report_first_delay: float = 0.2  # between two reads of a batch command's report...
     report_max_delay: float = 5.0  # ...doubling up to this
-    # A batch command not final after this long is an outage: the round stays staged.
+    # A batch command not final after this long is an outage: the round stays staged...
     report_max_wait: float = 120.0
+    # ...until this many waits (counted per batch command, in this process) ended so: then
+    # its offers are answered as failed (`BATCH_NOT_FINAL`), so that it holds no later round.
+    report_timeouts: int = 3
 
 
 @dataclass(slots=True)
@@ -84,7 +101,8 @@ class OfferSyncStatus:
 
 
 class BatchReportTimeout(AllegroUnavailable):
-    """Allegro did not finish a batch command within the wait allowed: held like an outage."""
+    """Allegro did not finish a batch command within the wait allowed: held like an outage
+    (until `OfferSyncLimits.report_timeouts` waits ended so)."""
 
 
 class OfferSync:
@@ -118,8 +136,11 @@ class OfferSync:
         self._batches = BatchRunner(writer, clock, sleep, self._limits, self.status)
         self._loaded = False  # the store's round was read (once per process)
         self._pending: OfferRound | None = None  # staged, not done
+        self._outcome_unstored = False  # the pending round's outcome is not stored yet
         self._uncommitted: list[Position] = []  # covered by the done round, commit failed
-        self._covered: dict[int, int] = {}  # partition -> last offset the last done round covers
+        # partition -> last offset answered, by every done round and answered-only commit
+        # this process knows of (only grows; each staged round stores it: see OfferRound)
+        self._answered: dict[int, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop`. A stop abandons the round in flight at once (a staged round is
@@ -159,8 +180,9 @@ class OfferSync:
             loaded = await self._store.load_round(self._account)
             if loaded is not None:
                 offer_round, done = loaded
+                self._answered = _merged(self._answered, offer_round.answered)
                 if done:
-                    self._covered = _last_offsets(offer_round.covers)
+                    self._answered = _merged(self._answered, offer_round.covers)
                 else:
                     self._pending = offer_round
             self._loaded = True
@@ -195,24 +217,27 @@ class OfferSync:
             fresh = await self._skip_answered(received)
             offer_round = await self._plan(fresh)
             await self._commit_done()  # the last round's commit, before it is replaced
-            if offer_round is None:  # nothing to write: only rejects and refusals
+            if offer_round is None:  # nothing to write: only rejects and refusals, answered
+                self._answered = _merged(self._answered, _covers(fresh))
                 await uninterrupted(self._commit(_covers(fresh)))
                 return
+            offer_round = replace(offer_round, answered=_positions(self._answered))
             await self._store.stage_round(self._account, offer_round)
         except BaseException:
             self._rewind(received)  # nothing is staged: every record is delivered again
             raise
         self._pending = offer_round
+        self._outcome_unstored = False
         await self._finish(offer_round)
 
     async def _skip_answered(self, received: list[ReceivedOffer]) -> list[ReceivedOffer]:
-        """Records a done round covers are committed and skipped (delivered again when the
-        offset commit was lost after the round was done)."""
-        answered = [r for r in received if _covered(r.position, self._covered)]
+        """Records already answered are committed and skipped (delivered again when the
+        offset commit was lost after their round was done, or after a rebalance)."""
+        answered = [r for r in received if _is_answered(r.position, self._answered)]
         if answered:
             log.info("skipping offer commands already answered", extra={"records": len(answered)})
             await self._commit(_covers(answered))
-        return [r for r in received if not _covered(r.position, self._covered)]
+        return [r for r in received if not _is_answered(r.position, self._answered)]
 
     async def _plan(self, records: list[ReceivedOffer]) -> OfferRound | None:
         """Answers what is not a valid command (before the round is staged: re-sent as the
@@ -226,6 +251,7 @@ class OfferSync:
         if not requests:
             return None
         offers = await self._index.offers({r.command.sku for r in requests})
+        requests = on_base_marketplace(requests, self._index.base_marketplace)
         restocked = restocked_offers(requests, offers)
         reactivatable = await self._reactivatable(restocked) if restocked else set()
         positions = [r.position for r in records]
@@ -269,10 +295,9 @@ class OfferSync:
 
     async def _finish(self, offer_round: OfferRound) -> None:
         self.status.pending_offers = _offer_count(offer_round)
-        failures = await self._batches.run(offer_round.commands)
-        reactivating = activations(self._account, offer_round, failures)
-        failures = {**failures, **await self._batches.run(reactivating)}
-        commands = [*offer_round.commands, *reactivating]
+        outcome = await self._stored_outcome(offer_round)
+        failures = outcome.failures()
+        commands = [*offer_round.commands, *outcome.activations]
         results = round_results(self._account, offer_round, commands, failures)
         messages = [self._encoder.encode_result(result) for result in results]
         ended, reactivated = finished_offers(commands, failures)
@@ -290,6 +315,24 @@ class OfferSync:
             },
         )
 
+    async def _stored_outcome(self, offer_round: OfferRound) -> RoundOutcome:
+        """The round's outcome, stored: read from Allegro (every batch command, then the
+        re-activations, until final) unless the round holds it; then the round is staged
+        again with it, before any result is sent. Kept in memory until it is stored (a
+        store outage), so Allegro is not asked again."""
+        outcome = offer_round.outcome
+        if outcome is None:
+            failures = await self._batches.run(offer_round.commands)
+            reactivating = activations(self._account, offer_round, failures)
+            failures = {**failures, **await self._batches.run(reactivating)}
+            outcome = RoundOutcome.of(reactivating, failures)
+            offer_round = self._pending = replace(offer_round, outcome=outcome)
+            self._outcome_unstored = True
+        if self._outcome_unstored:
+            await self._store.stage_round(self._account, offer_round)
+            self._outcome_unstored = False
+        return outcome
+
     async def _close(
         self,
         offer_round: OfferRound,
@@ -299,16 +342,19 @@ class OfferSync:
     ) -> None:
         """Results sent (acknowledged), then the round done, then the offsets committed.
 
-        Done before committed: the done round's record makes its records skipped if they are
-        delivered again, so a commit may fail without harm, and it does fail when the round
-        is finished at a start, before the consumer holds its partitions. A commit that
-        failed is tried again before another round is staged (and the stored done round is
-        not replaced until it succeeds)."""
+        Done before committed: the answered map (the round's `answered` merged with its
+        `covers`, rebuilt from the stored round at a start) makes its records skipped if
+        they are delivered again, so a commit may fail without harm, and it does fail when
+        the round is finished at a start, before the consumer holds its partitions. A commit
+        that failed in this process is tried again before another round is staged; a later
+        round replaces the stored done round whether or not its offsets were committed (after
+        a restart they are not tried again), and carries the answered map, so its records
+        are still skipped."""
         if messages:
             await self._sender.send(messages)
         await self._store.finish_round(self._account, ended, reactivated)
         self._pending = None
-        self._covered = _last_offsets(offer_round.covers)
+        self._answered = _merged(self._answered, offer_round.covers)
         self.status.pending_offers = 0
         self._uncommitted = list(offer_round.covers)
         try:
@@ -384,6 +430,7 @@ class BatchRunner:
         self._sleep = sleep
         self._limits = limits
         self._status = status
+        self._timeouts: Counter[uuid.UUID] = Counter()  # waits that ended not final, per id
 
     async def run(self, commands: Sequence[BatchCommand]) -> dict[uuid.UUID, dict[str, Failure]]:
         """Each command's failed offers (an empty mapping: every offer succeeded). All are
@@ -425,15 +472,15 @@ class BatchRunner:
             while not (report := await self._writer.report(command)).final:
                 waited = (self._clock.now() - started).total_seconds()
                 if waited >= limits.report_max_wait:
-                    raise BatchReportTimeout(
-                        f"batch command {command.command_id} not final after {waited:.0f} s"
-                    )
+                    return self._timed_out(command, waited)
                 await self._sleep(min(delay, limits.report_max_wait - waited))
                 delay = min(delay * 2, limits.report_max_delay)
+            self._timeouts.pop(command.command_id, None)
             if report.failed <= 0:
                 return {}
             tasks = await self._writer.tasks(command)
         except AllegroRejected as exc:  # Allegro refuses to report it: a result, not a loop
+            self._timeouts.pop(command.command_id, None)
             return _all_failed(command, exc)
         offers = set(command.offer_ids)
         return {
@@ -442,6 +489,25 @@ class BatchRunner:
             if task.status == "FAIL" and task.offer_id in offers
         }
 
+    def _timed_out(self, command: BatchCommand, waited: float) -> dict[str, Failure]:
+        """Raises BatchReportTimeout (the round is held and tried again) until the command
+        has timed out `report_timeouts` times; then every offer of it fails."""
+        command_id = command.command_id
+        self._timeouts[command_id] += 1
+        waits = self._timeouts[command_id]
+        if waits < self._limits.report_timeouts:
+            raise BatchReportTimeout(f"batch command {command_id} not final after {waited:.0f} s")
+        del self._timeouts[command_id]
+        log.warning(
+            "batch command never final, its offers answered as failed",
+            extra={"command_id": str(command_id), "waits": waits},
+        )
+        message = (
+            f"Allegro did not report batch command {command_id} final after {waits} waits of "
+            f"{self._limits.report_max_wait:.0f} s: whether it was applied is unknown"
+        )
+        return dict.fromkeys(command.offer_ids, Failure.bounded(message, BATCH_NOT_FINAL))
+
 
 def _all_failed(command: BatchCommand, exc: AllegroRejected) -> dict[str, Failure]:
     failure = Failure.bounded(str(exc), exc.code)
@@ -449,18 +515,23 @@ def _all_failed(command: BatchCommand, exc: AllegroRejected) -> dict[str, Failur
 
 
 def _covers(records: Iterable[ReceivedOffer]) -> list[Position]:
-    return [Position(p, o) for p, o in sorted(_last_offsets(r.position for r in records).items())]
+    return list(_positions(_merged({}, (r.position for r in records))))
 
 
-def _last_offsets(positions: Iterable[Position]) -> dict[int, int]:
-    last: dict[int, int] = {}
+def _merged(last: Mapping[int, int], positions: Iterable[Position]) -> dict[int, int]:
+    """`last` (partition -> offset) with `positions`: the larger offset per partition."""
+    merged = dict(last)
     for position in positions:
-        last[position.partition] = max(position.offset, last.get(position.partition, -1))
-    return last
+        merged[position.partition] = max(position.offset, merged.get(position.partition, -1))
+    return merged
 
 
-def _covered(position: Position, covered: dict[int, int]) -> bool:
-    return position.offset <= covered.get(position.partition, -1)
+def _positions(last: Mapping[int, int]) -> tuple[Position, ...]:
+    return tuple(Position(p, o) for p, o in sorted(last.items()))
+
+
+def _is_answered(position: Position, answered: Mapping[int, int]) -> bool:
+    return position.offset <= answered.get(position.partition, -1)
 
 
 def _offer_count(offer_round: OfferRound) -> int:

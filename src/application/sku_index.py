@@ -41,6 +41,8 @@ class SkuIndex:
         self._miss = timedelta(seconds=miss_seconds)
         self._max = max_skus
         self._known: dict[str, tuple[str, ...]] = {}  # SKU -> its offers (at least one)
+        # SKU -> the base marketplace all its offers share (absent: unknown, or they differ)
+        self._base: dict[str, str] = {}
         self._missed: dict[str, datetime] = {}  # SKU -> when Allegro last had no offer for it
         self._filled_at: datetime | None = None
 
@@ -55,6 +57,11 @@ class SkuIndex:
             await self._fetch(ask, now)
         return {sku: self._known.get(sku, ()) for sku in wanted}
 
+    def base_marketplace(self, sku: str) -> str | None:
+        """The base marketplace of the SKU's offers as last listed, when they all share one
+        (a SetPrice naming it is the same write as one naming no marketplace)."""
+        return self._base.get(sku)
+
     def _ask_again(self, sku: str, now: datetime) -> bool:
         missed = self._missed.get(sku)
         return missed is None or now - missed >= self._miss
@@ -63,10 +70,13 @@ class SkuIndex:
         listed = await self._catalog.find_by_skus(skus)
         asked = set(skus)
         found: dict[str, set[str]] = {}
+        bases: dict[str, set[str | None]] = {}
         for offer in listed:
             # the catalog's answer is Allegro's: only what was asked for, with a real offer id
             if offer.sku in asked and is_offer_id(offer.offer_id):
                 found.setdefault(offer.sku, set()).add(offer.offer_id)
+                base = offer.prices[0].marketplace if offer.prices else None  # base first
+                bases.setdefault(offer.sku, set()).add(base)
         if len(self._known) + len(self._missed) + len(skus) > self._max:
             self._drop(now)
         for sku in skus:
@@ -74,10 +84,17 @@ class SkuIndex:
             if offers:
                 self._known[sku] = tuple(sorted(offers))
                 self._missed.pop(sku, None)
+                shared = bases.get(sku, set())
+                base = next(iter(shared)) if len(shared) == 1 else None
+                if base is None:
+                    self._base.pop(sku, None)
+                else:
+                    self._base[sku] = base
             else:
                 self._missed[sku] = now
 
     def _drop(self, now: datetime) -> None:
         self._known.clear()
+        self._base.clear()
         self._missed.clear()
         self._filled_at = now

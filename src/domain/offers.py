@@ -27,7 +27,10 @@ MAX_SKU = 100  # Allegro's limit on `external.id`
 # Allegro's stock is an int32; a command beyond it is not a stock level.
 MAX_STOCK = 2_147_483_647
 MAX_OFFERS_PER_COMMAND = 1000  # Allegro's limit per criteria entry of a batch command
-_MARKETPLACE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# An Allegro marketplace id (`allegro-pl`, `allegro-cz`): the one pattern the Kafka contract,
+# Allegro's bodies and the commands check.
+MARKETPLACE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+_MARKETPLACE = re.compile(MARKETPLACE_PATTERN)
 _OFFER_ID = re.compile(r"^[0-9]{1,20}$")
 
 

@@ -20,6 +20,7 @@ from typing import Literal
 from dependency_injector import containers, providers
 
 from adapters.allegro import AllegroClient, AllegroClientConfig, allegro_client_resource
+from adapters.allegro.offer_change_limit import offer_change_limiters
 from adapters.kafka import AiokafkaEventPublisher, KafkaConfig
 from adapters.kafka.aiokafka_command_source import (
     AiokafkaCommandSource,
@@ -213,6 +214,8 @@ class Core(containers.DeclarativeContainer):
     fence = providers.Singleton(LeaseFence)
     command_status = providers.Singleton(CommandStatus)
     offer_sync_status = providers.Singleton(OfferSyncStatus)
+    # Allegro's per-user limits on offer changes, counted across the terms of this process.
+    offer_change_limiters = providers.Singleton(offer_change_limiters)
     offer_events_status = providers.Singleton(OfferEventsStatus)
 
 
@@ -281,6 +284,7 @@ class Gateways(containers.DeclarativeContainer):
         providers.Callable(allegro_config, core.settings),
         token_store,
         observer=core.metrics,
+        offer_limiters=core.offer_change_limiters,
     )
     kafka_publisher = providers.Resource(
         kafka_publisher_resource, providers.Callable(kafka_config, core.settings), core.metrics

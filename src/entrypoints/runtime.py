@@ -212,7 +212,10 @@ class Runtime:
                     continue
                 await path.run(stop)
                 return
-        except Exception:
+        except Exception as exc:
+            # Seen by /readyz (degraded) and /metrics until the next term starts it again.
+            status.consecutive_failures += 1
+            status.last_error = f"stopped on an unexpected {type(exc).__name__}"
             log.exception("a path beside the import stopped on an unexpected error")
             raise
         finally:

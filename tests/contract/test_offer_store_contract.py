@@ -22,7 +22,15 @@ from adapters.persistence.postgres_offer_store import PostgresOfferStore
 from adapters.persistence.sqlite_offer_store import SqliteOfferStore
 from application.ports.commands import Position
 from application.ports.errors import StateStoreError
-from application.ports.offers import OfferCursor, OfferRound, OfferStore, StagedOffers
+from application.ports.offers import (
+    FailedTask,
+    Failure,
+    OfferCursor,
+    OfferRound,
+    OfferStore,
+    RoundOutcome,
+    StagedOffers,
+)
 from application.ports.publisher import DEAD_LETTERS, OFFERS, OutboundMessage
 from domain.money import Money
 from domain.offers import (
@@ -100,10 +108,27 @@ def price(sku: str, amount: str, marketplace: str | None, at: datetime) -> Offer
     return OfferRequest(command, at)
 
 
-def make_round(round_key: str = "p0:10-14,p3:7-7") -> OfferRound:
+def make_outcome(round_key: str) -> RoundOutcome:
+    """Re-activations and failed tasks: with and without a code, Allegro's words as they came
+    (any character, up to the bound), a command refused for every offer."""
+    activate = BatchCommand.build(
+        ACCOUNT, round_key, BatchKind.PUBLICATION, ["1002"], action=PublicationAction.ACTIVATE
+    )
+    refused = command_id("refused", round_key)
+    return RoundOutcome(
+        activations=(activate,),
+        failed=(
+            FailedTask(activate.command_id, "1002", Failure("Oferta zakończona: \u0000 ✓", None)),
+            FailedTask(refused, "1003", Failure("x" * 512, "VALIDATION_ERROR")),
+            FailedTask(refused, "1001", Failure("x" * 512, "VALIDATION_ERROR")),
+        ),
+    )
+
+
+def make_round(round_key: str = "p0:10-14,p3:7-7", with_outcome: bool = True) -> OfferRound:
     """Every shape a round holds: both commands (a price with and without a marketplace, an
     amount whose text has a trailing zero), times with and without a UTC offset, every kind
-    of batch command."""
+    of batch command, the answered map, an outcome (`make_outcome`) unless not `with_outcome`."""
     build = BatchCommand.build
     return OfferRound(
         round_key=round_key,
@@ -137,6 +162,8 @@ def make_round(round_key: str = "p0:10-14,p3:7-7") -> OfferRound:
             ),
         ),
         reactivate=("1002",),
+        answered=(Position(0, 9), Position(5, 2)),
+        outcome=make_outcome(round_key) if with_outcome else None,
     )
 
 
@@ -362,6 +389,19 @@ async def test_a_staged_round_round_trips_exactly_and_is_not_done(store: OfferSt
     assert str(offer_round.commands[1].price.amount) == "12.50"  # type: ignore[union-attr]
 
 
+async def test_a_round_staged_again_with_its_outcome_replaces_it_and_is_not_done(
+    store: OfferStore,
+) -> None:
+    await store.stage_round(ACCOUNT, make_round(with_outcome=False))
+    assert await store.load_round(ACCOUNT) == (make_round(with_outcome=False), False)
+
+    await store.stage_round(ACCOUNT, make_round())
+
+    assert await store.load_round(ACCOUNT) == (make_round(), False)
+    await store.finish_round(ACCOUNT, ended=[], reactivated=[])
+    assert await store.load_round(ACCOUNT) == (make_round(), True)
+
+
 async def test_finish_round_marks_it_done_and_keeps_it(store: OfferStore) -> None:
     await store.stage_round(ACCOUNT, make_round())
 
@@ -539,8 +579,18 @@ def _set(path: tuple[str | int, ...], value: object) -> Callable[[str], str]:
 ROUND_CORRUPTIONS = {
     "not-json": lambda _: "{not json",
     "not-an-object": lambda _: "[]",
-    "a-later-format": _set(("format",), 2),
+    "a-later-format": _set(("format",), 3),
+    "a-boolean-format": _set(("format",), True),
     "no-round-key": corrupt(lambda p: p.pop("round_key")),
+    "format-2-without-answered": corrupt(lambda p: p.pop("answered")),
+    "format-2-without-outcome": corrupt(lambda p: p.pop("outcome")),
+    "an-answered-negative-offset": _set(("answered", 1, 1), -1),
+    "an-outcome-as-a-list": _set(("outcome",), []),
+    "an-activation-without-offers": _set(("outcome", "activations", 0, "offer_ids"), []),
+    "a-failed-task-of-three-fields": corrupt(lambda p: p["outcome"]["failed"][0].pop()),
+    "a-failure-text-over-the-bound": _set(("outcome", "failed", 1, 2), "x" * 513),
+    "a-failure-code-as-number": _set(("outcome", "failed", 1, 3), 422),
+    "a-failed-task-bad-command-id": _set(("outcome", "failed", 0, 0), "nope"),
     "a-negative-offset": _set(("covers", 0, 1), -1),
     "a-boolean-partition": _set(("covers", 0, 0), True),
     "an-unknown-command-type": _set(("requests", 0, "command", "command_type"), "SetTitle"),
@@ -607,8 +657,10 @@ async def test_the_round_in_the_table_is_text_a_person_can_read(durable: Stores)
     [row] = await durable.backend.raw_rows("offer_rounds")
     payload = json.loads(row[1])
 
-    assert payload["format"] == 1
+    assert payload["format"] == 2
     assert payload["requests"][1]["at"] == "2026-03-14T11:30:15.123456+02:00"
+    assert payload["answered"] == [[0, 9], [5, 2]]
+    assert payload["outcome"]["failed"][0][2:] == ["Oferta zakończona: \u0000 ✓", None]
     assert payload["requests"][2]["command"]["amount"] == "12.50"
     assert payload["commands"][1]["price"] == {"amount": "12.50", "currency": "PLN"}
 
@@ -620,3 +672,39 @@ def test_the_builders_cover_every_shape() -> None:
     assert {command.kind for command in offer_round.commands} == set(BatchKind)
     assert {type(r.command) for r in offer_round.requests} == {SetStock, SetPrice}
     assert replace(offer_round, reactivate=()) != offer_round
+    assert offer_round.answered
+    assert offer_round.outcome is not None
+    assert offer_round.outcome.activations
+    assert {t.failure.code for t in offer_round.outcome.failed} == {None, "VALIDATION_ERROR"}
+
+
+# A round as the release before `answered` and `outcome` wrote it (format 1), byte for byte.
+FORMAT_1_ROUND = (
+    '{"format":1,"round_key":"p0:3-4,p2:9-9","covers":[[0,4],[2,9]],"requests":[{"at":'
+    '"2026-03-14T09:30:15+00:00","command":{"command_type":"SetStock","command_id":'
+    '"6c1b7c8e-2f0a-5b1e-9d6a-3f1c2b4a5d6e","account":"shop-a","sku":"SKU-1","available":5}}],'
+    '"offers_by_sku":[["SKU-1",["1001"]]],"commands":[{"kind":"quantity","command_id":'
+    '"9041f343-bdf4-5693-879c-bcaa8923afe2","offer_ids":["1001"],"quantity":5,"price":null,'
+    '"marketplace":null,"action":null}],"reactivate":["1001"]}'
+)
+
+
+async def test_a_round_of_the_previous_format_reads_with_nothing_answered_and_no_outcome(
+    durable: Stores,
+) -> None:
+    store = await durable.open()
+    await store.stage_round(ACCOUNT, make_round())
+    await store.finish_round(ACCOUNT, ended=[], reactivated=[])
+    await durable.update_payload("offer_rounds", FORMAT_1_ROUND)
+
+    loaded = await store.load_round(ACCOUNT)
+
+    assert loaded is not None
+    offer_round, done = loaded
+    assert (offer_round.answered, offer_round.outcome, done) == ((), None, True)
+    assert (offer_round.round_key, offer_round.covers) == (
+        "p0:3-4,p2:9-9",
+        (Position(0, 4), Position(2, 9)),
+    )
+    [command] = offer_round.commands
+    assert str(command.command_id) == "9041f343-bdf4-5693-879c-bcaa8923afe2"  # ids as planned

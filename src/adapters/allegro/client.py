@@ -21,18 +21,13 @@ from adapters.allegro.httpx_offer_writer import HttpxOfferWriter
 from adapters.allegro.httpx_order_event_journal import HttpxOrderEventJournal
 from adapters.allegro.httpx_order_writer import HttpxOrderWriter, resource_limiter
 from adapters.allegro.observer import NullObserver, RequestObserver
-from adapters.allegro.offer_change_limit import (
-    price_change_limiter,
-    publication_change_limiter,
-    quantity_change_limiter,
-)
+from adapters.allegro.offer_change_limit import OfferChangeLimiters, offer_change_limiters
 from adapters.allegro.rate_limit import TokenBucket
 from adapters.allegro.retry import BackoffPolicy
 from adapters.allegro.timing import Jitter, Monotonic, Sleep, Timing
 from adapters.allegro.transport import ClientTransport, ResilientTransport
 from application.ports.clock import Clock
 from application.ports.state import TokenStore
-from domain.offers import BatchKind
 
 
 class AllegroClient:
@@ -64,7 +59,10 @@ class AllegroClient:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timing: Timing | None = None,
         shares: BudgetShares | None = None,
+        offer_limiters: OfferChangeLimiters | None = None,
     ) -> None:
+        """`offer_limiters`: Allegro's per-user limits on offer changes, shared across the
+        process's clients (else this client's own)."""
         api = AllegroApi(api_client, tokens, max_body_bytes)
         imports = api.for_class(shares.imports) if shares is not None else api
         commands = api.for_class(shares.commands) if shares is not None else api
@@ -81,12 +79,7 @@ class AllegroClient:
         self.offer_catalog = HttpxOfferCatalog(imports)
         self.command_offer_catalog = HttpxOfferCatalog(commands)
         self.offer_writer = HttpxOfferWriter(
-            commands,
-            limiters={
-                BatchKind.QUANTITY: quantity_change_limiter(timing),
-                BatchKind.PRICE: price_change_limiter(timing),
-                BatchKind.PUBLICATION: publication_change_limiter(timing),
-            },
+            commands, limiters=offer_limiters or offer_change_limiters(timing)
         )
         self._api_client = api_client
         self._tokens = tokens
@@ -123,6 +116,7 @@ def build_allegro_client(
     monotonic: Monotonic | None = None,
     sleep: Sleep | None = None,
     jitter: Jitter | None = None,
+    offer_limiters: OfferChangeLimiters | None = None,
 ) -> AllegroClient:
     """`transport` replaces the network (tests); the caller keeps ownership of it."""
     timing = make_timing(clock, monotonic, sleep, jitter)
@@ -156,6 +150,7 @@ def build_allegro_client(
             config.commands_min_share,
             timing,
         ),
+        offer_limiters=offer_limiters,
     )
 
 
@@ -163,9 +158,12 @@ async def allegro_client_resource(
     config: AllegroClientConfig,
     token_store: TokenStore,
     observer: RequestObserver | None = None,
+    offer_limiters: OfferChangeLimiters | None = None,
 ) -> AsyncIterator[AllegroClient]:
     """Async generator for dependency-injector's `providers.Resource`: closes on shutdown."""
-    client = build_allegro_client(config, token_store, observer=observer)
+    client = build_allegro_client(
+        config, token_store, observer=observer, offer_limiters=offer_limiters
+    )
     try:
         yield client
     finally:

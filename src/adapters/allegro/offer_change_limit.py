@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from adapters.allegro.timing import Monotonic, Sleep, Timing
+from domain.offers import BatchKind
 
 # Float arithmetic may leave a wait a hair short of the window's end (see endpoint_limit.py).
 _EPSILON = 1e-9
@@ -100,3 +102,18 @@ def price_change_limiter(timing: Timing) -> OfferChangeLimiter:
 
 def publication_change_limiter(timing: Timing) -> OfferChangeLimiter:
     return OfferChangeLimiter(PUBLICATION_LIMITS, monotonic=timing.monotonic, sleep=timing.sleep)
+
+
+OfferChangeLimiters = Mapping[BatchKind, OfferChangeLimiter]
+
+
+def offer_change_limiters(timing: Timing | None = None) -> OfferChangeLimiters:
+    """One limiter per kind of batch command. The service builds them once per process and
+    hands them to every term's client: a new term (a lease regained, a login) does not
+    forget what was sent in the last minute and hour."""
+    timing = timing or Timing()
+    return {
+        BatchKind.QUANTITY: quantity_change_limiter(timing),
+        BatchKind.PRICE: price_change_limiter(timing),
+        BatchKind.PUBLICATION: publication_change_limiter(timing),
+    }

@@ -31,7 +31,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from adapters.allegro.wire import UtcDatetime
-from domain.offers import MAX_OFFERS_PER_COMMAND, MAX_SKU, MAX_STOCK
+from domain.offers import MARKETPLACE_PATTERN, MAX_OFFERS_PER_COMMAND, MAX_SKU, MAX_STOCK
 
 _WIRE = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 
@@ -42,7 +42,7 @@ OfferId = Annotated[str, StringConstraints(pattern=OFFER_ID_PATTERN)]
 EVENT_ID_PATTERN = r"^[!-~]{1,256}$"
 EventId = Annotated[StrictStr, StringConstraints(pattern=EVENT_ID_PATTERN)]
 Enum = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
-Marketplace = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+Marketplace = Annotated[str, StringConstraints(pattern=MARKETPLACE_PATTERN)]
 # `external.id` is at most 100 characters (Allegro's limit); an empty one names no SKU.
 Sku = Annotated[str, StringConstraints(max_length=MAX_SKU, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command
+from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command, time_of
 from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.kafka.offers import decode_offer_command
 from application.ports.commands import Position, Received, RecordSource
@@ -42,11 +42,9 @@ OFFER_MAX_RECORDS = 1_000
 # (`group.min.session.timeout.ms`), with heartbeats at a third of it as Kafka advises.
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 2_000
-LAG_SECONDS = 0.5
+LAG_SECONDS = 0.5  # longer than this, the lag stays unknown for the round
 STOP_SECONDS = 0.5  # waited for a consumer cancelled while joining to leave (then abandoned)
-_STOPPING: set[asyncio.Future[None]] = (
-    set()
-)  # kept referenced until they end  # longer than this, the lag stays unknown for the round
+_STOPPING: set[asyncio.Future[None]] = set()  # kept referenced until they end
 
 
 C = TypeVar("C")
@@ -141,16 +139,28 @@ class AiokafkaRecordSource(RecordSource[C], Generic[C]):
             for record in records:
                 position = Position(partition.partition, record.offset)
                 received.append(
-                    self._decode(
-                        record.value,
-                        list(record.headers or ()),
-                        record.timestamp,
-                        position,
-                        self._account,
-                    )
+                    self._read(record.value, record.headers, record.timestamp, position)
                 )
         self._lag = await self._measure_lag(consumer)
         return received
+
+    def _read(
+        self,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None,
+        timestamp: int | None,
+        position: Position,
+    ) -> Received[C]:
+        """The record decoded; a decoder that fails on it (a case nobody foresaw) makes it
+        unreadable, never an error: raised here, it would be read again after every restart
+        and stop its partition for good."""
+        try:
+            return self._decode(value, list(headers or ()), timestamp, position, self._account)
+        except Exception as exc:
+            logger.exception("a command record could not be decoded")
+            raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
+            at = time_of((), timestamp)
+            return Received(position, at, raw, unreadable=f"undecodable ({type(exc).__name__})")
 
     def lag(self) -> int | None:
         return self._lag

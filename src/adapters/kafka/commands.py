@@ -261,10 +261,11 @@ def time_of(headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None) -> d
         if name == "ce_time":
             try:
                 moment = datetime.fromisoformat(value.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                break
-            if moment.tzinfo is not None:
-                return moment.astimezone(UTC)
+                if moment.tzinfo is not None:
+                    # `0001-01-01T00:00:00+01:00` is valid, and has no UTC time
+                    return moment.astimezone(UTC)
+            except (UnicodeDecodeError, ValueError, OverflowError):
+                pass
             break
     if timestamp_ms is not None and 0 <= timestamp_ms < 253402300800000:
         return datetime.fromtimestamp(timestamp_ms / 1000, UTC)

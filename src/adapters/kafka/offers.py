@@ -45,7 +45,15 @@ from application.ports.publisher import DEAD_LETTERS, OFFERS, DeadLetter, Outbou
 from domain.commands import CommandFailed, FailureReason, InvalidCommand
 from domain.errors import DomainError
 from domain.money import Money
-from domain.offers import MAX_SKU, MAX_STOCK, OfferChanged, OfferCommand, SetPrice, SetStock
+from domain.offers import (
+    MARKETPLACE_PATTERN,
+    MAX_SKU,
+    MAX_STOCK,
+    OfferChanged,
+    OfferCommand,
+    SetPrice,
+    SetStock,
+)
 
 CE_TYPE_SET_STOCK = "openoms.allegro.set_stock.v1"
 CE_TYPE_SET_PRICE = "openoms.allegro.set_price.v1"
@@ -56,7 +64,7 @@ _MAX_TEXT = 512
 # (below Money's 10^12): no exponent, no sign, no spaces, so `1E+100000000` never reaches
 # Decimal and the text length is bounded before anything is parsed.
 _AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
-_MARKETPLACE = r"^[a-z0-9][a-z0-9-]{0,31}$"
+_MARKETPLACE = MARKETPLACE_PATTERN
 
 Id = Annotated[str, Field(min_length=1, max_length=_MAX_ID)]
 Sku = Annotated[str, Field(min_length=1, max_length=MAX_SKU)]
@@ -213,7 +221,9 @@ def _refused(
     command_type = document.get("command_type")
     failed = CommandFailed(
         command_id=str(command_id),  # canonical, as a valid command's result carries it
-        command_type=command_type if command_type in _MESSAGES else None,
+        command_type=command_type
+        if isinstance(command_type, str) and command_type in _MESSAGES
+        else None,
         account=account,
         checkout_form_id=None,
         occurred_at=at,

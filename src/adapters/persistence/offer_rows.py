@@ -1,7 +1,9 @@
 """The offer store's values <-> database columns and stored text, shared by the SQL stores.
 
 A staged offer batch (`StagedOffers`) and an offer round (`OfferRound`) are kept whole as JSON
-text, each with a `format` so that a later release can tell this layout from its own; messages
+text, each with a `format` so that a later release can tell this layout from its own (a round
+is written in format 2; format 1, written before rounds carried `answered` and `outcome`, is
+read as a round with no answered position and no outcome); messages
 are laid out as in `staged_batch` (bytes in base64, so keys, values and headers round-trip
 exactly). Everything read back is checked field by field and rebuilt through the domain's own
 constructors (which validate): a stored value that is not what was written raises one
@@ -25,7 +27,15 @@ from typing import Any, TypeVar
 from adapters.persistence.rows import require_aware
 from application.ports.commands import Position
 from application.ports.errors import StateStoreError
-from application.ports.offers import OfferCursor, OfferRound, StagedOffers
+from application.ports.offers import (
+    MAX_FAILURE_TEXT,
+    FailedTask,
+    Failure,
+    OfferCursor,
+    OfferRound,
+    RoundOutcome,
+    StagedOffers,
+)
 from application.ports.publisher import OutboundMessage
 from domain.errors import DomainError
 from domain.money import Money
@@ -40,7 +50,9 @@ from domain.offers import (
     SetStock,
 )
 
-FORMAT = 1
+FORMAT = 1  # the staged offer batch
+ROUND_FORMAT = 2  # the offer round; format 1 (no `answered`, no `outcome`) is still read
+ROUND_FORMATS = (1, ROUND_FORMAT)
 
 # `offer_records` columns after the account, in the order the stores select them.
 OfferRecordRow = tuple[str, str, str | None, str]
@@ -133,23 +145,30 @@ def _cursor_from_json(cursor: dict[str, Any]) -> OfferCursor:
 
 
 def encode_round(offer_round: OfferRound) -> str:
+    outcome = offer_round.outcome
     payload = {
-        "format": FORMAT,
+        "format": ROUND_FORMAT,
         "round_key": offer_round.round_key,
         "covers": [[position.partition, position.offset] for position in offer_round.covers],
         "requests": [_request_to_json(request) for request in offer_round.requests],
         "offers_by_sku": [[sku, list(ids)] for sku, ids in offer_round.offers_by_sku],
         "commands": [_command_to_json(command) for command in offer_round.commands],
         "reactivate": list(offer_round.reactivate),
+        "answered": [[position.partition, position.offset] for position in offer_round.answered],
+        "outcome": None if outcome is None else _outcome_to_json(outcome),
     }
     return _dumps(payload)
 
 
 def decode_round(text: str) -> OfferRound:
-    return _decoding("the staged offer round", text, _round_from_json)
+    return _decoding("the staged offer round", text, _round_from_json, ROUND_FORMATS)
 
 
 def _round_from_json(payload: dict[str, Any]) -> OfferRound:
+    if payload["format"] == 1:  # before `answered` and `outcome`
+        answered, outcome = [], None
+    else:
+        answered, outcome = _list(payload["answered"]), payload["outcome"]
     return OfferRound(
         round_key=_str(payload["round_key"]),
         covers=tuple(_position(_list(pair)) for pair in _list(payload["covers"])),
@@ -157,7 +176,43 @@ def _round_from_json(payload: dict[str, Any]) -> OfferRound:
         offers_by_sku=tuple(_sku_offers(_list(entry)) for entry in _list(payload["offers_by_sku"])),
         commands=tuple(_command(_dict(entry)) for entry in _list(payload["commands"])),
         reactivate=tuple(_str(offer_id) for offer_id in _list(payload["reactivate"])),
+        answered=tuple(_position(_list(pair)) for pair in answered),
+        outcome=None if outcome is None else _outcome(_dict(outcome)),
     )
+
+
+def _outcome_to_json(outcome: RoundOutcome) -> dict[str, Any]:
+    return {
+        "activations": [_command_to_json(command) for command in outcome.activations],
+        "failed": [
+            [str(task.command_id), task.offer_id, task.failure.message, task.failure.code]
+            for task in outcome.failed
+        ],
+    }
+
+
+def _outcome(entry: dict[str, Any]) -> RoundOutcome:
+    return RoundOutcome(
+        activations=tuple(_command(_dict(command)) for command in _list(entry["activations"])),
+        failed=tuple(_failed_task(_list(task)) for task in _list(entry["failed"])),
+    )
+
+
+def _failed_task(entry: list[Any]) -> FailedTask:
+    command_id, offer_id, message, code = entry
+    failure = Failure(_bounded(_str(message)), _optional_bounded(code))
+    return FailedTask(_uuid(command_id), _str(offer_id), failure)
+
+
+def _bounded(text: str) -> str:
+    """A failure's message and code are Allegro's words, bounded when they were stored."""
+    if len(text) > MAX_FAILURE_TEXT:
+        raise ValueError(f"a failure text longer than {MAX_FAILURE_TEXT} characters")
+    return text
+
+
+def _optional_bounded(value: object) -> str | None:
+    return None if value is None else _bounded(_str(value))
 
 
 def _position(pair: list[Any]) -> Position:
@@ -274,13 +329,20 @@ def _dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
 
 
-def _decoding(what: str, text: object, read: Callable[[dict[str, Any]], T]) -> T:
+def _decoding(
+    what: str,
+    text: object,
+    read: Callable[[dict[str, Any]], T],
+    formats: tuple[int, ...] = (FORMAT,),
+) -> T:
     try:
         payload = _dict(json.loads(_str(text)))
-        if payload["format"] != FORMAT:
+        stored = payload["format"]
+        if isinstance(stored, bool) or stored not in formats:
+            readable = " and ".join(str(number) for number in formats)
             raise StateStoreError(
-                f"{what} is in format {_short(payload['format'])}, this release reads "
-                f"{FORMAT}: upgrade openoms-allegro"
+                f"{what} is in format {_short(stored)}, this release reads "
+                f"{readable}: upgrade openoms-allegro"
             )
         return read(payload)
     except StateStoreError:

@@ -8,6 +8,7 @@ Allegro's offer event journal and the offers it names (`OfferEventJournal`) beco
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,7 +124,9 @@ class UnreadableOfferEvent:
 class OfferEventPage:
     events: tuple[OfferEvent, ...]
     unreadable: tuple[UnreadableOfferEvent, ...]
-    last_id: str | None  # the id of the page's last entry, readable or not (the next `after`)
+    # The next `after`: the id of the page's last entry that has a usable one, readable or not
+    # (entries after it, with no id to move past, are left to the next read). None: none has.
+    last_id: str | None
 
 
 class OfferNotFound(AllegroRejected):
@@ -183,6 +186,63 @@ class StagedOffers:
     messages: tuple[OutboundMessage, ...]
 
 
+MAX_FAILURE_TEXT = 512  # Allegro's message and code are untrusted: bounded in results
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why Allegro did not apply a batch command to one offer."""
+
+    message: str
+    code: str | None = None
+
+    @classmethod
+    def bounded(cls, message: str | None, code: str | None) -> Failure:
+        text = (message or "Allegro reported the task as failed")[:MAX_FAILURE_TEXT]
+        return cls(text, None if code is None else code[:MAX_FAILURE_TEXT])
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTask:
+    """One offer a batch command of the round was not applied to."""
+
+    command_id: uuid.UUID
+    offer_id: str
+    failure: Failure
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOutcome:
+    """What Allegro answered once every batch command of the round was final: the
+    re-activations that followed and every failed task. Stored with the round before any
+    result is sent, so that the round finished again answers from it, byte for byte, instead
+    of asking Allegro again (which may answer otherwise: a PUT refused with `422` the first
+    time answers `409` the second)."""
+
+    activations: tuple[BatchCommand, ...]  # the ACTIVATE commands, sent after the round's own
+    failed: tuple[FailedTask, ...]
+
+    @classmethod
+    def of(
+        cls,
+        activations: Sequence[BatchCommand],
+        failures: Mapping[uuid.UUID, Mapping[str, Failure]],
+    ) -> RoundOutcome:
+        failed = tuple(
+            FailedTask(command_id, offer_id, failure)
+            for command_id, offers in failures.items()
+            for offer_id, failure in offers.items()
+        )
+        return cls(tuple(activations), failed)
+
+    def failures(self) -> dict[uuid.UUID, dict[str, Failure]]:
+        """Per batch command id, its failed offers (absent: every offer succeeded)."""
+        by_command: dict[uuid.UUID, dict[str, Failure]] = {}
+        for task in self.failed:
+            by_command.setdefault(task.command_id, {})[task.offer_id] = task.failure
+        return by_command
+
+
 @dataclass(frozen=True, slots=True)
 class OfferRound:
     """A round of offer commands, planned and staged before any batch command is sent: a
@@ -190,7 +250,16 @@ class OfferRound:
     again from records that may have moved on.
 
     `covers`: the last position per partition the round answers; a record at or before it is
-    answered by the round (it is committed, never applied again)."""
+    answered by the round (it is committed, never applied again).
+
+    `answered`: the last position per partition answered by the rounds before this one (the
+    map before it; after it is done: that map merged with `covers`, the larger offset per
+    partition). A record at or before it is skipped wherever it comes from (an offset commit
+    lost in a crash, a rebalance): each round carries the map, so replacing the stored round
+    forgets nothing.
+
+    `outcome`: None until every batch command is final; then stored (the round staged again)
+    before the results are sent."""
 
     round_key: str
     covers: tuple[Position, ...]
@@ -200,6 +269,8 @@ class OfferRound:
     # offers to re-activate once their quantity is set (ended by the service or for empty
     # stock): the ACTIVATE command is planned after the quantity commands end
     reactivate: tuple[str, ...] = ()
+    answered: tuple[Position, ...] = ()
+    outcome: RoundOutcome | None = None
 
 
 class OfferStore(Protocol):
@@ -225,7 +296,8 @@ class OfferStore(Protocol):
 
     # inventory in
     async def stage_round(self, account: str, offer_round: OfferRound) -> None:
-        """Durable before it returns; replaces the account's round (done or not)."""
+        """Durable before it returns; replaces the account's round (done or not) and makes
+        it not done (the same round staged again with its outcome stays not done)."""
         ...
 
     async def load_round(self, account: str) -> tuple[OfferRound, bool] | None:

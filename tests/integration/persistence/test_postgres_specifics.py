@@ -48,13 +48,18 @@ async def test_tables_live_in_the_configured_schema(location: PostgresLocation) 
     assert tables == [
         "cursors",
         "dead_letters",
+        "ended_offers",
         "failures",
         "leases",
         "oauth_tokens",
+        "offer_cursors",
+        "offer_records",
+        "offer_rounds",
         "order_records",
         "poll_errors",
         "schema_version",
         "staged_batches",
+        "staged_offers",
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from adapters.allegro import AllegroClient, build_allegro_client
+from adapters.allegro.offer_change_limit import OfferChangeLimiters
 from domain.money import Money
 from domain.offers import BatchCommand, BatchKind, PublicationAction
 
@@ -182,7 +183,7 @@ def command_url(command: BatchCommand) -> str:
 def client_factory(time: FakeTime, clients: list[AllegroClient]) -> Callable[..., AllegroClient]:
     """Clients on the real httpx transport (respx intercepts it) and fake time."""
 
-    def build(**config: Any) -> AllegroClient:
+    def build(offer_limiters: OfferChangeLimiters | None = None, **config: Any) -> AllegroClient:
         store = MemoryTokenStore({"default": valid_pair(time)})
         client = build_allegro_client(
             make_config(**config),
@@ -191,6 +192,7 @@ def client_factory(time: FakeTime, clients: list[AllegroClient]) -> Callable[...
             monotonic=time.monotonic,
             sleep=time.sleep,
             jitter=lambda ceiling: ceiling,
+            offer_limiters=offer_limiters,
         )
         clients.append(client)
         return client

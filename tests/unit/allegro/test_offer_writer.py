@@ -15,6 +15,8 @@ import pytest
 import respx
 
 from adapters.allegro import AllegroClient
+from adapters.allegro.client import make_timing
+from adapters.allegro.offer_change_limit import offer_change_limiters
 from application.ports.errors import AllegroRejected, AllegroUnavailable, MalformedBody
 from application.ports.offers import CommandReport, TaskReport
 from domain.money import Money
@@ -333,6 +335,24 @@ async def test_no_minute_holds_more_than_9000_offer_changes_of_a_kind(
     assert sent[8] == sent[0]  # nine commands of 1 000 offers leave at once...
     assert sent[9] - sent[0] == pytest.approx(61.0)  # ...the tenth when the first has aged out
     assert min(sent[i + 9] - sent[i] for i in range(len(sent) - 9)) >= 60.0
+
+
+async def test_a_new_terms_client_keeps_counting_what_the_last_one_sent(
+    respx_mock: respx.MockRouter, make_client: Callable[..., AllegroClient], time: FakeTime
+) -> None:
+    """The service builds a client per term; the per-user limits span them (a term that
+    starts again after a lease flap must not send another 9 000 in the same minute)."""
+    sent: list[float] = []
+    respx_mock.put(url__startswith="https://").mock(side_effect=departures(time, sent))
+    shared = offer_change_limiters(make_timing(time, time.monotonic, time.sleep, None))
+    first = make_client(offer_limiters=shared, rate_limit_per_minute=9_000, rate_limit_burst=1_000)
+    for n in range(9):
+        await first.offer_writer.send(quantity(thousand(n)))
+    second = make_client(offer_limiters=shared, rate_limit_per_minute=9_000, rate_limit_burst=1_000)
+
+    await second.offer_writer.send(quantity(thousand(9)))
+
+    assert sent[9] - sent[0] == pytest.approx(61.0)
 
 
 async def test_quantity_and_price_limits_are_counted_apart(

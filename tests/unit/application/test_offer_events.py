@@ -490,6 +490,24 @@ async def test_pages_are_bounded_and_read_one_after_another(world: World) -> Non
     assert len(world.published()) == 5
 
 
+async def test_a_journal_that_answers_the_same_full_page_again_is_not_polled_back_to_back(
+    world: World,
+) -> None:
+    for offer_id in (A, B):
+        world.change(offer_id, stock=1)
+    service = world.service(page_size=2)
+    page = await world.journal.events(None, 2)
+    world.journal.event_reads.clear()
+
+    async def same_page(after: str | None, limit: int) -> Any:  # `from` ignored
+        world.journal.event_reads.append((after, limit))
+        return page
+
+    world.journal.events = same_page  # type: ignore[method-assign]
+
+    assert [await service.step() for _ in range(2)] == [True, False]
+
+
 @pytest.mark.parametrize(
     ("settings", "refusal"),
     [

@@ -13,6 +13,7 @@ from application.offer_plan import (
     Failure,
     activations,
     finished_offers,
+    on_base_marketplace,
     plan_round,
     restocked_offers,
     round_results,
@@ -199,3 +200,28 @@ def test_failure_text_from_allegro_is_bounded() -> None:
     assert failure.code is not None
     assert len(failure.code) == 512
     assert Failure.bounded(None, None).message  # a FAIL without words still says something
+
+
+def test_a_price_naming_the_base_marketplace_and_a_later_one_naming_none_are_one_write() -> None:
+    explicit = price("A", "10.00", "allegro-pl")
+    later = price("A", "12.00")  # no marketplace: the base one, the same write
+
+    requests = on_base_marketplace([explicit, later], {"A": "allegro-pl"}.get)
+    offer_round = plan_round(ACCOUNT, POSITIONS, requests, {"A": ["11"]})
+
+    [command] = offer_round.commands
+    assert (command.kind, command.price, command.marketplace) == (
+        BatchKind.PRICE,
+        Money.parse("12.00", "PLN"),
+        None,
+    )
+    assert [r.command.command_id for r in offer_round.requests] == [
+        explicit.command.command_id,
+        later.command.command_id,
+    ]
+
+
+def test_a_price_naming_another_marketplace_or_one_of_an_unknown_base_stays_as_it_is() -> None:
+    requests = [price("A", "10.00", "allegro-cz"), price("B", "10.00", "allegro-pl")]
+
+    assert on_base_marketplace(requests, {"A": "allegro-pl"}.get) == requests

@@ -22,6 +22,7 @@ from application.poll_loop import Backoff
 from application.ports import AllegroUnavailable, PublishError
 from application.ports.commands import Position, Received
 from application.ports.errors import AllegroRejected, ConsumeError, StateStoreError
+from application.ports.offers import CommandIdUsed, OfferRound
 from application.ports.publisher import COMMAND_RESULTS, DEAD_LETTERS, OutboundMessage
 from application.sku_index import SkuIndex
 from domain.commands import CommandFailed, FailureReason
@@ -238,7 +239,7 @@ async def test_results_re_sent_after_a_crash_before_the_round_is_done_are_byte_i
     async def crash(account: str, ended: object, reactivated: object) -> None:
         raise Crash  # after the results were sent, before the round is marked done
 
-    world.store.finish_round = crash  # type: ignore[method-assign,assignment]
+    world.store.finish_round = crash  # type: ignore[method-assign]
     with pytest.raises(Crash):
         await world.process().step()
     del world.store.finish_round
@@ -247,13 +248,112 @@ async def test_results_re_sent_after_a_crash_before_the_round_is_done_are_byte_i
     assert len(first) == 4
     assert world.round_done() is False
 
+    reads = (len(world.writer.sent), sum(world.writer.report_calls.values()))
     world.source.restart()
     await world.process().step()
 
     assert world.result_bytes() == first + first
-    assert world.writer.reused_with_other_content == []
-    assert len(world.writer.sent) == 2 * len(world.writer.accepted)
+    # finished from the outcome stored with the round: Allegro is not asked again
+    assert (len(world.writer.sent), sum(world.writer.report_calls.values())) == reads
+    assert len(world.writer.sent) == len(world.writer.accepted)
     assert world.store.ended[ACCOUNT] == {"12"}  # its quantity failed: not re-activated
+
+
+async def test_a_round_finished_again_answers_from_its_stored_outcome_not_from_allegro() -> None:
+    world = World()
+    world.writer.reject_with = AllegroRejected("bad request", 422, "VALIDATION_ERROR")
+    add(world, 0, stock("B", 5))
+
+    async def crash(account: str, ended: object, reactivated: object) -> None:
+        raise Crash  # after the results were sent, before the round is marked done
+
+    world.store.finish_round = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await world.process().step()
+    del world.store.finish_round
+    first = world.result_bytes()
+    stored = world.store.rounds[ACCOUNT][0].outcome
+    assert stored is not None
+    assert [(t.offer_id, t.failure.code) for t in stored.failed] == [("21", "VALIDATION_ERROR")]
+    # Asked again, Allegro would answer otherwise: the id is used now (409), and the
+    # command it refused has no report (404).
+    world.writer.reject_with = CommandIdUsed("already used", 409, "CONFLICT")
+
+    world.source.restart()
+    await world.process().step()
+
+    assert world.result_bytes() == first + first
+    assert json.loads(first[0])["code"] == "VALIDATION_ERROR"
+    assert len(world.writer.sent) == 1  # not sent again
+    assert world.round_done() is True
+
+
+async def test_a_store_outage_storing_the_outcome_does_not_ask_allegro_again() -> None:
+    world = World()
+    world.writer.reject_with = AllegroRejected("bad request", 422, "VALIDATION_ERROR")
+    add(world, 0, stock("B", 5))
+    stage_round, stagings = world.store.stage_round, 0
+
+    async def second_staging_fails(account: str, offer_round: OfferRound) -> None:
+        nonlocal stagings
+        stagings += 1
+        if stagings == 2:  # the round staged again with its outcome
+            raise StateStoreError("disk full")
+        await stage_round(account, offer_round)
+
+    world.store.stage_round = second_staging_fails  # type: ignore[method-assign]
+    sync = world.process()
+    assert await sync.step() > 0
+    assert world.results() == []
+    assert world.store.rounds[ACCOUNT][0].outcome is None
+    world.writer.reject_with = CommandIdUsed("already used", 409, "CONFLICT")
+
+    assert await sync.step() == 0.0
+
+    [result] = world.results()
+    assert result["code"] == "VALIDATION_ERROR"
+    assert len(world.writer.sent) == 1
+    assert world.store.rounds[ACCOUNT][0].outcome is not None  # stored before the results
+    assert (stagings, world.round_done()) == (3, True)
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["same-process", "restarted"])
+async def test_a_record_answered_before_the_last_round_is_not_applied_again(
+    restarted: bool,
+) -> None:
+    """Killed after round N is done, before its offsets are committed; after the restart
+    round N+1 (partition 0's records only) is done before N's record on partition 1 comes
+    back: the answered map, carried and stored by N+1, skips it."""
+    world = World()
+    ids = add(world, 0, stock("A", 10)) + add(world, 1, stock("B", 10))
+
+    async def killed(position: Position) -> None:
+        raise Crash
+
+    world.source.commit = killed  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await world.process().step()
+    del world.source.commit
+    assert (world.round_done(), world.source.committed) == (True, {})
+    world.writer.stock["21"] = 7  # a sale on Allegro took B's stock to 7
+    ids += add(world, 0, stock("A", 8))
+    world.source.restart()
+    world.source.max_records = 2  # the first receive holds partition 0's records only
+    sync = world.process(max_records=2)
+
+    await sync.step()
+    assert world.writer.commands()[-1].quantity == 8  # round N+1: p0:1 alone
+    assert (world.round_done(), world.source.committed) == (True, {0: 2})
+    if restarted:
+        world.source.restart()
+        sync = world.process()
+    await sync.step()  # partition 1's record comes back
+
+    assert world.writer.stock["21"] == 7
+    assert command_ids(world.results()) == ids  # one result each
+    assert world.source.committed == {0: 2, 1: 1}
+    stored = world.store.rounds[ACCOUNT][0]
+    assert stored.answered == (Position(0, 0), Position(1, 0))  # the map before N+1
 
 
 async def test_a_round_finished_before_the_partitions_are_held_commits_at_the_next_round() -> None:
@@ -443,6 +543,57 @@ async def test_a_command_allegro_never_finishes_is_an_outage_after_a_bounded_wai
     assert sync.status.last_error.startswith("BatchReportTimeout")
     assert world.round_done() is False
     assert world.results() == []
+
+
+async def test_a_command_allegro_never_finalises_fails_its_offers_after_3_waits() -> None:
+    world = World()
+    world.writer.final_after = 10**9
+    sync = world.process(report_max_wait=30.0)
+    [command_id] = add(world, 0, stock("B", 5))
+
+    assert await sync.step() > 0
+    assert await sync.step() > 0
+    assert world.results() == []
+    assert await sync.step() == 0.0  # the third wait ends it
+
+    [result] = world.results()
+    assert (result["result_type"], result["reason"], result["code"]) == (
+        "CommandFailed",
+        "rejected",
+        "BATCH_NOT_FINAL",
+    )
+    assert "whether it was applied is unknown" in result["message"]
+    assert uuid.UUID(result["command_id"]) == command_id
+    assert sum(world.sleeps) == 90.0
+    assert (world.round_done(), world.source.committed) == (True, {0: 1})
+    world.writer.final_after = 2  # Allegro works again: the next stock command is applied
+    add(world, 0, stock("B", 6))
+    await sync.step()
+    assert world.results()[-1]["result_type"] == "CommandSucceeded"
+    assert world.writer.stock["21"] == 6
+
+
+async def test_a_command_answered_as_never_final_is_answered_the_same_after_a_crash() -> None:
+    world = World()
+    world.writer.final_after = 10**9
+    add(world, 0, stock("B", 5))
+    sync = world.process(report_max_wait=30.0, report_timeouts=1)
+
+    async def crash(account: str, ended: object, reactivated: object) -> None:
+        raise Crash
+
+    world.store.finish_round = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await sync.step()
+    del world.store.finish_round
+    first = world.result_bytes()
+    world.writer.final_after = 1  # now Allegro would say it is final and succeeded
+
+    world.source.restart()
+    await world.process().step()
+
+    assert world.result_bytes() == first + first
+    assert json.loads(first[0])["code"] == "BATCH_NOT_FINAL"
 
 
 async def test_unreadable_refused_and_foreign_records_are_answered_before_the_round() -> None:

@@ -3,10 +3,14 @@ for again after a short interval, the whole cache refreshed after its TTL, memor
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from application.ports import AllegroUnavailable
 from application.sku_index import SkuIndex
+from domain.money import Money
+from domain.offers import MarketPrice
 from tests.support.fakes import FakeClock
 from tests.support.offer_fakes import FakeOfferCatalog, listed
 
@@ -86,3 +90,22 @@ async def test_the_cache_is_bounded(catalog: FakeOfferCatalog) -> None:
 
     assert await skus.offers(["A"]) == {"A": ("11", "12")}
     assert catalog.skus_asked == ["A", "B", "X", "A"]
+
+
+async def test_the_base_marketplace_of_a_skus_offers_is_known_when_they_share_it() -> None:
+    czech = MarketPrice("allegro-cz", Money.parse("90.00", "CZK"))
+    catalog = FakeOfferCatalog(
+        [
+            listed("11", "A"),
+            listed("12", "A"),
+            listed("21", "B"),
+            dataclasses.replace(listed("22", "B"), prices=(czech,)),  # based in Czechia
+        ]
+    )
+    skus = index(catalog, FakeClock())
+
+    await skus.offers(["A", "B", "C"])
+
+    assert skus.base_marketplace("A") == "allegro-pl"
+    assert skus.base_marketplace("B") is None  # its offers' bases differ
+    assert skus.base_marketplace("C") is None  # no offer
