@@ -294,7 +294,7 @@ class OfferSync:
         }
 
     async def _finish(self, offer_round: OfferRound) -> None:
-        self.status.pending_offers = _offer_count(offer_round)
+        self.status.pending_offers = offer_round.offer_count()
         outcome = await self._stored_outcome(offer_round)
         failures = outcome.failures()
         commands = [*offer_round.commands, *outcome.activations]
@@ -532,8 +532,3 @@ def _positions(last: Mapping[int, int]) -> tuple[Position, ...]:
 
 def _is_answered(position: Position, answered: Mapping[int, int]) -> bool:
     return position.offset <= answered.get(position.partition, -1)
-
-
-def _offer_count(offer_round: OfferRound) -> int:
-    offers = {o for command in offer_round.commands for o in command.offer_ids}
-    return len(offers | set(offer_round.reactivate))

@@ -24,9 +24,7 @@ async def read_offer_state(store: OfferStore, account: str) -> OfferState:
     loaded = await store.load_round(account)
     pending = 0
     if loaded is not None and not loaded[1]:
-        offer_round = loaded[0]
-        pending = sum(len(command.offer_ids) for command in offer_round.commands)
-        pending += len(offer_round.reactivate)
+        pending = loaded[0].offer_count()
     staged = await store.load_staged_offers(account)
     return OfferState(cursor, pending, 0 if staged is None else len(staged.messages))
 

@@ -5,25 +5,34 @@ request, each at most 100 characters: the SKUs are asked for in sorted chunks of
 same SKUs give the same requests), and a longer one is never sent (no offer can carry it).
 Every chunk's answers are paged through with the largest page Allegro gives (1 000).
 
-A page that cannot be read (not JSON, a field of the wrong type, a stock past an int32, an
-amount Money refuses, more offers than asked for) fails as a whole with `MalformedResponse`,
-a `MalformedBody` that is also an outage: the caller backs off and asks again, and nothing is
-decided from half a page.
+A page that cannot be read (not JSON, not a listing, more offers than asked for) fails as a
+whole with `MalformedResponse`, a `MalformedBody` that is also an outage: the caller backs off
+and asks again. One listed offer that cannot be read (a field of the wrong type, a stock past
+an int32, an amount Money refuses) is skipped and logged, and the rest of the page is used: it
+would fail every page it is on for as long as it stays so. Skipped, its SKU finds no offer
+(`UNKNOWN_SKU`), and a sweep compares nothing for it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from adapters.allegro.api import AllegroApi, validate_body
 from adapters.allegro.errors import MalformedResponse
+from adapters.allegro.identifiers import describe
+from adapters.allegro.translate import validation_reason
 from adapters.allegro.translate_offers import listed_offer
-from adapters.allegro.wire_offers import OFFERS_PAGE
+from adapters.allegro.wire_offers import LISTED_OFFER, OFFERS_PAGE
 from application.ports.offers import ListedOffer, OfferCatalog, OfferPage
 from domain.errors import InvalidValue
 from domain.offers import MAX_SKU
+
+log = logging.getLogger(__name__)
 
 OFFERS = "/sale/offers"
 SKUS_PER_REQUEST = 100  # Allegro's limit on `external.id` values per request
@@ -81,8 +90,26 @@ class HttpxOfferCatalog(OfferCatalog):
             raise MalformedResponse(
                 f"Allegro {OFFERS}: {len(body['offers'])} offers on a page of {limit}"
             )
-        try:
-            offers = tuple(listed_offer(offer) for offer in body["offers"])
-        except InvalidValue as exc:
-            raise MalformedResponse(f"Allegro {OFFERS}: invalid value ({exc})") from exc
+        offers = tuple(
+            offer for offer in (_listed(entry) for entry in body["offers"]) if offer is not None
+        )
         return OfferPage(offers=offers, total=body["totalCount"])
+
+
+def _listed(entry: Any) -> ListedOffer | None:
+    """One listed offer, or None (logged: its id when it has one, and why) if it cannot be
+    read."""
+    try:
+        return listed_offer(LISTED_OFFER.validate_python(entry))
+    except ValidationError as exc:
+        why = validation_reason(exc)
+    except InvalidValue as exc:
+        why = f"invalid value: {exc}"
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        why = f"unreadable ({type(exc).__name__})"
+    found = entry.get("id") if isinstance(entry, dict) else None
+    log.warning(
+        "a listed offer cannot be read, skipped",
+        extra={"offer_id": describe(found), "error": why[:300]},
+    )
+    return None

@@ -115,7 +115,11 @@ class ListedOfferWire(TypedDict):
 
 @with_config(_WIRE)
 class OffersPageWire(TypedDict):
-    offers: Annotated[list[ListedOfferWire], Field(max_length=MAX_LISTED_OFFERS)]
+    """Each listed offer is kept as it came and read on its own (`LISTED_OFFER`): one offer
+    Allegro lists in a shape we cannot read is skipped, not a failed page (a page that always
+    failed would hold the commands of every SKU on it, and a sweep, for good)."""
+
+    offers: Annotated[list[Any], Field(max_length=MAX_LISTED_OFFERS)]
     totalCount: Annotated[StrictInt, Field(ge=0, le=10**12)]
 
 
@@ -191,6 +195,7 @@ class TasksWire(TypedDict):
 
 
 OFFERS_PAGE: TypeAdapter[OffersPageWire] = TypeAdapter(OffersPageWire)
+LISTED_OFFER: TypeAdapter[ListedOfferWire] = TypeAdapter(ListedOfferWire)
 PRODUCT_OFFER: TypeAdapter[ProductOfferWire] = TypeAdapter(ProductOfferWire)
 OFFER_EVENTS_PAGE: TypeAdapter[OfferEventsWire] = TypeAdapter(OfferEventsWire)
 OFFER_EVENT: TypeAdapter[OfferEventWire] = TypeAdapter(OfferEventWire)

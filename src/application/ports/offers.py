@@ -272,6 +272,12 @@ class OfferRound:
     answered: tuple[Position, ...] = ()
     outcome: RoundOutcome | None = None
 
+    def offer_count(self) -> int:
+        """The distinct offers the round changes: what `status` and `/metrics` show pending
+        while it is not done."""
+        offers = {offer for command in self.commands for offer in command.offer_ids}
+        return len(offers | set(self.reactivate))
+
 
 class OfferStore(Protocol):
     # offer events out

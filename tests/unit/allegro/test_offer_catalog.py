@@ -436,7 +436,12 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("body", [pytest.param(b, id=i) for b, i in HOSTILE])
+HOSTILE_PAGES = HOSTILE[:9]  # not a listing at all
+HOSTILE_OFFERS = HOSTILE[9:]  # a listing with one offer that cannot be read
+GOOD_ID = "19999999999"
+
+
+@pytest.mark.parametrize("body", [pytest.param(b, id=i) for b, i in HOSTILE_PAGES])
 async def test_a_hostile_page_is_malformed_as_a_whole(
     respx_mock: respx.MockRouter, client: AllegroClient, body: bytes
 ) -> None:
@@ -448,6 +453,22 @@ async def test_a_hostile_page_is_malformed_as_a_whole(
     assert route.call_count == 1  # a body is not an outage of the transport: not repeated
     assert len(str(caught.value)) < 1_000
     assert "\x00" not in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [pytest.param(b, id=i) for b, i in HOSTILE_OFFERS])
+async def test_one_offer_that_cannot_be_read_is_skipped_and_the_page_is_kept(
+    respx_mock: respx.MockRouter, client: AllegroClient, body: bytes
+) -> None:
+    """Failing the page would hold every SKU on it (and a sweep) for as long as the offer
+    stays so."""
+    bad = json.loads(body)["offers"][0]
+    page = _page(listed_json(id=GOOD_ID), bad)
+    respx_mock.get(OFFERS_URL).mock(return_value=raw(200, page))
+
+    listed = await client.offer_catalog.list_page(0, 10)
+
+    assert [offer.offer_id for offer in listed.offers] == [GOOD_ID]
+    assert listed.total == 2
 
 
 @pytest.mark.parametrize("body", [pytest.param(b, id=i) for b, i in HOSTILE[:6]])

@@ -225,3 +225,11 @@ def test_a_price_naming_another_marketplace_or_one_of_an_unknown_base_stays_as_i
     requests = [price("A", "10.00", "allegro-cz"), price("B", "10.00", "allegro-pl")]
 
     assert on_base_marketplace(requests, {"A": "allegro-pl"}.get) == requests
+
+
+def test_an_offer_changed_by_several_commands_of_a_round_is_pending_once() -> None:
+    requests = [stock("A", 5), price("A", "10.00"), stock("B", 0)]
+    offer_round = plan_round(ACCOUNT, POSITIONS, requests, {"A": ["11", "12"], "B": ["21"]})
+
+    assert len(offer_round.commands) == 3  # quantity and price for A's offers, END for B's
+    assert offer_round.offer_count() == 3
