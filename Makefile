@@ -24,7 +24,7 @@ test: $(STAMP)  ## the whole default test suite (unit, contract, integration, e2
 test-fast: $(STAMP)  ## the edit-test loop: unit and contract tests (each port's contract still runs against its real adapters), ~1 min
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
 
-test-extended: $(STAMP)  ## the minutes-long fault runs left out of `make test` (command path under SIGKILLs and outages), ~6 min
+test-extended: $(STAMP)  ## the minutes-long fault runs left out of `make test` (command path and stock burst under SIGKILLs, outages), ~9 min
 	$(BIN)/pytest -q -p no:cacheprovider -m extended tests/faults
 
 lint: $(STAMP)  ## ruff, formatting, mypy --strict, import-linter

@@ -1,9 +1,10 @@
 """Benchmarks: `.venv/bin/python bench/run.py` (or `make bench`); `--quick` for a short run.
 
 Everything runs on loopback: the Allegro simulator in a child process, the embedded Kafka
-broker (tansu), and the service's real adapters in this process. Each part stops by itself;
-the full run takes about 10 minutes on a 2-core machine, `--quick` about 3. The table goes to
-stdout, the raw figures to `bench/results/<timestamp>.json` (git-ignored).
+broker (tansu), and the service's real adapters in this process (the `offers` part runs the
+service as `openoms-allegro run` and the simulator here: see bench/offers.py). Each part stops
+by itself; the full run takes about 15 minutes on a 2-core machine, `--quick` about 5. The
+tables go to stdout, the raw figures to `bench/results/<timestamp>.json` (git-ignored).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from common import reference_seconds
+from offers import OFFERS_FULL, OFFERS_QUICK, OfferSizes, offers
+from offers import render as render_offers
 from scenarios import (
     BUDGET_BURST,
     BUDGET_PER_MINUTE,
@@ -39,7 +42,7 @@ from scenarios import (
 from entrypoints.gc_tuning import tune_gc
 from sandbox.kafka_broker import EmbeddedBroker
 
-PARTS = ("throughput", "burst", "trickle", "budget", "backfill", "drain_memory")
+PARTS = ("throughput", "burst", "trickle", "budget", "backfill", "drain_memory", "offers")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -52,10 +55,11 @@ class Sizes:
     budget_backlog: int
     backfill_sizes: list[int]
     drain_sizes: list[int]  # paid orders waiting for `run --once`
+    offers: OfferSizes
 
 
-FULL = Sizes(20_000, 5_000, 30.0, 75.0, 25_000, [20_000, 100_000], [3_000, 40_000])
-QUICK = Sizes(5_000, 5_000, 10.0, 20.0, 8_000, [5_000, 20_000], [3_000, 20_000])
+FULL = Sizes(20_000, 5_000, 30.0, 75.0, 25_000, [20_000, 100_000], [3_000, 40_000], OFFERS_FULL)
+QUICK = Sizes(5_000, 5_000, 10.0, 20.0, 8_000, [5_000, 20_000], [3_000, 20_000], OFFERS_QUICK)
 TRICKLE_PER_SECOND = 2.0
 POLL_SECONDS = 1.0
 
@@ -81,7 +85,10 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(figures, indent=2, default=str))
-    print(render(figures, sizes))
+    if set(parts) - {"offers"}:
+        print(render(figures, sizes))
+    if "offers" in figures:
+        print("\n" + render_offers(figures["offers"]))
     start, end = figures["reference_loop_seconds"]
     print(
         f"\nmachine reference: a pure-Python loop of 10 000 000 additions took {start:.2f} s "
@@ -122,6 +129,9 @@ async def _run(sizes: Sizes, parts: list[str], strategies: Strategies) -> dict[s
             _progress(f"run --once memory, {sizes.drain_sizes} paid orders")
             drains = await drain_memory(servers, workdir, sizes.drain_sizes)
             figures["drain_memory"] = [asdict(d) for d in drains]
+        if "offers" in parts:
+            _progress(f"offers: {sizes.offers.singles} single commands, then a burst")
+            figures["offers"] = await offers(servers, workdir, sizes.offers)
     return figures
 
 
