@@ -48,13 +48,16 @@ SEED = 1616
 RESULTS = Path(__file__).resolve().parent / "results"
 RESULT_TYPE = "openoms.allegro.command_result.v1"
 # The bursts' stock levels: one quantity batch command per level and round (docs/offers.md).
-# The same catalog three times: its SKUs unknown to the service (looked up), then known, then
-# known with as many levels as a real catalog's stock shows. Each burst's levels differ from
-# the one before, so every offer changes every time.
+# The same catalog four times: its SKUs unknown to the service (looked up), then known, then
+# known with as many levels as a real catalog's stock shows, then one level for all. Each
+# burst's levels differ from the one before, so every offer changes every time.
 BURSTS = (
     ("burst", "5 levels, SKUs looked up", (10, 20, 30, 40, 50)),
     ("burst_known_skus", "5 levels, SKUs known", (11, 21, 31, 41, 51)),
     ("burst_50_levels", "50 levels, SKUs known", tuple(range(101, 151))),
+    # A restock of every offer to one level: full batch commands, the shape the issue's
+    # ">= 500 offers per request" assumes (1 500 offers: a command of 1 000 and one of 500).
+    ("burst_one_level", "1 level, SKUs known", (60,)),
 )
 START_WITHIN = 120.0  # the service's start: the first result
 SINGLE_WITHIN = 120.0  # one command's value on Allegro and its result

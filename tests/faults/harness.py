@@ -7,8 +7,9 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,27 @@ def sliding_window_max(times: list[float], window: float) -> int:
 
 def elapsed_since(started: float) -> float:
     return round(time.monotonic() - started, 1)
+
+
+@dataclass(slots=True)
+class Kills:
+    """The kills of a crash test, by kind (a failpoint's name, or `test` for a SIGKILL the
+    test sent): enough once `least_total` in all and `least_by` of each kind."""
+
+    least_total: int
+    least_by: Mapping[str, int]
+    by: Counter[str] = field(default_factory=Counter)
+    runs: int = 0
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by.values())
+
+    def enough(self) -> bool:
+        return self.total >= self.least_total and all(
+            self.by[kind] >= least for kind, least in self.least_by.items()
+        )
+
+    def describe(self) -> str:
+        return ", ".join(f"{self.by[kind]} {kind}" for kind in self.least_by)

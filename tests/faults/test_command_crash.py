@@ -22,7 +22,6 @@ import random
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from sandbox.allegro.gateway import is_rest
 from tests.faults.harness import (
     GENEROUS_SIMULATOR_LIMIT,
     InstrumentedState,
+    Kills,
     OrderStream,
     elapsed_since,
     env_for,
@@ -84,25 +84,6 @@ RESULTS_WITHIN = 60.0
 # does not know; the retry must find it.
 LOST_WRITE_RATE = 0.03
 FAILPOINTS = (CRASH_BEFORE_PUBLISH, CRASH_AFTER_PUBLISH)
-
-
-@dataclass(slots=True)
-class Kills:
-    by: Counter[str] = field(default_factory=Counter)
-    runs: int = 0
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.by.values())
-
-    def enough(self) -> bool:
-        return self.total >= MIN_TOTAL_KILLS and all(
-            self.by[kind] >= least for kind, least in MIN_KILLS.items()
-        )
-
-    def describe(self) -> str:
-        return ", ".join(f"{self.by[kind]} {kind}" for kind in MIN_KILLS)
 
 
 def command_plan(orders: list[str], rng: random.Random) -> tuple[list[Command], list[Command]]:
@@ -190,7 +171,7 @@ async def test_sigkills_while_commands_flow_lose_and_double_nothing(
     distinct, records = command_plan(orders, rng)
     state.faults.update({"lost_write_rate": LOST_WRITE_RATE})
     bootstrap = kafka_topics.bootstrap_servers
-    kills = Kills()
+    kills = Kills(MIN_TOTAL_KILLS, MIN_KILLS)
     with SimulatorServer(state) as server:
         env = env_for(
             server,

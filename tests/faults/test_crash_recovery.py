@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,6 +18,7 @@ from tests.faults.harness import (
     ACCOUNT,
     GENEROUS_SIMULATOR_LIMIT,
     InstrumentedState,
+    Kills,
     OrderStream,
     elapsed_since,
     env_for,
@@ -44,25 +43,6 @@ MIN_TOTAL_KILLS = 14
 MAX_FAILPOINT_RUN = 8.0  # a caught-up service publishes nothing, so no failpoint fires
 RANDOM_KILL_AFTER = (0.3, 3.0)  # from the spawn: some kills land in start-up, most mid-batch
 DEADLINE = 150.0
-
-
-@dataclass(slots=True)
-class Kills:
-    by: Counter[str] = field(default_factory=Counter)
-    runs: int = 0
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.by.values())
-
-    def enough(self) -> bool:
-        return self.total >= MIN_TOTAL_KILLS and all(
-            self.by[kind] >= least for kind, least in MIN_KILLS.items()
-        )
-
-    def describe(self) -> str:
-        return ", ".join(f"{self.by[kind]} {kind}" for kind in MIN_KILLS)
 
 
 def one_run(env: dict[str, str], rng: random.Random, kind: str, kills: Kills) -> None:
@@ -96,7 +76,7 @@ async def test_sigkills_lose_nothing_and_replays_are_byte_identical(kafka_topics
         SimulatorConfig(seed=SEED, rate_limit_per_minute=GENEROUS_SIMULATOR_LIMIT)
     )
     stream = OrderStream(state, orders=None, seed=SEED, step_seconds=0.006)
-    kills = Kills()
+    kills = Kills(MIN_TOTAL_KILLS, MIN_KILLS)
     with SimulatorServer(state) as server:
         env = env_for(server, state, kafka_topics, tmp_path / "state.db", BATCH_SIZE=BATCH_SIZE)
         stream.start()

@@ -20,7 +20,6 @@ import contextlib
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ import pytest
 from adapters.kafka.config import KafkaConfig
 from application.ports.publisher import COMMAND_RESULTS
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
-from tests.faults.harness import GENEROUS_SIMULATOR_LIMIT, elapsed_since, env_for
+from tests.faults.harness import GENEROUS_SIMULATOR_LIMIT, Kills, elapsed_since, env_for
 from tests.support.commands import Command, Results, results_once_all_answered
 from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH
 from tests.support.kafka_reader import read_topic
@@ -61,25 +60,6 @@ START_UP_KILL_AFTER = (0.3, 4.0)  # from the spawn
 APPLYING_KILL_AFTER = (0.0, 0.5)  # from the run's first batch command PUT
 DEADLINE = 360.0
 RESULTS_WITHIN = 120.0
-
-
-@dataclass(slots=True)
-class Kills:
-    by: Counter[str] = field(default_factory=Counter)
-    runs: int = 0
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.by.values())
-
-    def enough(self) -> bool:
-        return self.total >= MIN_TOTAL_KILLS and all(
-            self.by[kind] >= least for kind, least in MIN_KILLS.items()
-        )
-
-    def describe(self) -> str:
-        return ", ".join(f"{self.by[kind]} {kind}" for kind in MIN_KILLS)
 
 
 def stock_burst(skus: list[str], count: int, rng: random.Random) -> list[Command]:
@@ -173,7 +153,7 @@ async def test_sigkills_during_a_stock_burst_lose_and_double_nothing(
     skus = skus_of(state)
     untouched = {o: stock_of(state, o) for offers in skus.values() for o in offers}
     bootstrap = kafka_topics.bootstrap_servers
-    kills = Kills()
+    kills = Kills(MIN_TOTAL_KILLS, MIN_KILLS)
     commands: list[Command] = []
     with SimulatorServer(state) as server:
         env = env_for(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -145,6 +146,47 @@ _MESSAGES: dict[str, type[SetFulfillmentStatusMessage] | type[AddShipmentMessage
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A record of a command topic opened as far as every command topic's rules go: its time
+    and raw text, and either why it is not a command (`unreadable`) or its JSON object and
+    command id."""
+
+    at: datetime
+    raw: str
+    unreadable: str | None = None
+    document: dict[str, Any] = field(default_factory=dict)
+    command_id: uuid.UUID | None = None
+
+
+def open_record(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]], timestamp_ms: int | None
+) -> Opened:
+    """The rules every command topic's records share (README.md, Commands): a value of at
+    most `MAX_COMMAND_BYTES`, a JSON object, a `command_id` that is a UUID."""
+    at = time_of(headers, timestamp_ms)
+    raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
+    if value is None:
+        return Opened(at, raw, "the record has no value")
+    if len(value) > MAX_COMMAND_BYTES:
+        return Opened(at, raw, f"{len(value)} bytes, over the {MAX_COMMAND_BYTES}-byte limit")
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return Opened(at, raw, "the value is not JSON")
+    if not isinstance(document, dict):
+        return Opened(at, raw, "the value is not a JSON object")
+    command_id = to_uuid(document.get("command_id"))
+    if command_id is None:
+        return Opened(at, raw, "no command_id (a UUID) to answer")
+    return Opened(at, raw, document=document, command_id=command_id)
+
+
+def is_foreign(document: dict[str, Any], account: str) -> bool:
+    """A command naming another account: that account's service answers it."""
+    return isinstance(document.get("account"), str) and document["account"] != account
+
+
 def decode_command(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]],
@@ -153,26 +195,11 @@ def decode_command(
     account: str,
 ) -> ReceivedCommand:
     """One record of the command topic, read as far as it can be (see the module docstring)."""
-    at = time_of(headers, timestamp_ms)
-    raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
-
-    def unreadable(why: str) -> ReceivedCommand:
-        return ReceivedCommand(position, at, raw, unreadable=why)
-
-    if value is None:
-        return unreadable("the record has no value")
-    if len(value) > MAX_COMMAND_BYTES:
-        return unreadable(f"{len(value)} bytes, over the {MAX_COMMAND_BYTES}-byte limit")
-    try:
-        document = json.loads(value)
-    except (ValueError, RecursionError):
-        return unreadable("the value is not JSON")
-    if not isinstance(document, dict):
-        return unreadable("the value is not a JSON object")
-    command_id = to_uuid(document.get("command_id"))
-    if command_id is None:
-        return unreadable("no command_id (a UUID) to answer")
-    if isinstance(document.get("account"), str) and document["account"] != account:
+    opened = open_record(value, headers, timestamp_ms)
+    at, raw, document = opened.at, opened.raw, opened.document
+    if opened.unreadable is not None:
+        return ReceivedCommand(position, at, raw, unreadable=opened.unreadable)
+    if is_foreign(document, account):
         return ReceivedCommand(position, at, raw, foreign=True)
     command_type = document.get("command_type")
     model = _MESSAGES.get(command_type) if isinstance(command_type, str) else None

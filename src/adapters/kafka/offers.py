@@ -13,7 +13,6 @@ staged batch re-sent after a crash is byte-identical.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from adapters.kafka.commands import MAX_COMMAND_BYTES, first_problem, time_of, to_uuid
+from adapters.kafka.commands import first_problem, is_foreign, open_record
 from adapters.kafka.messages import (
     DEFAULT_MAX_MESSAGE_BYTES,
     CurrencyCode,
@@ -141,26 +140,11 @@ def decode_offer_command(
 ) -> Received[OfferCommand]:
     """One record of the offer-commands topic, read as far as it can be (see the module
     docstring)."""
-    at = time_of(headers, timestamp_ms)
-    raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
-
-    def unreadable(why: str) -> Received[OfferCommand]:
-        return Received[OfferCommand](position, at, raw, unreadable=why)
-
-    if value is None:
-        return unreadable("the record has no value")
-    if len(value) > MAX_COMMAND_BYTES:
-        return unreadable(f"{len(value)} bytes, over the {MAX_COMMAND_BYTES}-byte limit")
-    try:
-        document = json.loads(value)
-    except (ValueError, RecursionError):
-        return unreadable("the value is not JSON")
-    if not isinstance(document, dict):
-        return unreadable("the value is not a JSON object")
-    command_id = to_uuid(document.get("command_id"))
-    if command_id is None:
-        return unreadable("no command_id (a UUID) to answer")
-    if isinstance(document.get("account"), str) and document["account"] != account:
+    opened = open_record(value, headers, timestamp_ms)
+    at, raw, document, command_id = opened.at, opened.raw, opened.document, opened.command_id
+    if opened.unreadable is not None or command_id is None:
+        return Received[OfferCommand](position, at, raw, unreadable=opened.unreadable)
+    if is_foreign(document, account):
         return Received[OfferCommand](position, at, raw, foreign=True)
 
     def refused(why: str) -> Received[OfferCommand]:
