@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from application.batch_commands import BatchRunner, ReportPolicy, Sleep
 from application.offer_plan import (
     activations,
     finished_offers,
@@ -43,10 +43,8 @@ from application.outbox import uninterrupted
 from application.poll_loop import Backoff
 from application.ports.clock import Clock
 from application.ports.commands import Position, Received, RecordSource, ResultEncoder
-from application.ports.errors import AllegroRejected, AllegroUnavailable, PortError
+from application.ports.errors import PortError
 from application.ports.offers import (
-    CommandIdUsed,
-    Failure,
     OfferRound,
     OfferStore,
     OfferWriter,
@@ -60,11 +58,8 @@ from domain.offers import REACTIVATED_ENDINGS, BatchCommand, OfferCommand, Offer
 
 log = logging.getLogger(__name__)
 
-BATCH_NOT_FINAL = "BATCH_NOT_FINAL"
-
 OfferRecordSource = RecordSource[OfferCommand]
 ReceivedOffer = Received[OfferCommand]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +74,7 @@ class OfferSyncLimits:
     # A batch command not final after this long is an outage: the round stays staged...
     report_max_wait: float = 120.0
     # ...until this many waits (counted per batch command, in this process) ended so: then
-    # its offers are answered as failed (`BATCH_NOT_FINAL`), so that it holds no later round.
+    # its offers are answered as failed (`BATCH_NOT_FINAL`, application/batch_commands.py).
     report_timeouts: int = 3
 
 
@@ -98,11 +93,6 @@ class OfferSyncStatus:
     consecutive_failures: int = 0
     last_error: str | None = None
     lag: int | None = None  # records not yet delivered (the source's count; None: unknown)
-
-
-class BatchReportTimeout(AllegroUnavailable):
-    """Allegro did not finish a batch command within the wait allowed: held like an outage
-    (until `OfferSyncLimits.report_timeouts` waits ended so)."""
 
 
 class OfferSync:
@@ -133,7 +123,14 @@ class OfferSync:
         self._backoff = backoff or Backoff()
         self._limits = limits or OfferSyncLimits()
         self.status = status or OfferSyncStatus()
-        self._batches = BatchRunner(writer, clock, sleep, self._limits, self.status)
+        limits = self._limits
+        policy = ReportPolicy(
+            limits.report_first_delay,
+            limits.report_max_delay,
+            limits.report_max_wait,
+            limits.report_timeouts,
+        )
+        self._batches = BatchRunner(writer, clock, sleep, policy, self._accepted)
         self._loaded = False  # the store's round was read (once per process)
         self._pending: OfferRound | None = None  # staged, not done
         self._outcome_unstored = False  # the pending round's outcome is not stored yet
@@ -402,6 +399,10 @@ class OfferSync:
             else:
                 self.status.succeeded += 1
 
+    def _accepted(self, command: BatchCommand) -> None:
+        self.status.batch_commands_sent += 1
+        self.status.offers_written += len(command.offer_ids)
+
     def _failed(self, exc: PortError) -> float:
         status = self.status
         status.consecutive_failures += 1
@@ -412,106 +413,6 @@ class OfferSync:
             extra={"error": status.last_error, "retry_in_seconds": round(delay, 2)},
         )
         return delay
-
-
-class BatchRunner:
-    """Sends batch commands and follows them until Allegro reports every task final."""
-
-    def __init__(
-        self,
-        writer: OfferWriter,
-        clock: Clock,
-        sleep: Sleep,
-        limits: OfferSyncLimits,
-        status: OfferSyncStatus,
-    ) -> None:
-        self._writer = writer
-        self._clock = clock
-        self._sleep = sleep
-        self._limits = limits
-        self._status = status
-        self._timeouts: Counter[uuid.UUID] = Counter()  # waits that ended not final, per id
-
-    async def run(self, commands: Sequence[BatchCommand]) -> dict[uuid.UUID, dict[str, Failure]]:
-        """Each command's failed offers (an empty mapping: every offer succeeded). All are
-        sent before any is followed: Allegro works on them meanwhile."""
-        failures: dict[uuid.UUID, dict[str, Failure]] = {}
-        for command in commands:
-            refused = await self._send(command)
-            if refused is not None:
-                failures[command.command_id] = refused
-        for command in commands:
-            if command.command_id not in failures:
-                failures[command.command_id] = await self._outcome(command)
-        return failures
-
-    async def _send(self, command: BatchCommand) -> dict[str, Failure] | None:
-        """None when sent (now or before a crash); else the refusal, for every offer."""
-        try:
-            accepted = await self._writer.send(command)
-        except CommandIdUsed:
-            accepted = False
-        except AllegroRejected as exc:  # the whole command refused: a result, not a retry
-            log.warning(
-                "batch command refused",
-                extra={"command_id": str(command.command_id), "code": exc.code},
-            )
-            return _all_failed(command, exc)
-        if accepted:
-            self._status.batch_commands_sent += 1
-            self._status.offers_written += len(command.offer_ids)
-        else:
-            log.info("batch command sent before", extra={"command_id": str(command.command_id)})
-        return None
-
-    async def _outcome(self, command: BatchCommand) -> dict[str, Failure]:
-        limits = self._limits
-        started = self._clock.now()
-        delay = limits.report_first_delay
-        try:
-            while not (report := await self._writer.report(command)).final:
-                waited = (self._clock.now() - started).total_seconds()
-                if waited >= limits.report_max_wait:
-                    return self._timed_out(command, waited)
-                await self._sleep(min(delay, limits.report_max_wait - waited))
-                delay = min(delay * 2, limits.report_max_delay)
-            self._timeouts.pop(command.command_id, None)
-            if report.failed <= 0:
-                return {}
-            tasks = await self._writer.tasks(command)
-        except AllegroRejected as exc:  # Allegro refuses to report it: a result, not a loop
-            self._timeouts.pop(command.command_id, None)
-            return _all_failed(command, exc)
-        offers = set(command.offer_ids)
-        return {
-            task.offer_id: Failure.bounded(task.message, task.code)
-            for task in tasks
-            if task.status == "FAIL" and task.offer_id in offers
-        }
-
-    def _timed_out(self, command: BatchCommand, waited: float) -> dict[str, Failure]:
-        """Raises BatchReportTimeout (the round is held and tried again) until the command
-        has timed out `report_timeouts` times; then every offer of it fails."""
-        command_id = command.command_id
-        self._timeouts[command_id] += 1
-        waits = self._timeouts[command_id]
-        if waits < self._limits.report_timeouts:
-            raise BatchReportTimeout(f"batch command {command_id} not final after {waited:.0f} s")
-        del self._timeouts[command_id]
-        log.warning(
-            "batch command never final, its offers answered as failed",
-            extra={"command_id": str(command_id), "waits": waits},
-        )
-        message = (
-            f"Allegro did not report batch command {command_id} final after {waits} waits of "
-            f"{self._limits.report_max_wait:.0f} s: whether it was applied is unknown"
-        )
-        return dict.fromkeys(command.offer_ids, Failure.bounded(message, BATCH_NOT_FINAL))
-
-
-def _all_failed(command: BatchCommand, exc: AllegroRejected) -> dict[str, Failure]:
-    failure = Failure.bounded(str(exc), exc.code)
-    return dict.fromkeys(command.offer_ids, failure)
 
 
 def _covers(records: Iterable[ReceivedOffer]) -> list[Position]:
