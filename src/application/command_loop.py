@@ -35,10 +35,10 @@ RECEIVE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
-class CommandStatus:
-    """What operators see of the command path (metrics, `/readyz`, `status`)."""
+class ResultCounts:
+    """What operators see of a command topic's path (metrics, `/readyz`, `status`): the
+    orders' commands here, the offers' in `offer_sync.OfferSyncStatus`."""
 
-    applied: int = 0
     succeeded: int = 0
     failed: int = 0
     # Failures by reason (`rejected`, `conflict`, `invalid`): what an operator acts on.
@@ -47,6 +47,27 @@ class CommandStatus:
     consecutive_failures: int = 0
     last_error: str | None = None
     lag: int | None = None  # records not yet delivered (the source's count; None: unknown)
+
+    def count(self, result: CommandResult) -> None:
+        if isinstance(result, CommandFailed):
+            self.failed += 1
+            self.failed_by_reason[result.reason.value] += 1
+        else:
+            self.succeeded += 1
+
+    def held(self, exc: PortError, backoff: Backoff, what: str) -> float:
+        """One more round failed by an outage: counted, logged as `what`; the wait before
+        the next one."""
+        self.consecutive_failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        delay = backoff.delay(self.consecutive_failures)
+        log.warning(what, extra={"error": self.last_error, "retry_in_seconds": round(delay, 2)})
+        return delay
+
+
+@dataclass(slots=True)
+class CommandStatus(ResultCounts):
+    applied: int = 0
 
 
 class CommandLoop:
@@ -129,11 +150,7 @@ class CommandLoop:
         await self._sender.send([self._encoder.encode_result(result)])
         await self._source.commit(record.position)
         self.status.applied += 1
-        if isinstance(result, CommandFailed):
-            self.status.failed += 1
-            self.status.failed_by_reason[result.reason.value] += 1
-        else:
-            self.status.succeeded += 1
+        self.status.count(result)
         log.info(
             "command done",
             extra={
@@ -156,15 +173,7 @@ class CommandLoop:
         )
 
     def _failed(self, exc: PortError) -> float:
-        status = self.status
-        status.consecutive_failures += 1
-        status.last_error = f"{type(exc).__name__}: {exc}"
-        delay = self._backoff.delay(status.consecutive_failures)
-        log.warning(
-            "command held, will retry",
-            extra={"error": status.last_error, "retry_in_seconds": round(delay, 2)},
-        )
-        return delay
+        return self.status.held(exc, self._backoff, "command held, will retry")
 
 
 def _partitions(records: Sequence[ReceivedCommand]) -> set[int]:

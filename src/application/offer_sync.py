@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from application.batch_commands import BatchRunner, ReportPolicy, Sleep
+from application.command_loop import ResultCounts
 from application.offer_plan import (
     activations,
     finished_offers,
@@ -53,7 +53,7 @@ from application.ports.offers import (
 from application.ports.publisher import DeadLetter, MessageSender, OutboundMessage
 from application.sku_index import SkuIndex
 from application.stopping import unless_stopped
-from domain.commands import CommandFailed, CommandResult
+from domain.commands import CommandResult
 from domain.offers import REACTIVATED_ENDINGS, BatchCommand, OfferCommand, OfferRequest
 
 log = logging.getLogger(__name__)
@@ -79,20 +79,13 @@ class OfferSyncLimits:
 
 
 @dataclass(slots=True)
-class OfferSyncStatus:
+class OfferSyncStatus(ResultCounts):
     """What operators see of the inventory path (metrics, `status`)."""
 
     rounds: int = 0  # rounds done
     offers_written: int = 0  # offers in the batch commands Allegro accepted
     batch_commands_sent: int = 0  # batch commands Allegro accepted (a 409 is not counted)
-    succeeded: int = 0
-    failed: int = 0
-    failed_by_reason: Counter[str] = field(default_factory=Counter)
-    rejected_records: int = 0  # not commands at all: on the dead-letter topic
     pending_offers: int = 0  # offers of the staged round not done yet
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    lag: int | None = None  # records not yet delivered (the source's count; None: unknown)
 
 
 class OfferSync:
@@ -393,26 +386,14 @@ class OfferSync:
 
     def _count(self, results: Iterable[CommandResult]) -> None:
         for result in results:
-            if isinstance(result, CommandFailed):
-                self.status.failed += 1
-                self.status.failed_by_reason[result.reason.value] += 1
-            else:
-                self.status.succeeded += 1
+            self.status.count(result)
 
     def _accepted(self, command: BatchCommand) -> None:
         self.status.batch_commands_sent += 1
         self.status.offers_written += len(command.offer_ids)
 
     def _failed(self, exc: PortError) -> float:
-        status = self.status
-        status.consecutive_failures += 1
-        status.last_error = f"{type(exc).__name__}: {exc}"
-        delay = self._backoff.delay(status.consecutive_failures)
-        log.warning(
-            "offer round held, will retry",
-            extra={"error": status.last_error, "retry_in_seconds": round(delay, 2)},
-        )
-        return delay
+        return self.status.held(exc, self._backoff, "offer round held, will retry")
 
 
 def _covers(records: Iterable[ReceivedOffer]) -> list[Position]:
