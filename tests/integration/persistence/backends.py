@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 import psycopg
@@ -20,10 +20,16 @@ import pytest
 from psycopg import sql
 
 from adapters.persistence import (
+    POSTGRES_MIGRATIONS,
+    SQLITE_MIGRATIONS,
     MemoryStateStore,
     MemoryTokenStore,
+    PostgresDatabase,
     PostgresLocation,
+    PostgresStateStore,
+    SqliteDatabase,
     SqliteLocation,
+    SqliteStateStore,
     StateLocation,
     TokenCipher,
     state_store_resource,
@@ -125,3 +131,37 @@ async def open_backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
         backend = Backend(kind, location)
         stack.push_async_callback(backend.close_stores)
         yield backend
+
+
+Database = SqliteDatabase | PostgresDatabase
+
+
+async def open_database(
+    location: StateLocation, count: int | None = None, *, read_only: bool = False
+) -> Database:
+    """The durable database at `location`, migrated by its first `count` migrations (all:
+    None), as a release with that many left it."""
+    access: Literal["create", "read_only"] = "read_only" if read_only else "create"
+    if isinstance(location, SqliteLocation):
+        return await SqliteDatabase.open(location.path, SQLITE_MIGRATIONS[:count], access=access)
+    assert isinstance(location, PostgresLocation)
+    return await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:count], access=access)
+
+
+def migrations_before(location: StateLocation, description: str) -> int:
+    """How many migrations came before the one whose description holds `description`: what
+    the release before it had (later releases add theirs after it)."""
+    released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
+    [index] = [i for i, m in enumerate(released) if description in m.description]
+    return index
+
+
+async def open_previous_release(location: StateLocation, description: str) -> Database:
+    """The database as the release before the migration `description` left it."""
+    return await open_database(location, migrations_before(location, description))
+
+
+def state_store_on(database: Database) -> SqliteStateStore | PostgresStateStore:
+    if isinstance(database, SqliteDatabase):
+        return SqliteStateStore(database)
+    return PostgresStateStore(database)

@@ -12,11 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.persistence import (
-    POSTGRES_MIGRATIONS,
-    SQLITE_MIGRATIONS,
-    PostgresDatabase,
     PostgresStateStore,
-    SqliteDatabase,
     SqliteLocation,
     SqliteStateStore,
     StateLocation,
@@ -26,20 +22,16 @@ from application.ports.state import Cursor, Quarantined, StagedBatch
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
-from tests.integration.persistence.backends import DURABLE_KINDS, open_backend
+from tests.integration.persistence.backends import (
+    DURABLE_KINDS,
+    open_backend,
+    open_database,
+    open_previous_release,
+    state_store_on,
+)
 
 ACCOUNT = "shop"
 PAID = StatusTriple(OrderStatus.NEW, PaymentStatus.PAID, None)
-
-
-async def open_previous_release(location: StateLocation) -> SqliteDatabase | PostgresDatabase:
-    """The database as the previous release migrated it: the migrations before the index's
-    (later releases add theirs after it)."""
-    released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
-    [index] = [i for i, m in enumerate(released) if "dead-letter index" in m.description]
-    if isinstance(location, SqliteLocation):
-        return await SqliteDatabase.open(location.path, SQLITE_MIGRATIONS[:index])
-    return await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:index])
 
 
 @pytest.fixture(params=DURABLE_KINDS)
@@ -50,15 +42,13 @@ async def location(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 async def open_store(location: StateLocation) -> SqliteStateStore | PostgresStateStore:
-    if isinstance(location, SqliteLocation):
-        return SqliteStateStore(await SqliteDatabase.open(location.path))
-    return PostgresStateStore(await PostgresDatabase.open(location))
+    return state_store_on(await open_database(location))
 
 
 async def test_an_older_database_gets_the_index_and_keeps_its_state(
     location: StateLocation,
 ) -> None:
-    old = await open_previous_release(location)
+    old = await open_previous_release(location, "dead-letter index")
     async with old.transaction("arrange") as connection:
         await connection.execute("INSERT INTO cursors (account, position) VALUES ('shop', '9')")
         await connection.execute(
@@ -114,7 +104,7 @@ PREVIOUS_RELEASE_STAGED = json.dumps(
 async def test_a_batch_staged_by_the_previous_release_is_loaded_and_committed(
     location: StateLocation,
 ) -> None:
-    old = await open_previous_release(location)
+    old = await open_previous_release(location, "dead-letter index")
     insert = "INSERT INTO staged_batches (account, payload) VALUES (%s, %s)"
     if isinstance(location, SqliteLocation):
         insert = "INSERT INTO staged_batches (account, payload) VALUES (?, ?)"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
 
 import aiosqlite
 import pytest
@@ -17,13 +16,10 @@ from adapters.persistence import (
     SQLITE_MIGRATIONS,
     LeaseFence,
     LeaseLost,
-    PostgresDatabase,
     PostgresLease,
     PostgresLocation,
-    PostgresStateStore,
     SqliteDatabase,
     SqliteLocation,
-    SqliteStateStore,
     StateLocation,
 )
 from adapters.persistence.postgres_offer_store import PostgresOfferStore
@@ -38,46 +34,27 @@ from tests.contract.test_offer_store_contract import (
     make_staged,
 )
 from tests.contract.test_state_store_contract import make_batch
-from tests.integration.persistence.backends import DURABLE_KINDS, open_backend
+from tests.integration.persistence.backends import (
+    DURABLE_KINDS,
+    Database,
+    migrations_before,
+    open_backend,
+    open_database,
+    state_store_on,
+)
 
 ACCOUNT = "shop-a"
 OFFER_TABLES = {"offer_cursors", "offer_records", "staged_offers", "offer_rounds", "ended_offers"}
-
-Database = SqliteDatabase | PostgresDatabase
 
 
 def latest(location: StateLocation) -> int:
     return len(SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS)
 
 
-def before_offers(location: StateLocation) -> int:
-    """How many migrations the previous release had: those before the offer tables (later
-    releases add theirs after it)."""
-    released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
-    [index] = [i for i, m in enumerate(released) if m.description.startswith("offers:")]
-    return index
-
-
-async def open_database(
-    location: StateLocation, count: int | None = None, *, read_only: bool = False
-) -> Database:
-    access: Literal["create", "read_only"] = "read_only" if read_only else "create"
-    if isinstance(location, SqliteLocation):
-        return await SqliteDatabase.open(location.path, SQLITE_MIGRATIONS[:count], access=access)
-    assert isinstance(location, PostgresLocation)
-    return await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:count], access=access)
-
-
 def offer_store_on(database: Database) -> SqliteOfferStore | PostgresOfferStore:
     if isinstance(database, SqliteDatabase):
         return SqliteOfferStore(database)
     return PostgresOfferStore(database)
-
-
-def state_store_on(database: Database) -> SqliteStateStore | PostgresStateStore:
-    if isinstance(database, SqliteDatabase):
-        return SqliteStateStore(database)
-    return PostgresStateStore(database)
 
 
 async def tables(database: Database) -> set[str]:
@@ -103,7 +80,7 @@ async def location(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 async def arrange_previous_release(location: StateLocation) -> None:
     """The order state the previous release left: a cursor, and a batch staged by a crash."""
-    old = await open_database(location, before_offers(location))
+    old = await open_database(location, migrations_before(location, "offers:"))
     try:
         assert not await tables(old) & OFFER_TABLES
         previous = state_store_on(old)
@@ -167,7 +144,7 @@ async def test_a_read_only_open_never_migrates_the_previous_release(
     with pytest.raises(StateStoreError, match="older than this release writes"):
         await open_database(location, read_only=True)
 
-    old = await open_database(location, before_offers(location), read_only=True)
+    old = await open_database(location, migrations_before(location, "offers:"), read_only=True)
     try:
         assert not await tables(old) & OFFER_TABLES
     finally:

@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.persistence import (
-    POSTGRES_MIGRATIONS,
-    SQLITE_MIGRATIONS,
-    PostgresDatabase,
     PostgresStateStore,
-    SqliteDatabase,
     SqliteLocation,
     SqliteStateStore,
     StateLocation,
@@ -24,22 +20,18 @@ from application.ports.state import Cursor
 from domain.mapping import StatusTriple
 from domain.policy import OrderRecord
 from domain.statuses import OrderStatus, PaymentStatus
-from tests.integration.persistence.backends import DURABLE_KINDS, open_backend
+from tests.integration.persistence.backends import (
+    DURABLE_KINDS,
+    open_backend,
+    open_database,
+    open_previous_release,
+    state_store_on,
+)
 
 ACCOUNT = "shop"
 CONTENT = "1;buyer=0123456789abcdef;shipping_address=fedcba9876543210"
 PAID = StatusTriple(OrderStatus.NEW, PaymentStatus.PAID, None)
 SHIPPED = StatusTriple(OrderStatus.SHIPPED, PaymentStatus.PAID, "SENT")
-
-
-async def open_previous_release(location: StateLocation) -> SqliteDatabase | PostgresDatabase:
-    """The database as the previous release migrated it: every migration before the one
-    adding the content column (later releases add theirs after it)."""
-    released = SQLITE_MIGRATIONS if isinstance(location, SqliteLocation) else POSTGRES_MIGRATIONS
-    [index] = [i for i, m in enumerate(released) if "content's fingerprint" in m.description]
-    if isinstance(location, SqliteLocation):
-        return await SqliteDatabase.open(location.path, SQLITE_MIGRATIONS[:index])
-    return await PostgresDatabase.open(location, POSTGRES_MIGRATIONS[:index])
 
 
 @pytest.fixture(params=DURABLE_KINDS)
@@ -50,15 +42,13 @@ async def location(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 async def open_store(location: StateLocation) -> SqliteStateStore | PostgresStateStore:
-    if isinstance(location, SqliteLocation):
-        return SqliteStateStore(await SqliteDatabase.open(location.path))
-    return PostgresStateStore(await PostgresDatabase.open(location))
+    return state_store_on(await open_database(location))
 
 
 async def test_old_records_read_back_with_content_none_and_take_one_later(
     location: StateLocation,
 ) -> None:
-    old = await open_previous_release(location)
+    old = await open_previous_release(location, "content's fingerprint")
     async with old.transaction("arrange") as connection:
         await connection.execute(
             "INSERT INTO order_records (account, checkout_form_id, revision, order_status, "
@@ -102,7 +92,7 @@ PREVIOUS_RELEASE_STAGED = json.dumps(
 async def test_a_batch_staged_by_the_previous_release_commits_with_content_none(
     location: StateLocation,
 ) -> None:
-    old = await open_previous_release(location)
+    old = await open_previous_release(location, "content's fingerprint")
     insert = "INSERT INTO staged_batches (account, payload) VALUES (%s, %s)"
     if isinstance(location, SqliteLocation):
         insert = "INSERT INTO staged_batches (account, payload) VALUES (?, ?)"
