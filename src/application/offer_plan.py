@@ -21,8 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from application.ports.commands import Position
-from application.ports.offers import Failure as Failure  # re-exported: imported from here too
-from application.ports.offers import OfferRound
+from application.ports.offers import Failure, OfferRound
 from domain.commands import CommandFailed, CommandResult, CommandSucceeded, FailureReason
 from domain.money import Money
 from domain.offers import (

@@ -17,7 +17,7 @@ by a done round are committed and never applied again: the service keeps, per pa
 last offset answered (a map that only grows, stored with every round), and skips any record at
 or before it, however it comes back (an offset commit lost in a crash, a rebalance). An outage
 (Allegro, the broker, the store) holds the round and backs off; a SKU without offers, a task
-Allegro failed and a batch command Allegro never finalises (after `report_timeouts` waits)
+Allegro failed and a batch command Allegro never finalises (after `ReportPolicy.timeouts` waits)
 are results (`CommandFailed`, `rejected`), never a retry loop.
 """
 
@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from application.batch_commands import BatchRunner, ReportPolicy, Sleep
 from application.command_loop import ResultCounts
@@ -38,6 +38,7 @@ from application.offer_plan import (
     plan_round,
     restocked_offers,
     round_results,
+    round_span,
 )
 from application.outbox import uninterrupted
 from application.poll_loop import Backoff
@@ -69,13 +70,9 @@ class OfferSyncLimits:
     gather_wait_seconds: float = 0.05  # each further receive waits this long
     # A round holds this many records, or up to one receive more (a receive is not split).
     max_records: int = 5000
-    report_first_delay: float = 0.2  # between two reads of a batch command's report...
-    report_max_delay: float = 5.0  # ...doubling up to this
-    # A batch command not final after this long is an outage: the round stays staged...
-    report_max_wait: float = 120.0
-    # ...until this many waits (counted per batch command, in this process) ended so: then
-    # its offers are answered as failed (`BATCH_NOT_FINAL`, application/batch_commands.py).
-    report_timeouts: int = 3
+    # How a batch command's report is read, and how long a round waits for it to be final
+    # before it is held, then answered as failed (`BATCH_NOT_FINAL`).
+    report: ReportPolicy = field(default_factory=ReportPolicy)
 
 
 @dataclass(slots=True)
@@ -116,14 +113,7 @@ class OfferSync:
         self._backoff = backoff or Backoff()
         self._limits = limits or OfferSyncLimits()
         self.status = status or OfferSyncStatus()
-        limits = self._limits
-        policy = ReportPolicy(
-            limits.report_first_delay,
-            limits.report_max_delay,
-            limits.report_max_wait,
-            limits.report_timeouts,
-        )
-        self._batches = BatchRunner(writer, clock, sleep, policy, self._accepted)
+        self._batches = BatchRunner(writer, clock, sleep, self._limits.report, self._accepted)
         self._loaded = False  # the store's round was read (once per process)
         self._pending: OfferRound | None = None  # staged, not done
         self._outcome_unstored = False  # the pending round's outcome is not stored yet
@@ -397,7 +387,7 @@ class OfferSync:
 
 
 def _covers(records: Iterable[ReceivedOffer]) -> list[Position]:
-    return list(_positions(_merged({}, (r.position for r in records))))
+    return list(round_span(r.position for r in records)[1])
 
 
 def _merged(last: Mapping[int, int], positions: Iterable[Position]) -> dict[int, int]:

@@ -71,16 +71,19 @@ class ImportPolicy:
         triple = self.mapping.derive(order, previous_payment)
         if record is None and not self.reached_trigger(order, revelation):
             return Decision((), None)  # before any digest: most reads of unpaid orders end here
-        digest = content_fingerprint(_full_order(order, triple, self.account))
+        content = _full_order(order, triple, self.account)  # built once: events take it as is
+        digest = content_fingerprint(content)
         if record is None:
-            imported = build_order_imported(order, triple, self.account, revelation)
+            imported = build_order_imported(order, self.account, revelation, content)
             return Decision((imported,), OrderRecord(order.id, order.revision, triple, digest))
         events: list[DomainEvent] = []
         if triple != record.published:
             events.append(self._status_changed(order, record, triple, revelation))
         changed = fingerprint.changed(record.content, digest)
         if changed:
-            events.append(build_order_updated(order, triple, self.account, revelation, changed))
+            events.append(
+                build_order_updated(order, self.account, revelation, content, digest, changed)
+            )
         if not events and digest == record.content:
             return Decision((), None)
         # An order recorded without a comparable fingerprint gets one, silently: an upgrade
@@ -138,8 +141,6 @@ class ImportPolicy:
 # a change of content makes an `OrderUpdated` (the status triple has `OrderStatusChanged`).
 _NOT_CONTENT = frozenset(
     {
-        "event_id",
-        "occurred_at",
         "account",
         "marketplace",
         "external_id",
@@ -147,7 +148,6 @@ _NOT_CONTENT = frozenset(
         "order_status",
         "payment_status",
         "fulfillment_status",
-        "changed",
     }
 )
 
@@ -161,27 +161,28 @@ def content_fingerprint(order: Mapping[str, Any]) -> str:
 
 
 def build_order_imported(
-    order: OrderSnapshot, triple: StatusTriple, account: str, revelation: Revelation
+    order: OrderSnapshot, account: str, revelation: Revelation, content: dict[str, Any]
 ) -> OrderImported:
+    """`content`: the order as `_full_order` gives it (the decision built it once)."""
     return OrderImported(
         event_id=event_id(account, order.id, order.revision, OrderImported.event_type),
         occurred_at=_import_time(order, revelation),
-        **_full_order(order, triple, account),
+        **content,
     )
 
 
 def build_order_updated(
     order: OrderSnapshot,
-    triple: StatusTriple,
     account: str,
     revelation: Revelation,
+    content: dict[str, Any],
+    digest: str,
     changed: tuple[str, ...],
 ) -> OrderUpdated:
-    """`event_id` over the revision and the content fingerprint; `occurred_at` from the form
-    (its `updatedAt`: buyer-side changes move it), so the journal path, a sweep and a replay
-    publish the same bytes. No `reason`: which path revealed it must not change the bytes."""
-    content = _full_order(order, triple, account)
-    digest = content_fingerprint(content)
+    """`event_id` over the revision and the content fingerprint (`digest`, of `content`);
+    `occurred_at` from the form (its `updatedAt`: buyer-side changes move it), so the journal
+    path, a sweep and a replay publish the same bytes. No `reason`: which path revealed it
+    must not change the bytes."""
     return OrderUpdated(
         event_id=event_id(account, order.id, order.revision, OrderUpdated.event_type, digest),
         occurred_at=order.updated_at or _import_time(order, revelation),

@@ -129,10 +129,6 @@ class HealthChecks:
         self._stale_after = stale_after
         self._paths: dict[str, PathStatus] = {}  # the paths beside the import, by name
 
-    def watch_commands(self, status: CommandStatus) -> None:
-        """Reports the command path in `/readyz`, as `degraded` (module docstring)."""
-        self.watch_path("commands", status)
-
     def watch_path(self, name: str, status: PathStatus) -> None:
         """Reports a path beside the import (`commands`, `offer_sync`, `offer_events`) in
         `/readyz`, as `degraded` while it fails."""
@@ -171,10 +167,6 @@ class HealthChecks:
         if not moments:
             return True
         return self._clock.now() - max(moments) < self._stale_after
-
-    def commands_failing(self) -> str | None:
-        """Why the command path is failing now, or None."""
-        return self.path_failing("commands")
 
     def path_failing(self, name: str) -> str | None:
         """Why the path `name` is failing now, or None. Only the poller runs these paths: a
@@ -337,7 +329,7 @@ def register_commands(
     (COMMANDS_ENABLED); with it off, neither mentions it."""
     if not enabled:
         return
-    checks.watch_commands(status)
+    checks.watch_path("commands", status)
     metrics.command_path(status, account, lambda: service.polling)
 
 

@@ -3,6 +3,7 @@ service's environment and a Kafka view of the topics."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -14,10 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kafka.config import KafkaConfig
+from application.ports.publisher import COMMAND_RESULTS
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
 from sandbox.allegro.faults import Verdict
 from sandbox.allegro.lifecycles import Interleaver
-from tests.support.process import wait_until
+from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH
+from tests.support.process import (
+    CLI,
+    FAILPOINT_CLI,
+    KILLED,
+    POLL_SECONDS,
+    ServiceProcess,
+    WaitTimeout,
+    wait_until,
+)
 from tests.support.service import service_env
 
 ACCOUNT = "e2e"  # what `service_env` configures
@@ -204,3 +215,66 @@ class Kills:
 
     def describe(self) -> str:
         return ", ".join(f"{self.by[kind]} {kind}" for kind in self.least_by)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCrashPlan:
+    """How a command-path crash run kills the service: by a failpoint on the sends that hold
+    command results (before / after the results are published, with `probability` per send),
+    or by the test: at a random moment of start-up, or just after `applying` says the run is
+    applying something."""
+
+    probability: float
+    start_up_after: tuple[float, float]
+    applying_after: tuple[float, float]
+    applying: Callable[[ServiceProcess], bool]
+    applying_what: str
+    max_run: float = 40.0
+    applying_poll: float = POLL_SECONDS  # how often `applying` is asked
+
+
+def command_crash_run(
+    env: dict[str, str], rng: random.Random, kind: str, kills: Kills, plan: CommandCrashPlan
+) -> None:
+    """One run of the service, which dies by its failpoint (`kind` is one) or is SIGKILLed by
+    the test (`start-up`, `applying`): the kill is counted in `kills`, and a run that ends by
+    itself fails the test."""
+    if kind in (CRASH_BEFORE_PUBLISH, CRASH_AFTER_PUBLISH):
+        run_env = {
+            **env,
+            "OPENOMS_FAILPOINTS": f"{kind}:{plan.probability}",
+            # only a send holding a command result: the import's and the offer events'
+            # sends pass untouched
+            "OPENOMS_FAILPOINT_CHANNELS": COMMAND_RESULTS,
+        }
+        module = FAILPOINT_CLI
+    else:
+        run_env, module = env, CLI
+    kills.runs += 1
+    with ServiceProcess(run_env, "run", module=module) as service:
+        if kind == "start-up":
+            ended = service.exits_within(rng.uniform(*plan.start_up_after))
+        elif kind == "applying":
+            with contextlib.suppress(WaitTimeout):  # nothing left to apply: killed idle
+                service.wait_for(
+                    lambda: plan.applying(service),
+                    within=plan.max_run,
+                    what=plan.applying_what,
+                    poll=plan.applying_poll,
+                )
+            ended = service.exits_within(rng.uniform(*plan.applying_after))
+        else:
+            ended = service.exits_within(plan.max_run)
+        if ended:
+            crashed_on_purpose = (
+                service.returncode == KILLED and service.count(f"failpoint {kind}: SIGKILL") == 1
+            )
+            assert crashed_on_purpose, (
+                f"the service ended by itself ({service.returncode}):\n{service.stderr_tail()}"
+            )
+            kills.by[kind] += 1
+            kills.log.append("B" if kind == CRASH_BEFORE_PUBLISH else "A")
+        else:
+            assert service.kill() == KILLED
+            kills.by["test"] += 1
+            kills.log.append("S" if kind == "start-up" else "T")

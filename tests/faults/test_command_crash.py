@@ -17,7 +17,6 @@ Expected values come from the commands the test sent and the simulator's state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import threading
 import time
@@ -27,14 +26,15 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from application.ports.publisher import COMMAND_RESULTS
 from sandbox.allegro import SimulatorConfig, SimulatorServer
 from sandbox.allegro.gateway import is_rest
 from tests.faults.harness import (
     GENEROUS_SIMULATOR_LIMIT,
+    CommandCrashPlan,
     InstrumentedState,
     Kills,
     OrderStream,
+    command_crash_run,
     elapsed_since,
     env_for,
     sliding_window_max,
@@ -52,9 +52,8 @@ from tests.support.commands import (
     status_problems,
     waybills,
 )
-from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH
 from tests.support.kafka_reader import read_topic
-from tests.support.process import CLI, FAILPOINT_CLI, KILLED, ServiceProcess, WaitTimeout
+from tests.support.process import ServiceProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,7 +82,6 @@ RESULTS_WITHIN = 60.0
 # A write whose answer is lost (a 500 after the effect): the shipment exists, the service
 # does not know; the retry must find it.
 LOST_WRITE_RATE = 0.03
-FAILPOINTS = (CRASH_BEFORE_PUBLISH, CRASH_AFTER_PUBLISH)
 
 
 def command_plan(orders: list[str], rng: random.Random) -> tuple[list[Command], list[Command]]:
@@ -111,43 +109,14 @@ def command_plan(orders: list[str], rng: random.Random) -> tuple[list[Command], 
     return distinct, records
 
 
-def one_run(env: dict[str, str], rng: random.Random, kind: str, kills: Kills) -> None:
-    """Start the service; it dies by its failpoint, or the test SIGKILLs it."""
-    if kind in FAILPOINTS:
-        run_env = {
-            **env,
-            "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}",
-            # only a send holding a command result: the import's batches pass untouched
-            "OPENOMS_FAILPOINT_CHANNELS": COMMAND_RESULTS,
-        }
-        module = FAILPOINT_CLI
-    else:
-        run_env, module = env, CLI
-    kills.runs += 1
-    with ServiceProcess(run_env, "run", module=module) as service:
-        if kind == "start-up":
-            ended = service.exits_within(rng.uniform(*START_UP_KILL_AFTER))
-        elif kind == "applying":
-            with contextlib.suppress(WaitTimeout):  # no backlog left: killed idle
-                service.wait_for(
-                    lambda: service.count("command done") > 0, within=MAX_RUN, what="a command done"
-                )
-            ended = service.exits_within(rng.uniform(*APPLYING_KILL_AFTER))
-        else:
-            ended = service.exits_within(MAX_RUN)
-        if ended:
-            crashed_on_purpose = (
-                service.returncode == KILLED and service.count(f"failpoint {kind}: SIGKILL") == 1
-            )
-            assert crashed_on_purpose, (
-                f"the service ended by itself ({service.returncode}):\n{service.stderr_tail()}"
-            )
-            kills.by[kind] += 1
-            kills.log.append("B" if kind == CRASH_BEFORE_PUBLISH else "A")
-        else:
-            assert service.kill() == KILLED
-            kills.by["test"] += 1
-            kills.log.append("S" if kind == "start-up" else "T")
+PLAN = CommandCrashPlan(
+    probability=PROBABILITY,
+    start_up_after=START_UP_KILL_AFTER,
+    applying_after=APPLYING_KILL_AFTER,
+    applying=lambda service: service.count("command done") > 0,
+    applying_what="a command done",
+    max_run=MAX_RUN,
+)
 
 
 async def wait_for_result_count(bootstrap: str, topic: str, count: int, within: float) -> None:
@@ -190,7 +159,7 @@ async def test_sigkills_while_commands_flow_lose_and_double_nothing(
             chunk = records[produced : produced + CHUNK]
             await send_commands(bootstrap, kafka_topics.topic_commands, chunk)
             produced += len(chunk)
-            one_run(env, rng, ROTATION[kills.runs % len(ROTATION)], kills)
+            command_crash_run(env, rng, ROTATION[kills.runs % len(ROTATION)], kills, PLAN)
         # A clean run, left running until every command has its result.
         with ServiceProcess(env, "run") as service:
             results = await results_once_all_answered(

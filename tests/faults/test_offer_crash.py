@@ -16,7 +16,6 @@ byte-identical. Expected values come from the commands the test sent and the sim
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from collections import Counter
@@ -25,14 +24,19 @@ from pathlib import Path
 import pytest
 
 from adapters.kafka.config import KafkaConfig
-from application.ports.publisher import COMMAND_RESULTS
 from sandbox.allegro import SimulatorConfig, SimulatorServer, SimulatorState
-from tests.faults.harness import GENEROUS_SIMULATOR_LIMIT, Kills, elapsed_since, env_for
+from tests.faults.harness import (
+    GENEROUS_SIMULATOR_LIMIT,
+    CommandCrashPlan,
+    Kills,
+    command_crash_run,
+    elapsed_since,
+    env_for,
+)
 from tests.support.commands import Command, Results, results_once_all_answered
-from tests.support.failpoints import CRASH_AFTER_PUBLISH, CRASH_BEFORE_PUBLISH
 from tests.support.kafka_reader import read_topic
 from tests.support.offers import send_offer_commands, set_stock, skus_of, stock_of
-from tests.support.process import CLI, FAILPOINT_CLI, KILLED, ServiceProcess, WaitTimeout
+from tests.support.process import ServiceProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,7 +53,6 @@ LEVELS = (0, 0, 3, 5, 8, 13, 21, 34)
 # is marked done: the results are sent again, byte for byte), a SIGKILL by the test just
 # after a batch command of the run reached Allegro (the round half sent).
 ROTATION = ("crash_before_publish", "start-up", "crash_after_publish", "applying")
-FAILPOINTS = (CRASH_BEFORE_PUBLISH, CRASH_AFTER_PUBLISH)
 # One send holds a whole round's results: the failpoint fires on the run's first one.
 PROBABILITY = 1.0
 MIN_KILLS = {"crash_before_publish": 3, "crash_after_publish": 3, "test": 6}
@@ -66,49 +69,18 @@ def stock_burst(skus: list[str], count: int, rng: random.Random) -> list[Command
     return [set_stock(rng.choice(skus), rng.choice(LEVELS)) for _ in range(count)]
 
 
-def one_run(
-    env: dict[str, str], state: SimulatorState, rng: random.Random, kind: str, kills: Kills
-) -> None:
-    """Start the service; it dies by its failpoint, or the test SIGKILLs it."""
-    if kind in FAILPOINTS:
-        run_env = {
-            **env,
-            "OPENOMS_FAILPOINTS": f"{kind}:{PROBABILITY}",
-            # only a send holding a command result: the offer events' sends pass untouched
-            "OPENOMS_FAILPOINT_CHANNELS": COMMAND_RESULTS,
-        }
-        module = FAILPOINT_CLI
-    else:
-        run_env, module = env, CLI
-    kills.runs += 1
+def crash_plan(state: SimulatorState) -> CommandCrashPlan:
+    """`applying`: a batch command reached Allegro since the run began."""
     puts_before = len(state.offer_command_puts())
-    with ServiceProcess(run_env, "run", module=module) as service:
-        if kind == "start-up":
-            ended = service.exits_within(rng.uniform(*START_UP_KILL_AFTER))
-        elif kind == "applying":
-            with contextlib.suppress(WaitTimeout):  # nothing sent: killed idle
-                service.wait_for(
-                    lambda: len(state.offer_command_puts()) > puts_before,
-                    within=MAX_RUN,
-                    what="a batch command PUT",
-                    poll=0.01,
-                )
-            ended = service.exits_within(rng.uniform(*APPLYING_KILL_AFTER))
-        else:
-            ended = service.exits_within(MAX_RUN)
-        if ended:
-            crashed_on_purpose = (
-                service.returncode == KILLED and service.count(f"failpoint {kind}: SIGKILL") == 1
-            )
-            assert crashed_on_purpose, (
-                f"the service ended by itself ({service.returncode}):\n{service.stderr_tail()}"
-            )
-            kills.by[kind] += 1
-            kills.log.append("B" if kind == CRASH_BEFORE_PUBLISH else "A")
-        else:
-            assert service.kill() == KILLED
-            kills.by["test"] += 1
-            kills.log.append("S" if kind == "start-up" else "T")
+    return CommandCrashPlan(
+        probability=PROBABILITY,
+        start_up_after=START_UP_KILL_AFTER,
+        applying_after=APPLYING_KILL_AFTER,
+        applying=lambda service: len(state.offer_command_puts()) > puts_before,
+        applying_what="a batch command PUT",
+        max_run=MAX_RUN,
+        applying_poll=0.01,
+    )
 
 
 def last_values(commands: list[Command]) -> dict[str, int]:
@@ -173,7 +145,9 @@ async def test_sigkills_during_a_stock_burst_lose_and_double_nothing(
             chunk = stock_burst(sorted(skus), CHUNK, rng)
             await send_offer_commands(bootstrap, kafka_topics.topic_offer_commands, chunk)
             commands += chunk
-            one_run(env, state, rng, ROTATION[kills.runs % len(ROTATION)], kills)
+            command_crash_run(
+                env, rng, ROTATION[kills.runs % len(ROTATION)], kills, crash_plan(state)
+            )
         # A clean run, left running until every command has its result.
         with ServiceProcess(env, "run") as service:
             await results_once_all_answered(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 from application.offer_plan import (
     UNKNOWN_SKU,
-    Failure,
     activations,
     finished_offers,
     on_base_marketplace,
@@ -20,6 +19,7 @@ from application.offer_plan import (
     round_span,
 )
 from application.ports.commands import Position
+from application.ports.offers import Failure
 from domain.commands import CommandFailed, CommandSucceeded, FailureReason
 from domain.money import Money
 from domain.offers import (

@@ -17,6 +17,7 @@ import pytest
 from adapters.inmemory import InMemoryEventPublisher
 from adapters.kafka.commands import KafkaResultEncoder
 from adapters.persistence.memory_offer_store import MemoryOfferStore
+from application.batch_commands import ReportPolicy
 from application.offer_sync import OfferSync, OfferSyncLimits, Sleep
 from application.poll_loop import Backoff
 from application.ports import AllegroUnavailable, PublishError
@@ -532,7 +533,7 @@ async def test_report_polling_backs_off_from_0_2_to_5_seconds() -> None:
 async def test_a_command_allegro_never_finishes_is_an_outage_after_a_bounded_wait() -> None:
     world = World()
     world.writer.final_after = 10**9
-    sync = world.process(report_max_wait=30.0)
+    sync = world.process(report=ReportPolicy(max_wait=30.0))
     add(world, 0, stock("B", 5))
 
     assert await sync.step() > 0
@@ -548,7 +549,7 @@ async def test_a_command_allegro_never_finishes_is_an_outage_after_a_bounded_wai
 async def test_a_command_allegro_never_finalises_fails_its_offers_after_3_waits() -> None:
     world = World()
     world.writer.final_after = 10**9
-    sync = world.process(report_max_wait=30.0)
+    sync = world.process(report=ReportPolicy(max_wait=30.0))
     [command_id] = add(world, 0, stock("B", 5))
 
     assert await sync.step() > 0
@@ -577,7 +578,7 @@ async def test_a_command_answered_as_never_final_is_answered_the_same_after_a_cr
     world = World()
     world.writer.final_after = 10**9
     add(world, 0, stock("B", 5))
-    sync = world.process(report_max_wait=30.0, report_timeouts=1)
+    sync = world.process(report=ReportPolicy(max_wait=30.0, timeouts=1))
 
     async def crash(account: str, ended: object, reactivated: object) -> None:
         raise Crash
