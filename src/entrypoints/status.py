@@ -526,7 +526,8 @@ async def _lag(
     return lag, None, AllegroReach(True, None, _since(started))
 
 
-OffsetsReader = Callable[[KafkaConfig, str], Awaitable[tuple[PartitionOffsets, ...]]]
+# (config, topic, group) -> the group's offsets on the topic
+OffsetsReader = Callable[[KafkaConfig, str, str], Awaitable[tuple[PartitionOffsets, ...]]]
 
 
 class CommandTopicMissing(Exception):
@@ -563,15 +564,11 @@ async def consumer_path(
     if not settings.kafka_bootstrap_servers:
         return path(error="KAFKA_BOOTSTRAP_SERVERS is not set")
     config = kafka_config(settings)
-    if topic != config.topic_commands:  # the offer commands: read as the topic of commands
-        config = dataclasses.replace(
-            config, topic_commands=topic, topic_offer_commands=config.topic_commands
-        )
     # Each request may take at most the whole deadline; aiokafka's default is 40 s.
     config = dataclasses.replace(config, request_timeout_ms=max(int(deadline * 1000), 1))
     try:
         async with asyncio.timeout(deadline):
-            partitions = await read(config, group)
+            partitions = await read(config, topic, group)
     except TimeoutError:
         return path(error=f"Kafka: no answer within {deadline:g} s")
     except CommandTopicMissing:
@@ -583,13 +580,14 @@ async def consumer_path(
     return path(partitions)
 
 
-async def read_command_offsets(config: KafkaConfig, group: str) -> tuple[PartitionOffsets, ...]:
+async def read_command_offsets(
+    config: KafkaConfig, topic: str, group: str
+) -> tuple[PartitionOffsets, ...]:
     """The group's committed offsets (the admin API's OffsetFetch) and the topic's first and
     next offsets (a consumer outside any group: ListOffsets), read only: no group is joined,
     so the running service's consumer is not rebalanced. The topic is looked up in the
     metadata of all topics, since naming it would create it on a broker with
     `auto.create.topics.enable`. Raises CommandTopicMissing, KafkaError or OSError."""
-    topic = config.topic_commands
     options = connection_options(config)
     admin = AIOKafkaAdminClient(**options)
     consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)

@@ -162,7 +162,7 @@ async def test_sigkills_while_commands_flow_lose_and_double_nothing(
             command_crash_run(env, rng, ROTATION[kills.runs % len(ROTATION)], kills, PLAN)
         # A clean run, left running until every command has its result.
         with ServiceProcess(env, "run") as service:
-            results = await results_once_all_answered(
+            await results_once_all_answered(
                 bootstrap, kafka_topics.topic_command_results, distinct, RESULTS_WITHIN
             )
             service.terminate()

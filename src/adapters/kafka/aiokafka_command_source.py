@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command, time_of
+from adapters.kafka.commands import MAX_COMMAND_BYTES, decode_command, raw_text, time_of
 from adapters.kafka.config import KafkaConfig, connection_options
 from adapters.kafka.offers import decode_offer_command
 from application.ports.commands import Position, Received, RecordSource
@@ -158,9 +158,9 @@ class AiokafkaRecordSource(RecordSource[C], Generic[C]):
             return self._decode(value, list(headers or ()), timestamp, position, self._account)
         except Exception as exc:
             logger.exception("a command record could not be decoded")
-            raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
-            at = time_of((), timestamp)
-            return Received(position, at, raw, unreadable=f"undecodable ({type(exc).__name__})")
+            at = time_of(list(headers or ()), timestamp)  # as a decoder gives it: replay-equal
+            reason = f"undecodable ({type(exc).__name__})"
+            return Received(position, at, raw_text(value), unreadable=reason)
 
     def lag(self) -> int | None:
         return self._lag

@@ -165,7 +165,7 @@ def open_record(
     """The rules every command topic's records share (README.md, Commands): a value of at
     most `MAX_COMMAND_BYTES`, a JSON object, a `command_id` that is a UUID."""
     at = time_of(headers, timestamp_ms)
-    raw = (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
+    raw = raw_text(value)
     if value is None:
         return Opened(at, raw, "the record has no value")
     if len(value) > MAX_COMMAND_BYTES:
@@ -182,6 +182,11 @@ def open_record(
     return Opened(at, raw, document=document, command_id=command_id)
 
 
+def raw_text(value: bytes | None) -> str:
+    """A record's value as text for a dead letter: bounded, undecodable bytes replaced."""
+    return (value or b"")[:MAX_COMMAND_BYTES].decode("utf-8", errors="replace")
+
+
 def is_foreign(document: dict[str, Any], account: str) -> bool:
     """A command naming another account: that account's service answers it."""
     return isinstance(document.get("account"), str) and document["account"] != account
@@ -196,23 +201,27 @@ def decode_command(
 ) -> ReceivedCommand:
     """One record of the command topic, read as far as it can be (see the module docstring)."""
     opened = open_record(value, headers, timestamp_ms)
-    at, raw, document = opened.at, opened.raw, opened.document
-    if opened.unreadable is not None:
+    at, raw, document, command_id = opened.at, opened.raw, opened.document, opened.command_id
+    if opened.unreadable is not None or command_id is None:
         return ReceivedCommand(position, at, raw, unreadable=opened.unreadable)
     if is_foreign(document, account):
         return ReceivedCommand(position, at, raw, foreign=True)
+
+    def refused(why: str) -> ReceivedCommand:
+        return _refused(position, at, raw, document, command_id, account, why)
+
     command_type = document.get("command_type")
     model = _MESSAGES.get(command_type) if isinstance(command_type, str) else None
     if model is None:
-        return _refused(position, at, raw, document, account, "command_type is not a known command")
+        return refused("command_type is not a known command")
     try:
         message = model.model_validate(document)
     except ValidationError as exc:
-        return _refused(position, at, raw, document, account, first_problem(exc))
+        return refused(first_problem(exc))
     try:
         command = _command(message)
     except (InvalidCommand, DomainError) as exc:
-        return _refused(position, at, raw, document, account, str(exc))
+        return refused(str(exc))
     return ReceivedCommand(position, at, raw, command=command)
 
 
@@ -241,6 +250,7 @@ def _refused(
     at: datetime,
     raw: str,
     document: dict[str, object],
+    command_id: uuid.UUID,
     account: str,
     why: str,
 ) -> ReceivedCommand:
@@ -254,7 +264,7 @@ def _refused(
     failed = CommandFailed(
         # The canonical form, as a valid command's result carries it (`{…}`, upper case or
         # `urn:uuid:` spellings of one id must not answer under another)
-        command_id=str(to_uuid(document["command_id"])),
+        command_id=str(command_id),
         command_type=text("command_type"),
         account=account,
         checkout_form_id=text("checkout_form_id"),
