@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from application.apply_command import ApplyCommand
+from application.outbox import uninterrupted
 from application.poll_loop import Backoff
-from application.ports.commands import CommandSource, ReceivedCommand, ResultEncoder
+from application.ports.commands import CommandSource, Position, ReceivedCommand, ResultEncoder
 from application.ports.errors import PortError
-from application.ports.publisher import DeadLetter, MessageSender
+from application.ports.publisher import DeadLetter, MessageSender, OutboundMessage
 from application.stopping import unless_stopped
 from domain.commands import CommandFailed, CommandResult
 
@@ -137,9 +138,9 @@ class CommandLoop:
                     "error": record.unreadable,
                 },
             )
-            await self._sender.send([self._encoder.encode_reject(self._reject(record))])
+            reject = self._encoder.encode_reject(self._reject(record))
+            await uninterrupted(self._answer(reject, record.position))
             self.status.rejected_records += 1
-            await self._source.commit(record.position)
             return
         result: CommandResult
         if record.refused is not None:
@@ -147,8 +148,7 @@ class CommandLoop:
         else:
             assert record.command is not None
             result = await self._apply(record.command, record.at)
-        await self._sender.send([self._encoder.encode_result(result)])
-        await self._source.commit(record.position)
+        await uninterrupted(self._answer(self._encoder.encode_result(result), record.position))
         self.status.applied += 1
         self.status.count(result)
         log.info(
@@ -159,6 +159,12 @@ class CommandLoop:
                 "checkout_form_id": result.checkout_form_id,
             },
         )
+
+    async def _answer(self, message: OutboundMessage, position: Position) -> None:
+        """The answer sent, then its record committed: finished even when a stop comes in
+        between (`uninterrupted`), so that a stopped service never answers a record twice."""
+        await self._sender.send([message])
+        await self._source.commit(position)
 
     def _reject(self, record: ReceivedCommand) -> DeadLetter:
         position = record.position

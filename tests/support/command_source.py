@@ -4,11 +4,14 @@ member sees them."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+from adapters.inmemory import InMemoryEventPublisher
 from application.ports.commands import Position, Received, RecordSource
+from application.ports.publisher import OutboundMessage
 from domain.commands import Command
 
 C = TypeVar("C")
@@ -64,3 +67,17 @@ class FakeRecordSource(RecordSource[C], Generic[C]):
 
 class FakeCommandSource(FakeRecordSource[Command]):
     """The order commands' topic."""
+
+
+class HeldSender(InMemoryEventPublisher):
+    """The broker takes its time to acknowledge: `send` waits for `release`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, messages: Sequence[OutboundMessage]) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().send(messages)

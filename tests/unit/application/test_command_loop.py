@@ -4,6 +4,7 @@ repeats an effect nor changes a result's bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ from application.ports.commands import Position, ReceivedCommand
 from application.ports.publisher import COMMAND_RESULTS, DEAD_LETTERS
 from domain.commands import AddShipment, SetFulfillmentStatus
 from tests.support.builders import make_order_snapshot
-from tests.support.command_source import FakeCommandSource
+from tests.support.command_source import FakeCommandSource, HeldSender
 from tests.support.fakes import FakeAllegro, FakeClock
 
 ACCOUNT = "shop-1"
@@ -27,6 +28,11 @@ ORDER_A = "aaaaaaaa-0000-4000-8000-00000000000a"
 ORDER_B = "bbbbbbbb-0000-4000-8000-00000000000b"
 AT = datetime(2026, 3, 14, 12, tzinfo=UTC)
 ANYWHERE = Position(0, 0)
+
+
+class Killed(BaseException):
+    """The process dying (not an error the loop may handle; asyncio re-raises SystemExit out
+    of the event loop instead of into the awaiting task, so a test cannot catch that one)."""
 
 
 @pytest.fixture
@@ -115,10 +121,10 @@ async def test_a_crash_after_the_result_re_delivers_and_re_sends_the_same_bytes(
     inner_commit = source.commit
 
     async def crash(position: Position) -> None:  # killed before the commit
-        raise SystemExit
+        raise Killed
 
     source.commit = crash  # type: ignore[method-assign]
-    with pytest.raises(SystemExit):
+    with pytest.raises(Killed):
         await first.step()
     source.commit = inner_commit  # type: ignore[method-assign]
     source.restart()
@@ -171,3 +177,22 @@ async def test_a_round_that_holds_two_partitions_counts_one_failure(allegro) -> 
 
     assert commands.status.consecutive_failures == 1  # rounds, not records
     assert source.rewinds == [Position(0, 0), Position(1, 0)]
+
+
+async def test_a_stop_while_a_result_is_sent_lets_its_commit_complete(allegro) -> None:
+    """A stop cuts the round, but not between a result and its commit: a stopped service
+    never answers a record twice."""
+    source, publisher = FakeCommandSource(), HeldSender()
+    source.add(0, command(waybill="A1"))
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop(allegro, source, publisher).run(stop))
+    await asyncio.wait_for(publisher.entered.wait(), timeout=1.0)
+
+    stop.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    publisher.release.set()
+    await asyncio.wait_for(running, timeout=1.0)
+
+    assert len(results(publisher)) == 1
+    assert source.committed == {0: 1}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from application.ports import AllegroUnavailable, PublishError
 from application.ports.commands import Position, Received
 from application.ports.errors import AllegroRejected, ConsumeError, StateStoreError
 from application.ports.offers import CommandIdUsed, OfferRound
-from application.ports.publisher import COMMAND_RESULTS, DEAD_LETTERS, OutboundMessage
+from application.ports.publisher import COMMAND_RESULTS, DEAD_LETTERS
 from application.sku_index import SkuIndex
 from domain.commands import CommandFailed, FailureReason
 from domain.money import Money
@@ -37,7 +36,7 @@ from domain.offers import (
     SetPrice,
     SetStock,
 )
-from tests.support.command_source import FakeRecordSource
+from tests.support.command_source import FakeRecordSource, HeldSender
 from tests.support.fakes import FakeClock
 from tests.support.offer_fakes import FakeOfferCatalog, listed
 from tests.support.offer_writer_fake import FakeOfferWriter
@@ -680,20 +679,6 @@ async def test_a_stop_is_answered_promptly_and_the_round_is_finished_at_the_next
     assert world.round_done() is True
     assert len(world.results()) == 1
     assert [command_id for command_id, _ in world.writer.sent] == list(world.writer.accepted) * 2
-
-
-class HeldSender(InMemoryEventPublisher):
-    """The broker takes its time to acknowledge: `send` waits for `release`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def send(self, messages: Sequence[OutboundMessage]) -> None:
-        self.entered.set()
-        await self.release.wait()
-        await super().send(messages)
 
 
 async def test_a_stop_during_the_results_lets_their_send_and_the_commit_complete() -> None:
